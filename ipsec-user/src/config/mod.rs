@@ -1,0 +1,1 @@
+//! ASA crypto dialect: lexer, parser, typed model, check, printer.

@@ -1,0 +1,1 @@
+//! Wires config -> dataplane -> ike -> esp -> control.

@@ -1,0 +1,1 @@
+//! BPF loader, typed maps, punt stream and counters.

@@ -1,0 +1,1 @@
+//! ESP engine (RFC 4303 tunnel mode): SAs, transforms, encapsulation, decapsulation, replay window.

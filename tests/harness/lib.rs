@@ -1,0 +1,3 @@
+//! Test harness: network namespaces, gateways and peers for the
+//! integration tests. Everything it creates carries a unique suffix and is
+//! removed on drop, even when a test fails.
