@@ -86,7 +86,15 @@ fn main() -> Result<()> {
         Cmd::Demo => {
             setup::run()?;
             build(true)?;
-            run(cargo().args(["run", "--quiet", "--release", "-p", "ipsecgw-tests", "--bin", "demo"]))
+            run(cargo().args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "ipsecgw-tests",
+                "--bin",
+                "demo",
+            ]))
         }
         Cmd::Bench { what } => {
             setup::run()?;
@@ -97,7 +105,10 @@ fn main() -> Result<()> {
 }
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn cargo() -> Command {
@@ -127,15 +138,30 @@ fn bench(what: &str) -> Result<()> {
     let all = what == "all";
     if all || what == "classify" {
         run(cargo().args([
-            "test", "--release", "-p", "ipsec-user", "--test", "bpf_prog", "--", "--ignored",
-            "--nocapture", "bench_classify",
+            "test",
+            "--release",
+            "-p",
+            "ipsec-user",
+            "--test",
+            "bpf_prog",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_classify",
         ]))?;
     }
     if all || what == "esp" {
         run(cargo().args(["bench", "-p", "ipsec-user", "--bench", "esp"]))?;
     }
     if all || what == "ike" {
-        run(cargo().args(["run", "--release", "-p", "ipsecgw-tests", "--bin", "bench-ike"]))?;
+        run(cargo().args([
+            "run",
+            "--release",
+            "-p",
+            "ipsecgw-tests",
+            "--bin",
+            "bench-ike",
+        ]))?;
     }
     Ok(())
 }
@@ -148,7 +174,10 @@ fn fuzz(seconds: u64) -> Result<()> {
         .output()
         .context("cargo +nightly fuzz list (install with `cargo install cargo-fuzz`)")?;
     if !out.status.success() {
-        bail!("cargo fuzz list failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo fuzz list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for target in String::from_utf8_lossy(&out.stdout).lines() {
         let target = target.trim();
@@ -157,7 +186,14 @@ fn fuzz(seconds: u64) -> Result<()> {
         }
         println!("== fuzz target {target}: {seconds} s");
         run(Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", target, "--", &format!("-max_total_time={seconds}")])
+            .args([
+                "+nightly",
+                "fuzz",
+                "run",
+                target,
+                "--",
+                &format!("-max_total_time={seconds}"),
+            ])
             .current_dir(&fuzz_dir))?;
     }
     Ok(())

@@ -37,7 +37,11 @@ pub fn run() -> Result<()> {
     if unsafe { libc_geteuid() } != 0 {
         bail!("setup installs packages: run it as root");
     }
-    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
     if !missing.is_empty() {
         eprintln!("setup: installing {}", missing.join(" "));
         crate::run(Command::new("apt-get").arg("update").arg("-q"))?;
@@ -81,7 +85,9 @@ fn bpf_linker_ok() -> bool {
     Command::new("bpf-linker")
         .arg("--version")
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
+        .map(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)
+        })
         .unwrap_or(false)
 }
 
