@@ -1,0 +1,4 @@
+//! The packet engine around the pure ESP core: AF_XDP sockets, workers,
+//! and next-hop resolution from the kernel's tables.
+
+pub mod neigh;
