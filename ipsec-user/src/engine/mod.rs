@@ -2,3 +2,5 @@
 //! and next-hop resolution from the kernel's tables.
 
 pub mod neigh;
+pub mod worker;
+pub mod xsk;
