@@ -88,22 +88,32 @@ fn render(errors: &[Diagnostic]) -> String {
     lines.join("\n")
 }
 
-/// Levenshtein distance, bounded: inputs are keywords and words from one
-/// line, so quadratic cost is fine; long words are cut at 64 chars.
+/// Edit distance counting an adjacent transposition as one edit (optimal
+/// string alignment: `hsah` is one typo away from `hash`). Inputs are
+/// keywords and words from one line, so quadratic cost is fine; long words
+/// are cut at 64 chars.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().take(64).collect();
     let b: Vec<char> = b.chars().take(64).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The closest candidate to `word` (case-insensitive), if it is close
@@ -113,7 +123,7 @@ pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let w = word.to_ascii_lowercase();
     let (best, d) = candidates
         .iter()
-        .map(|c| (*c, edit_distance(&w, c)))
+        .map(|c| (*c, edit_distance(&w, &c.to_ascii_lowercase())))
         .min_by_key(|(_, d)| *d)?;
     (d > 0 && d <= 2 && d * 2 < w.chars().count().max(best.len())).then_some(best)
 }
@@ -136,6 +146,7 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(edit_distance("hsah", "hash"), 1);
     }
 
     #[test]
