@@ -47,7 +47,14 @@ pub fn clamp_tcp_mss(packet: &mut [u8], max_mss: u16) -> bool {
                     }
                     tcp[i + 2..i + 4].copy_from_slice(&max_mss.to_be_bytes());
                     let csum = u16::from_be_bytes([tcp[16], tcp[17]]);
-                    let new = update_checksum(csum, old, max_mss);
+                    // A value at an odd offset straddles two checksum
+                    // words; one's-complement sums commute with byte
+                    // swapping, so update with both halves swapped.
+                    let new = if (i + 2) % 2 == 1 {
+                        update_checksum(csum, old.swap_bytes(), max_mss.swap_bytes())
+                    } else {
+                        update_checksum(csum, old, max_mss)
+                    };
                     tcp[16..18].copy_from_slice(&new.to_be_bytes());
                     return true;
                 }
