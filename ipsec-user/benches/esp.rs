@@ -68,32 +68,54 @@ fn prim(c: &mut Criterion) {
     let tdes = des::TdesEde3::new_from_slice(&key[..24]).unwrap();
     g.bench_function("aes128cbc-enc/rustcrypto", |b| {
         b.iter(|| {
-            let e = cbc::Encryptor::inner_iv_init(aes_e.clone(), GenericArray::from_slice(&key[16..32]));
-            e.encrypt_padded_mut::<NoPadding>(&mut buf, CBC_LEN).unwrap();
+            let e = cbc::Encryptor::inner_iv_init(
+                aes_e.clone(),
+                GenericArray::from_slice(&key[16..32]),
+            );
+            e.encrypt_padded_mut::<NoPadding>(&mut buf, CBC_LEN)
+                .unwrap();
         })
     });
     g.bench_function("aes128cbc-dec/rustcrypto", |b| {
         b.iter(|| {
-            let d = cbc::Decryptor::inner_iv_init(aes_d.clone(), GenericArray::from_slice(&key[16..32]));
+            let d = cbc::Decryptor::inner_iv_init(
+                aes_d.clone(),
+                GenericArray::from_slice(&key[16..32]),
+            );
             d.decrypt_padded_mut::<NoPadding>(&mut buf).unwrap();
         })
     });
-    ossl_cbc(&mut g, "aes128cbc", openssl::cipher::Cipher::aes_128_cbc(), &key[..16], &key[16..32]);
+    ossl_cbc(
+        &mut g,
+        "aes128cbc",
+        openssl::cipher::Cipher::aes_128_cbc(),
+        &key[..16],
+        &key[16..32],
+    );
 
     // 3DES-CBC: RustCrypto vs OpenSSL.
     g.bench_function("3des-enc/rustcrypto", |b| {
         b.iter(|| {
-            let e = cbc::Encryptor::inner_iv_init(tdes.clone(), GenericArray::from_slice(&key[24..32]));
-            e.encrypt_padded_mut::<NoPadding>(&mut buf, CBC_LEN).unwrap();
+            let e =
+                cbc::Encryptor::inner_iv_init(tdes.clone(), GenericArray::from_slice(&key[24..32]));
+            e.encrypt_padded_mut::<NoPadding>(&mut buf, CBC_LEN)
+                .unwrap();
         })
     });
     g.bench_function("3des-dec/rustcrypto", |b| {
         b.iter(|| {
-            let d = cbc::Decryptor::inner_iv_init(tdes.clone(), GenericArray::from_slice(&key[24..32]));
+            let d =
+                cbc::Decryptor::inner_iv_init(tdes.clone(), GenericArray::from_slice(&key[24..32]));
             d.decrypt_padded_mut::<NoPadding>(&mut buf).unwrap();
         })
     });
-    ossl_cbc(&mut g, "3des", openssl::cipher::Cipher::des_ede3_cbc(), &key[..24], &key[24..32]);
+    ossl_cbc(
+        &mut g,
+        "3des",
+        openssl::cipher::Cipher::des_ede3_cbc(),
+        &key[..24],
+        &key[24..32],
+    );
     g.finish();
 }
 
@@ -173,7 +195,9 @@ fn round_trip(o: &mut OutboundSa, i: &mut InboundSa, inner: &[u8], buf: &mut [u8
 
 /// The raw reference for an AEAD: ring seal + open of the same bytes.
 fn ring_aead(alg: &'static ring::aead::Algorithm) -> impl FnMut(&mut [u8]) {
-    let key = ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(alg, &[9u8; 32][..alg.key_len()]).unwrap());
+    let key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(alg, &[9u8; 32][..alg.key_len()]).unwrap(),
+    );
     let mut seq = 0u64;
     move |buf: &mut [u8]| {
         seq += 1;
@@ -182,11 +206,19 @@ fn ring_aead(alg: &'static ring::aead::Algorithm) -> impl FnMut(&mut [u8]) {
         let aad = [1u8; 8];
         let (body, tag_space) = buf.split_at_mut(LEN);
         let tag = key
-            .seal_in_place_separate_tag(ring::aead::Nonce::assume_unique_for_key(n), ring::aead::Aad::from(aad), body)
+            .seal_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(n),
+                ring::aead::Aad::from(aad),
+                body,
+            )
             .unwrap();
         tag_space[..16].copy_from_slice(tag.as_ref());
         let pt = key
-            .open_in_place(ring::aead::Nonce::assume_unique_for_key(n), ring::aead::Aad::from(aad), &mut buf[..LEN + 16])
+            .open_in_place(
+                ring::aead::Nonce::assume_unique_for_key(n),
+                ring::aead::Aad::from(aad),
+                &mut buf[..LEN + 16],
+            )
             .unwrap();
         black_box(pt);
     }
@@ -250,7 +282,15 @@ fn ossl_cbc_fns(
 }
 
 /// Each ESP case with its raw reference.
-fn cases() -> Vec<(&'static str, EspCipher, EspInteg, &'static str, Box<dyn FnMut(&mut [u8])>)> {
+type Case = (
+    &'static str,
+    EspCipher,
+    EspInteg,
+    &'static str,
+    Box<dyn FnMut(&mut [u8])>,
+);
+
+fn cases() -> Vec<Case> {
     use cbc::cipher::{
         BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, block_padding::NoPadding,
         generic_array::GenericArray,
@@ -262,9 +302,27 @@ fn cases() -> Vec<(&'static str, EspCipher, EspInteg, &'static str, Box<dyn FnMu
     let iv = [3u8; 16];
     let (oe, od) = ossl_cbc_fns(openssl::cipher::Cipher::des_ede3_cbc(), &[1u8; 24]);
     vec![
-        ("aes128gcm", EspCipher::Aes128Gcm, EspInteg::None, "ring seal+open", Box::new(ring_aead(&ring::aead::AES_128_GCM))),
-        ("aes256gcm", EspCipher::Aes256Gcm, EspInteg::None, "ring seal+open", Box::new(ring_aead(&ring::aead::AES_256_GCM))),
-        ("chacha20poly1305", EspCipher::ChaCha20Poly1305, EspInteg::None, "ring seal+open", Box::new(ring_aead(&ring::aead::CHACHA20_POLY1305))),
+        (
+            "aes128gcm",
+            EspCipher::Aes128Gcm,
+            EspInteg::None,
+            "ring seal+open",
+            Box::new(ring_aead(&ring::aead::AES_128_GCM)),
+        ),
+        (
+            "aes256gcm",
+            EspCipher::Aes256Gcm,
+            EspInteg::None,
+            "ring seal+open",
+            Box::new(ring_aead(&ring::aead::AES_256_GCM)),
+        ),
+        (
+            "chacha20poly1305",
+            EspCipher::ChaCha20Poly1305,
+            EspInteg::None,
+            "ring seal+open",
+            Box::new(ring_aead(&ring::aead::CHACHA20_POLY1305)),
+        ),
         (
             "aes128cbc-sha1",
             EspCipher::Aes128Cbc,
@@ -306,9 +364,12 @@ fn cases() -> Vec<(&'static str, EspCipher, EspInteg, &'static str, Box<dyn FnMu
                         .unwrap();
                 },
                 move |b: &mut [u8]| {
-                    cbc::Decryptor::inner_iv_init(tdes2.clone(), GenericArray::from_slice(&iv[..8]))
-                        .decrypt_padded_mut::<NoPadding>(b)
-                        .unwrap();
+                    cbc::Decryptor::inner_iv_init(
+                        tdes2.clone(),
+                        GenericArray::from_slice(&iv[..8]),
+                    )
+                    .decrypt_padded_mut::<NoPadding>(b)
+                    .unwrap();
                 },
                 sha1_96(&[2u8; 20]),
                 1408,
@@ -334,7 +395,9 @@ fn esp(c: &mut Criterion) {
                 b.iter(|| black_box(o.encapsulate(&inner, &mut buf).unwrap()))
             });
         }
-        g.bench_function(BenchmarkId::new(name, ref_name), |b| b.iter(|| reference(&mut buf)));
+        g.bench_function(BenchmarkId::new(name, ref_name), |b| {
+            b.iter(|| reference(&mut buf))
+        });
     }
     g.finish();
 }
@@ -343,7 +406,9 @@ fn esp(c: &mut Criterion) {
 /// keeping each side's best round: robust against a noisy shared machine.
 fn ratios() {
     let inner = inner_packet();
-    println!("\nESP round trip (encapsulate + decapsulate, 1,400-byte inner) vs raw primitives, same buffers:");
+    println!(
+        "\nESP round trip (encapsulate + decapsulate, 1,400-byte inner) vs raw primitives, same buffers:"
+    );
     for (name, cipher, integ, ref_name, mut reference) in cases() {
         let (mut o, mut i) = sa_pair(cipher, integ);
         let mut buf = vec![0u8; 2048];

@@ -29,7 +29,10 @@ fn outer_esp_and_nat_t() {
     let mut esp = ip_header(50, 40, [192, 0, 2, 2], [192, 0, 2, 1]);
     esp[20..28].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 1, 0]);
     let o = parse_outer(&esp).unwrap();
-    assert_eq!((o.spi, o.seq, o.udp_encap, o.esp_offset, o.esp_len), (0xdeadbeef, 256, None, 20, 40));
+    assert_eq!(
+        (o.spi, o.seq, o.udp_encap, o.esp_offset, o.esp_len),
+        (0xdeadbeef, 256, None, 20, 40)
+    );
     assert_eq!(o.src, Ipv4Addr::new(192, 0, 2, 2));
     // Link padding after the IP packet is not ESP.
     let mut padded = esp.clone();
@@ -40,7 +43,10 @@ fn outer_esp_and_nat_t() {
     udp[20..28].copy_from_slice(&[0x11, 0x94, 0x11, 0x94, 0, 48, 0, 0]);
     udp[28..36].copy_from_slice(&[0, 0, 0, 7, 0, 0, 0, 1]);
     let o = parse_outer(&udp).unwrap();
-    assert_eq!((o.spi, o.udp_encap, o.esp_offset, o.esp_len), (7, Some((4500, 4500)), 28, 40));
+    assert_eq!(
+        (o.spi, o.udp_encap, o.esp_offset, o.esp_len),
+        (7, Some((4500, 4500)), 28, 40)
+    );
 
     // Non-ESP marker: IKE on 4500.
     udp[28..32].copy_from_slice(&[0; 4]);
@@ -61,7 +67,10 @@ fn outer_esp_and_nat_t() {
     let mut zero = esp.clone();
     zero[20..24].copy_from_slice(&[0; 4]);
     assert_eq!(parse_outer(&zero), Err(OuterError::ZeroSpi));
-    assert_eq!(parse_outer(&ip_header(6, 20, [1; 4], [2; 4])), Err(OuterError::NotEsp));
+    assert_eq!(
+        parse_outer(&ip_header(6, 20, [1; 4], [2; 4])),
+        Err(OuterError::NotEsp)
+    );
     assert_eq!(parse_outer(&esp[..30]), Err(OuterError::NotIpv4));
     let mut liar = udp.clone();
     liar[24..26].copy_from_slice(&999u16.to_be_bytes());
@@ -76,14 +85,17 @@ fn outer_esp_and_nat_t() {
     tagged.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]);
     tagged.extend_from_slice(&esp);
     assert_eq!(parse_outer_ethernet(&tagged).unwrap().esp_offset, 38);
-    assert_eq!(parse_outer_ethernet(&tagged[..15]), Err(OuterError::Truncated));
+    assert_eq!(
+        parse_outer_ethernet(&tagged[..15]),
+        Err(OuterError::Truncated)
+    );
 }
 
 fn tcp_syn(mss: u16, opts_before: &[u8]) -> Vec<u8> {
     let mut opts = opts_before.to_vec();
     opts.extend_from_slice(&[2, 4]);
     opts.extend_from_slice(&mss.to_be_bytes());
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(1);
     }
     let tcp_len = 20 + opts.len();
@@ -120,7 +132,11 @@ fn mss_clamp() {
         let at = 40 + opts.len();
         assert_eq!(u16::from_be_bytes([p[at + 2], p[at + 3]]), 1380);
         // The incremental update equals a checksum computed from scratch.
-        assert_eq!(u16::from_be_bytes([p[36], p[37]]), tcp_checksum(&p), "{opts:?}");
+        assert_eq!(
+            u16::from_be_bytes([p[36], p[37]]),
+            tcp_checksum(&p),
+            "{opts:?}"
+        );
     }
     // Already small enough, not a SYN, not TCP, broken options: untouched.
     let mut small = tcp_syn(1200, &[]);
@@ -159,17 +175,29 @@ fn frag_needed() {
     assert_eq!(checksum(&r[20..]), 0);
     assert_eq!(&r[28..], &big[..28]);
 
-    assert_eq!(build_frag_needed(&big, 1418, gw, &mut out[..40]), Err(IcmpError::BufferTooSmall(56)));
+    assert_eq!(
+        build_frag_needed(&big, 1418, gw, &mut out[..40]),
+        Err(IcmpError::BufferTooSmall(56))
+    );
     // Never about an ICMP error.
     let mut icmp_err = ip_header(1, 36, [198, 51, 100, 10], [203, 0, 113, 10]);
     icmp_err[20] = 3;
-    assert_eq!(build_frag_needed(&icmp_err, 1400, gw, &mut out), Err(IcmpError::NotAllowed));
+    assert_eq!(
+        build_frag_needed(&icmp_err, 1400, gw, &mut out),
+        Err(IcmpError::NotAllowed)
+    );
     let mut echo = icmp_err.clone();
     echo[20] = 8;
     assert!(build_frag_needed(&echo, 1400, gw, &mut out).is_ok());
     let bcast = ip_header(17, 10, [255; 4], [1; 4]);
-    assert_eq!(build_frag_needed(&bcast, 1400, gw, &mut out), Err(IcmpError::NotAllowed));
-    assert_eq!(build_frag_needed(&big[..10], 1400, gw, &mut out), Err(IcmpError::Malformed));
+    assert_eq!(
+        build_frag_needed(&bcast, 1400, gw, &mut out),
+        Err(IcmpError::NotAllowed)
+    );
+    assert_eq!(
+        build_frag_needed(&big[..10], 1400, gw, &mut out),
+        Err(IcmpError::Malformed)
+    );
 }
 
 #[test]

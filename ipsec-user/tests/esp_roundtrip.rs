@@ -27,7 +27,9 @@ const ALL: [(EspCipher, EspInteg); 16] = [
 ];
 
 fn keymat(t: EspTransform, seed: u8) -> Vec<u8> {
-    (0..t.keymat_len()).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..t.keymat_len())
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn params(t: EspTransform, km: &[u8], udp: bool, esn: bool) -> SaParams<'_> {
@@ -93,7 +95,10 @@ fn every_transform_round_trips() {
         for udp in [false, true] {
             for esn in [false, true] {
                 let (mut o, mut i) = pair(t, udp, esn);
-                for (k, len) in [0usize, 1, 13, 14, 15, 16, 100, 1380].into_iter().enumerate() {
+                for (k, len) in [0usize, 1, 13, 14, 15, 16, 100, 1380]
+                    .into_iter()
+                    .enumerate()
+                {
                     let p = inner(SRC, DST, len, k as u8);
                     let mut esp = wire(&mut o, &p);
                     let r = i
@@ -103,8 +108,18 @@ fn every_transform_round_trips() {
                 }
                 let (oc, ic) = (o.counters(), i.counters());
                 assert_eq!(oc.pkts_encaps, 8);
-                assert_eq!(oc.pkts_encrypt, if cipher == EspCipher::Null { 0 } else { 8 });
-                assert_eq!(oc.pkts_digest, if integ == EspInteg::None && !cipher.is_aead() { 0 } else { 8 });
+                assert_eq!(
+                    oc.pkts_encrypt,
+                    if cipher == EspCipher::Null { 0 } else { 8 }
+                );
+                assert_eq!(
+                    oc.pkts_digest,
+                    if integ == EspInteg::None && !cipher.is_aead() {
+                        0
+                    } else {
+                        8
+                    }
+                );
                 assert_eq!(ic.pkts_decaps, 8);
                 assert_eq!(ic.bytes_decaps, oc.bytes_encaps);
                 assert_eq!(ic.recv_errors, 0);
@@ -115,14 +130,20 @@ fn every_transform_round_trips() {
 
 #[test]
 fn replay_is_dropped_and_counted() {
-    let t = EspTransform { cipher: EspCipher::Aes128Gcm, integ: EspInteg::None };
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Gcm,
+        integ: EspInteg::None,
+    };
     let (mut o, mut i) = pair(t, false, false);
     let p = inner(SRC, DST, 40, 0);
     let pkts: Vec<Vec<u8>> = (0..1100).map(|_| wire(&mut o, &p)).collect();
     let mut first = pkts[0].clone();
     i.decapsulate(&mut first).unwrap();
     let mut again = pkts[0].clone();
-    assert_eq!(i.decapsulate(&mut again), Err(EspError::Replay(ReplayVerdict::Duplicate)));
+    assert_eq!(
+        i.decapsulate(&mut again),
+        Err(EspError::Replay(ReplayVerdict::Duplicate))
+    );
     assert_eq!(i.counters().replay_drops, 1);
     // Jump to seq 1100; seq 77 (1100 - 1023) is the oldest still accepted,
     // 76 is too old.
@@ -180,12 +201,22 @@ fn one_flipped_bit_anywhere_fails_authentication() {
 
 #[test]
 fn selector_violation_is_a_policy_drop() {
-    let t = EspTransform { cipher: EspCipher::Aes256Gcm, integ: EspInteg::None };
+    let t = EspTransform {
+        cipher: EspCipher::Aes256Gcm,
+        integ: EspInteg::None,
+    };
     let (mut o, mut i) = pair(t, true, false);
-    for (src, dst) in [([198, 51, 101, 10], DST), (SRC, [203, 0, 114, 1]), (DST, SRC)] {
+    for (src, dst) in [
+        ([198, 51, 101, 10], DST),
+        (SRC, [203, 0, 114, 1]),
+        (DST, SRC),
+    ] {
         let p = inner(src, dst, 30, 0);
         let mut esp = wire(&mut o, &p);
-        assert!(matches!(i.decapsulate(&mut esp), Err(EspError::PolicyViolation { .. })));
+        assert!(matches!(
+            i.decapsulate(&mut esp),
+            Err(EspError::PolicyViolation { .. })
+        ));
     }
     assert_eq!(i.counters().policy_drops, 3);
     assert_eq!(i.counters().recv_errors, 3);
@@ -215,14 +246,20 @@ fn esn_round_trip_across_the_32_bit_wrap() {
             assert!(i.decapsulate(&mut esp).is_ok(), "{t} k={k}");
         }
         assert_eq!(i.highest_seq(), 0xffff_fff0 + 39);
-        assert!(i.decapsulate(&mut late.clone()).is_ok(), "{t}: late packet from before the wrap");
+        assert!(
+            i.decapsulate(&mut late.clone()).is_ok(),
+            "{t}: late packet from before the wrap"
+        );
         assert!(i.decapsulate(&mut late).is_err());
     }
 }
 
 #[test]
 fn sequence_exhaustion_and_lifetime() {
-    let t = EspTransform { cipher: EspCipher::Aes128Gcm, integ: EspInteg::None };
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Gcm,
+        integ: EspInteg::None,
+    };
     let km = keymat(t, 1);
     let mut o = OutboundSa::new(&params(t, &km, false, false)).unwrap();
     let p = inner(SRC, DST, 10, 0);
@@ -231,7 +268,10 @@ fn sequence_exhaustion_and_lifetime() {
     o.set_next_seq(0xffff_ffff);
     assert!(o.needs_rekey());
     o.encapsulate(&p, &mut buf).unwrap();
-    assert_eq!(o.encapsulate(&p, &mut buf), Err(EspError::SequenceExhausted));
+    assert_eq!(
+        o.encapsulate(&p, &mut buf),
+        Err(EspError::SequenceExhausted)
+    );
     assert_eq!(o.counters().send_errors, 1);
 
     let mut prm = params(t, &km, false, false);
@@ -252,15 +292,30 @@ fn sequence_exhaustion_and_lifetime() {
 
 #[test]
 fn small_buffers_and_bad_inner_are_errors_not_panics() {
-    let t = EspTransform { cipher: EspCipher::Aes128Cbc, integ: EspInteg::HmacSha1_96 };
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Cbc,
+        integ: EspInteg::HmacSha1_96,
+    };
     let km = keymat(t, 3);
     let mut o = OutboundSa::new(&params(t, &km, true, false)).unwrap();
     let p = inner(SRC, DST, 100, 0);
     let need = o.encapsulated_len(p.len());
     let mut buf = vec![0u8; need - 1];
-    assert_eq!(o.encapsulate(&p, &mut buf), Err(EspError::BufferTooSmall { need, have: need - 1 }));
-    assert_eq!(o.encapsulate(&p[..10], &mut [0u8; 512]), Err(EspError::InnerMalformed));
-    assert_eq!(o.encapsulate(&[0x60; 40], &mut [0u8; 512]), Err(EspError::InnerMalformed));
+    assert_eq!(
+        o.encapsulate(&p, &mut buf),
+        Err(EspError::BufferTooSmall {
+            need,
+            have: need - 1
+        })
+    );
+    assert_eq!(
+        o.encapsulate(&p[..10], &mut [0u8; 512]),
+        Err(EspError::InnerMalformed)
+    );
+    assert_eq!(
+        o.encapsulate(&[0x60; 40], &mut [0u8; 512]),
+        Err(EspError::InnerMalformed)
+    );
     // max_inner_len is exact: one more byte would not fit.
     for mtu in [576usize, 1400, 1500] {
         let m = o.max_inner_len(mtu);
@@ -272,7 +327,10 @@ fn small_buffers_and_bad_inner_are_errors_not_panics() {
         OutboundSa::new(&params(t, &km[1..], false, false)),
         Err(EspError::KeyLength { .. })
     ));
-    let null = EspTransform { cipher: EspCipher::Null, integ: EspInteg::None };
+    let null = EspTransform {
+        cipher: EspCipher::Null,
+        integ: EspInteg::None,
+    };
     assert!(OutboundSa::new(&params(null, &[], false, false)).is_err());
 }
 

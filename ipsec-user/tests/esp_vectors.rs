@@ -25,7 +25,11 @@ fn xf(cipher: EspCipher, integ: EspInteg, enc_key: &[u8], auth_key: &[u8]) -> Tr
 fn hmac_vectors() {
     let cases: [(EspInteg, usize, &str); 5] = [
         (EspInteg::HmacMd5_96, 16, "9294727a3638bb1c13f48ef8158bfc9d"),
-        (EspInteg::HmacSha1_96, 20, "b617318655057264e28bc0b6fb378c8ef146be00"),
+        (
+            EspInteg::HmacSha1_96,
+            20,
+            "b617318655057264e28bc0b6fb378c8ef146be00",
+        ),
         (
             EspInteg::HmacSha256_128,
             32,
@@ -50,7 +54,11 @@ fn hmac_vectors() {
         // Split input: the ICV is computed over several slices in ESP.
         t.icv(&[b"Hi ", b"There"], &mut icv);
         let want = h(full);
-        assert_eq!(&icv[..integ.icv_len()], &want[..integ.icv_len()], "{integ:?}");
+        assert_eq!(
+            &icv[..integ.icv_len()],
+            &want[..integ.icv_len()],
+            "{integ:?}"
+        );
         assert!(t.verify(&[b"Hi There"], &want[..integ.icv_len()]));
         let mut bad = want[..integ.icv_len()].to_vec();
         bad[0] ^= 1;
@@ -65,7 +73,10 @@ fn hmac_matches_ring() {
     let key: Vec<u8> = (0u8..64).map(|i| i.wrapping_mul(37)).collect();
     let data: Vec<u8> = (0..1500u32).map(|i| (i * 7 + 3) as u8).collect();
     for (integ, alg) in [
-        (EspInteg::HmacSha1_96, ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
+        (
+            EspInteg::HmacSha1_96,
+            ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        ),
         (EspInteg::HmacSha256_128, ring::hmac::HMAC_SHA256),
         (EspInteg::HmacSha384_192, ring::hmac::HMAC_SHA384),
         (EspInteg::HmacSha512_256, ring::hmac::HMAC_SHA512),
@@ -75,7 +86,11 @@ fn hmac_matches_ring() {
         let mut icv = [0u8; 32];
         t.icv(&[&data], &mut icv);
         let r = ring::hmac::sign(&ring::hmac::Key::new(alg, k), &data);
-        assert_eq!(&icv[..integ.icv_len()], &r.as_ref()[..integ.icv_len()], "{integ:?}");
+        assert_eq!(
+            &icv[..integ.icv_len()],
+            &r.as_ref()[..integ.icv_len()],
+            "{integ:?}"
+        );
     }
 }
 
@@ -138,15 +153,25 @@ fn triple_des() {
 fn aes_gcm_test_case_3() {
     let key = h("feffe9928665731c6d6a8f9467308308");
     let salt = h("cafebabe");
-    let pt = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
-                1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255");
-    let ct = h("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e\
-                21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985");
+    let pt = h(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
+                1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
+    );
+    let ct = h(
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e\
+                21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985",
+    );
     let tag = h("4d5c2af327cd64a62cf35abd2ba6fab4");
     let mut km = key.clone();
     km.extend_from_slice(&salt);
-    let t = Transform::new(EspTransform { cipher: EspCipher::Aes128Gcm, integ: EspInteg::None }, &km)
-        .unwrap();
+    let t = Transform::new(
+        EspTransform {
+            cipher: EspCipher::Aes128Gcm,
+            integ: EspInteg::None,
+        },
+        &km,
+    )
+    .unwrap();
     let iv: [u8; 8] = h("facedbaddecaf888").try_into().unwrap();
     let mut buf = pt.clone();
     let mut got_tag = [0u8; 16];
@@ -166,14 +191,19 @@ fn chacha20_poly1305_rfc7539() {
     let mut km = key.clone();
     km.extend_from_slice(&h("07000000"));
     let t = Transform::new(
-        EspTransform { cipher: EspCipher::ChaCha20Poly1305, integ: EspInteg::None },
+        EspTransform {
+            cipher: EspCipher::ChaCha20Poly1305,
+            integ: EspInteg::None,
+        },
         &km,
     )
     .unwrap();
     let iv: [u8; 8] = h("4041424344454647").try_into().unwrap();
     let aad = h("50515253c0c1c2c3c4c5c6c7");
     let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-    let ct = h("d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116");
+    let ct = h(
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116",
+    );
     let tag = h("1ae10b594f09e26a7e902ecbd0600691");
     let mut buf = pt.to_vec();
     let mut got = [0u8; 16];
@@ -222,7 +252,10 @@ fn params<'a>(t: EspTransform, km: &'a [u8], udp: Option<(u16, u16)>, esn: bool)
 #[test]
 fn gcm_packet_layout_is_rfc4106() {
     let key = h("feffe9928665731c6d6a8f9467308308cafebabe");
-    let t = EspTransform { cipher: EspCipher::Aes128Gcm, integ: EspInteg::None };
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Gcm,
+        integ: EspInteg::None,
+    };
     let mut sa = OutboundSa::new(&params(t, &key, Some((4500, 4500)), false)).unwrap();
     let inner = ipv4_packet([198, 51, 100, 10], [203, 0, 113, 10], 61);
     let mut out = [0u8; 256];
@@ -237,7 +270,19 @@ fn gcm_packet_layout_is_rfc4106() {
     assert_eq!(&pkt[12..20], &[192, 0, 2, 1, 192, 0, 2, 2]);
     assert_eq!(u16::from_be_bytes([pkt[2], pkt[3]]) as usize, n);
     let udp = &pkt[20..28];
-    assert_eq!(udp, &[0x11, 0x94, 0x11, 0x94, ((n - 20) >> 8) as u8, (n - 20) as u8, 0, 0]);
+    assert_eq!(
+        udp,
+        &[
+            0x11,
+            0x94,
+            0x11,
+            0x94,
+            ((n - 20) >> 8) as u8,
+            (n - 20) as u8,
+            0,
+            0
+        ]
+    );
     let esp = &pkt[28..];
     assert_eq!(&esp[..8], &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 2]);
     assert_eq!(&esp[8..16], &[0, 0, 0, 0, 0, 0, 0, 2]);
@@ -262,7 +307,10 @@ fn gcm_packet_layout_is_rfc4106() {
 
     // And the engine's own parser finds it.
     let o = parse_outer(pkt).unwrap();
-    assert_eq!((o.spi, o.seq, o.udp_encap, o.esp_offset), (0x1234_5678, 2, Some((4500, 4500)), 28));
+    assert_eq!(
+        (o.spi, o.seq, o.udp_encap, o.esp_offset),
+        (0x1234_5678, 2, Some((4500, 4500)), 28)
+    );
 }
 
 /// An AES-CBC + HMAC-SHA1-96 packet checked with the RustCrypto primitives
@@ -272,7 +320,10 @@ fn gcm_packet_layout_is_rfc4106() {
 fn cbc_hmac_packet_layout_is_rfc3602_2404() {
     use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
     let km: Vec<u8> = (0u8..36).collect();
-    let t = EspTransform { cipher: EspCipher::Aes128Cbc, integ: EspInteg::HmacSha1_96 };
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Cbc,
+        integ: EspInteg::HmacSha1_96,
+    };
     let mut sa = OutboundSa::new(&params(t, &km, None, false)).unwrap();
     let inner = ipv4_packet([198, 51, 100, 10], [203, 0, 113, 10], 100);
     let mut out = [0u8; 256];
