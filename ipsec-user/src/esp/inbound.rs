@@ -80,7 +80,10 @@ impl InboundSa {
 
     /// Decapsulates `esp` (from the ESP header to the end of the ICV, as
     /// located by [`super::parse_outer`]) in place and returns where the
-    /// inner IPv4 packet lies inside it. Every failure is counted.
+    /// inner IPv4 packet lies inside it. Every failure is counted. After an
+    /// error the buffer must be dropped: with CBC a forged packet is left
+    /// untouched (verified before decryption), with an AEAD its contents
+    /// are unspecified (ring releases no plaintext of a failed open).
     pub fn decapsulate(&mut self, esp: &mut [u8]) -> Result<Range<usize>, EspError> {
         let r = self.decapsulate_inner(esp);
         if let Err(e) = &r {
