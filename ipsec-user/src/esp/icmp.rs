@@ -15,7 +15,9 @@ const QUOTED_PAYLOAD: usize = 8;
 pub enum IcmpError {
     #[error("the offending packet is not a well-formed IPv4 packet")]
     Malformed,
-    #[error("no ICMP error about this packet (RFC 1122 3.2.2: ICMP error, fragment or non-unicast source)")]
+    #[error(
+        "no ICMP error about this packet (RFC 1122 3.2.2: ICMP error, fragment or non-unicast source)"
+    )]
     NotAllowed,
     #[error("output buffer too small: need {0} bytes")]
     BufferTooSmall(usize),
@@ -42,7 +44,10 @@ pub fn build_frag_needed(
         return Err(IcmpError::NotAllowed);
     }
     if ip.protocol == PROTO_ICMP {
-        let ty = inner.get(ip.header_len).copied().ok_or(IcmpError::Malformed)?;
+        let ty = inner
+            .get(ip.header_len)
+            .copied()
+            .ok_or(IcmpError::Malformed)?;
         // Only echo request/reply, timestamp and info messages are queries.
         if !matches!(ty, 0 | 8 | 13 | 14 | 15 | 16) {
             return Err(IcmpError::NotAllowed);

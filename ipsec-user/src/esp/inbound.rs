@@ -10,13 +10,13 @@
 
 use std::ops::Range;
 
+use super::EspError;
 use super::counters::SaCounters;
 use super::ipv4;
 use super::outbound::{NEXT_HEADER_IPV4, aad_for};
 use super::replay::{ReplayVerdict, ReplayWindow};
 use super::sa::{SaParams, Selector, byte_limits};
 use super::transform::{ESP_HEADER, Transform};
-use super::EspError;
 
 /// RFC 4303 section 2.6: a dummy packet (traffic flow confidentiality) to
 /// be discarded silently.
@@ -80,7 +80,10 @@ impl InboundSa {
 
     /// Decapsulates `esp` (from the ESP header to the end of the ICV, as
     /// located by [`super::parse_outer`]) in place and returns where the
-    /// inner IPv4 packet lies inside it. Every failure is counted.
+    /// inner IPv4 packet lies inside it. Every failure is counted. After an
+    /// error the buffer must be dropped: with CBC a forged packet is left
+    /// untouched (verified before decryption), with an AEAD its contents
+    /// are unspecified (ring releases no plaintext of a failed open).
     pub fn decapsulate(&mut self, esp: &mut [u8]) -> Result<Range<usize>, EspError> {
         let r = self.decapsulate_inner(esp);
         if let Err(e) = &r {
@@ -104,16 +107,25 @@ impl InboundSa {
         // Header, IV, at least pad length + next header, ICV.
         let min = ESP_HEADER + iv_len + align.max(4) + icv_len;
         if esp.len() < min {
-            return Err(EspError::Truncated { len: esp.len(), min });
+            return Err(EspError::Truncated {
+                len: esp.len(),
+                min,
+            });
         }
         let ct_start = ESP_HEADER + iv_len;
         let ct_end = esp.len() - icv_len;
-        if (ct_end - ct_start) % align != 0 {
-            return Err(EspError::Misaligned { len: ct_end - ct_start, align });
+        if !(ct_end - ct_start).is_multiple_of(align) {
+            return Err(EspError::Misaligned {
+                len: ct_end - ct_start,
+                align,
+            });
         }
         let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
         if spi != self.spi {
-            return Err(EspError::WrongSpi { got: spi, expected: self.spi });
+            return Err(EspError::WrongSpi {
+                got: spi,
+                expected: self.spi,
+            });
         }
         let seq_lo = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
         let seq = self.window.infer(seq_lo);
@@ -147,9 +159,16 @@ impl InboundSa {
             [.., p, n] => (usize::from(*p), *n),
             _ => return Err(EspError::BadPadding),
         };
-        let payload_len = pt.len().checked_sub(pad_len + 2).ok_or(EspError::BadPadding)?;
+        let payload_len = pt
+            .len()
+            .checked_sub(pad_len + 2)
+            .ok_or(EspError::BadPadding)?;
         let pad = &pt[payload_len..payload_len + pad_len];
-        if pad.iter().enumerate().any(|(i, b)| usize::from(*b) != i + 1) {
+        if pad
+            .iter()
+            .enumerate()
+            .any(|(i, b)| usize::from(*b) != i + 1)
+        {
             return Err(EspError::BadPadding);
         }
         if next == NEXT_HEADER_NONE {
@@ -163,7 +182,10 @@ impl InboundSa {
         let inner = &pt[..payload_len];
         let info = ipv4::parse(inner).ok_or(EspError::InnerMalformed)?;
         if !self.remote_ts.contains(info.src) || !self.local_ts.contains(info.dst) {
-            return Err(EspError::PolicyViolation { src: info.src, dst: info.dst });
+            return Err(EspError::PolicyViolation {
+                src: info.src,
+                dst: info.dst,
+            });
         }
         self.window.accept(seq).map_err(EspError::Replay)?;
         let c = &mut self.counters;

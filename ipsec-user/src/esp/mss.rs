@@ -17,11 +17,15 @@ const OPT_MSS: u8 = 2;
 /// that is not an unfragmented TCP SYN with a well-formed option list is
 /// left alone.
 pub fn clamp_tcp_mss(packet: &mut [u8], max_mss: u16) -> bool {
-    let Some(ip) = ipv4::parse(packet) else { return false };
+    let Some(ip) = ipv4::parse(packet) else {
+        return false;
+    };
     if ip.protocol != PROTO_TCP || ip.fragment_offset != 0 {
         return false;
     }
-    let Some(tcp) = packet.get_mut(ip.header_len..ip.total_len) else { return false };
+    let Some(tcp) = packet.get_mut(ip.header_len..ip.total_len) else {
+        return false;
+    };
     if tcp.len() < 20 || tcp[13] & TCP_SYN == 0 {
         return false;
     }
@@ -35,7 +39,9 @@ pub fn clamp_tcp_mss(packet: &mut [u8], max_mss: u16) -> bool {
             OPT_END => return false,
             OPT_NOP => i += 1,
             kind => {
-                let Some(&len) = tcp.get(i + 1) else { return false };
+                let Some(&len) = tcp.get(i + 1) else {
+                    return false;
+                };
                 let len = usize::from(len);
                 if len < 2 || i + len > data_off {
                     return false;
@@ -47,7 +53,14 @@ pub fn clamp_tcp_mss(packet: &mut [u8], max_mss: u16) -> bool {
                     }
                     tcp[i + 2..i + 4].copy_from_slice(&max_mss.to_be_bytes());
                     let csum = u16::from_be_bytes([tcp[16], tcp[17]]);
-                    let new = update_checksum(csum, old, max_mss);
+                    // A value at an odd offset straddles two checksum
+                    // words; one's-complement sums commute with byte
+                    // swapping, so update with both halves swapped.
+                    let new = if (i + 2) % 2 == 1 {
+                        update_checksum(csum, old.swap_bytes(), max_mss.swap_bytes())
+                    } else {
+                        update_checksum(csum, old, max_mss)
+                    };
                     tcp[16..18].copy_from_slice(&new.to_be_bytes());
                     return true;
                 }

@@ -1,11 +1,11 @@
 //! Outbound SA: encapsulation of an inner IPv4 packet into tunnel-mode ESP
 //! (RFC 4303), optionally inside UDP (RFC 3948).
 
+use super::EspError;
 use super::counters::SaCounters;
 use super::ipv4::{self, IPV4_HEADER, Ipv4Emit, PROTO_ESP, PROTO_UDP, UDP_HEADER};
 use super::sa::{SaParams, byte_limits};
 use super::transform::{ESP_HEADER, Transform};
-use super::EspError;
 use std::net::Ipv4Addr;
 
 /// Next header value of a tunnel-mode IPv4 payload.
@@ -77,7 +77,9 @@ impl OutboundSa {
     /// without ESN) or 90% of the kilobyte lifetime is used.
     pub fn needs_rekey(&self) -> bool {
         let soft_seq = if self.esn { SOFT_SEQ_64 } else { SOFT_SEQ_32 };
-        self.next_seq >= soft_seq || self.next_seq == 0 || self.counters.bytes_encaps >= self.soft_bytes
+        self.next_seq >= soft_seq
+            || self.next_seq == 0
+            || self.counters.bytes_encaps >= self.soft_bytes
     }
 
     /// The kilobyte lifetime is used up: `encapsulate` refuses.
@@ -125,7 +127,12 @@ impl OutboundSa {
         if seq == 0 || (!self.esn && seq > u64::from(u32::MAX)) {
             return Err(EspError::SequenceExhausted);
         }
-        if self.counters.bytes_encaps.saturating_add(inner.len() as u64) > self.hard_bytes {
+        if self
+            .counters
+            .bytes_encaps
+            .saturating_add(inner.len() as u64)
+            > self.hard_bytes
+        {
             return Err(EspError::LifetimeExpired);
         }
         let (iv_len, icv_len, align) = (self.xf.iv_len(), self.xf.icv_len(), self.xf.align());
@@ -138,7 +145,10 @@ impl OutboundSa {
             return Err(EspError::TooBig { len: total });
         }
         if out.len() < total {
-            return Err(EspError::BufferTooSmall { need: total, have: out.len() });
+            return Err(EspError::BufferTooSmall {
+                need: total,
+                have: out.len(),
+            });
         }
         let out = &mut out[..total];
         let (hdrs, esp) = out.split_at_mut(outer_len);
@@ -166,7 +176,8 @@ impl OutboundSa {
             let mut iv8 = [0u8; 8];
             iv8.copy_from_slice(&iv[..8]);
             let (body, icv) = esp.split_at_mut(ct_end);
-            self.xf.seal(&iv8, &aad[..aad_len], &mut body[ct_start..], icv)?;
+            self.xf
+                .seal(&iv8, &aad[..aad_len], &mut body[ct_start..], icv)?;
         } else {
             self.xf.encrypt(&iv[..iv_len], &mut esp[ct_start..ct_end])?;
             if self.xf.has_icv() {
@@ -193,7 +204,11 @@ impl OutboundSa {
             ident: self.ident,
             dont_fragment: info.dont_fragment,
             ttl: OUTER_TTL,
-            protocol: if self.udp.is_some() { PROTO_UDP } else { PROTO_ESP },
+            protocol: if self.udp.is_some() {
+                PROTO_UDP
+            } else {
+                PROTO_ESP
+            },
             src: self.src,
             dst: self.dst,
         }

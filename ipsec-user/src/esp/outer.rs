@@ -61,7 +61,9 @@ pub fn parse_outer(packet: &[u8]) -> Result<OuterEsp, OuterError> {
     if ip.is_fragment {
         return Err(OuterError::Fragment);
     }
-    let body = packet.get(ip.header_len..ip.total_len).ok_or(OuterError::Truncated)?;
+    let body = packet
+        .get(ip.header_len..ip.total_len)
+        .ok_or(OuterError::Truncated)?;
     let (udp_encap, esp_offset, esp) = match ip.protocol {
         PROTO_ESP => (None, ip.header_len, body),
         PROTO_UDP => {
@@ -83,14 +85,20 @@ pub fn parse_outer(packet: &[u8]) -> Result<OuterEsp, OuterError> {
         }
         _ => return Err(OuterError::NotEsp),
     };
-    let h = esp.get(..8).ok_or(if udp_encap.is_some() && esp.len() >= 4 && esp[..4] == [0; 4] {
-        OuterError::Ike
-    } else {
-        OuterError::Truncated
-    })?;
+    let h = esp.get(..8).ok_or(
+        if udp_encap.is_some() && esp.len() >= 4 && esp[..4] == [0; 4] {
+            OuterError::Ike
+        } else {
+            OuterError::Truncated
+        },
+    )?;
     let spi = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
     if spi == 0 {
-        return Err(if udp_encap.is_some() { OuterError::Ike } else { OuterError::ZeroSpi });
+        return Err(if udp_encap.is_some() {
+            OuterError::Ike
+        } else {
+            OuterError::ZeroSpi
+        });
     }
     Ok(OuterEsp {
         spi,

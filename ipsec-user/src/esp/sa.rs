@@ -14,12 +14,18 @@ pub struct Selector {
 
 impl Selector {
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Self {
-        Selector { addr, prefix: prefix.min(32) }
+        Selector {
+            addr,
+            prefix: prefix.min(32),
+        }
     }
 
     /// `0.0.0.0/0`.
     pub fn any() -> Self {
-        Selector { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 }
+        Selector {
+            addr: Ipv4Addr::UNSPECIFIED,
+            prefix: 0,
+        }
     }
 
     /// A single host (`/32`).

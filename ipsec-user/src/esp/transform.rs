@@ -82,9 +82,14 @@ impl OsslCbc {
     }
 }
 
+// Key schedules stay inline (one SA holds one): no pointer chase per packet.
+#[allow(clippy::large_enum_variant)]
 enum Cipher {
     Null,
-    Aead { key: aead::LessSafeKey, salt: [u8; 4] },
+    Aead {
+        key: aead::LessSafeKey,
+        salt: [u8; 4],
+    },
     Aes128(Cbc<aes::Aes128Enc>),
     Aes192(Cbc<aes::Aes192Enc>),
     Aes256(Cbc<aes::Aes256Enc>),
@@ -139,13 +144,20 @@ impl Transform {
     /// authentication key; AEAD keys end with their 4-byte salt).
     pub fn new(alg: EspTransform, keymat: &[u8]) -> Result<Self, EspError> {
         if keymat.len() != alg.keymat_len() {
-            return Err(EspError::KeyLength { expected: alg.keymat_len(), got: keymat.len() });
+            return Err(EspError::KeyLength {
+                expected: alg.keymat_len(),
+                got: keymat.len(),
+            });
         }
         if alg.cipher.is_aead() && alg.integ != EspInteg::None {
-            return Err(EspError::Unsupported("an AEAD cipher takes no separate integrity"));
+            return Err(EspError::Unsupported(
+                "an AEAD cipher takes no separate integrity",
+            ));
         }
         if alg.cipher == EspCipher::Null && alg.integ == EspInteg::None {
-            return Err(EspError::Unsupported("ESP-NULL without integrity (RFC 4303 forbids it)"));
+            return Err(EspError::Unsupported(
+                "ESP-NULL without integrity (RFC 4303 forbids it)",
+            ));
         }
         if !alg.cipher.is_aead() && alg.integ == EspInteg::None {
             tracing::warn!(transform = %alg, "ESP SA without integrity: packets are not authenticated");
@@ -156,7 +168,10 @@ impl Transform {
             let key = aead::UnboundKey::new(a, k).map_err(|_| EspError::Crypto("bad AEAD key"))?;
             let mut salt = [0u8; 4];
             salt.copy_from_slice(s);
-            Ok(Cipher::Aead { key: aead::LessSafeKey::new(key), salt })
+            Ok(Cipher::Aead {
+                key: aead::LessSafeKey::new(key),
+                salt,
+            })
         };
         let cipher = match alg.cipher {
             EspCipher::Null => Cipher::Null,
@@ -197,8 +212,20 @@ impl Transform {
         } else {
             None
         };
-        let icv_len = if alg.cipher.is_aead() { 16 } else { alg.integ.icv_len() };
-        Ok(Transform { alg, cipher, integ, iv_gen, iv_len, align, icv_len })
+        let icv_len = if alg.cipher.is_aead() {
+            16
+        } else {
+            alg.integ.icv_len()
+        };
+        Ok(Transform {
+            alg,
+            cipher,
+            integ,
+            iv_gen,
+            iv_len,
+            align,
+            icv_len,
+        })
     }
 
     pub fn algorithm(&self) -> EspTransform {
@@ -246,7 +273,13 @@ impl Transform {
     }
 
     /// AEAD seal of `buf` in place; writes the tag to `tag` (16 bytes).
-    pub fn seal(&self, iv: &[u8; 8], aad: &[u8], buf: &mut [u8], tag: &mut [u8]) -> Result<(), EspError> {
+    pub fn seal(
+        &self,
+        iv: &[u8; 8],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), EspError> {
         let Cipher::Aead { key, salt } = &self.cipher else {
             return Err(EspError::Crypto("seal on a non-AEAD transform"));
         };
@@ -297,7 +330,10 @@ impl Transform {
                     .map_err(bad)?;
             }
             Cipher::TripleDes(o) => {
-                let r = o.enc.encrypt_init(None, None, Some(iv)).and_then(|_| ossl_update(&mut o.enc, buf));
+                let r = o
+                    .enc
+                    .encrypt_init(None, None, Some(iv))
+                    .and_then(|_| ossl_update(&mut o.enc, buf));
                 r.map_err(|_| EspError::Crypto("OpenSSL 3DES encrypt failed"))?;
             }
         }
@@ -331,7 +367,10 @@ impl Transform {
                     .map_err(bad)?;
             }
             Cipher::TripleDes(o) => {
-                let r = o.dec.decrypt_init(None, None, Some(iv)).and_then(|_| ossl_update(&mut o.dec, buf));
+                let r = o
+                    .dec
+                    .decrypt_init(None, None, Some(iv))
+                    .and_then(|_| ossl_update(&mut o.dec, buf));
                 r.map_err(|_| EspError::Crypto("OpenSSL 3DES decrypt failed"))?;
             }
         }
