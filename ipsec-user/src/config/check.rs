@@ -141,7 +141,8 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
             "lifetimes need not match the peer's: as ASA and IOS do, a responder accepts a proposed lifetime no longer than its own and both sides use the shorter",
         ));
     }
-    out.sort_by_key(|d| (d.line, d.severity));
+    // Line order; findings tied to no line (line 0) last.
+    out.sort_by_key(|d| (d.line == 0, d.line, d.severity));
     out.dedup();
     out
 }
