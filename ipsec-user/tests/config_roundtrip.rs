@@ -14,17 +14,29 @@ fn round_trip(config: &Config) -> String {
         Ok(p) => p,
         Err(e) => panic!("printed config does not parse:\n{e}\n---\n{text}"),
     };
-    assert_eq!(&again.config, config, "round trip changed the config:\n{text}");
-    assert!(again.ignored.is_empty(), "printer wrote lines the parser ignores: {:?}", again.ignored);
+    assert_eq!(
+        &again.config, config,
+        "round trip changed the config:\n{text}"
+    );
+    assert!(
+        again.ignored.is_empty(),
+        "printer wrote lines the parser ignores: {:?}",
+        again.ignored
+    );
     // Printing is a fixed point.
-    assert_eq!(print_with(&again.config, PrintOptions { include_keys: true }), text);
+    assert_eq!(
+        print_with(&again.config, PrintOptions { include_keys: true }),
+        text
+    );
     text
 }
 
 #[test]
 fn sample_files_round_trip() {
     for f in ["design.cfg", "asa9-running.cfg", "asa82-pre84.cfg"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config").join(f);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/config")
+            .join(f);
         let p = parse_file(&path).unwrap();
         round_trip(&p.config);
     }
@@ -99,9 +111,16 @@ tunnel-group 192.0.2.9 ipsec-attributes
     let a = &c.crypto_maps[0].rules;
     assert_eq!(a[0].src_ports, 0..=1023);
     assert_eq!(a[0].dst_ports, 1024..=65535);
-    assert_eq!((a[1].src_ports.clone(), a[2].src_ports.clone()), (0..=52, 54..=65535));
+    assert_eq!(
+        (a[1].src_ports.clone(), a[2].src_ports.clone()),
+        (0..=52, 54..=65535)
+    );
     assert_eq!(a[3].proto, Some(50));
-    assert_eq!(a.iter().filter(|r| r.proto == Some(50)).count(), 8, "3/32 4/30 8/29 16/28 32/27 64/30 68/31 70/32");
+    assert_eq!(
+        a.iter().filter(|r| r.proto == Some(50)).count(),
+        8,
+        "3/32 4/30 8/29 16/28 32/27 64/30 68/31 70/32"
+    );
     assert_eq!(a.last().unwrap().action, AclAction::Deny);
     assert_eq!(c.crypto_maps[0].phase1_mode, Phase1Mode::Aggressive(None));
     assert_eq!(c.crypto_maps[0].pfs, Some(DhGroup::X25519));
@@ -194,9 +213,20 @@ const INTEGS: [EspInteg; 6] = [
     EspInteg::HmacSha384_192,
     EspInteg::HmacSha512_256,
 ];
-const ENCS: [IkeEncryption; 5] =
-    [IkeEncryption::Des, IkeEncryption::TripleDes, IkeEncryption::Aes128, IkeEncryption::Aes192, IkeEncryption::Aes256];
-const HASHES: [IkeHash; 5] = [IkeHash::Md5, IkeHash::Sha1, IkeHash::Sha256, IkeHash::Sha384, IkeHash::Sha512];
+const ENCS: [IkeEncryption; 5] = [
+    IkeEncryption::Des,
+    IkeEncryption::TripleDes,
+    IkeEncryption::Aes128,
+    IkeEncryption::Aes192,
+    IkeEncryption::Aes256,
+];
+const HASHES: [IkeHash; 5] = [
+    IkeHash::Md5,
+    IkeHash::Sha1,
+    IkeHash::Sha256,
+    IkeHash::Sha384,
+    IkeHash::Sha512,
+];
 
 /// A random configuration within what the language can express.
 fn generate(rng: &mut Rng) -> Config {
@@ -205,7 +235,9 @@ fn generate(rng: &mut Rng) -> Config {
         c.interfaces.push(Interface {
             ifname: format!("eth{i}"),
             nameif: rng.word("n"),
-            address: rng.chance(50).then(|| (Ipv4Addr::from(rng.next() as u32), rng.range(0, 32) as u8)),
+            address: rng
+                .chance(50)
+                .then(|| (Ipv4Addr::from(rng.next() as u32), rng.range(0, 32) as u8)),
         });
     }
     c.interfaces.dedup_by(|a, b| a.nameif == b.nameif);
@@ -215,7 +247,9 @@ fn generate(rng: &mut Rng) -> Config {
             c.ikev1_enabled_on.push(n.clone());
         }
     }
-    let mut prios: Vec<u32> = (0..rng.range(0, 4)).map(|_| rng.range(1, 65535) as u32).collect();
+    let mut prios: Vec<u32> = (0..rng.range(0, 4))
+        .map(|_| rng.range(1, 65535) as u32)
+        .collect();
     prios.sort();
     prios.dedup();
     for priority in prios {
@@ -243,8 +277,19 @@ fn generate(rng: &mut Rng) -> Config {
             *rng.pick(&INTEGS)
         };
         let name = rng.word("TS");
-        let mode = if rng.chance(20) { Mode::Transport } else { Mode::Tunnel };
-        c.transform_sets.insert(name.clone(), TransformSet { name, transform: EspTransform { cipher, integ }, mode });
+        let mode = if rng.chance(20) {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        c.transform_sets.insert(
+            name.clone(),
+            TransformSet {
+                name,
+                transform: EspTransform { cipher, integ },
+                mode,
+            },
+        );
     }
     let set_names: Vec<String> = c.transform_sets.keys().cloned().collect();
     let mut acls: BTreeMap<String, Vec<AclRule>> = BTreeMap::new();
@@ -254,7 +299,11 @@ fn generate(rng: &mut Rng) -> Config {
                 let proto = *rng.pick(&[None, Some(1), Some(6), Some(17), Some(50), Some(132)]);
                 let ports = matches!(proto, Some(6 | 17));
                 AclRule {
-                    action: if rng.chance(25) { AclAction::Deny } else { AclAction::Permit },
+                    action: if rng.chance(25) {
+                        AclAction::Deny
+                    } else {
+                        AclAction::Permit
+                    },
                     proto,
                     src: rng.net(),
                     dst: rng.net(),
@@ -269,16 +318,37 @@ fn generate(rng: &mut Rng) -> Config {
     let maps: Vec<String> = (0..rng.range(1, 2)).map(|_| rng.word("MAP")).collect();
     let map_iface: BTreeMap<String, Option<String>> = maps
         .iter()
-        .map(|m| (m.clone(), if nameifs.is_empty() || rng.chance(20) { None } else { Some(rng.pick(&nameifs).clone()) }))
+        .map(|m| {
+            (
+                m.clone(),
+                if nameifs.is_empty() || rng.chance(20) {
+                    None
+                } else {
+                    Some(rng.pick(&nameifs).clone())
+                },
+            )
+        })
         .collect();
     let mut entries = BTreeMap::new();
     for _ in 0..rng.range(0, 4) {
         let map = rng.pick(&maps).clone();
         let seq = rng.range(1, 65535) as u32;
-        let acl = if acl_names.is_empty() || rng.chance(10) { String::new() } else { rng.pick(&acl_names).clone() };
-        let mut peers: Vec<Ipv4Addr> = (0..rng.range(0, 3)).map(|_| Ipv4Addr::from(rng.next() as u32)).collect();
+        let acl = if acl_names.is_empty() || rng.chance(10) {
+            String::new()
+        } else {
+            rng.pick(&acl_names).clone()
+        };
+        let mut peers: Vec<Ipv4Addr> = (0..rng.range(0, 3))
+            .map(|_| Ipv4Addr::from(rng.next() as u32))
+            .collect();
         peers.dedup();
-        let transform_sets = if set_names.is_empty() { vec![] } else { (0..rng.range(0, 2)).map(|_| rng.pick(&set_names).clone()).collect() };
+        let transform_sets = if set_names.is_empty() {
+            vec![]
+        } else {
+            (0..rng.range(0, 2))
+                .map(|_| rng.pick(&set_names).clone())
+                .collect()
+        };
         let phase1_mode = match rng.below(3) {
             0 => Phase1Mode::Main,
             1 => Phase1Mode::Aggressive(None),
@@ -291,7 +361,11 @@ fn generate(rng: &mut Rng) -> Config {
             transform_sets,
             pfs: rng.chance(50).then(|| *rng.pick(&DhGroup::ALL)),
             phase1_mode,
-            lifetime_s: if rng.chance(50) { c.ipsec_lifetime_s } else { rng.range(120, 2_147_483_647) as u32 },
+            lifetime_s: if rng.chance(50) {
+                c.ipsec_lifetime_s
+            } else {
+                rng.range(120, 2_147_483_647) as u32
+            },
             lifetime_kb: match rng.below(3) {
                 0 => c.ipsec_lifetime_kb,
                 1 => None,
@@ -313,13 +387,23 @@ fn generate(rng: &mut Rng) -> Config {
             TunnelGroupName::Name(rng.word("TG"))
         };
         let psk = rng.chance(80).then(|| Psk::new(rng.word("k!")));
-        let dpd = rng.chance(70).then(|| (rng.range(10, 3600) as u32, rng.range(2, 10) as u32));
+        let dpd = rng
+            .chance(70)
+            .then(|| (rng.range(10, 3600) as u32, rng.range(2, 10) as u32));
         let idle_timeout_min = match rng.below(3) {
             0 => Some(30),
             1 => None,
             _ => Some(rng.range(1, 35_791_394) as u32),
         };
-        c.tunnel_groups.insert(name.clone(), TunnelGroup { name, psk, dpd, idle_timeout_min });
+        c.tunnel_groups.insert(
+            name.clone(),
+            TunnelGroup {
+                name,
+                psk,
+                dpd,
+                idle_timeout_min,
+            },
+        );
     }
     c
 }
@@ -332,5 +416,8 @@ fn generated_configs_round_trip() {
         let c = generate(&mut rng);
         printed_bytes += round_trip(&c).len();
     }
-    assert!(printed_bytes > 100_000, "generator too tame: {printed_bytes} bytes");
+    assert!(
+        printed_bytes > 100_000,
+        "generator too tame: {printed_bytes} bytes"
+    );
 }
