@@ -383,3 +383,32 @@ fn both_spellings_give_the_same_config() {
     assert_eq!(a.config, b.config);
     assert!(check(&a).iter().all(|d| !d.is_error()));
 }
+
+#[test]
+fn unindented_sub_mode_lines_are_accepted() {
+    // Copied from a web page, the indentation is often lost.
+    let indented = include_str!("data/config/asa9-running.cfg");
+    let flat: String = indented
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let a = parse(indented).unwrap();
+    let b = parse(&flat).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.config, b.config);
+    let d = load("design.cfg");
+    let flat: String = include_str!("data/config/design.cfg")
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    assert_eq!(parse(&flat).unwrap().config, d.config);
+}
+
+#[test]
+fn ikev1_phase1_mode_spelling() {
+    let p = parse("crypto map M 1 set ikev1 phase1-mode aggressive group5\ncrypto map M 2 set phase1-mode main\n").unwrap();
+    assert_eq!(
+        p.config.crypto_maps[0].phase1_mode,
+        Phase1Mode::Aggressive(Some(DhGroup::Modp1536))
+    );
+    assert_eq!(p.config.crypto_maps[1].phase1_mode, Phase1Mode::Main);
+}

@@ -393,6 +393,15 @@ impl<'a> Raw<'a> {
                 }
                 continue;
             }
+            // Hand-typed configs often lose the indentation of sub-mode
+            // lines; the ASA CLI is modal and takes them anyway.
+            if raw.mode_takes_unindented(&mode, line) {
+                let m = mode.clone();
+                if let Err(d) = raw.sub_line(&m, line) {
+                    raw.errors.push(d);
+                }
+                continue;
+            }
             mode = match raw.top_line(line) {
                 Ok(m) => m,
                 Err(d) => {
@@ -402,6 +411,33 @@ impl<'a> Raw<'a> {
             };
         }
         raw
+    }
+
+    /// Whether a line without indentation is a sub-mode line of `mode`:
+    /// its first word is a sub-command there and not a global command.
+    fn mode_takes_unindented(&self, mode: &SubMode<'a>, line: &Line<'a>) -> bool {
+        let first = line.words[0];
+        let second = |kw: &str| line.words.get(1).is_some_and(|w| w.is(kw));
+        let any = |kws: &[&str]| kws.iter().any(|k| first.is(k));
+        match mode {
+            SubMode::Interface(_) => {
+                any(&["nameif", "security-level", "description"])
+                    || (first.is("ip") && second("address"))
+            }
+            SubMode::Policy(_) => {
+                any(&["authentication", "encryption", "hash", "group", "lifetime"])
+            }
+            SubMode::Object(_) => any(&["host", "subnet", "range", "fqdn", "description"]),
+            SubMode::Group(_) => any(&["network-object", "group-object", "description"]),
+            SubMode::TunnelIpsec(_) => {
+                first.is("pre-shared-key")
+                    || (first.is("ikev1") && second("pre-shared-key"))
+                    || (first.is("isakmp") && second("keepalive"))
+            }
+            SubMode::TunnelGeneral(_) => first.is("default-group-policy"),
+            SubMode::GroupPolicy(_) => first.is("vpn-idle-timeout"),
+            SubMode::None | SubMode::Ignore | SubMode::Broken => false,
+        }
     }
 
     fn top_line(&mut self, line: &Line<'a>) -> Res<SubMode<'a>> {
@@ -828,10 +864,11 @@ impl<'a> Raw<'a> {
                 self.entry(key, n).peers = peers;
             }
             "transform-set" => self.set_transform_sets(c, key)?,
-            "ikev1" => {
-                c.keyword("ikev1 parameter", &["transform-set"])?;
-                self.set_transform_sets(c, key)?;
-            }
+            // 8.4+: `set ikev1 transform-set ...`, `set ikev1 phase1-mode ...`
+            "ikev1" => match c.keyword("ikev1 parameter", &["transform-set", "phase1-mode"])? {
+                "transform-set" => self.set_transform_sets(c, key)?,
+                _ => self.set_phase1_mode(c, key)?,
+            },
             "ikev2" => self.ikev2_notice(c.line),
             "pfs" => {
                 let g = match c.next() {
@@ -841,21 +878,7 @@ impl<'a> Raw<'a> {
                 c.done()?;
                 self.entry(key, n).pfs = Some(g);
             }
-            "phase1-mode" => {
-                let m = c.keyword("phase 1 mode", &["main", "aggressive"])?;
-                let g = match c.next() {
-                    Some(w) if m == "aggressive" => Some(group_word(n, w)?),
-                    Some(w) => {
-                        return Err(Diagnostic::error(
-                            n,
-                            w.col,
-                            format!("unexpected `{}`", w.text),
-                        ));
-                    }
-                    None => None,
-                };
-                self.entry(key, n).aggressive = (m == "aggressive").then_some(g);
-            }
+            "phase1-mode" => self.set_phase1_mode(c, key)?,
             "security-association" => {
                 if c.peek().is_some_and(|w| w.is("lifetime")) {
                     c.next();
@@ -880,6 +903,26 @@ impl<'a> Raw<'a> {
                 self.ignore(c.line);
             }
         }
+        Ok(())
+    }
+
+    /// `main` or `aggressive [groupN]`.
+    fn set_phase1_mode(&mut self, c: &mut Cur<'_, 'a>, key: &(String, u32)) -> Res<()> {
+        let n = c.n();
+        let m = c.keyword("phase 1 mode", &["main", "aggressive"])?;
+        let g = match c.next() {
+            Some(w) if m == "aggressive" => Some(group_word(n, w)?),
+            Some(w) => {
+                return Err(Diagnostic::error(
+                    n,
+                    w.col,
+                    format!("unexpected `{}`", w.text),
+                ));
+            }
+            None => None,
+        };
+        c.done()?;
+        self.entry(key, n).aggressive = (m == "aggressive").then_some(g);
         Ok(())
     }
 
