@@ -288,6 +288,8 @@ fn asa9_running_config() {
         "    30820560 30820348 a0030201 02021000 8e8d9b8d 0d06092a 864886f7 0d01010b",
         "Cryptochecksum:0123456789abcdef0123456789abcdef",
         "sysopt connection permit-vpn",
+        "interface Management1/1",
+        " no nameif",
     ] {
         assert!(ignored(l), "not listed as ignored: {l:?}");
     }
@@ -411,4 +413,11 @@ fn ikev1_phase1_mode_spelling() {
         Phase1Mode::Aggressive(Some(DhGroup::Modp1536))
     );
     assert_eq!(p.config.crypto_maps[1].phase1_mode, Phase1Mode::Main);
+}
+
+#[test]
+fn reentering_an_interface_continues_it() {
+    let p = parse("interface wan0\n nameif outside\ninterface lan0\n nameif inside\ninterface wan0\n ip address 192.0.2.1 255.255.255.0\n").unwrap();
+    assert_eq!(p.config.interfaces.len(), 2);
+    assert_eq!(p.config.interfaces[0].address, Some((ip("192.0.2.1"), 24)));
 }

@@ -448,6 +448,14 @@ impl<'a> Raw<'a> {
             "interface" => {
                 let ifname = c.need("interface name")?;
                 c.done()?;
+                // Re-entering an interface continues its configuration.
+                if let Some(idx) = self
+                    .interfaces
+                    .iter()
+                    .position(|i| i.ifname.text == ifname.text)
+                {
+                    return Ok(SubMode::Interface(idx));
+                }
                 self.interfaces.push(RawInterface {
                     line: line.number,
                     ifname,

@@ -489,7 +489,7 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
             }
             None => ignored.push(Ignored {
                 line: i.line,
-                text: format!("interface {} (no nameif)", i.ifname.text),
+                text: format!("interface {}", i.ifname.text),
             }),
         }
     }
