@@ -48,7 +48,10 @@ fn policy_keywords() {
         err("crypto isakmp policy 10\n hsah sha\n"),
         "line 2, col 2: error: unknown isakmp policy attribute `hsah` (did you mean `hash`?)"
     );
-    assert_eq!(err("crypto isakmp policy 10\n hash\n"), "line 2, col 7: error: missing hash");
+    assert_eq!(
+        err("crypto isakmp policy 10\n hash\n"),
+        "line 2, col 7: error: missing hash"
+    );
     assert_eq!(
         err("crypto isakmp policy 10\n hash sha extra\n"),
         "line 2, col 11: error: unexpected `extra`"
@@ -123,7 +126,10 @@ fn crypto_map_lines() {
         err("crypto map M 0 match address L\n"),
         "line 1, col 14: error: sequence number `0` out of range (use 1..65535)"
     );
-    assert_eq!(err("crypto map M 10 set peer\n"), "line 1, col 26: error: missing peer address");
+    assert_eq!(
+        err("crypto map M 10 set peer\n"),
+        "line 1, col 26: error: missing peer address"
+    );
     assert_eq!(
         err("crypto map M 10 set phase1-mode agressive\n"),
         "line 1, col 33: error: unknown phase 1 mode `agressive` (did you mean `aggressive`?)"
@@ -156,19 +162,28 @@ fn crypto_map_lines() {
 
 #[test]
 fn tunnel_groups() {
-    let masked = err("tunnel-group 192.0.2.2 type ipsec-l2l\ntunnel-group 192.0.2.2 ipsec-attributes\n ikev1 pre-shared-key *****\n");
+    let masked = err(
+        "tunnel-group 192.0.2.2 type ipsec-l2l\ntunnel-group 192.0.2.2 ipsec-attributes\n ikev1 pre-shared-key *****\n",
+    );
     assert_eq!(
         masked,
         "line 3, col 23: error: pre-shared key of tunnel-group 192.0.2.2 is masked (`*****`) \
          (`show running-config` hides keys: paste the real key (`more system:running-config` shows it))"
     );
-    assert!(err("tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n pre-shared-key *\n").contains("is masked (`*`)"));
+    assert!(
+        err("tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n pre-shared-key *\n")
+            .contains("is masked (`*`)")
+    );
     assert_eq!(
-        err("tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n pre-shared-key two words\n"),
+        err(
+            "tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n pre-shared-key two words\n"
+        ),
         "line 3, col 21: error: a pre-shared key cannot contain spaces"
     );
     assert_eq!(
-        err("tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n isakmp keepalive threshold 5 retry 2\n"),
+        err(
+            "tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n isakmp keepalive threshold 5 retry 2\n"
+        ),
         "line 3, col 29: error: DPD threshold `5` out of range (use 10..3600)"
     );
     assert_eq!(
@@ -176,7 +191,9 @@ fn tunnel_groups() {
         "line 3, col 2: error: unknown ipsec-attributes command `pre-share-key` (did you mean `pre-shared-key`?)"
     );
     assert_eq!(
-        err("tunnel-group P type ipsec-l2l\ntunnel-group P general-attributes\n default-group-policy GP-EST\ngroup-policy GP-EAST internal\n"),
+        err(
+            "tunnel-group P type ipsec-l2l\ntunnel-group P general-attributes\n default-group-policy GP-EST\ngroup-policy GP-EAST internal\n"
+        ),
         "line 3, col 23: error: unknown group-policy `GP-EST` (did you mean `GP-EAST`?)"
     );
     assert_eq!(
@@ -285,13 +302,17 @@ fn unused_objects_and_acls_never_fail() {
 
 #[test]
 fn all_errors_reported_in_order() {
-    let e = errs("crypto ikev1 policy 10\n hash sha265\n encryption blowfish\ncrypto map M 1 set pfs group7\n");
+    let e = errs(
+        "crypto ikev1 policy 10\n hash sha265\n encryption blowfish\ncrypto map M 1 set pfs group7\n",
+    );
     assert_eq!(e.len(), 3, "{e:#?}");
     assert!(e[0].starts_with("line 2, col 7"));
     assert!(e[1].starts_with("line 3, col 13"));
     assert!(e[2].starts_with("line 4, col 24"));
     // The error type's Display lists them one per line.
-    let whole = parse("crypto ikev1 policy 10\n hash sha265\n encryption blowfish\n").unwrap_err().to_string();
+    let whole = parse("crypto ikev1 policy 10\n hash sha265\n encryption blowfish\n")
+        .unwrap_err()
+        .to_string();
     assert_eq!(whole.lines().count(), 2);
 }
 
@@ -312,7 +333,12 @@ fn typo_in_unknown_top_level_command_is_a_warning() {
     let p = parse("tunnel-grup 192.0.2.2 type ipsec-l2l\nhostname fw\nnat (inside,outside) dynamic interface\n").unwrap();
     assert_eq!(p.ignored.len(), 3);
     let w: Vec<String> = p.warnings.iter().map(|d| d.to_string()).collect();
-    assert_eq!(w, ["line 1, col 1: warning: unknown command `tunnel-grup` ignored (did you mean `tunnel-group`?)"]);
+    assert_eq!(
+        w,
+        [
+            "line 1, col 1: warning: unknown command `tunnel-grup` ignored (did you mean `tunnel-group`?)"
+        ]
+    );
 }
 
 #[test]
@@ -322,7 +348,10 @@ fn keywords_are_case_insensitive() {
          CRYPTO IPSEC IKEV1 TRANSFORM-SET T ESP-AES-256 ESP-SHA-HMAC\n",
     )
     .unwrap();
-    assert_eq!(p.config.isakmp_policies[0].hash, ipsecgw::algo::IkeHash::Sha256);
+    assert_eq!(
+        p.config.isakmp_policies[0].hash,
+        ipsecgw::algo::IkeHash::Sha256
+    );
     assert_eq!(p.config.interfaces[0].nameif, "outside");
     assert!(p.config.transform_sets.contains_key("T"));
 }

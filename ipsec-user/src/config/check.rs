@@ -16,8 +16,12 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
         if !is_linux_ifname(&i.ifname) {
             let line = src.interfaces.get(&i.nameif).copied().unwrap_or(0);
             out.push(
-                Diagnostic::warning(line, 0, format!("`{}` is not a valid Linux interface name", i.ifname))
-                    .with_hint("rename it to the Linux interface (`ip link`), e.g. `interface eth0`"),
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("`{}` is not a valid Linux interface name", i.ifname),
+                )
+                .with_hint("rename it to the Linux interface (`ip link`), e.g. `interface eth0`"),
             );
         }
     }
@@ -25,15 +29,39 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
     for p in &c.isakmp_policies {
         let line = src.isakmp_policies.get(&p.priority).copied().unwrap_or(0);
         if p.encryption == IkeEncryption::Des {
-            out.push(Diagnostic::warning(line, 0, format!("isakmp policy {}: DES is broken (56-bit key)", p.priority)).with_hint("use `aes-256`"));
+            out.push(
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("isakmp policy {}: DES is broken (56-bit key)", p.priority),
+                )
+                .with_hint("use `aes-256`"),
+            );
         }
         if p.hash == IkeHash::Md5 {
-            out.push(Diagnostic::warning(line, 0, format!("isakmp policy {}: MD5 is weak", p.priority)).with_hint("use `sha256` or better"));
+            out.push(
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("isakmp policy {}: MD5 is weak", p.priority),
+                )
+                .with_hint("use `sha256` or better"),
+            );
         }
         if p.group.is_weak() && !c.allow_weak_groups {
             out.push(
-                Diagnostic::warning(line, 0, format!("isakmp policy {}: DH group {} is weak", p.priority, p.group.number()))
-                    .with_hint("use group 14, 19, 20 or 31; `crypto isakmp allow-weak-groups` acknowledges it"),
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!(
+                        "isakmp policy {}: DH group {} is weak",
+                        p.priority,
+                        p.group.number()
+                    ),
+                )
+                .with_hint(
+                    "use group 14, 19, 20 or 31; `crypto isakmp allow-weak-groups` acknowledges it",
+                ),
             );
         }
     }
@@ -43,43 +71,100 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
         let cipher = t.transform.cipher;
         let integ = t.transform.integ;
         if matches!(cipher, EspCipher::Des) {
-            out.push(Diagnostic::warning(line, 0, format!("transform-set {}: esp-des is broken", t.name)).with_hint("use `esp-aes-256`"));
+            out.push(
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("transform-set {}: esp-des is broken", t.name),
+                )
+                .with_hint("use `esp-aes-256`"),
+            );
         }
         if cipher == EspCipher::Null {
-            out.push(Diagnostic::warning(line, 0, format!("transform-set {}: esp-null sends traffic in clear", t.name)));
+            out.push(Diagnostic::warning(
+                line,
+                0,
+                format!("transform-set {}: esp-null sends traffic in clear", t.name),
+            ));
         }
         if integ == EspInteg::HmacMd5_96 {
-            out.push(Diagnostic::warning(line, 0, format!("transform-set {}: esp-md5-hmac is weak", t.name)).with_hint("use `esp-sha256-hmac`"));
+            out.push(
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("transform-set {}: esp-md5-hmac is weak", t.name),
+                )
+                .with_hint("use `esp-sha256-hmac`"),
+            );
         }
         if integ == EspInteg::None && !cipher.is_aead() {
             out.push(
-                Diagnostic::warning(line, 0, format!("transform-set {}: no integrity protection", t.name))
-                    .with_hint("add `esp-sha-hmac` or better, or use `esp-aes-gcm-256`"),
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!("transform-set {}: no integrity protection", t.name),
+                )
+                .with_hint("add `esp-sha-hmac` or better, or use `esp-aes-gcm-256`"),
             );
         }
         if t.mode == Mode::Transport {
-            out.push(Diagnostic::warning(line, 0, format!("transform-set {}: transport mode cannot carry LAN-to-LAN traffic", t.name)));
+            out.push(Diagnostic::warning(
+                line,
+                0,
+                format!(
+                    "transform-set {}: transport mode cannot carry LAN-to-LAN traffic",
+                    t.name
+                ),
+            ));
         }
     }
 
     if !c.crypto_maps.is_empty() && c.isakmp_policies.is_empty() {
-        out.push(Diagnostic::error(0, 0, "no ISAKMP policy: phase 1 can never be negotiated").with_hint("add `crypto ikev1 policy 10`"));
+        out.push(
+            Diagnostic::error(0, 0, "no ISAKMP policy: phase 1 can never be negotiated")
+                .with_hint("add `crypto ikev1 policy 10`"),
+        );
     }
-    let needs_psk = c.isakmp_policies.is_empty() || c.isakmp_policies.iter().any(|p| p.auth == IkeAuth::PreShare);
+    let needs_psk = c.isakmp_policies.is_empty()
+        || c.isakmp_policies
+            .iter()
+            .any(|p| p.auth == IkeAuth::PreShare);
     let set_names: Vec<&str> = c.transform_sets.keys().map(String::as_str).collect();
 
     for e in &c.crypto_maps {
-        let line = src.crypto_maps.get(&(e.map.clone(), e.seq)).copied().unwrap_or(0);
+        let line = src
+            .crypto_maps
+            .get(&(e.map.clone(), e.seq))
+            .copied()
+            .unwrap_or(0);
         let who = format!("crypto map {} {}", e.map, e.seq);
         if e.peers.is_empty() {
-            out.push(Diagnostic::error(line, 0, format!("{who}: no peer")).with_hint(format!("add `{who} set peer A.B.C.D`")));
+            out.push(
+                Diagnostic::error(line, 0, format!("{who}: no peer"))
+                    .with_hint(format!("add `{who} set peer A.B.C.D`")),
+            );
         }
         if e.acl.is_empty() {
-            out.push(Diagnostic::error(line, 0, format!("{who}: no `match address` access-list")));
+            out.push(Diagnostic::error(
+                line,
+                0,
+                format!("{who}: no `match address` access-list"),
+            ));
         } else if e.rules.is_empty() {
-            out.push(Diagnostic::error(line, 0, format!("{who}: access-list `{}` is not defined (or has no rules)", e.acl)));
+            out.push(Diagnostic::error(
+                line,
+                0,
+                format!(
+                    "{who}: access-list `{}` is not defined (or has no rules)",
+                    e.acl
+                ),
+            ));
         } else if !e.rules.iter().any(|r| r.action == AclAction::Permit) {
-            out.push(Diagnostic::error(line, 0, format!("{who}: access-list `{}` permits nothing", e.acl)));
+            out.push(Diagnostic::error(
+                line,
+                0,
+                format!("{who}: access-list `{}` permits nothing", e.acl),
+            ));
         }
         for r in e.rules.iter().filter(|r| r.action == AclAction::Permit) {
             if r.src.overlaps(&r.dst) {
@@ -90,29 +175,51 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
             }
         }
         if e.transform_sets.is_empty() {
-            out.push(Diagnostic::error(line, 0, format!("{who}: no transform-set")).with_hint(format!("add `{who} set ikev1 transform-set NAME`")));
+            out.push(
+                Diagnostic::error(line, 0, format!("{who}: no transform-set"))
+                    .with_hint(format!("add `{who} set ikev1 transform-set NAME`")),
+            );
         }
         for t in &e.transform_sets {
             if !c.transform_sets.contains_key(t) {
-                out.push(Diagnostic::error(line, 0, format!("{who}: unknown transform-set `{t}`")).with_hint(hint_for(t, &set_names)));
+                out.push(
+                    Diagnostic::error(line, 0, format!("{who}: unknown transform-set `{t}`"))
+                        .with_hint(hint_for(t, &set_names)),
+                );
             }
         }
         if let Some(g) = e.pfs {
             if g.is_weak() && !c.allow_weak_groups {
-                out.push(Diagnostic::warning(line, 0, format!("{who}: PFS group {} is weak", g.number())).with_hint("use `set pfs group14` or better"));
+                out.push(
+                    Diagnostic::warning(
+                        line,
+                        0,
+                        format!("{who}: PFS group {} is weak", g.number()),
+                    )
+                    .with_hint("use `set pfs group14` or better"),
+                );
             }
         }
         for p in &e.peers {
             match c.tunnel_group_for(*p) {
                 None => out.push(
                     Diagnostic::error(line, 0, format!("{who}: peer {p} has no tunnel-group"))
-                        .with_hint(format!("add `tunnel-group {p} type ipsec-l2l` and its `ipsec-attributes`")),
+                        .with_hint(format!(
+                            "add `tunnel-group {p} type ipsec-l2l` and its `ipsec-attributes`"
+                        )),
                 ),
                 Some(t) if t.psk.is_none() && needs_psk => {
                     let tl = src.tunnel_groups.get(&t.name).copied().unwrap_or(line);
                     out.push(
-                        Diagnostic::error(tl, 0, format!("tunnel-group {}: no pre-shared key for peer {p}", t.name))
-                            .with_hint(format!("add `tunnel-group {} ipsec-attributes` / ` ikev1 pre-shared-key KEY`", t.name)),
+                        Diagnostic::error(
+                            tl,
+                            0,
+                            format!("tunnel-group {}: no pre-shared key for peer {p}", t.name),
+                        )
+                        .with_hint(format!(
+                            "add `tunnel-group {} ipsec-attributes` / ` ikev1 pre-shared-key KEY`",
+                            t.name
+                        )),
                     );
                 }
                 Some(_) => {}
@@ -124,12 +231,26 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
         }
         match &e.interface {
             None => out.push(
-                Diagnostic::warning(line, 0, format!("crypto map {} is not bound to an interface: it is inactive", e.map))
-                    .with_hint(format!("add `crypto map {} interface outside`", e.map)),
+                Diagnostic::warning(
+                    line,
+                    0,
+                    format!(
+                        "crypto map {} is not bound to an interface: it is inactive",
+                        e.map
+                    ),
+                )
+                .with_hint(format!("add `crypto map {} interface outside`", e.map)),
             ),
             Some(i) if !c.ikev1_enabled_on.contains(i) => out.push(
-                Diagnostic::error(line, 0, format!("crypto map {} is bound to `{i}` where IKEv1 is not enabled", e.map))
-                    .with_hint(format!("add `crypto ikev1 enable {i}`")),
+                Diagnostic::error(
+                    line,
+                    0,
+                    format!(
+                        "crypto map {} is bound to `{i}` where IKEv1 is not enabled",
+                        e.map
+                    ),
+                )
+                .with_hint(format!("add `crypto ikev1 enable {i}`")),
             ),
             Some(_) => {}
         }
@@ -141,7 +262,8 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
             "lifetimes need not match the peer's: as ASA and IOS do, a responder accepts a proposed lifetime no longer than its own and both sides use the shorter",
         ));
     }
-    out.sort_by_key(|d| (d.line, d.severity));
+    // Line order; findings tied to no line (line 0) last.
+    out.sort_by_key(|d| (d.line == 0, d.line, d.severity));
     out.dedup();
     out
 }
@@ -152,7 +274,9 @@ fn is_linux_ifname(name: &str) -> bool {
         && name.len() < 16
         && name != "."
         && name != ".."
-        && !name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
 }
 
 #[cfg(test)]

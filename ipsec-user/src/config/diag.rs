@@ -38,15 +38,33 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(line: usize, column: usize, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, line, column, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn warning(line: usize, column: usize, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, line, column, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn advice(line: usize, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Advice, line, column: 0, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Advice,
+            line,
+            column: 0,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
@@ -100,13 +118,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -142,7 +162,8 @@ mod tests {
 
     #[test]
     fn distance() {
-        assert_eq!(edit_distance("sha265", "sha256"), 2);
+        assert_eq!(edit_distance("sha265", "sha256"), 1);
+        assert_eq!(edit_distance("sha265", "sha526"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
@@ -161,9 +182,16 @@ mod tests {
 
     #[test]
     fn display() {
-        let d = Diagnostic::error(12, 8, "unknown hash `sha265`").with_hint("did you mean `sha256`?");
-        assert_eq!(d.to_string(), "line 12, col 8: error: unknown hash `sha265` (did you mean `sha256`?)");
-        assert_eq!(Diagnostic::warning(3, 0, "x").to_string(), "line 3: warning: x");
+        let d =
+            Diagnostic::error(12, 8, "unknown hash `sha265`").with_hint("did you mean `sha256`?");
+        assert_eq!(
+            d.to_string(),
+            "line 12, col 8: error: unknown hash `sha265` (did you mean `sha256`?)"
+        );
+        assert_eq!(
+            Diagnostic::warning(3, 0, "x").to_string(),
+            "line 3: warning: x"
+        );
         assert_eq!(Diagnostic::advice(0, "y").to_string(), "advice: y");
     }
 }

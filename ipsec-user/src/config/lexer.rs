@@ -39,7 +39,9 @@ pub struct Line<'a> {
 impl Line<'_> {
     /// Column just past the last word: where a missing argument goes.
     pub fn end_col(&self) -> usize {
-        self.words.last().map_or(1, |w| w.col + w.text.chars().count())
+        self.words
+            .last()
+            .map_or(1, |w| w.col + w.text.chars().count())
     }
 }
 
@@ -59,17 +61,28 @@ pub fn lex(text: &str) -> Vec<Line<'_>> {
             col += 1;
             if ch.is_whitespace() {
                 if let Some((s, c)) = start.take() {
-                    words.push(Word { text: &line[s..off], col: c });
+                    words.push(Word {
+                        text: &line[s..off],
+                        col: c,
+                    });
                 }
             } else if start.is_none() {
                 start = Some((off, col));
             }
         }
         if let Some((s, c)) = start {
-            words.push(Word { text: &line[s..], col: c });
+            words.push(Word {
+                text: &line[s..],
+                col: c,
+            });
         }
         let indented = line.starts_with(char::is_whitespace);
-        out.push(Line { number: idx + 1, indented, words, text: line });
+        out.push(Line {
+            number: idx + 1,
+            indented,
+            words,
+            text: line,
+        });
     }
     out
 }
@@ -80,15 +93,34 @@ mod tests {
 
     #[test]
     fn words_and_columns() {
-        let lines = lex(": Saved\r\n!\ninterface wan0\r\n nameif  outside\n\n  pre-shared-key a!b\n");
+        let lines =
+            lex(": Saved\r\n!\ninterface wan0\r\n nameif  outside\n\n  pre-shared-key a!b\n");
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].number, 3);
         assert!(!lines[0].indented);
-        assert_eq!(lines[0].words[1], Word { text: "wan0", col: 11 });
+        assert_eq!(
+            lines[0].words[1],
+            Word {
+                text: "wan0",
+                col: 11
+            }
+        );
         assert_eq!(lines[1].number, 4);
         assert!(lines[1].indented);
-        assert_eq!(lines[1].words[0], Word { text: "nameif", col: 2 });
-        assert_eq!(lines[1].words[1], Word { text: "outside", col: 10 });
+        assert_eq!(
+            lines[1].words[0],
+            Word {
+                text: "nameif",
+                col: 2
+            }
+        );
+        assert_eq!(
+            lines[1].words[1],
+            Word {
+                text: "outside",
+                col: 10
+            }
+        );
         assert_eq!(lines[1].end_col(), 17);
         assert_eq!(lines[2].words[1].text, "a!b");
         assert_eq!(lines[2].text, "  pre-shared-key a!b");
@@ -97,7 +129,13 @@ mod tests {
     #[test]
     fn columns_count_characters() {
         let lines = lex("name 192.0.2.1 é-host\tdescription x");
-        assert_eq!(lines[0].words[2], Word { text: "é-host", col: 16 });
+        assert_eq!(
+            lines[0].words[2],
+            Word {
+                text: "é-host",
+                col: 16
+            }
+        );
         assert_eq!(lines[0].words[3].col, 23);
     }
 }

@@ -88,12 +88,17 @@ impl Config {
     pub fn tunnel_group_for(&self, peer: Ipv4Addr) -> Option<&TunnelGroup> {
         self.tunnel_groups
             .get(&TunnelGroupName::Addr(peer))
-            .or_else(|| self.tunnel_groups.get(&TunnelGroupName::Name(DEFAULT_L2L_GROUP.to_string())))
+            .or_else(|| {
+                self.tunnel_groups
+                    .get(&TunnelGroupName::Name(DEFAULT_L2L_GROUP.to_string()))
+            })
     }
 
     /// The crypto map entries that list `peer` among their peers.
     pub fn crypto_maps_for_peer(&self, peer: Ipv4Addr) -> impl Iterator<Item = &CryptoMapEntry> {
-        self.crypto_maps.iter().filter(move |e| e.peers.contains(&peer))
+        self.crypto_maps
+            .iter()
+            .filter(move |e| e.peers.contains(&peer))
     }
 
     /// The Linux interface carrying ASA name `nameif`.
@@ -354,7 +359,12 @@ mod tests {
         assert_ne!(k, Psk::new("s3cret2"));
         assert!(Psk::is_mask("*") && Psk::is_mask("*****"));
         assert!(!Psk::is_mask("**a") && !Psk::is_mask(""));
-        let tg = TunnelGroup { name: TunnelGroupName::parse("192.0.2.2"), psk: Some(k), dpd: None, idle_timeout_min: None };
+        let tg = TunnelGroup {
+            name: TunnelGroupName::parse("192.0.2.2"),
+            psk: Some(k),
+            dpd: None,
+            idle_timeout_min: None,
+        };
         assert!(!format!("{tg:?}").contains("s3cret"));
     }
 
@@ -366,11 +376,27 @@ mod tests {
         let dflt = TunnelGroupName::parse(DEFAULT_L2L_GROUP);
         c.tunnel_groups.insert(
             dflt.clone(),
-            TunnelGroup { name: dflt, psk: None, dpd: Some(DEFAULT_DPD), idle_timeout_min: None },
+            TunnelGroup {
+                name: dflt,
+                psk: None,
+                dpd: Some(DEFAULT_DPD),
+                idle_timeout_min: None,
+            },
         );
-        assert_eq!(c.tunnel_group_for(peer).unwrap().name.to_string(), "DefaultL2LGroup");
+        assert_eq!(
+            c.tunnel_group_for(peer).unwrap().name.to_string(),
+            "DefaultL2LGroup"
+        );
         let own = TunnelGroupName::Addr(peer);
-        c.tunnel_groups.insert(own.clone(), TunnelGroup { name: own.clone(), psk: None, dpd: None, idle_timeout_min: None });
+        c.tunnel_groups.insert(
+            own.clone(),
+            TunnelGroup {
+                name: own.clone(),
+                psk: None,
+                dpd: None,
+                idle_timeout_min: None,
+            },
+        );
         assert_eq!(c.tunnel_group_for(peer).unwrap().name, own);
     }
 }

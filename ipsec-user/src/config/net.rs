@@ -17,7 +17,10 @@ pub struct Ipv4Net {
 
 impl Ipv4Net {
     /// The whole IPv4 space (`any` / `any4`).
-    pub const ANY: Ipv4Net = Ipv4Net { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
+    pub const ANY: Ipv4Net = Ipv4Net {
+        addr: Ipv4Addr::UNSPECIFIED,
+        prefix: 0,
+    };
 
     /// A network; `None` when `prefix > 32`. Host bits of `addr` are cleared.
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Net> {
@@ -25,7 +28,10 @@ impl Ipv4Net {
             return None;
         }
         let bits = u32::from(addr) & prefix_to_mask(prefix);
-        Some(Ipv4Net { addr: Ipv4Addr::from(bits), prefix })
+        Some(Ipv4Net {
+            addr: Ipv4Addr::from(bits),
+            prefix,
+        })
     }
 
     /// A single host (`host A`).
@@ -70,7 +76,11 @@ impl fmt::Display for Ipv4Net {
 
 /// `/n` to a 32-bit mask (`prefix` must be at most 32).
 pub fn prefix_to_mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) }
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    }
 }
 
 /// A dotted mask to its prefix length; `None` for a non-contiguous mask
@@ -78,7 +88,11 @@ pub fn prefix_to_mask(prefix: u8) -> u32 {
 pub fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
     let m = u32::from(mask);
     let ones = m.leading_ones();
-    if m.checked_shl(ones).unwrap_or(0) == 0 { u8::try_from(ones).ok() } else { None }
+    if m.checked_shl(ones).unwrap_or(0) == 0 {
+        u8::try_from(ones).ok()
+    } else {
+        None
+    }
 }
 
 /// The minimal list of CIDR networks covering exactly `first..=last`
@@ -89,13 +103,20 @@ pub fn range_to_cidrs(first: Ipv4Addr, last: Ipv4Addr) -> Vec<Ipv4Net> {
     let hi = u64::from(u32::from(last));
     while lo <= hi {
         // Largest block aligned at `lo` that does not run past `hi`.
-        let align = if lo == 0 { 32 } else { lo.trailing_zeros().min(32) };
+        let align = if lo == 0 {
+            32
+        } else {
+            lo.trailing_zeros().min(32)
+        };
         let mut size_log = align;
         while size_log > 0 && lo + (1u64 << size_log) - 1 > hi {
             size_log -= 1;
         }
         let prefix = 32 - size_log as u8;
-        out.push(Ipv4Net { addr: Ipv4Addr::from(lo as u32), prefix });
+        out.push(Ipv4Net {
+            addr: Ipv4Addr::from(lo as u32),
+            prefix,
+        });
         lo += 1u64 << size_log;
     }
     out
@@ -143,17 +164,31 @@ mod tests {
     fn range_cover() {
         let c = range_to_cidrs(ip("192.0.2.10"), ip("192.0.2.20"));
         let s: Vec<String> = c.iter().map(|n| n.to_string()).collect();
-        assert_eq!(s, ["192.0.2.10/31", "192.0.2.12/30", "192.0.2.16/30", "192.0.2.20/32"]);
+        assert_eq!(
+            s,
+            [
+                "192.0.2.10/31",
+                "192.0.2.12/30",
+                "192.0.2.16/30",
+                "192.0.2.20/32"
+            ]
+        );
         let all = range_to_cidrs(ip("0.0.0.0"), ip("255.255.255.255"));
         assert_eq!(all, vec![Ipv4Net::ANY]);
         let one = range_to_cidrs(ip("255.255.255.255"), ip("255.255.255.255"));
         assert_eq!(one, vec![Ipv4Net::host(ip("255.255.255.255"))]);
         assert!(range_to_cidrs(ip("10.0.0.2"), ip("10.0.0.1")).is_empty());
         // Worst case: 0.0.0.1 .. 255.255.255.254 needs 62 blocks.
-        assert_eq!(range_to_cidrs(ip("0.0.0.1"), ip("255.255.255.254")).len(), 62);
+        assert_eq!(
+            range_to_cidrs(ip("0.0.0.1"), ip("255.255.255.254")).len(),
+            62
+        );
         // Cover is exact: count addresses.
         let c = range_to_cidrs(ip("10.0.0.3"), ip("10.0.7.200"));
         let total: u64 = c.iter().map(|n| 1u64 << (32 - n.prefix())).sum();
-        assert_eq!(total, u64::from(u32::from(ip("10.0.7.200")) - u32::from(ip("10.0.0.3"))) + 1);
+        assert_eq!(
+            total,
+            u64::from(u32::from(ip("10.0.7.200")) - u32::from(ip("10.0.0.3"))) + 1
+        );
     }
 }

@@ -165,13 +165,16 @@ impl<'l, 'a> Cur<'l, 'a> {
 
     /// The next word, or "missing WHAT" pointing just past the line.
     fn need(&mut self, what: &str) -> Res<Word<'a>> {
-        self.next()
-            .ok_or_else(|| Diagnostic::error(self.n(), self.line.end_col() + 1, format!("missing {what}")))
+        self.next().ok_or_else(|| {
+            Diagnostic::error(self.n(), self.line.end_col() + 1, format!("missing {what}"))
+        })
     }
 
     /// The next word, which must be one of `options` (case-insensitive).
     fn keyword(&mut self, what: &str, options: &[&'static str]) -> Res<&'static str> {
-        let w = self.need(what).map_err(|d| d.with_hint(format!("expected one of: {}", options.join(", "))))?;
+        let w = self
+            .need(what)
+            .map_err(|d| d.with_hint(format!("expected one of: {}", options.join(", "))))?;
         match options.iter().find(|o| w.is(o)) {
             Some(o) => Ok(o),
             None => Err(self.unknown(w, what, options)),
@@ -179,7 +182,8 @@ impl<'l, 'a> Cur<'l, 'a> {
     }
 
     fn unknown(&self, w: Word<'a>, what: &str, options: &[&str]) -> Diagnostic {
-        Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text)).with_hint(hint_for(w.text, options))
+        Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text))
+            .with_hint(hint_for(w.text, options))
     }
 
     /// A decimal number within `min..=max`.
@@ -192,7 +196,8 @@ impl<'l, 'a> Cur<'l, 'a> {
     fn algo<T: FromStr<Err = UnknownKeyword>>(&mut self, what: &str) -> Res<T> {
         let w = self.need(what)?;
         w.text.parse::<T>().map_err(|e| {
-            Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text)).with_hint(hint_for(w.text, e.expected))
+            Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text))
+                .with_hint(hint_for(w.text, e.expected))
         })
     }
 
@@ -200,7 +205,11 @@ impl<'l, 'a> Cur<'l, 'a> {
     fn done(&self) -> Res<()> {
         match self.peek() {
             None => Ok(()),
-            Some(w) => Err(Diagnostic::error(self.n(), w.col, format!("unexpected `{}`", w.text))),
+            Some(w) => Err(Diagnostic::error(
+                self.n(),
+                w.col,
+                format!("unexpected `{}`", w.text),
+            )),
         }
     }
 }
@@ -208,23 +217,33 @@ impl<'l, 'a> Cur<'l, 'a> {
 fn number_word(line: usize, w: Word<'_>, what: &str, min: u64, max: u64) -> Res<u64> {
     match w.text.parse::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        Ok(_) => Err(Diagnostic::error(line, w.col, format!("{what} `{}` out of range", w.text))
-            .with_hint(format!("use {min}..{max}"))),
-        Err(_) => Err(Diagnostic::error(line, w.col, format!("expected {what} (a number), found `{}`", w.text))),
+        Ok(_) => Err(
+            Diagnostic::error(line, w.col, format!("{what} `{}` out of range", w.text))
+                .with_hint(format!("use {min}..{max}")),
+        ),
+        Err(_) => Err(Diagnostic::error(
+            line,
+            w.col,
+            format!("expected {what} (a number), found `{}`", w.text),
+        )),
     }
 }
 
 fn ipv4(line: usize, w: Word<'_>, what: &str) -> Res<Ipv4Addr> {
-    w.text
-        .parse()
-        .map_err(|_| Diagnostic::error(line, w.col, format!("expected {what} (an IPv4 address), found `{}`", w.text)))
+    w.text.parse().map_err(|_| {
+        Diagnostic::error(
+            line,
+            w.col,
+            format!("expected {what} (an IPv4 address), found `{}`", w.text),
+        )
+    })
 }
 
 /// `groupN` (as in `set pfs group14`).
 fn group_word(line: usize, w: Word<'_>) -> Res<DhGroup> {
     const GROUPS: &[&str] = &[
-        "group1", "group2", "group5", "group14", "group15", "group16", "group19", "group20", "group21", "group24",
-        "group31",
+        "group1", "group2", "group5", "group14", "group15", "group16", "group19", "group20",
+        "group21", "group24", "group31",
     ];
     let lower = w.lower();
     lower
@@ -232,30 +251,106 @@ fn group_word(line: usize, w: Word<'_>) -> Res<DhGroup> {
         .and_then(|n| n.parse::<u16>().ok())
         .and_then(DhGroup::from_number)
         .ok_or_else(|| {
-            Diagnostic::error(line, w.col, format!("unknown Diffie-Hellman group `{}`", w.text)).with_hint(hint_for(w.text, GROUPS))
+            Diagnostic::error(
+                line,
+                w.col,
+                format!("unknown Diffie-Hellman group `{}`", w.text),
+            )
+            .with_hint(hint_for(w.text, GROUPS))
         })
 }
 
 /// Top-level commands we act on (for typo hints).
 const SUPPORTED_TOP: &[&str] = &[
-    "interface", "name", "names", "object", "object-group", "access-list", "crypto", "isakmp", "tunnel-group",
-    "group-policy", "sysopt",
+    "interface",
+    "name",
+    "names",
+    "object",
+    "object-group",
+    "access-list",
+    "crypto",
+    "isakmp",
+    "tunnel-group",
+    "group-policy",
+    "sysopt",
 ];
 
 /// Real ASA top-level commands close to a supported one: never "typos".
 const KNOWN_TOP: &[&str] = &[
-    "nat", "same", "arp", "ntp", "aaa", "mtu", "dns", "ssh", "http", "icmp", "ipv6", "route", "nameif", "names",
-    "object", "ip", "interface", "sysopt", "crypto", "webvpn", "user", "username", "enable", "passwd", "hostname",
-    "domain-name", "logging", "timeout", "failover", "monitor-interface", "class-map", "policy-map",
-    "service-policy", "prompt", "call-home", "telnet", "console", "snmp-server", "dhcpd", "threat-detection",
-    "pager", "license", "asdm", "boot", "ftp", "clock", "dynamic-access-policy-record", "access-group",
-    "no", "terminal", "end", "exit", "cryptochecksum", "service", "banner", "firewall", "xlate", "mac-address",
-    "igmp", "router", "vpn-sessiondb", "management-access", "tls-proxy", "ssl", "auth-prompt", "quit",
+    "nat",
+    "same",
+    "arp",
+    "ntp",
+    "aaa",
+    "mtu",
+    "dns",
+    "ssh",
+    "http",
+    "icmp",
+    "ipv6",
+    "route",
+    "nameif",
+    "names",
+    "object",
+    "ip",
+    "interface",
+    "sysopt",
+    "crypto",
+    "webvpn",
+    "user",
+    "username",
+    "enable",
+    "passwd",
+    "hostname",
+    "domain-name",
+    "logging",
+    "timeout",
+    "failover",
+    "monitor-interface",
+    "class-map",
+    "policy-map",
+    "service-policy",
+    "prompt",
+    "call-home",
+    "telnet",
+    "console",
+    "snmp-server",
+    "dhcpd",
+    "threat-detection",
+    "pager",
+    "license",
+    "asdm",
+    "boot",
+    "ftp",
+    "clock",
+    "dynamic-access-policy-record",
+    "access-group",
+    "no",
+    "terminal",
+    "end",
+    "exit",
+    "cryptochecksum",
+    "service",
+    "banner",
+    "firewall",
+    "xlate",
+    "mac-address",
+    "igmp",
+    "router",
+    "vpn-sessiondb",
+    "management-access",
+    "tls-proxy",
+    "ssl",
+    "auth-prompt",
+    "quit",
 ];
 
 impl<'a> Raw<'a> {
     fn ignore(&mut self, line: &Line<'_>) {
-        self.ignored.push(Ignored { line: line.number, text: line.text.trim().to_string() });
+        self.ignored.push(Ignored {
+            line: line.number,
+            text: line.text.trim().to_string(),
+        });
     }
 
     fn ikev2_notice(&mut self, line: &Line<'_>) {
@@ -298,6 +393,15 @@ impl<'a> Raw<'a> {
                 }
                 continue;
             }
+            // Hand-typed configs often lose the indentation of sub-mode
+            // lines; the ASA CLI is modal and takes them anyway.
+            if raw.mode_takes_unindented(&mode, line) {
+                let m = mode.clone();
+                if let Err(d) = raw.sub_line(&m, line) {
+                    raw.errors.push(d);
+                }
+                continue;
+            }
             mode = match raw.top_line(line) {
                 Ok(m) => m,
                 Err(d) => {
@@ -309,6 +413,33 @@ impl<'a> Raw<'a> {
         raw
     }
 
+    /// Whether a line without indentation is a sub-mode line of `mode`:
+    /// its first word is a sub-command there and not a global command.
+    fn mode_takes_unindented(&self, mode: &SubMode<'a>, line: &Line<'a>) -> bool {
+        let first = line.words[0];
+        let second = |kw: &str| line.words.get(1).is_some_and(|w| w.is(kw));
+        let any = |kws: &[&str]| kws.iter().any(|k| first.is(k));
+        match mode {
+            SubMode::Interface(_) => {
+                any(&["nameif", "security-level", "description"])
+                    || (first.is("ip") && second("address"))
+            }
+            SubMode::Policy(_) => {
+                any(&["authentication", "encryption", "hash", "group", "lifetime"])
+            }
+            SubMode::Object(_) => any(&["host", "subnet", "range", "fqdn", "description"]),
+            SubMode::Group(_) => any(&["network-object", "group-object", "description"]),
+            SubMode::TunnelIpsec(_) => {
+                first.is("pre-shared-key")
+                    || (first.is("ikev1") && second("pre-shared-key"))
+                    || (first.is("isakmp") && second("keepalive"))
+            }
+            SubMode::TunnelGeneral(_) => first.is("default-group-policy"),
+            SubMode::GroupPolicy(_) => first.is("vpn-idle-timeout"),
+            SubMode::None | SubMode::Ignore | SubMode::Broken => false,
+        }
+    }
+
     fn top_line(&mut self, line: &Line<'a>) -> Res<SubMode<'a>> {
         let mut c = Cur::new(line, 1);
         let first = line.words[0].lower();
@@ -317,20 +448,41 @@ impl<'a> Raw<'a> {
             "interface" => {
                 let ifname = c.need("interface name")?;
                 c.done()?;
-                self.interfaces.push(RawInterface { line: line.number, ifname, nameif: None, address: None });
+                // Re-entering an interface continues its configuration.
+                if let Some(idx) = self
+                    .interfaces
+                    .iter()
+                    .position(|i| i.ifname.text == ifname.text)
+                {
+                    return Ok(SubMode::Interface(idx));
+                }
+                self.interfaces.push(RawInterface {
+                    line: line.number,
+                    ifname,
+                    nameif: None,
+                    address: None,
+                });
                 Ok(SubMode::Interface(self.interfaces.len() - 1))
             }
             "name" => {
                 let addr = c.need("address")?;
                 let addr = ipv4(line.number, addr, "address").map_err(|d| {
-                    if addr.text.contains(':') { d.with_hint("IPv6 names are not supported") } else { d }
+                    if addr.text.contains(':') {
+                        d.with_hint("IPv6 names are not supported")
+                    } else {
+                        d
+                    }
                 })?;
                 let name = c.need("name")?;
                 // ` description ...` may follow.
                 if let Some(w) = c.next() {
                     if !w.is("description") {
-                        return Err(Diagnostic::error(line.number, w.col, format!("unexpected `{}`", w.text))
-                            .with_hint("expected `description`"));
+                        return Err(Diagnostic::error(
+                            line.number,
+                            w.col,
+                            format!("unexpected `{}`", w.text),
+                        )
+                        .with_hint("expected `description`"));
                     }
                 }
                 self.names.insert(name.text, addr);
@@ -346,7 +498,10 @@ impl<'a> Raw<'a> {
                 c.done()?;
                 // A running-config opens an object twice: once to define
                 // it, once (later) for its object NAT. Keep the first.
-                self.objects.entry(name.text).or_insert(RawObject { line: line.number, def: None });
+                self.objects.entry(name.text).or_insert(RawObject {
+                    line: line.number,
+                    def: None,
+                });
                 Ok(SubMode::Object(name.text))
             }
             "object-group" => {
@@ -357,7 +512,9 @@ impl<'a> Raw<'a> {
                 }
                 let name = c.need("object-group name")?;
                 c.done()?;
-                self.groups.entry(name.text).or_insert(RawGroup { members: Vec::new() });
+                self.groups.entry(name.text).or_insert(RawGroup {
+                    members: Vec::new(),
+                });
                 Ok(SubMode::Group(name.text))
             }
             "access-list" => {
@@ -390,7 +547,11 @@ impl<'a> Raw<'a> {
                 let is = |i: usize, kw: &str| rest.get(i).is_some_and(|w| w.is(kw));
                 if is(0, "crypto") && is(1, "isakmp") && is(2, "nat-traversal") && rest.len() == 3 {
                     self.nat_traversal = Some(None);
-                } else if is(0, "sysopt") && is(1, "connection") && is(2, "tcpmss") && rest.len() == 3 {
+                } else if is(0, "sysopt")
+                    && is(1, "connection")
+                    && is(2, "tcpmss")
+                    && rest.len() == 3
+                {
                     self.tcp_mss = Some(0);
                 } else {
                     self.ignore(line);
@@ -402,8 +563,12 @@ impl<'a> Raw<'a> {
                 if !KNOWN_TOP.contains(&first.as_str()) {
                     if let Some(s) = closest(&first, SUPPORTED_TOP) {
                         self.warnings.push(
-                            Diagnostic::warning(line.number, w.col, format!("unknown command `{}` ignored", w.text))
-                                .with_hint(format!("did you mean `{s}`?")),
+                            Diagnostic::warning(
+                                line.number,
+                                w.col,
+                                format!("unknown command `{}` ignored", w.text),
+                            )
+                            .with_hint(format!("did you mean `{s}`?")),
                         );
                     }
                 }
@@ -442,19 +607,35 @@ impl<'a> Raw<'a> {
     fn isakmp(&mut self, line: &Line<'a>, at: usize) -> Res<SubMode<'a>> {
         const OURS: &[&str] = &["policy", "enable", "nat-traversal", "allow-weak-groups"];
         const THEIRS: &[&str] = &[
-            "identity", "reload-wait", "disconnect-notify", "ipsec-over-tcp", "am-disable", "keepalive", "limit",
-            "fragmentation", "remote-access", "invalid-message", "cert-auth",
+            "identity",
+            "reload-wait",
+            "disconnect-notify",
+            "ipsec-over-tcp",
+            "am-disable",
+            "keepalive",
+            "limit",
+            "fragmentation",
+            "remote-access",
+            "invalid-message",
+            "cert-auth",
         ];
         let mut c = Cur::new(line, at);
         let w = c.need("isakmp subcommand")?;
         match w.lower().as_str() {
             "policy" => {
                 let prio = c.number("policy priority", 1, 65535)? as u32;
-                self.policies.entry(prio).or_insert((line.number, IsakmpPolicy::with_defaults(prio)));
+                self.policies
+                    .entry(prio)
+                    .or_insert((line.number, IsakmpPolicy::with_defaults(prio)));
                 let mode = SubMode::Policy(prio);
                 // Old one-line form: `isakmp policy 10 encryption 3des`.
                 if c.peek().is_some() {
-                    let sub = Line { number: line.number, indented: true, words: c.rest().to_vec(), text: line.text };
+                    let sub = Line {
+                        number: line.number,
+                        indented: true,
+                        words: c.rest().to_vec(),
+                        text: line.text,
+                    };
                     self.sub_line(&mode, &sub)?;
                 }
                 Ok(mode)
@@ -541,10 +722,18 @@ impl<'a> Raw<'a> {
             let m = c.keyword("mode", &["tunnel", "transport"])?;
             c.done()?;
             let Some((_, set)) = self.transform_sets.get_mut(name.text) else {
-                return Err(Diagnostic::error(c.n(), name.col, format!("unknown transform-set `{}`", name.text))
-                    .with_hint("define it before setting its mode"));
+                return Err(Diagnostic::error(
+                    c.n(),
+                    name.col,
+                    format!("unknown transform-set `{}`", name.text),
+                )
+                .with_hint("define it before setting its mode"));
             };
-            set.mode = if m == "transport" { Mode::Transport } else { Mode::Tunnel };
+            set.mode = if m == "transport" {
+                Mode::Transport
+            } else {
+                Mode::Tunnel
+            };
             return Ok(());
         }
         let mut cipher: Option<EspCipher> = None;
@@ -553,11 +742,19 @@ impl<'a> Raw<'a> {
         while let Some(w) = c.next() {
             if let Ok(ci) = w.text.parse::<EspCipher>() {
                 if cipher.replace(ci).is_some() {
-                    return Err(Diagnostic::error(c.n(), w.col, "a transform set has one encryption"));
+                    return Err(Diagnostic::error(
+                        c.n(),
+                        w.col,
+                        "a transform set has one encryption",
+                    ));
                 }
             } else if let Ok(ig) = w.text.parse::<EspInteg>() {
                 if integ.replace(ig).is_some() {
-                    return Err(Diagnostic::error(c.n(), w.col, "a transform set has one integrity algorithm"));
+                    return Err(Diagnostic::error(
+                        c.n(),
+                        w.col,
+                        "a transform set has one integrity algorithm",
+                    ));
                 }
             } else {
                 let mut all: Vec<&str> = ALL_CIPHERS.iter().map(|x| x.keyword()).collect();
@@ -572,17 +769,30 @@ impl<'a> Raw<'a> {
         let integ = match (cipher.is_aead(), integ) {
             (true, None | Some(EspInteg::None)) => EspInteg::None,
             (true, Some(i)) => {
-                return Err(Diagnostic::error(c.n(), name.col, format!("`{cipher}` carries its own integrity, `{i}` cannot be added"))
-                    .with_hint("drop the HMAC"));
+                return Err(Diagnostic::error(
+                    c.n(),
+                    name.col,
+                    format!("`{cipher}` carries its own integrity, `{i}` cannot be added"),
+                )
+                .with_hint("drop the HMAC"));
             }
             (false, None) => EspInteg::None,
             (false, Some(i)) => i,
         };
         if cipher == EspCipher::Null && integ == EspInteg::None {
-            return Err(Diagnostic::error(c.n(), name.col, "`esp-null` without integrity protects nothing"));
+            return Err(Diagnostic::error(
+                c.n(),
+                name.col,
+                "`esp-null` without integrity protects nothing",
+            ));
         }
-        let set = TransformSet { name: name.text.to_string(), transform: EspTransform { cipher, integ }, mode: Mode::Tunnel };
-        self.transform_sets.insert(name.text.to_string(), (c.n(), set));
+        let set = TransformSet {
+            name: name.text.to_string(),
+            transform: EspTransform { cipher, integ },
+            mode: Mode::Tunnel,
+        };
+        self.transform_sets
+            .insert(name.text.to_string(), (c.n(), set));
         Ok(())
     }
 
@@ -594,7 +804,8 @@ impl<'a> Raw<'a> {
         if w.is("interface") {
             let nameif = c.need("interface nameif")?;
             c.done()?;
-            self.map_interfaces.insert(map.text.to_string(), (line.number, nameif));
+            self.map_interfaces
+                .insert(map.text.to_string(), (line.number, nameif));
             return Ok(SubMode::None);
         }
         let seq = number_word(line.number, w, "sequence number", 1, 65535)? as u32;
@@ -610,7 +821,11 @@ impl<'a> Raw<'a> {
             }
             "set" => self.crypto_map_set(&mut c, &key)?,
             "ipsec-isakmp" => {
-                self.warnings.push(Diagnostic::warning(line.number, verb.col, "dynamic crypto maps are not supported; line ignored"));
+                self.warnings.push(Diagnostic::warning(
+                    line.number,
+                    verb.col,
+                    "dynamic crypto maps are not supported; line ignored",
+                ));
                 self.ignore(line);
             }
             other => {
@@ -624,11 +839,21 @@ impl<'a> Raw<'a> {
     }
 
     fn entry(&mut self, key: &(String, u32), line: usize) -> &mut RawEntry<'a> {
-        self.entries.entry(key.clone()).or_insert_with(|| RawEntry { line, ..RawEntry::default() })
+        self.entries.entry(key.clone()).or_insert_with(|| RawEntry {
+            line,
+            ..RawEntry::default()
+        })
     }
 
     fn crypto_map_set(&mut self, c: &mut Cur<'_, 'a>, key: &(String, u32)) -> Res<()> {
-        const OURS: &[&str] = &["peer", "transform-set", "ikev1", "pfs", "phase1-mode", "security-association"];
+        const OURS: &[&str] = &[
+            "peer",
+            "transform-set",
+            "ikev1",
+            "pfs",
+            "phase1-mode",
+            "security-association",
+        ];
         let n = c.n();
         let what = c.need("`set` parameter")?;
         match what.lower().as_str() {
@@ -638,15 +863,20 @@ impl<'a> Raw<'a> {
                     c.need("peer address")?;
                 }
                 if peers.len() > 10 {
-                    return Err(Diagnostic::error(n, peers[10].1.col, "at most 10 peers per crypto map entry"));
+                    return Err(Diagnostic::error(
+                        n,
+                        peers[10].1.col,
+                        "at most 10 peers per crypto map entry",
+                    ));
                 }
                 self.entry(key, n).peers = peers;
             }
             "transform-set" => self.set_transform_sets(c, key)?,
-            "ikev1" => {
-                c.keyword("ikev1 parameter", &["transform-set"])?;
-                self.set_transform_sets(c, key)?;
-            }
+            // 8.4+: `set ikev1 transform-set ...`, `set ikev1 phase1-mode ...`
+            "ikev1" => match c.keyword("ikev1 parameter", &["transform-set", "phase1-mode"])? {
+                "transform-set" => self.set_transform_sets(c, key)?,
+                _ => self.set_phase1_mode(c, key)?,
+            },
             "ikev2" => self.ikev2_notice(c.line),
             "pfs" => {
                 let g = match c.next() {
@@ -656,15 +886,7 @@ impl<'a> Raw<'a> {
                 c.done()?;
                 self.entry(key, n).pfs = Some(g);
             }
-            "phase1-mode" => {
-                let m = c.keyword("phase 1 mode", &["main", "aggressive"])?;
-                let g = match c.next() {
-                    Some(w) if m == "aggressive" => Some(group_word(n, w)?),
-                    Some(w) => return Err(Diagnostic::error(n, w.col, format!("unexpected `{}`", w.text))),
-                    None => None,
-                };
-                self.entry(key, n).aggressive = (m == "aggressive").then_some(g);
-            }
+            "phase1-mode" => self.set_phase1_mode(c, key)?,
             "security-association" => {
                 if c.peek().is_some_and(|w| w.is("lifetime")) {
                     c.next();
@@ -692,6 +914,26 @@ impl<'a> Raw<'a> {
         Ok(())
     }
 
+    /// `main` or `aggressive [groupN]`.
+    fn set_phase1_mode(&mut self, c: &mut Cur<'_, 'a>, key: &(String, u32)) -> Res<()> {
+        let n = c.n();
+        let m = c.keyword("phase 1 mode", &["main", "aggressive"])?;
+        let g = match c.next() {
+            Some(w) if m == "aggressive" => Some(group_word(n, w)?),
+            Some(w) => {
+                return Err(Diagnostic::error(
+                    n,
+                    w.col,
+                    format!("unexpected `{}`", w.text),
+                ));
+            }
+            None => None,
+        };
+        c.done()?;
+        self.entry(key, n).aggressive = (m == "aggressive").then_some(g);
+        Ok(())
+    }
+
     fn set_transform_sets(&mut self, c: &mut Cur<'_, 'a>, key: &(String, u32)) -> Res<()> {
         let n = c.n();
         let sets: Vec<(usize, Word<'a>)> = c.rest().iter().map(|w| (n, *w)).collect();
@@ -707,7 +949,13 @@ impl<'a> Raw<'a> {
         let name = c.need("tunnel-group name")?;
         let what = c.keyword(
             "tunnel-group command",
-            &["type", "ipsec-attributes", "general-attributes", "webvpn-attributes", "ppp-attributes"],
+            &[
+                "type",
+                "ipsec-attributes",
+                "general-attributes",
+                "webvpn-attributes",
+                "ppp-attributes",
+            ],
         )?;
         let tg = TunnelGroupName::parse(name.text);
         let remote_access = self.remote_access.contains(name.text)
@@ -715,10 +963,16 @@ impl<'a> Raw<'a> {
             || name.is("DefaultWEBVPNGroup");
         match what {
             "type" => {
-                let t = c.keyword("tunnel-group type", &["ipsec-l2l", "remote-access", "webvpn", "ipsec-ra"])?;
+                let t = c.keyword(
+                    "tunnel-group type",
+                    &["ipsec-l2l", "remote-access", "webvpn", "ipsec-ra"],
+                )?;
                 c.done()?;
                 if t == "ipsec-l2l" {
-                    self.tunnel_groups.entry(tg).or_insert(RawTunnelGroup { line: line.number, ..Default::default() });
+                    self.tunnel_groups.entry(tg).or_insert(RawTunnelGroup {
+                        line: line.number,
+                        ..Default::default()
+                    });
                 } else {
                     self.remote_access.insert(name.text.to_string());
                     self.ignore(line);
@@ -727,8 +981,17 @@ impl<'a> Raw<'a> {
             }
             "ipsec-attributes" | "general-attributes" if !remote_access => {
                 c.done()?;
-                self.tunnel_groups.entry(tg.clone()).or_insert(RawTunnelGroup { line: line.number, ..Default::default() });
-                Ok(if what == "ipsec-attributes" { SubMode::TunnelIpsec(tg) } else { SubMode::TunnelGeneral(tg) })
+                self.tunnel_groups
+                    .entry(tg.clone())
+                    .or_insert(RawTunnelGroup {
+                        line: line.number,
+                        ..Default::default()
+                    });
+                Ok(if what == "ipsec-attributes" {
+                    SubMode::TunnelIpsec(tg)
+                } else {
+                    SubMode::TunnelGeneral(tg)
+                })
             }
             _ => {
                 self.ignore(line);
@@ -740,16 +1003,23 @@ impl<'a> Raw<'a> {
     fn group_policy(&mut self, line: &Line<'a>) -> Res<SubMode<'a>> {
         let mut c = Cur::new(line, 1);
         let name = c.need("group-policy name")?;
-        let what = c.keyword("group-policy command", &["internal", "attributes", "external"])?;
+        let what = c.keyword(
+            "group-policy command",
+            &["internal", "attributes", "external"],
+        )?;
         match what {
             "internal" => {
                 c.done()?;
-                self.group_policies.entry(name.text.to_string()).or_default();
+                self.group_policies
+                    .entry(name.text.to_string())
+                    .or_default();
                 Ok(SubMode::None)
             }
             "attributes" => {
                 c.done()?;
-                self.group_policies.entry(name.text.to_string()).or_default();
+                self.group_policies
+                    .entry(name.text.to_string())
+                    .or_default();
                 Ok(SubMode::GroupPolicy(name.text.to_string()))
             }
             _ => {
@@ -778,19 +1048,32 @@ impl<'a> Raw<'a> {
                     c.next();
                     let a = c.need("address")?;
                     if a.is("dhcp") || a.is("pppoe") {
-                        self.warnings.push(Diagnostic::warning(n, a.col, "dynamic interface address: not recorded"));
+                        self.warnings.push(Diagnostic::warning(
+                            n,
+                            a.col,
+                            "dynamic interface address: not recorded",
+                        ));
                         self.ignore(line);
                         return Ok(());
                     }
                     let addr = ipv4(n, a, "interface address")?;
                     let m = c.need("mask")?;
                     let mask = ipv4(n, m, "mask")?;
-                    let prefix = mask_to_prefix(mask)
-                        .ok_or_else(|| Diagnostic::error(n, m.col, format!("`{}` is not a contiguous mask", m.text)))?;
+                    let prefix = mask_to_prefix(mask).ok_or_else(|| {
+                        Diagnostic::error(
+                            n,
+                            m.col,
+                            format!("`{}` is not a contiguous mask", m.text),
+                        )
+                    })?;
                     // ` standby B` (failover) may follow; not ours.
                     if let Some(w) = c.next() {
                         if !w.is("standby") {
-                            return Err(Diagnostic::error(n, w.col, format!("unexpected `{}`", w.text)));
+                            return Err(Diagnostic::error(
+                                n,
+                                w.col,
+                                format!("unexpected `{}`", w.text),
+                            ));
                         }
                     }
                     if let Some(i) = self.interfaces.get_mut(*idx) {
@@ -800,8 +1083,11 @@ impl<'a> Raw<'a> {
                 _ => self.ignore(line),
             },
             SubMode::Policy(prio) => {
-                const ATTRS: &[&str] = &["authentication", "encryption", "hash", "group", "lifetime"];
-                let Some((_, p)) = self.policies.get(prio).copied() else { return Ok(()) };
+                const ATTRS: &[&str] =
+                    &["authentication", "encryption", "hash", "group", "lifetime"];
+                let Some((_, p)) = self.policies.get(prio).copied() else {
+                    return Ok(());
+                };
                 let mut p = p;
                 match ATTRS.iter().find(|a| first.is(a)).copied() {
                     Some("authentication") => p.auth = c.algo("authentication")?,
@@ -809,13 +1095,27 @@ impl<'a> Raw<'a> {
                     Some("hash") => p.hash = c.algo("hash")?,
                     Some("group") => {
                         let w = c.need("Diffie-Hellman group")?;
-                        p.group = w.text.parse::<u16>().ok().and_then(DhGroup::from_number).ok_or_else(|| {
-                            let all: Vec<String> = DhGroup::ALL.iter().map(|g| g.number().to_string()).collect();
-                            Diagnostic::error(n, w.col, format!("unknown Diffie-Hellman group `{}`", w.text))
+                        p.group = w
+                            .text
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(DhGroup::from_number)
+                            .ok_or_else(|| {
+                                let all: Vec<String> = DhGroup::ALL
+                                    .iter()
+                                    .map(|g| g.number().to_string())
+                                    .collect();
+                                Diagnostic::error(
+                                    n,
+                                    w.col,
+                                    format!("unknown Diffie-Hellman group `{}`", w.text),
+                                )
                                 .with_hint(format!("expected one of: {}", all.join(" ")))
-                        })?;
+                            })?;
                     }
-                    Some("lifetime") => p.lifetime_s = c.number("lifetime seconds", 120, 2_147_483_647)? as u32,
+                    Some("lifetime") => {
+                        p.lifetime_s = c.number("lifetime seconds", 120, 2_147_483_647)? as u32
+                    }
                     _ => return Err(c_unknown_first(line, "isakmp policy attribute", ATTRS)),
                 }
                 c.done()?;
@@ -828,7 +1128,11 @@ impl<'a> Raw<'a> {
                     "host" => {
                         let a = c.need("address")?;
                         c.done()?;
-                        if a.text.contains(':') { ObjectDef::Unsupported(a, "IPv6 hosts") } else { ObjectDef::Host(a) }
+                        if a.text.contains(':') {
+                            ObjectDef::Unsupported(a, "IPv6 hosts")
+                        } else {
+                            ObjectDef::Host(a)
+                        }
                     }
                     "subnet" => {
                         let a = c.need("address")?;
@@ -844,7 +1148,11 @@ impl<'a> Raw<'a> {
                         let a = c.need("first address")?;
                         let b = c.need("last address")?;
                         c.done()?;
-                        if a.text.contains(':') { ObjectDef::Unsupported(a, "IPv6 ranges") } else { ObjectDef::Range(a, b) }
+                        if a.text.contains(':') {
+                            ObjectDef::Unsupported(a, "IPv6 ranges")
+                        } else {
+                            ObjectDef::Range(a, b)
+                        }
                     }
                     "fqdn" => ObjectDef::Unsupported(first, "FQDN objects"),
                     "description" => return Ok(()),
@@ -864,7 +1172,11 @@ impl<'a> Raw<'a> {
                         let w = c.need("address, `host` or `object`")?;
                         let m = if w.is("host") {
                             let a = c.need("address")?;
-                            if a.text.contains(':') { GroupMember::Unsupported(a, "IPv6 hosts") } else { GroupMember::Host(a) }
+                            if a.text.contains(':') {
+                                GroupMember::Unsupported(a, "IPv6 hosts")
+                            } else {
+                                GroupMember::Host(a)
+                            }
                         } else if w.is("object") {
                             GroupMember::Object(c.need("object name")?)
                         } else if w.text.contains(':') {
@@ -881,7 +1193,13 @@ impl<'a> Raw<'a> {
                         GroupMember::Group(g)
                     }
                     "description" => return Ok(()),
-                    _ => return Err(c_unknown_first(line, "network object-group member", &["network-object", "group-object", "description"])),
+                    _ => {
+                        return Err(c_unknown_first(
+                            line,
+                            "network object-group member",
+                            &["network-object", "group-object", "description"],
+                        ));
+                    }
                 };
                 if let Some(g) = self.groups.get_mut(name) {
                     g.members.push((n, member));
@@ -900,9 +1218,15 @@ impl<'a> Raw<'a> {
                 }
             }
             SubMode::GroupPolicy(gp) => {
-                if first.is("vpn-idle-timeout") && !line.words.get(1).is_some_and(|w| w.is("alert-interval")) {
+                if first.is("vpn-idle-timeout")
+                    && !line.words.get(1).is_some_and(|w| w.is("alert-interval"))
+                {
                     let w = c.need("minutes or `none`")?;
-                    let v = if w.is("none") { None } else { Some(number_word(n, w, "idle timeout minutes", 1, 35_791_394)? as u32) };
+                    let v = if w.is("none") {
+                        None
+                    } else {
+                        Some(number_word(n, w, "idle timeout minutes", 1, 35_791_394)? as u32)
+                    };
                     c.done()?;
                     if let Some(p) = self.group_policies.get_mut(gp) {
                         p.idle = Some(v);
@@ -935,14 +1259,26 @@ impl<'a> Raw<'a> {
                     .with_hint("`show running-config` hides keys: paste the real key (`more system:running-config` shows it)"));
             }
             if key.text == "8" && c.peek().is_some() {
-                return Err(Diagnostic::error(n, key.col, format!("pre-shared key of tunnel-group {tg} is encrypted (type 8)"))
-                    .with_hint("paste the clear-text key"));
+                return Err(Diagnostic::error(
+                    n,
+                    key.col,
+                    format!("pre-shared key of tunnel-group {tg} is encrypted (type 8)"),
+                )
+                .with_hint("paste the clear-text key"));
             }
             if let Some(w) = c.peek() {
-                return Err(Diagnostic::error(n, w.col, "a pre-shared key cannot contain spaces"));
+                return Err(Diagnostic::error(
+                    n,
+                    w.col,
+                    "a pre-shared key cannot contain spaces",
+                ));
             }
             if key.text.len() > 128 {
-                return Err(Diagnostic::error(n, key.col, "pre-shared key longer than 128 characters"));
+                return Err(Diagnostic::error(
+                    n,
+                    key.col,
+                    "pre-shared key longer than 128 characters",
+                ));
             }
             if let Some(t) = self.tunnel_groups.get_mut(tg) {
                 t.psk = Some(Psk::new(key.text));
@@ -966,17 +1302,32 @@ impl<'a> Raw<'a> {
                     }
                     "retry" => retry = Some(c.number("DPD retry", 2, 10)? as u32),
                     "disable" => disabled = true,
-                    _ => return Err(c.unknown(w, "keepalive parameter", &["threshold", "retry", "disable"])),
+                    _ => {
+                        return Err(c.unknown(
+                            w,
+                            "keepalive parameter",
+                            &["threshold", "retry", "disable"],
+                        ));
+                    }
                 }
             }
             if threshold.is_none() && retry.is_none() && !disabled {
-                return Err(Diagnostic::error(n, line.end_col() + 1, "missing keepalive parameters")
-                    .with_hint("`isakmp keepalive threshold 10 retry 2` or `isakmp keepalive disable`"));
+                return Err(Diagnostic::error(
+                    n,
+                    line.end_col() + 1,
+                    "missing keepalive parameters",
+                )
+                .with_hint(
+                    "`isakmp keepalive threshold 10 retry 2` or `isakmp keepalive disable`",
+                ));
             }
             let dpd = if disabled {
                 None
             } else {
-                Some((threshold.unwrap_or(super::model::DEFAULT_DPD.0), retry.unwrap_or(super::model::DEFAULT_DPD.1)))
+                Some((
+                    threshold.unwrap_or(super::model::DEFAULT_DPD.0),
+                    retry.unwrap_or(super::model::DEFAULT_DPD.1),
+                ))
             };
             if let Some(t) = self.tunnel_groups.get_mut(tg) {
                 t.dpd = Some(dpd);
@@ -988,7 +1339,11 @@ impl<'a> Raw<'a> {
             return Ok(());
         }
         if closest(first.text, &["pre-shared-key"]).is_some() {
-            return Err(c_unknown_first(line, "ipsec-attributes command", &["pre-shared-key", "ikev1", "isakmp"]));
+            return Err(c_unknown_first(
+                line,
+                "ipsec-attributes command",
+                &["pre-shared-key", "ikev1", "isakmp"],
+            ));
         }
         // peer-id-validate, chain, ikev1 trust-point, ...: not ours.
         self.ignore(line);
@@ -999,7 +1354,8 @@ impl<'a> Raw<'a> {
 /// "unknown WHAT `first word`" with a hint among `options`.
 fn c_unknown_first(line: &Line<'_>, what: &str, options: &[&str]) -> Diagnostic {
     let w = line.words[0];
-    Diagnostic::error(line.number, w.col, format!("unknown {what} `{}`", w.text)).with_hint(hint_for(w.text, options))
+    Diagnostic::error(line.number, w.col, format!("unknown {what} `{}`", w.text))
+        .with_hint(hint_for(w.text, options))
 }
 
 /// `seconds S` and/or `kilobytes K|unlimited`, in either order.
@@ -1011,7 +1367,11 @@ fn lifetime_args(c: &mut Cur<'_, '_>) -> Res<(Option<u32>, Option<Option<u64>>)>
         let w = match c.next() {
             Some(w) => w,
             None if s.is_none() && kb.is_none() => {
-                return Err(Diagnostic::error(n, c.line.end_col() + 1, "missing `seconds` or `kilobytes`"));
+                return Err(Diagnostic::error(
+                    n,
+                    c.line.end_col() + 1,
+                    "missing `seconds` or `kilobytes`",
+                ));
             }
             None => break,
         };
@@ -1019,7 +1379,11 @@ fn lifetime_args(c: &mut Cur<'_, '_>) -> Res<(Option<u32>, Option<Option<u64>>)>
             "seconds" => s = Some(c.number("lifetime seconds", 120, 2_147_483_647)? as u32),
             "kilobytes" => {
                 let v = c.need("kilobytes or `unlimited`")?;
-                kb = Some(if v.is("unlimited") { None } else { Some(number_word(n, v, "lifetime kilobytes", 10, 2_147_483_647)?) });
+                kb = Some(if v.is("unlimited") {
+                    None
+                } else {
+                    Some(number_word(n, v, "lifetime kilobytes", 10, 2_147_483_647)?)
+                });
             }
             _ => return Err(c.unknown(w, "lifetime unit", &["seconds", "kilobytes"])),
         }

@@ -126,7 +126,10 @@ pub fn protocol(word: &str) -> Option<Option<u8>> {
     if let Ok(n) = w.parse::<u8>() {
         return Some(Some(n));
     }
-    PROTOCOLS.iter().find(|(n, _)| *n == w).map(|(_, p)| Some(*p))
+    PROTOCOLS
+        .iter()
+        .find(|(n, _)| *n == w)
+        .map(|(_, p)| Some(*p))
 }
 
 /// The name the printer uses for a protocol (a number if it has none).
@@ -147,13 +150,20 @@ pub fn port(word: &str, proto: u8) -> Option<u16> {
     }
     let flag = if proto == PROTO_UDP { UDP } else { TCP };
     let w = word.to_ascii_lowercase();
-    PORTS.iter().find(|(n, _, f)| *n == w && f & flag != 0).map(|(_, p, _)| *p)
+    PORTS
+        .iter()
+        .find(|(n, _, f)| *n == w && f & flag != 0)
+        .map(|(_, p, _)| *p)
 }
 
 /// The port names valid for `proto`, for hints.
 pub fn port_names(proto: u8) -> Vec<&'static str> {
     let flag = if proto == PROTO_UDP { UDP } else { TCP };
-    PORTS.iter().filter(|(_, _, f)| f & flag != 0).map(|(n, _, _)| *n).collect()
+    PORTS
+        .iter()
+        .filter(|(_, _, f)| f & flag != 0)
+        .map(|(n, _, _)| *n)
+        .collect()
 }
 
 #[cfg(test)]

@@ -71,7 +71,9 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
         writeln!(o, "interface {}", i.ifname)?;
         writeln!(o, " nameif {}", i.nameif)?;
         if let Some((a, p)) = i.address {
-            let mask = Ipv4Net::new(a, p).map(|n| n.mask()).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            let mask = Ipv4Net::new(a, p)
+                .map(|n| n.mask())
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
             writeln!(o, " ip address {a} {mask}")?;
         }
     }
@@ -103,15 +105,31 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
 
     for t in c.transform_sets.values() {
         if t.transform.cipher.is_aead() {
-            writeln!(o, "crypto ipsec ikev1 transform-set {} {}", t.name, t.transform.cipher)?;
+            writeln!(
+                o,
+                "crypto ipsec ikev1 transform-set {} {}",
+                t.name, t.transform.cipher
+            )?;
         } else {
-            writeln!(o, "crypto ipsec ikev1 transform-set {} {}", t.name, t.transform)?;
+            writeln!(
+                o,
+                "crypto ipsec ikev1 transform-set {} {}",
+                t.name, t.transform
+            )?;
         }
         if t.mode == Mode::Transport {
-            writeln!(o, "crypto ipsec ikev1 transform-set {} mode transport", t.name)?;
+            writeln!(
+                o,
+                "crypto ipsec ikev1 transform-set {} mode transport",
+                t.name
+            )?;
         }
     }
-    writeln!(o, "crypto ipsec security-association {}", lifetime(c.ipsec_lifetime_s, c.ipsec_lifetime_kb))?;
+    writeln!(
+        o,
+        "crypto ipsec security-association {}",
+        lifetime(c.ipsec_lifetime_s, c.ipsec_lifetime_kb)
+    )?;
 
     let mut map_ifaces: BTreeMap<&str, &str> = BTreeMap::new();
     for e in &c.crypto_maps {
@@ -131,7 +149,11 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
             any = true;
         }
         if !e.transform_sets.is_empty() {
-            writeln!(o, "{head} set ikev1 transform-set {}", e.transform_sets.join(" "))?;
+            writeln!(
+                o,
+                "{head} set ikev1 transform-set {}",
+                e.transform_sets.join(" ")
+            )?;
             any = true;
         }
         match e.phase1_mode {
@@ -148,7 +170,11 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
         // Always said when it differs from the global; also when nothing
         // else would make the entry exist.
         if !any || e.lifetime_s != c.ipsec_lifetime_s || e.lifetime_kb != c.ipsec_lifetime_kb {
-            writeln!(o, "{head} set security-association {}", lifetime(e.lifetime_s, e.lifetime_kb))?;
+            writeln!(
+                o,
+                "{head} set security-association {}",
+                lifetime(e.lifetime_s, e.lifetime_kb)
+            )?;
         }
         if let Some(i) = &e.interface {
             map_ifaces.entry(e.map.as_str()).or_insert(i.as_str());
@@ -197,7 +223,11 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
         writeln!(o, "tunnel-group {} type ipsec-l2l", t.name)?;
         if t.idle_timeout_min != Some(DEFAULT_IDLE_TIMEOUT_MIN) {
             writeln!(o, "tunnel-group {} general-attributes", t.name)?;
-            writeln!(o, " default-group-policy {}", idle_policy_name(t.idle_timeout_min))?;
+            writeln!(
+                o,
+                " default-group-policy {}",
+                idle_policy_name(t.idle_timeout_min)
+            )?;
         }
         writeln!(o, "tunnel-group {} ipsec-attributes", t.name)?;
         if let Some(k) = &t.psk {
