@@ -1,0 +1,124 @@
+//! Crypto-map ACL classification by tuple-space search.
+//!
+//! Userspace groups ACL lines by their (source prefix length, destination
+//! prefix length) pair. For each pair in use (at most `ACL_MAX_TUPLES`,
+//! sorted by the lowest line index they hold) the packet's addresses are
+//! masked and looked up in one hash map; the bucket lists the lines with
+//! exactly those prefixes, sorted by index, with protocol and port ranges.
+//! The lowest matching index over all pairs wins (first match). Cost per
+//! packet: at most one hash lookup per pair in use, never a scan of the ACL.
+
+use aya_ebpf::{
+    btf_maps::{Array, HashMap},
+    macros::btf_map,
+};
+use ipsec_common::*;
+
+use crate::parse::Ipv4Pkt;
+
+#[btf_map]
+static ACL_CONFIG: Array<AclConfig, 1> = Array::new();
+#[btf_map]
+static ACL_TUPLES: Array<AclTuple, { 2 * ACL_MAX_TUPLES as usize }> = Array::new();
+#[btf_map]
+static ACL_RULES: HashMap<AclKey, AclBucket, { 2 * ACL_MAX_KEYS as usize }> = HashMap::new();
+#[btf_map]
+static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::new();
+
+#[derive(Clone, Copy)]
+pub struct Match {
+    pub permit: bool,
+    pub selector: u32,
+}
+
+#[inline(always)]
+fn mask_of(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else if len >= 32 {
+        u32::MAX
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
+}
+
+/// Does line `c` match the packet? For a packet whose ports are unknown (a
+/// fragment, or no L4 header) a line that constrains ports is assumed to
+/// match if it is a `permit` and not to match if it is a `deny`: that can
+/// only protect more, never let protected cleartext through.
+#[inline(always)]
+fn cand_matches(c: &AclCand, p: &Ipv4Pkt) -> bool {
+    if c.flags & CAND_ANY_PROTO == 0 && c.proto != p.proto {
+        return false;
+    }
+    if c.flags & CAND_HAS_PORTS == 0 {
+        return true;
+    }
+    if !p.ports_known {
+        return c.flags & CAND_PERMIT != 0;
+    }
+    p.sport >= c.sport_lo && p.sport <= c.sport_hi && p.dport >= c.dport_lo && p.dport <= c.dport_hi
+}
+
+/// Scans one bucket for the first (lowest index) matching line that beats
+/// `best`. Candidates are sorted, so the scan stops at the first index not
+/// better than `best`.
+#[inline(always)]
+fn scan_bucket(b: &AclBucket, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) -> bool {
+    let n = if b.count as usize > ACL_BUCKET_CANDS { ACL_BUCKET_CANDS } else { b.count as usize };
+    for j in 0..ACL_BUCKET_CANDS {
+        if j >= n {
+            break;
+        }
+        let c = &b.cands[j];
+        if c.index >= *best {
+            return true;
+        }
+        if cand_matches(c, p) {
+            *best = c.index;
+            *found = Match { permit: c.flags & CAND_PERMIT != 0, selector: c.selector };
+            return true;
+        }
+    }
+    false
+}
+
+/// First-match classification; `None` when no line matches.
+#[inline(never)]
+pub fn classify(p: &Ipv4Pkt) -> Option<Match> {
+    let cfg = ACL_CONFIG.get(0)?;
+    let generation = cfg.generation & 1;
+    let n = cfg.n_tuples;
+    let mut best = u32::MAX;
+    let mut found = Match { permit: false, selector: 0 };
+    for i in 0..ACL_MAX_TUPLES {
+        if i >= n {
+            break;
+        }
+        let slot = generation * ACL_MAX_TUPLES + i;
+        let Some(t) = ACL_TUPLES.get(slot) else { break };
+        if t.min_index >= best {
+            // Tuples are sorted by their lowest line: nothing later can win.
+            break;
+        }
+        let key = AclKey { tuple: slot, src: p.src & mask_of(t.src_len), dst: p.dst & mask_of(t.dst_len) };
+        // SAFETY: read-only use of a value userspace replaces only by
+        // whole-generation swaps.
+        let Some(b) = (unsafe { ACL_RULES.get(&key) }) else { continue };
+        if scan_bucket(b, p, &mut best, &mut found) {
+            continue;
+        }
+        let mut next = b.next;
+        for _ in 0..ACL_MAX_CHAIN {
+            if next == 0 || next > ACL_CHAIN_ENTRIES {
+                break;
+            }
+            let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else { break };
+            if scan_bucket(cb, p, &mut best, &mut found) {
+                break;
+            }
+            next = cb.next;
+        }
+    }
+    if best == u32::MAX { None } else { Some(found) }
+}
