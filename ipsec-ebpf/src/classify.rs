@@ -10,6 +10,7 @@
 
 use aya_ebpf::{
     btf_maps::{Array, HashMap},
+    helpers::generated::bpf_loop,
     macros::btf_map,
 };
 use ipsec_common::*;
@@ -25,9 +26,13 @@ static ACL_RULES: HashMap<AclKey, AclBucket, { 2 * ACL_MAX_KEYS as usize }> = Ha
 #[btf_map]
 static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::new();
 
+/// The winning line. A plain struct filled through a pointer: this
+/// function is a BPF-to-BPF call, and its BTF signature must not carry
+/// Rust enum layouts (the kernel rejects `Option`'s union encoding).
+#[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Match {
-    pub permit: bool,
+    pub permit: u32,
     pub selector: u32,
 }
 
@@ -76,49 +81,88 @@ fn scan_bucket(b: &AclBucket, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) ->
         }
         if cand_matches(c, p) {
             *best = c.index;
-            *found = Match { permit: c.flags & CAND_PERMIT != 0, selector: c.selector };
+            *found = Match { permit: (c.flags & CAND_PERMIT) as u32, selector: c.selector };
             return true;
         }
     }
     false
 }
 
-/// First-match classification; `None` when no line matches.
-#[inline(never)]
-pub fn classify(p: &Ipv4Pkt) -> Option<Match> {
-    let cfg = ACL_CONFIG.get(0)?;
-    let generation = cfg.generation & 1;
-    let n = cfg.n_tuples;
-    let mut best = u32::MAX;
-    let mut found = Match { permit: false, selector: 0 };
-    for i in 0..ACL_MAX_TUPLES {
-        if i >= n {
-            break;
-        }
-        let slot = generation * ACL_MAX_TUPLES + i;
-        let Some(t) = ACL_TUPLES.get(slot) else { break };
-        if t.min_index >= best {
-            // Tuples are sorted by their lowest line: nothing later can win.
-            break;
-        }
-        let key = AclKey { tuple: slot, src: p.src & mask_of(t.src_len), dst: p.dst & mask_of(t.dst_len) };
-        // SAFETY: read-only use of a value userspace replaces only by
-        // whole-generation swaps.
-        let Some(b) = (unsafe { ACL_RULES.get(&key) }) else { continue };
-        if scan_bucket(b, p, &mut best, &mut found) {
-            continue;
-        }
-        let mut next = b.next;
-        for _ in 0..ACL_MAX_CHAIN {
-            if next == 0 || next > ACL_CHAIN_ENTRIES {
-                break;
-            }
-            let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else { break };
-            if scan_bucket(cb, p, &mut best, &mut found) {
-                break;
-            }
-            next = cb.next;
-        }
+/// State shared with the per-tuple `bpf_loop` callback. The loop runs in
+/// a callback because the verifier walks a plain loop of 32 tuples x 4
+/// buckets x 8 candidates as one path with thousands of pending branches
+/// ("sequence of 8193 jumps is too complex"); a callback is verified once.
+#[repr(C)]
+struct SearchCtx {
+    pkt: Ipv4Pkt,
+    generation: u32,
+    n_tuples: u32,
+    best: u32,
+    found: Match,
+}
+
+/// One tuple: mask, look up, scan the bucket and its overflow chain.
+/// Returns 1 to stop the loop.
+extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
+    let s = unsafe { &mut *(ctx as *mut SearchCtx) };
+    let i = i as u32;
+    if i >= s.n_tuples || i >= ACL_MAX_TUPLES {
+        return 1;
     }
-    if best == u32::MAX { None } else { Some(found) }
+    let generation = s.generation & 1;
+    let slot = generation * ACL_MAX_TUPLES + i;
+    let Some(t) = ACL_TUPLES.get(slot) else { return 1 };
+    if t.min_index >= s.best {
+        // Tuples are sorted by their lowest line: nothing later can win.
+        return 1;
+    }
+    let key = AclKey {
+        tuple: slot,
+        src: s.pkt.src & mask_of(t.src_len),
+        dst: s.pkt.dst & mask_of(t.dst_len),
+    };
+    // SAFETY: read-only use of a value userspace replaces only by
+    // whole-generation swaps.
+    let Some(b) = (unsafe { ACL_RULES.get(&key) }) else { return 0 };
+    if scan_bucket(b, &s.pkt, &mut s.best, &mut s.found) {
+        return 0;
+    }
+    let mut next = b.next;
+    for _ in 0..ACL_MAX_CHAIN {
+        if next == 0 || next > ACL_CHAIN_ENTRIES {
+            break;
+        }
+        let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else { break };
+        if scan_bucket(cb, &s.pkt, &mut s.best, &mut s.found) {
+            break;
+        }
+        next = cb.next;
+    }
+    0
+}
+
+/// First-match classification; returns false when no line matches.
+#[inline(always)]
+pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
+    let Some(cfg) = ACL_CONFIG.get(0) else { return false };
+    let mut s = SearchCtx {
+        pkt: *p,
+        generation: cfg.generation,
+        n_tuples: cfg.n_tuples,
+        best: u32::MAX,
+        found: Match { permit: 0, selector: 0 },
+    };
+    let n = if cfg.n_tuples > ACL_MAX_TUPLES { ACL_MAX_TUPLES } else { cfg.n_tuples };
+    // SAFETY: the callback only touches `s`, which outlives the call.
+    unsafe {
+        bpf_loop(
+            n,
+            search_tuple as *mut core::ffi::c_void,
+            &mut s as *mut SearchCtx as *mut core::ffi::c_void,
+            0,
+        )
+    };
+    *found = s.found;
+    s.best != u32::MAX
 }

@@ -22,7 +22,7 @@ use ipsec_common::*;
 use crate::parse::{IPPROTO_ESP, IPPROTO_UDP, Ipv4Pkt, Parsed};
 
 #[btf_map]
-static OUT_SA: aya_ebpf::btf_maps::HashMap<u32, OutboundSa, 4096> =
+static OUT_SA: aya_ebpf::btf_maps::HashMap<u32, OutboundSa, 16384> =
     aya_ebpf::btf_maps::HashMap::new();
 #[btf_map]
 static IN_SPI: aya_ebpf::btf_maps::HashMap<u32, InboundSa, 8192> =
@@ -111,11 +111,12 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
     if pkt.fragment {
         count(Verdict::InFragment);
     }
-    let Some(m) = classify::classify(&pkt) else {
+    let mut m = classify::Match { permit: 0, selector: 0 };
+    if !classify::classify(&pkt, &mut m) {
         count(Verdict::InNoMatchPass);
         return Ok(xdp_action::XDP_PASS);
-    };
-    if !m.permit {
+    }
+    if m.permit == 0 {
         count(Verdict::InDenyPass);
         return Ok(xdp_action::XDP_PASS);
     }
@@ -308,7 +309,11 @@ fn try_outside(ctx: &XdpContext) -> Result<u32, ()> {
     let payload = (pkt.l4_off & 0xff) + 8;
     let plen = l3_end.saturating_sub(payload);
     if plen == 1 {
-        if let Some([0xff]) = parse::bytes::<1>(start, end, payload) {
+        // Read the UDP header with the byte: a lone 1-byte bounds check
+        // compiles to `end > p`, which the verifier cannot use.
+        if let Some(h) = parse::bytes::<9>(start, end, pkt.l4_off & 0xff)
+            && h[8] == 0xff
+        {
             count(Verdict::OutKeepalivePass);
             return Ok(xdp_action::XDP_PASS);
         }
@@ -401,16 +406,13 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
         count(Verdict::TcEspIkePass);
         return TC_ACT_OK as i32;
     }
-    match classify::classify(&pkt) {
-        Some(m) if m.permit => {
-            count(Verdict::TcProtectedDrop);
-            TC_ACT_SHOT as i32
-        }
-        _ => {
-            count(Verdict::TcOtherPass);
-            TC_ACT_OK as i32
-        }
+    let mut m = classify::Match { permit: 0, selector: 0 };
+    if classify::classify(&pkt, &mut m) && m.permit != 0 {
+        count(Verdict::TcProtectedDrop);
+        return TC_ACT_SHOT as i32;
     }
+    count(Verdict::TcOtherPass);
+    TC_ACT_OK as i32
 }
 
 #[cfg(not(test))]

@@ -14,6 +14,7 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ESP: u8 = 50;
 
 /// A parsed IPv4 packet.
+#[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Ipv4Pkt {
     /// Offset of the IPv4 header (14 or 18).
