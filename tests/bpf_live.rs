@@ -255,3 +255,146 @@ fn live_fail_closed_after_sigkill() {
     dp.detach().unwrap();
     assert!(!pin.exists());
 }
+
+/// `ip -j link show` facts of an interface: (ifindex, MAC).
+fn link_facts(ns: &Netns, ifname: &str) -> (u32, [u8; 6]) {
+    let out = ns.ip(&["-j", "link", "show", ifname]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ifindex = v[0]["ifindex"].as_u64().unwrap() as u32;
+    let mac: Vec<u8> = v[0]["address"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    (ifindex, mac.try_into().unwrap())
+}
+
+/// 1 MiB, page-aligned, zeroed UMEM area (heap: too big for a stack).
+struct UmemArea(std::ptr::NonNull<u8>);
+const UMEM_LAYOUT: std::alloc::Layout = match std::alloc::Layout::from_size_align(1 << 20, 4096) {
+    Ok(l) => l,
+    Err(_) => panic!("layout"),
+};
+impl UmemArea {
+    fn new() -> Self {
+        // SAFETY: non-zero size layout.
+        let p = unsafe { std::alloc::alloc_zeroed(UMEM_LAYOUT) };
+        Self(std::ptr::NonNull::new(p).expect("alloc"))
+    }
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: we own the allocation; the kernel only writes frames we
+        // read after the RX ring handed them over.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr(), UMEM_LAYOUT.size()) }
+    }
+    fn region(&self) -> std::ptr::NonNull<[u8]> {
+        std::ptr::NonNull::slice_from_raw_parts(self.0, UMEM_LAYOUT.size())
+    }
+}
+impl Drop for UmemArea {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { std::alloc::dealloc(self.0.as_ptr(), UMEM_LAYOUT) };
+    }
+}
+
+/// A real AF_XDP socket in copy mode on veth: the XDP metadata
+/// (`ipsec_common::XdpMeta`) arrives in UMEM just before the frame, with
+/// the SA id and the kernel's route toward the peer.
+#[test]
+fn live_afxdp_metadata_reaches_userspace() {
+    use std::num::NonZeroU32;
+    use xdpilone::{BufIdx, IfInfo, Socket, SocketConfig, Umem, UmemConfig};
+
+    let topo = GatewayTopology::new("xsk").unwrap();
+    let pin = unique_pin_dir();
+    let _guard = PinGuard(pin.clone());
+    // The gateway must know the peer's MAC for a complete FIB answer.
+    topo.gw.exec("ping", &["-c", "1", "-W", "2", "192.0.2.2"]).unwrap();
+    let (out_ifindex, out_mac) = link_facts(&topo.gw, "out0");
+    let (_, peer_mac) = link_facts(&topo.wan, "eth0");
+    let lan = &topo.lan;
+
+    let cfg = config(&pin);
+    topo.gw
+        .enter(move || {
+            let mut dp = Dataplane::load(cfg).expect("load");
+            dp.set_acl(&protected_acl()).unwrap();
+            dp.install_outbound_sa(1, OutboundSaSpec {
+                sa_id: 99,
+                peer: Ipv4Addr::new(192, 0, 2, 2),
+                local: Ipv4Addr::new(192, 0, 2, 1),
+                natt: None,
+            })
+            .unwrap();
+
+            let area = UmemArea::new();
+            let mem = area.region();
+            // SAFETY: `area` outlives the Umem and its sockets (dropped
+            // at the end of this closure, after them).
+            let umem = unsafe { Umem::new(UmemConfig::default(), mem) }.unwrap();
+            let mut info = IfInfo::invalid();
+            info.from_name(c"in0").unwrap();
+            info.set_queue(0);
+            let sock = Socket::with_shared(&info, &umem).unwrap();
+            let mut device = umem.fq_cq(&sock).unwrap();
+            let rxtx = umem
+                .rx_tx(&sock, &SocketConfig {
+                    rx_size: NonZeroU32::new(64),
+                    tx_size: None,
+                    // Copy mode is all veth offers (zero-copy: EOPNOTSUPP).
+                    bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP | (1 << 1),
+                })
+                .unwrap();
+            let mut rx = rxtx.map_rx().unwrap();
+            umem.bind(&rxtx).unwrap();
+            {
+                let mut fill = device.fill(32);
+                let offsets = (0..32).map(|i| umem.frame(BufIdx(i)).unwrap().offset);
+                assert_eq!(fill.insert(offsets), 32);
+                fill.commit();
+            }
+            dp.register_xsk(ipsecgw::dataplane::Side::Inside, 0, rxtx.as_raw_fd()).unwrap();
+
+            send_udp(lan, "198.51.100.10:0", "203.0.113.10:9999", 3, Duration::from_millis(20));
+
+            let mut frames = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while frames.len() < 3 && Instant::now() < deadline {
+                let mut r = rx.receive(16);
+                while let Some(desc) = r.read() {
+                    let (a, l) = (desc.addr as usize, desc.len as usize);
+                    let meta_bytes = area.bytes()[a - ipsec_common::XDP_META_SIZE..a].to_vec();
+                    frames.push((meta_bytes, area.bytes()[a..a + l].to_vec()));
+                }
+                r.release();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(frames.len(), 3, "three frames on the AF_XDP socket");
+            for (meta_bytes, frame) in &frames {
+                let m = ipsecgw::dataplane::meta::decode(meta_bytes).expect("metadata before the frame");
+                assert_eq!(m.l3_offset, 14);
+                match m.verdict {
+                    ipsecgw::dataplane::FrameVerdict::Encrypt { sa_id, route, fib_rc } => {
+                        assert_eq!((sa_id, fib_rc), (99, 0));
+                        let r = route.expect("route toward the peer");
+                        assert_eq!((r.ifindex, r.smac, r.dmac), (out_ifindex, out_mac, peer_mac));
+                    }
+                    v => panic!("{v:?}"),
+                }
+                assert_eq!(&frame[14 + 16..14 + 20], &[203, 0, 113, 10]);
+                assert!(frame.ends_with(b"secret cleartext"));
+            }
+            let c = dp.counters().unwrap();
+            assert_eq!(c.get(Verdict::InEncryptRedirect), 3, "{:?}", c.nonzero());
+            assert_eq!(dp.sa_counters(99).unwrap().packets, 3);
+            drop(rx);
+            drop(rxtx);
+            drop(device);
+            drop(sock);
+            drop(umem);
+            dp.detach().unwrap();
+            drop(area);
+        })
+        .unwrap();
+}
