@@ -75,7 +75,10 @@ fn main() {
     // the BPF build.
     for (k, _) in env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("CARGO") || k.starts_with("RUSTC") || k.starts_with("RUSTFLAGS") || k == "RUSTDOC"
+        if k.starts_with("CARGO")
+            || k.starts_with("RUSTC")
+            || k.starts_with("RUSTFLAGS")
+            || k == "RUSTDOC"
             || k == "RUSTUP_TOOLCHAIN"
         {
             cmd.env_remove(&k);
@@ -90,7 +93,10 @@ fn main() {
     }
     cmd.env("RUSTC", DEBIAN_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Cdebuginfo=2\x1f-Clink-arg=--btf");
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-Cdebuginfo=2\x1f-Clink-arg=--btf",
+        );
     let status = cmd.status().expect("run Debian cargo for ipsec-ebpf");
     if !status.success() {
         panic!("building ipsec-ebpf failed ({status})");

@@ -19,9 +19,7 @@ use std::{
 };
 
 use harness::netns::{GatewayTopology, Netns, enter_netns};
-use ipsecgw::dataplane::{
-    AclRule, Dataplane, DataplaneConfig, OutboundSaSpec, Verdict, XdpMode,
-};
+use ipsecgw::dataplane::{AclRule, Dataplane, DataplaneConfig, OutboundSaSpec, Verdict, XdpMode};
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
@@ -78,23 +76,47 @@ fn live_counters_punts_and_bpftool() {
     let pin = unique_pin_dir();
     let _guard = PinGuard(pin.clone());
     let cfg = config(&pin);
-    let mut dp = topo.gw.enter(move || Dataplane::load(cfg)).unwrap().expect("load data plane");
+    let mut dp = topo
+        .gw
+        .enter(move || Dataplane::load(cfg))
+        .unwrap()
+        .expect("load data plane");
     dp.set_acl(&protected_acl()).unwrap();
     let links = topo.gw.ip(&["link", "show", "in0"]).unwrap();
-    assert!(links.contains("xdp"), "XDP attached natively on in0: {links}");
+    assert!(
+        links.contains("xdp"),
+        "XDP attached natively on in0: {links}"
+    );
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
 
     let before = dp.counters().unwrap();
     // Unprotected: 5 pings through the gateway.
-    topo.lan.exec("ping", &["-c", "5", "-i", "0.2", "-W", "2", "192.0.2.2"]).expect("ping through gw");
+    topo.lan
+        .exec("ping", &["-c", "5", "-i", "0.2", "-W", "2", "192.0.2.2"])
+        .expect("ping through gw");
     // Protected, no SA: 7 datagrams held (dropped, no socket), 5 punted
     // (default burst), 2 rate-limited.
-    send_udp(&topo.lan, "198.51.100.10:0", "203.0.113.10:9999", 7, Duration::from_millis(5));
+    send_udp(
+        &topo.lan,
+        "198.51.100.10:0",
+        "203.0.113.10:9999",
+        7,
+        Duration::from_millis(5),
+    );
     // From the gateway itself, sourced in the protected subnet: the TC
     // guard on out0 drops it.
-    send_udp(&topo.gw, "198.51.100.1:0", "203.0.113.10:9999", 3, Duration::from_millis(5));
+    send_udp(
+        &topo.gw,
+        "198.51.100.1:0",
+        "203.0.113.10:9999",
+        3,
+        Duration::from_millis(5),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let d = dp.counters().unwrap().since(&before);
     let got = d.nonzero();
@@ -105,7 +127,10 @@ fn live_counters_punts_and_bpftool() {
     assert_eq!(d.get(Verdict::PuntSent), 5, "{got:?}");
     assert_eq!(d.get(Verdict::PuntRateLimited), 2, "{got:?}");
     assert_eq!(d.get(Verdict::TcProtectedDrop), 3, "{got:?}");
-    assert_eq!(d.get(Verdict::InEncryptRedirect) + d.get(Verdict::InHoldRedirect), 0);
+    assert_eq!(
+        d.get(Verdict::InEncryptRedirect) + d.get(Verdict::InHoldRedirect),
+        0
+    );
 
     for _ in 0..5 {
         let ev = rt
@@ -114,28 +139,48 @@ fn live_counters_punts_and_bpftool() {
             .unwrap()
             .unwrap();
         assert_eq!(ev.selector, 1);
-        assert_eq!((ev.src, ev.dst, ev.proto), (Ipv4Addr::new(198, 51, 100, 10), Ipv4Addr::new(203, 0, 113, 10), 17));
+        assert_eq!(
+            (ev.src, ev.dst, ev.proto),
+            (
+                Ipv4Addr::new(198, 51, 100, 10),
+                Ipv4Addr::new(203, 0, 113, 10),
+                17
+            )
+        );
         assert_eq!(ev.ports.map(|p| p.1), Some(9999));
         assert!(ev.ifindex > 0);
     }
     assert!(punts.try_recv().is_none(), "exactly 5 events");
 
     // BTF: bpftool prints field names.
-    dp.install_outbound_sa(1, OutboundSaSpec {
-        sa_id: 4242,
-        peer: Ipv4Addr::new(192, 0, 2, 2),
-        local: Ipv4Addr::new(192, 0, 2, 1),
-        natt: Some((4500, 4500)),
-    })
+    dp.install_outbound_sa(
+        1,
+        OutboundSaSpec {
+            sa_id: 4242,
+            peer: Ipv4Addr::new(192, 0, 2, 2),
+            local: Ipv4Addr::new(192, 0, 2, 1),
+            natt: Some((4500, 4500)),
+        },
+    )
     .unwrap();
-    let dump = Command::new("bpftool").args(["map", "dump", "pinned"]).arg(pin.join("maps/OUT_SA")).output().unwrap();
+    let dump = Command::new("bpftool")
+        .args(["map", "dump", "pinned"])
+        .arg(pin.join("maps/OUT_SA"))
+        .output()
+        .unwrap();
     let dump = String::from_utf8_lossy(&dump.stdout);
     for field in ["\"sa_id\": 4242", "\"peer\"", "\"natt_dport\": 4500"] {
         assert!(dump.contains(field), "{field} in {dump}");
     }
-    let by_name = Command::new("bpftool").args(["map", "dump", "name", "VERDICTS"]).output().unwrap();
+    let by_name = Command::new("bpftool")
+        .args(["map", "dump", "name", "VERDICTS"])
+        .output()
+        .unwrap();
     assert!(by_name.status.success());
-    let by_name = Command::new("bpftool").args(["map", "dump", "name", "ACL_TUPLES"]).output().unwrap();
+    let by_name = Command::new("bpftool")
+        .args(["map", "dump", "name", "ACL_TUPLES"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&by_name.stdout).contains("\"min_index\""));
 
     dp.detach().unwrap();
@@ -149,8 +194,10 @@ fn live_counters_punts_and_bpftool() {
 #[test]
 #[ignore]
 fn live_loader_child() {
-    let (Ok(ns), Ok(pin)) = (std::env::var("IPSECGW_LIVE_NETNS"), std::env::var("IPSECGW_LIVE_PIN"))
-    else {
+    let (Ok(ns), Ok(pin)) = (
+        std::env::var("IPSECGW_LIVE_NETNS"),
+        std::env::var("IPSECGW_LIVE_PIN"),
+    ) else {
         return;
     };
     enter_netns(&ns).unwrap();
@@ -188,7 +235,13 @@ fn live_fail_closed_after_sigkill() {
     let _guard = PinGuard(pin.clone());
 
     let mut loader = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "live_loader_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "live_loader_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("IPSECGW_LIVE_NETNS", topo.gw.path())
         .env("IPSECGW_LIVE_PIN", &pin)
         .stdout(Stdio::piped())
@@ -202,53 +255,122 @@ fn live_fail_closed_after_sigkill() {
         panic!("loader child did not get ready");
     }
     // Resolve neighbours with unprotected traffic first.
-    topo.lan.exec("ping", &["-c", "2", "-i", "0.2", "-W", "2", "192.0.2.2"]).expect("ping through gw");
+    topo.lan
+        .exec("ping", &["-c", "2", "-i", "0.2", "-W", "2", "192.0.2.2"])
+        .expect("ping through gw");
 
-    let mut capture = topo.wan.spawn("tcpdump", &["-n", "-l", "-U", "-i", "eth0", "ip"]).unwrap();
+    let mut capture = topo
+        .wan
+        .spawn("tcpdump", &["-n", "-l", "-U", "-i", "eth0", "ip"])
+        .unwrap();
     let cap_err = capture.stderr.take().unwrap();
-    assert!(wait_for_line(cap_err, "listening on", Duration::from_secs(10)), "tcpdump started");
+    assert!(
+        wait_for_line(cap_err, "listening on", Duration::from_secs(10)),
+        "tcpdump started"
+    );
     let cap_out = capture.stdout.take().unwrap();
     let lines = std::thread::spawn(move || {
-        BufReader::new(cap_out).lines().map_while(Result::ok).collect::<Vec<String>>()
+        BufReader::new(cap_out)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
     });
 
     // Protected traffic flows from the LAN and from the gateway while the
     // loader is killed 300 ms in.
     let started = Instant::now();
     std::thread::scope(|s| {
-        s.spawn(|| send_udp(&topo.lan, "198.51.100.10:0", "203.0.113.10:9999", 150, Duration::from_millis(10)));
-        s.spawn(|| send_udp(&topo.gw, "198.51.100.1:0", "203.0.113.10:9998", 150, Duration::from_millis(10)));
+        s.spawn(|| {
+            send_udp(
+                &topo.lan,
+                "198.51.100.10:0",
+                "203.0.113.10:9999",
+                150,
+                Duration::from_millis(10),
+            )
+        });
+        s.spawn(|| {
+            send_udp(
+                &topo.gw,
+                "198.51.100.1:0",
+                "203.0.113.10:9998",
+                150,
+                Duration::from_millis(10),
+            )
+        });
         std::thread::sleep(Duration::from_millis(300));
         kill(&mut loader, libc::SIGKILL);
         let status = loader.wait().unwrap();
         assert!(!status.success(), "loader was killed");
     });
-    assert!(started.elapsed() > Duration::from_secs(1), "traffic continued after the kill");
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "traffic continued after the kill"
+    );
     // The data path still works for unprotected traffic after the crash,
     // and proves the capture sees what crosses the wire.
-    send_udp(&topo.lan, "198.51.100.10:0", "192.0.2.2:7777", 3, Duration::from_millis(10));
+    send_udp(
+        &topo.lan,
+        "198.51.100.10:0",
+        "192.0.2.2:7777",
+        3,
+        Duration::from_millis(10),
+    );
     std::thread::sleep(Duration::from_millis(300));
     kill(&mut capture, libc::SIGINT);
     let _ = capture.wait();
     let lines = lines.join().unwrap();
-    let leaked: Vec<&String> = lines.iter().filter(|l| l.contains("> 203.0.113.")).collect();
-    assert!(leaked.is_empty(), "cleartext of protected subnets on the wire: {leaked:?}");
+    let leaked: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("> 203.0.113."))
+        .collect();
     assert!(
-        lines.iter().filter(|l| l.contains("> 192.0.2.2.7777")).count() == 3,
+        leaked.is_empty(),
+        "cleartext of protected subnets on the wire: {leaked:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("> 192.0.2.2.7777"))
+            .count()
+            == 3,
         "capture saw the unprotected probes: {lines:?}"
     );
 
     // The pins survived the crash; a restart reuses them (the ACL is still
     // enforced before anyone sets it again) and then cleans up.
-    for l in ["link_ipsec_xdp_inside", "link_ipsec_xdp_outside", "link_ipsec_tc_egress", "maps/ACL_RULES"] {
+    for l in [
+        "link_ipsec_xdp_inside",
+        "link_ipsec_xdp_outside",
+        "link_ipsec_tc_egress",
+        "maps/ACL_RULES",
+    ] {
         assert!(pin.join(l).exists(), "{l} still pinned");
     }
     let cfg = config(&pin);
-    let dp = topo.gw.enter(move || Dataplane::load(cfg)).unwrap().expect("reload over pins");
+    let dp = topo
+        .gw
+        .enter(move || Dataplane::load(cfg))
+        .unwrap()
+        .expect("reload over pins");
     let before = dp.counters().unwrap();
-    assert!(before.get(Verdict::InHoldNoSocketDrop) >= 100, "counters kept: {:?}", before.nonzero());
-    assert!(before.get(Verdict::TcProtectedDrop) >= 100, "counters kept: {:?}", before.nonzero());
-    send_udp(&topo.lan, "198.51.100.10:0", "203.0.113.10:9999", 4, Duration::from_millis(5));
+    assert!(
+        before.get(Verdict::InHoldNoSocketDrop) >= 100,
+        "counters kept: {:?}",
+        before.nonzero()
+    );
+    assert!(
+        before.get(Verdict::TcProtectedDrop) >= 100,
+        "counters kept: {:?}",
+        before.nonzero()
+    );
+    send_udp(
+        &topo.lan,
+        "198.51.100.10:0",
+        "203.0.113.10:9999",
+        4,
+        Duration::from_millis(5),
+    );
     std::thread::sleep(Duration::from_millis(200));
     let d = dp.counters().unwrap().since(&before);
     assert_eq!(d.get(Verdict::InHoldNoSocketDrop), 4, "{:?}", d.nonzero());
@@ -310,7 +432,9 @@ fn live_afxdp_metadata_reaches_userspace() {
     let pin = unique_pin_dir();
     let _guard = PinGuard(pin.clone());
     // The gateway must know the peer's MAC for a complete FIB answer.
-    topo.gw.exec("ping", &["-c", "1", "-W", "2", "192.0.2.2"]).unwrap();
+    topo.gw
+        .exec("ping", &["-c", "1", "-W", "2", "192.0.2.2"])
+        .unwrap();
     let (out_ifindex, out_mac) = link_facts(&topo.gw, "out0");
     let (_, peer_mac) = link_facts(&topo.wan, "eth0");
     let lan = &topo.lan;
@@ -320,12 +444,15 @@ fn live_afxdp_metadata_reaches_userspace() {
         .enter(move || {
             let mut dp = Dataplane::load(cfg).expect("load");
             dp.set_acl(&protected_acl()).unwrap();
-            dp.install_outbound_sa(1, OutboundSaSpec {
-                sa_id: 99,
-                peer: Ipv4Addr::new(192, 0, 2, 2),
-                local: Ipv4Addr::new(192, 0, 2, 1),
-                natt: None,
-            })
+            dp.install_outbound_sa(
+                1,
+                OutboundSaSpec {
+                    sa_id: 99,
+                    peer: Ipv4Addr::new(192, 0, 2, 2),
+                    local: Ipv4Addr::new(192, 0, 2, 1),
+                    natt: None,
+                },
+            )
             .unwrap();
 
             let area = UmemArea::new();
@@ -339,12 +466,15 @@ fn live_afxdp_metadata_reaches_userspace() {
             let sock = Socket::with_shared(&info, &umem).unwrap();
             let mut device = umem.fq_cq(&sock).unwrap();
             let rxtx = umem
-                .rx_tx(&sock, &SocketConfig {
-                    rx_size: NonZeroU32::new(64),
-                    tx_size: None,
-                    // Copy mode is all veth offers (zero-copy: EOPNOTSUPP).
-                    bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP | (1 << 1),
-                })
+                .rx_tx(
+                    &sock,
+                    &SocketConfig {
+                        rx_size: NonZeroU32::new(64),
+                        tx_size: None,
+                        // Copy mode is all veth offers (zero-copy: EOPNOTSUPP).
+                        bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP | (1 << 1),
+                    },
+                )
                 .unwrap();
             let mut rx = rxtx.map_rx().unwrap();
             umem.bind(&rxtx).unwrap();
@@ -354,9 +484,16 @@ fn live_afxdp_metadata_reaches_userspace() {
                 assert_eq!(fill.insert(offsets), 32);
                 fill.commit();
             }
-            dp.register_xsk(ipsecgw::dataplane::Side::Inside, 0, rxtx.as_raw_fd()).unwrap();
+            dp.register_xsk(ipsecgw::dataplane::Side::Inside, 0, rxtx.as_raw_fd())
+                .unwrap();
 
-            send_udp(lan, "198.51.100.10:0", "203.0.113.10:9999", 3, Duration::from_millis(20));
+            send_udp(
+                lan,
+                "198.51.100.10:0",
+                "203.0.113.10:9999",
+                3,
+                Duration::from_millis(20),
+            );
 
             let mut frames = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(3);
@@ -372,13 +509,21 @@ fn live_afxdp_metadata_reaches_userspace() {
             }
             assert_eq!(frames.len(), 3, "three frames on the AF_XDP socket");
             for (meta_bytes, frame) in &frames {
-                let m = ipsecgw::dataplane::meta::decode(meta_bytes).expect("metadata before the frame");
+                let m = ipsecgw::dataplane::meta::decode(meta_bytes)
+                    .expect("metadata before the frame");
                 assert_eq!(m.l3_offset, 14);
                 match m.verdict {
-                    ipsecgw::dataplane::FrameVerdict::Encrypt { sa_id, route, fib_rc } => {
+                    ipsecgw::dataplane::FrameVerdict::Encrypt {
+                        sa_id,
+                        route,
+                        fib_rc,
+                    } => {
                         assert_eq!((sa_id, fib_rc), (99, 0));
                         let r = route.expect("route toward the peer");
-                        assert_eq!((r.ifindex, r.smac, r.dmac), (out_ifindex, out_mac, peer_mac));
+                        assert_eq!(
+                            (r.ifindex, r.smac, r.dmac),
+                            (out_ifindex, out_mac, peer_mac)
+                        );
                     }
                     v => panic!("{v:?}"),
                 }

@@ -70,7 +70,11 @@ fn cand_matches(c: &AclCand, p: &Ipv4Pkt) -> bool {
 /// better than `best`.
 #[inline(always)]
 fn scan_bucket(b: &AclBucket, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) -> bool {
-    let n = if b.count as usize > ACL_BUCKET_CANDS { ACL_BUCKET_CANDS } else { b.count as usize };
+    let n = if b.count as usize > ACL_BUCKET_CANDS {
+        ACL_BUCKET_CANDS
+    } else {
+        b.count as usize
+    };
     for j in 0..ACL_BUCKET_CANDS {
         if j >= n {
             break;
@@ -81,7 +85,10 @@ fn scan_bucket(b: &AclBucket, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) ->
         }
         if cand_matches(c, p) {
             *best = c.index;
-            *found = Match { permit: (c.flags & CAND_PERMIT) as u32, selector: c.selector };
+            *found = Match {
+                permit: (c.flags & CAND_PERMIT) as u32,
+                selector: c.selector,
+            };
             return true;
         }
     }
@@ -112,7 +119,9 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
     }
     let generation = s.generation & 1;
     let slot = generation * ACL_MAX_TUPLES + i;
-    let Some(t) = ACL_TUPLES.get(slot) else { return 1 };
+    let Some(t) = ACL_TUPLES.get(slot) else {
+        return 1;
+    };
     if t.min_index >= s.best {
         // Tuples are sorted by their lowest line: nothing later can win.
         return 1;
@@ -124,7 +133,9 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
     };
     // SAFETY: read-only use of a value userspace replaces only by
     // whole-generation swaps.
-    let Some(b) = (unsafe { ACL_RULES.get(&key) }) else { return 0 };
+    let Some(b) = (unsafe { ACL_RULES.get(&key) }) else {
+        return 0;
+    };
     if scan_bucket(b, &s.pkt, &mut s.best, &mut s.found) {
         return 0;
     }
@@ -133,7 +144,9 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
         if next == 0 || next > ACL_CHAIN_ENTRIES {
             break;
         }
-        let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else { break };
+        let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else {
+            break;
+        };
         if scan_bucket(cb, &s.pkt, &mut s.best, &mut s.found) {
             break;
         }
@@ -145,15 +158,24 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
 /// First-match classification; returns false when no line matches.
 #[inline(always)]
 pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
-    let Some(cfg) = ACL_CONFIG.get(0) else { return false };
+    let Some(cfg) = ACL_CONFIG.get(0) else {
+        return false;
+    };
     let mut s = SearchCtx {
         pkt: *p,
         generation: cfg.generation,
         n_tuples: cfg.n_tuples,
         best: u32::MAX,
-        found: Match { permit: 0, selector: 0 },
+        found: Match {
+            permit: 0,
+            selector: 0,
+        },
     };
-    let n = if cfg.n_tuples > ACL_MAX_TUPLES { ACL_MAX_TUPLES } else { cfg.n_tuples };
+    let n = if cfg.n_tuples > ACL_MAX_TUPLES {
+        ACL_MAX_TUPLES
+    } else {
+        cfg.n_tuples
+    };
     // SAFETY: the callback only touches `s`, which outlives the call.
     unsafe {
         bpf_loop(

@@ -62,7 +62,14 @@ fn count_sa(sa_id: u32, bytes: u16) {
             (*p).bytes += bytes as u64;
         }
     } else {
-        let _ = SA_STATS.insert(sa_id, SaCounters { packets: 1, bytes: bytes as u64 }, 0);
+        let _ = SA_STATS.insert(
+            sa_id,
+            SaCounters {
+                packets: 1,
+                bytes: bytes as u64,
+            },
+            0,
+        );
     }
 }
 
@@ -111,7 +118,10 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
     if pkt.fragment {
         count(Verdict::InFragment);
     }
-    let mut m = classify::Match { permit: 0, selector: 0 };
+    let mut m = classify::Match {
+        permit: 0,
+        selector: 0,
+    };
     if !classify::classify(&pkt, &mut m) {
         count(Verdict::InNoMatchPass);
         return Ok(xdp_action::XDP_PASS);
@@ -120,7 +130,11 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
         count(Verdict::InDenyPass);
         return Ok(xdp_action::XDP_PASS);
     }
-    let flags = if pkt.ports_known { 0 } else { META_FLAG_PORTS_UNKNOWN };
+    let flags = if pkt.ports_known {
+        0
+    } else {
+        META_FLAG_PORTS_UNKNOWN
+    };
     let queue = ctx.rx_queue_index();
     // SAFETY: read-only copy of the SA descriptor.
     if let Some(sa) = unsafe { OUT_SA.get(m.selector) } {
@@ -136,17 +150,19 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
         };
         fib_toward_peer(ctx, &sa, &pkt, &mut meta);
         write_meta(ctx, &meta);
-        return Ok(match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
-            Ok(a) => {
-                count_sa(sa.sa_id, pkt.tot_len);
-                count(Verdict::InEncryptRedirect);
-                a
-            }
-            Err(_) => {
-                count(Verdict::InEncryptNoSocketDrop);
-                xdp_action::XDP_DROP
-            }
-        });
+        return Ok(
+            match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
+                Ok(a) => {
+                    count_sa(sa.sa_id, pkt.tot_len);
+                    count(Verdict::InEncryptRedirect);
+                    a
+                }
+                Err(_) => {
+                    count(Verdict::InEncryptNoSocketDrop);
+                    xdp_action::XDP_DROP
+                }
+            },
+        );
     }
     // Protected, no SA yet: tell the daemon (rate-limited) and hold it.
     punt(ctx, &pkt, m.selector);
@@ -160,16 +176,18 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
         ..XdpMeta::default()
     };
     write_meta(ctx, &meta);
-    Ok(match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
-        Ok(a) => {
-            count(Verdict::InHoldRedirect);
-            a
-        }
-        Err(_) => {
-            count(Verdict::InHoldNoSocketDrop);
-            xdp_action::XDP_DROP
-        }
-    })
+    Ok(
+        match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
+            Ok(a) => {
+                count(Verdict::InHoldRedirect);
+                a
+            }
+            Err(_) => {
+                count(Verdict::InHoldNoSocketDrop);
+                xdp_action::XDP_DROP
+            }
+        },
+    )
 }
 
 /// Route lookup for the tunnel (outer) header: egress ifindex and MACs.
@@ -178,7 +196,11 @@ fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut 
     // SAFETY: plain C struct, all-zero is valid.
     let mut p: FibParams = unsafe { core::mem::zeroed() };
     p.family = 2; // AF_INET
-    p.l4_protocol = if sa.natt_dport != 0 { IPPROTO_UDP } else { IPPROTO_ESP };
+    p.l4_protocol = if sa.natt_dport != 0 {
+        IPPROTO_UDP
+    } else {
+        IPPROTO_ESP
+    };
     p.__bindgen_anon_1.tot_len = pkt.tot_len;
     p.ifindex = ctx.ingress_ifindex() as u32;
     p.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(sa.local);
@@ -192,7 +214,11 @@ fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut 
             0,
         )
     };
-    meta.fib_rc = if (0..=0xfe).contains(&rc) { rc as u8 } else { 0xfe };
+    meta.fib_rc = if (0..=0xfe).contains(&rc) {
+        rc as u8
+    } else {
+        0xfe
+    };
     meta.ifindex = p.ifindex;
     meta.smac = p.smac;
     meta.dmac = p.dmac;
@@ -203,8 +229,16 @@ fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut 
 fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
     let (interval, burst) = match PUNT_CFG.get(0) {
         Some(c) => (
-            if c.interval_ns == 0 { PUNT_DEFAULT_INTERVAL_NS } else { c.interval_ns },
-            if c.burst == 0 { PUNT_DEFAULT_BURST } else { c.burst },
+            if c.interval_ns == 0 {
+                PUNT_DEFAULT_INTERVAL_NS
+            } else {
+                c.interval_ns
+            },
+            if c.burst == 0 {
+                PUNT_DEFAULT_BURST
+            } else {
+                c.burst
+            },
         ),
         None => (PUNT_DEFAULT_INTERVAL_NS, PUNT_DEFAULT_BURST),
     };
@@ -212,7 +246,11 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
     let now = unsafe { bpf_ktime_get_ns() };
     // Clamped so the product fits in u64 without a 128-bit multiply (which
     // BPF lacks): an interval up to ~18 min, bursts up to 1024.
-    let interval = if interval > (1 << 40) { 1 << 40 } else { interval };
+    let interval = if interval > (1 << 40) {
+        1 << 40
+    } else {
+        interval
+    };
     let burst = if burst > 1024 { 1024 } else { burst };
     let tolerance = interval * (burst - 1);
     match PUNT_GCRA.get_ptr_mut(selector) {
@@ -228,7 +266,13 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
             unsafe { (*g).tat_ns = base + interval };
         }
         None => {
-            let _ = PUNT_GCRA.insert(selector, PuntGcra { tat_ns: now + interval }, 0);
+            let _ = PUNT_GCRA.insert(
+                selector,
+                PuntGcra {
+                    tat_ns: now + interval,
+                },
+                0,
+            );
         }
     }
     let ev = PuntEvent {
@@ -238,7 +282,11 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
         sport: pkt.sport,
         dport: pkt.dport,
         proto: pkt.proto,
-        flags: if pkt.ports_known { 0 } else { PUNT_PORTS_UNKNOWN },
+        flags: if pkt.ports_known {
+            0
+        } else {
+            PUNT_PORTS_UNKNOWN
+        },
         _pad: 0,
         ifindex: ctx.ingress_ifindex() as u32,
         ktime_ns: now,
@@ -406,7 +454,10 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
         count(Verdict::TcEspIkePass);
         return TC_ACT_OK as i32;
     }
-    let mut m = classify::Match { permit: 0, selector: 0 };
+    let mut m = classify::Match {
+        permit: 0,
+        selector: 0,
+    };
     if classify::classify(&pkt, &mut m) && m.permit != 0 {
         count(Verdict::TcProtectedDrop);
         return TC_ACT_SHOT as i32;

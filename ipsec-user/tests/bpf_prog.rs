@@ -5,7 +5,7 @@
 
 use std::{net::Ipv4Addr, os::fd::RawFd, time::Duration};
 
-use etherparse::{Ethernet2Header, EtherType, IpNumber, Ipv4Header, PacketBuilder, VlanId};
+use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, PacketBuilder, VlanId};
 use ipsec_common::{
     META_FLAG_NATT, META_FLAG_PORTS_UNKNOWN, META_KIND_DECRYPT, META_KIND_ENCRYPT, XDP_META_MAGIC,
     XDP_META_SIZE,
@@ -34,21 +34,27 @@ fn ip(a: [u8; 4]) -> Ipv4Addr {
 }
 
 fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(src, dst, 64).udp(sport, dport);
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(src, dst, 64)
+        .udp(sport, dport);
     let mut v = Vec::with_capacity(b.size(payload.len()));
     b.write(&mut v, payload).unwrap();
     v
 }
 
 fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(src, dst, 64).tcp(sport, dport, 1, 1024);
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, 1, 1024);
     let mut v = Vec::new();
     b.write(&mut v, b"hello").unwrap();
     v
 }
 
 fn icmp(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(src, dst, 64).icmpv4_echo_request(1, 1);
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(src, dst, 64)
+        .icmpv4_echo_request(1, 1);
     let mut v = Vec::new();
     b.write(&mut v, &[0u8; 32]).unwrap();
     v
@@ -67,9 +73,13 @@ fn vlan_udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 /// Ethernet + IPv4 with protocol `proto` and a raw payload.
 fn raw_ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
-    Ethernet2Header { source: MAC_A, destination: MAC_B, ether_type: EtherType::IPV4 }
-        .write(&mut v)
-        .unwrap();
+    Ethernet2Header {
+        source: MAC_A,
+        destination: MAC_B,
+        ether_type: EtherType::IPV4,
+    }
+    .write(&mut v)
+    .unwrap();
     let mut h = Ipv4Header::new(payload.len() as u16, 64, IpNumber(proto), src, dst).unwrap();
     h.header_checksum = h.calc_header_checksum();
     h.write(&mut v).unwrap();
@@ -85,7 +95,13 @@ fn esp(src: [u8; 4], dst: [u8; 4], spi: u32) -> Vec<u8> {
 }
 
 fn ipv6_udp() -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64).udp(1, 2);
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv6(
+            [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(1, 2);
     let mut v = Vec::new();
     b.write(&mut v, b"v6").unwrap();
     v
@@ -132,7 +148,11 @@ impl Xsk {
     fn new() -> Self {
         // SAFETY: plain socket(2).
         let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        assert!(fd >= 0, "socket(AF_XDP): {}", std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "socket(AF_XDP): {}",
+            std::io::Error::last_os_error()
+        );
         Xsk(fd)
     }
 }
@@ -158,7 +178,12 @@ fn expect(dp: &Dataplane, prog: Prog, frame: &[u8], action: u32, moved: &[Verdic
     for v in moved {
         want.values[*v as usize] += 1;
     }
-    assert_eq!(out.action, action, "action; counters moved: {:?}", delta.nonzero());
+    assert_eq!(
+        out.action,
+        action,
+        "action; counters moved: {:?}",
+        delta.nonzero()
+    );
     assert_eq!(delta.nonzero(), want.nonzero(), "counters");
     out.data_out
 }
@@ -184,71 +209,158 @@ fn standard_acl() -> Vec<AclRule> {
 
 #[test]
 fn inside_verdicts_and_punt_event() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut dp = open();
     dp.set_acl(&standard_acl()).unwrap();
     let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
     use Verdict::*;
 
-    expect(&dp, Prog::XdpInside, &udp(WEST_LAN, [8, 8, 8, 8], 1000, 53, b"q"), XDP_PASS, &[InNoMatchPass]);
-    expect(&dp, Prog::XdpInside, &udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"), XDP_PASS, &[InDenyPass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &udp(WEST_LAN, [8, 8, 8, 8], 1000, 53, b"q"),
+        XDP_PASS,
+        &[InNoMatchPass],
+    );
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"),
+        XDP_PASS,
+        &[InDenyPass],
+    );
     expect(&dp, Prog::XdpInside, &arp(), XDP_PASS, &[InNonIpv4Pass]);
-    expect(&dp, Prog::XdpInside, &ipv6_udp(), XDP_PASS, &[InNonIpv4Pass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &ipv6_udp(),
+        XDP_PASS,
+        &[InNonIpv4Pass],
+    );
     // TCP/443 to the /25 is selector 20, TCP/80 there is nothing.
-    expect(&dp, Prog::XdpInside, &tcp(WEST_LAN, [192, 0, 2, 200], 999, 80), XDP_PASS, &[InNoMatchPass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &tcp(WEST_LAN, [192, 0, 2, 200], 999, 80),
+        XDP_PASS,
+        &[InNoMatchPass],
+    );
 
     // Protected, no SA, no socket: punted and dropped, never passed.
     let frame = udp(WEST_LAN, EAST_LAN, 1000, 2000, b"secret");
-    expect(&dp, Prog::XdpInside, &frame, XDP_DROP, &[InHoldNoSocketDrop, PuntSent]);
-    let ev = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(2), punts.recv()).await
-    })
-    .expect("punt event within 2 s")
-    .unwrap()
-    .unwrap();
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntSent],
+    );
+    let ev = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(2), punts.recv()).await })
+        .expect("punt event within 2 s")
+        .unwrap()
+        .unwrap();
     assert_eq!(ev.selector, 10);
-    assert_eq!((ev.src, ev.dst, ev.proto, ev.ports), (ip(WEST_LAN), ip(EAST_LAN), 17, Some((1000, 2000))));
+    assert_eq!(
+        (ev.src, ev.dst, ev.proto, ev.ports),
+        (ip(WEST_LAN), ip(EAST_LAN), 17, Some((1000, 2000)))
+    );
     assert!(ev.ktime_ns > 0);
-    expect(&dp, Prog::XdpInside, &tcp(WEST_LAN, [192, 0, 2, 200], 999, 443), XDP_DROP, &[InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &tcp(WEST_LAN, [192, 0, 2, 200], 999, 443),
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntSent],
+    );
     assert_eq!(punts.try_recv().unwrap().unwrap().selector, 20);
 
     // With a hold socket the packet is redirected, with `hold` metadata.
     let xsk = Xsk::new();
     dp.register_xsk(Side::Inside, 0, xsk.0).unwrap();
-    let out = expect(&dp, Prog::XdpInside, &icmp(WEST_LAN, EAST_LAN), XDP_REDIRECT, &[InHoldRedirect, PuntSent]);
+    let out = expect(
+        &dp,
+        Prog::XdpInside,
+        &icmp(WEST_LAN, EAST_LAN),
+        XDP_REDIRECT,
+        &[InHoldRedirect, PuntSent],
+    );
     let m = meta::decode(&out[..XDP_META_SIZE]).expect("hold metadata");
     assert_eq!(m.verdict, FrameVerdict::Hold { selector: 10 });
     assert_eq!(&out[XDP_META_SIZE..], &icmp(WEST_LAN, EAST_LAN)[..]);
 
     // SA installed: encrypt, with per-SA counters.
-    dp.install_outbound_sa(10, OutboundSaSpec { sa_id: 77, peer: ip(EAST_GW), local: ip(WEST_GW), natt: None }).unwrap();
-    let out = expect(&dp, Prog::XdpInside, &frame, XDP_REDIRECT, &[InEncryptRedirect]);
-    assert_eq!(u32::from_ne_bytes(out[..4].try_into().unwrap()), XDP_META_MAGIC);
+    dp.install_outbound_sa(
+        10,
+        OutboundSaSpec {
+            sa_id: 77,
+            peer: ip(EAST_GW),
+            local: ip(WEST_GW),
+            natt: None,
+        },
+    )
+    .unwrap();
+    let out = expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_REDIRECT,
+        &[InEncryptRedirect],
+    );
+    assert_eq!(
+        u32::from_ne_bytes(out[..4].try_into().unwrap()),
+        XDP_META_MAGIC
+    );
     assert_eq!(out[4], META_KIND_ENCRYPT);
     assert_eq!(out[6], 14, "l3 offset");
     match meta::decode(&out[..XDP_META_SIZE]).unwrap().verdict {
         // Under test-run there is no route to the peer: the lookup fails
         // with a non-zero code and no route is reported.
-        FrameVerdict::Encrypt { sa_id, route, fib_rc } => {
+        FrameVerdict::Encrypt {
+            sa_id,
+            route,
+            fib_rc,
+        } => {
             assert_eq!(sa_id, 77);
             assert!(fib_rc != 0 && route.is_none(), "fib_rc {fib_rc}");
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(&out[XDP_META_SIZE..], &frame[..]);
-    expect(&dp, Prog::XdpInside, &frame, XDP_REDIRECT, &[InEncryptRedirect]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_REDIRECT,
+        &[InEncryptRedirect],
+    );
     let s = dp.sa_counters(77).unwrap();
     assert_eq!((s.packets, s.bytes), (2, 2 * (frame.len() as u64 - 14)));
 
     // Socket gone: encrypt traffic is dropped, not passed.
     dp.unregister_xsk(Side::Inside, 0).unwrap();
-    expect(&dp, Prog::XdpInside, &frame, XDP_DROP, &[InEncryptNoSocketDrop]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InEncryptNoSocketDrop],
+    );
     assert_eq!(dp.sa_counters(77).unwrap().packets, 2);
 
     // SA removed: back to hold (punt events of selector 10 are now rate
     // limited: the default burst is 5 and 2 were sent).
     dp.remove_outbound_sa(10).unwrap();
-    expect(&dp, Prog::XdpInside, &frame, XDP_DROP, &[InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntSent],
+    );
 }
 
 #[test]
@@ -259,13 +371,31 @@ fn punt_rate_limit() {
     use Verdict::*;
     let frame = udp(WEST_LAN, EAST_LAN, 1, 2, b"x");
     for _ in 0..3 {
-        expect(&dp, Prog::XdpInside, &frame, XDP_DROP, &[InHoldNoSocketDrop, PuntSent]);
+        expect(
+            &dp,
+            Prog::XdpInside,
+            &frame,
+            XDP_DROP,
+            &[InHoldNoSocketDrop, PuntSent],
+        );
     }
     for _ in 0..5 {
-        expect(&dp, Prog::XdpInside, &frame, XDP_DROP, &[InHoldNoSocketDrop, PuntRateLimited]);
+        expect(
+            &dp,
+            Prog::XdpInside,
+            &frame,
+            XDP_DROP,
+            &[InHoldNoSocketDrop, PuntRateLimited],
+        );
     }
     // Another selector has its own bucket.
-    expect(&dp, Prog::XdpInside, &tcp(WEST_LAN, [192, 0, 2, 129], 1, 443), XDP_DROP, &[InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &tcp(WEST_LAN, [192, 0, 2, 129], 1, 443),
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntSent],
+    );
 }
 
 #[test]
@@ -280,9 +410,21 @@ fn inside_malformed_never_leaks() {
     // (Frames shorter than an Ethernet header never reach XDP: the kernel
     // refuses them even under test-run.)
     // Only an Ethernet header claiming IPv4.
-    expect(&dp, Prog::XdpInside, &good[..14], XDP_DROP, &[InMalformedDrop]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &good[..14],
+        XDP_DROP,
+        &[InMalformedDrop],
+    );
     // Truncated IPv4 header.
-    expect(&dp, Prog::XdpInside, &good[..14 + 12], XDP_DROP, &[InMalformedDrop]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &good[..14 + 12],
+        XDP_DROP,
+        &[InMalformedDrop],
+    );
     // IHL < 5.
     let mut bad = good.clone();
     bad[14] = 0x44;
@@ -314,36 +456,105 @@ fn inside_malformed_never_leaks() {
 
     // IP options: ports are read after them, so the DNS deny still applies
     // and the protected flow is still held.
-    expect(&dp, Prog::XdpInside, &with_ip_options(&udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"), 8), XDP_PASS, &[InDenyPass]);
-    expect(&dp, Prog::XdpInside, &with_ip_options(&good, 40), XDP_DROP, hold);
-    expect(&dp, Prog::XdpInside, &with_ip_options(&udp(WEST_LAN, [8, 8, 4, 4], 1, 2, b"x"), 4), XDP_PASS, &[InNoMatchPass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &with_ip_options(&udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"), 8),
+        XDP_PASS,
+        &[InDenyPass],
+    );
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &with_ip_options(&good, 40),
+        XDP_DROP,
+        hold,
+    );
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &with_ip_options(&udp(WEST_LAN, [8, 8, 4, 4], 1, 2, b"x"), 4),
+        XDP_PASS,
+        &[InNoMatchPass],
+    );
 
     // Fragments: classified on addresses, never passed when protected.
     let mut first = good.clone();
     set_frag(&mut first, 14, true, 0);
-    expect(&dp, Prog::XdpInside, &first, XDP_DROP, &[InFragment, InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &first,
+        XDP_DROP,
+        &[InFragment, InHoldNoSocketDrop, PuntSent],
+    );
     let mut later = good.clone();
     set_frag(&mut later, 14, false, 100);
-    expect(&dp, Prog::XdpInside, &later, XDP_DROP, &[InFragment, InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &later,
+        XDP_DROP,
+        &[InFragment, InHoldNoSocketDrop, PuntSent],
+    );
     // A DNS datagram's fragment: the port-based deny may not apply, so it
     // is held too (fail closed).
     let mut dns_frag = udp(WEST_LAN, EAST_LAN, 1000, 53, b"q");
     set_frag(&mut dns_frag, 14, true, 0);
-    expect(&dp, Prog::XdpInside, &dns_frag, XDP_DROP, &[InFragment, InHoldNoSocketDrop, PuntSent]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &dns_frag,
+        XDP_DROP,
+        &[InFragment, InHoldNoSocketDrop, PuntSent],
+    );
     // Fragments of unprotected traffic pass.
     let mut other = udp(WEST_LAN, [8, 8, 8, 8], 1, 2, b"x");
     set_frag(&mut other, 14, false, 3);
-    expect(&dp, Prog::XdpInside, &other, XDP_PASS, &[InFragment, InNoMatchPass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &other,
+        XDP_PASS,
+        &[InFragment, InNoMatchPass],
+    );
 
     // One VLAN tag: parsed, protected, and the metadata says where L3 is.
     let xsk = Xsk::new();
     dp.register_xsk(Side::Inside, 0, xsk.0).unwrap();
-    dp.install_outbound_sa(10, OutboundSaSpec { sa_id: 5, peer: ip(EAST_GW), local: ip(WEST_GW), natt: None }).unwrap();
-    let out = expect(&dp, Prog::XdpInside, &vlan_udp(WEST_LAN, EAST_LAN, 1, 2), XDP_REDIRECT, &[InEncryptRedirect]);
+    dp.install_outbound_sa(
+        10,
+        OutboundSaSpec {
+            sa_id: 5,
+            peer: ip(EAST_GW),
+            local: ip(WEST_GW),
+            natt: None,
+        },
+    )
+    .unwrap();
+    let out = expect(
+        &dp,
+        Prog::XdpInside,
+        &vlan_udp(WEST_LAN, EAST_LAN, 1, 2),
+        XDP_REDIRECT,
+        &[InEncryptRedirect],
+    );
     assert_eq!(meta::decode(&out[..XDP_META_SIZE]).unwrap().l3_offset, 18);
-    expect(&dp, Prog::XdpInside, &vlan_udp(WEST_LAN, [8, 8, 8, 8], 1, 2), XDP_PASS, &[InNoMatchPass]);
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &vlan_udp(WEST_LAN, [8, 8, 8, 8], 1, 2),
+        XDP_PASS,
+        &[InNoMatchPass],
+    );
     // Fragment with an SA: encrypted, flagged "ports unknown".
-    let out = expect(&dp, Prog::XdpInside, &later, XDP_REDIRECT, &[InFragment, InEncryptRedirect]);
+    let out = expect(
+        &dp,
+        Prog::XdpInside,
+        &later,
+        XDP_REDIRECT,
+        &[InFragment, InEncryptRedirect],
+    );
     assert_eq!(out[7] & META_FLAG_PORTS_UNKNOWN, META_FLAG_PORTS_UNKNOWN);
     // Two VLAN tags: not IPv4 for us (the stack has no use for it either).
     let mut qinq = vlan_udp(WEST_LAN, EAST_LAN, 1, 2);
@@ -358,21 +569,81 @@ fn outside_verdicts() {
     dp.install_inbound_spi(0x1000_0001, 9).unwrap();
     let ike = udp(EAST_GW, WEST_GW, 500, 500, &[0u8; 40]);
     expect(&dp, Prog::XdpOutside, &ike, XDP_PASS, &[OutIkePass]);
-    expect(&dp, Prog::XdpOutside, &udp(EAST_GW, WEST_GW, 4500, 4500, &[0, 0, 0, 0, 1, 2, 3]), XDP_PASS, &[OutIkePass]);
-    expect(&dp, Prog::XdpOutside, &udp(EAST_GW, WEST_GW, 4500, 4500, &[0xff]), XDP_PASS, &[OutKeepalivePass]);
-    expect(&dp, Prog::XdpOutside, &udp(EAST_GW, WEST_GW, 4500, 4500, &[0x01, 2]), XDP_PASS, &[OutOtherPass]);
-    expect(&dp, Prog::XdpOutside, &tcp(EAST_GW, WEST_GW, 1, 22), XDP_PASS, &[OutOtherPass]);
-    expect(&dp, Prog::XdpOutside, &ipv6_udp(), XDP_PASS, &[OutNonIpv4Pass]);
-    expect(&dp, Prog::XdpOutside, &esp(EAST_GW, WEST_GW, 0x1000_0001), XDP_DROP, &[OutEspNoSocketDrop]);
-    expect(&dp, Prog::XdpOutside, &esp(EAST_GW, WEST_GW, 0x2000_0002), XDP_DROP, &[OutUnknownSpiDrop]);
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &udp(EAST_GW, WEST_GW, 4500, 4500, &[0, 0, 0, 0, 1, 2, 3]),
+        XDP_PASS,
+        &[OutIkePass],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &udp(EAST_GW, WEST_GW, 4500, 4500, &[0xff]),
+        XDP_PASS,
+        &[OutKeepalivePass],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &udp(EAST_GW, WEST_GW, 4500, 4500, &[0x01, 2]),
+        XDP_PASS,
+        &[OutOtherPass],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &tcp(EAST_GW, WEST_GW, 1, 22),
+        XDP_PASS,
+        &[OutOtherPass],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &ipv6_udp(),
+        XDP_PASS,
+        &[OutNonIpv4Pass],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &esp(EAST_GW, WEST_GW, 0x1000_0001),
+        XDP_DROP,
+        &[OutEspNoSocketDrop],
+    );
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &esp(EAST_GW, WEST_GW, 0x2000_0002),
+        XDP_DROP,
+        &[OutUnknownSpiDrop],
+    );
     let mut natt = 0x1000_0001u32.to_be_bytes().to_vec();
     natt.extend_from_slice(&[0x33; 40]);
     let natt_frame = udp(EAST_GW, WEST_GW, 4500, 4500, &natt);
-    expect(&dp, Prog::XdpOutside, &natt_frame, XDP_DROP, &[OutEspNoSocketDrop]);
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &natt_frame,
+        XDP_DROP,
+        &[OutEspNoSocketDrop],
+    );
     natt[0] = 0x77;
-    expect(&dp, Prog::XdpOutside, &udp(EAST_GW, WEST_GW, 4500, 4500, &natt), XDP_DROP, &[OutUnknownSpiDrop]);
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &udp(EAST_GW, WEST_GW, 4500, 4500, &natt),
+        XDP_DROP,
+        &[OutUnknownSpiDrop],
+    );
     // ESP too short for an SPI, malformed IPv4: to the stack.
-    expect(&dp, Prog::XdpOutside, &raw_ipv4(EAST_GW, WEST_GW, 50, &[1, 2]), XDP_PASS, &[OutMalformedPass]);
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &raw_ipv4(EAST_GW, WEST_GW, 50, &[1, 2]),
+        XDP_PASS,
+        &[OutMalformedPass],
+    );
     let mut bad = ike.clone();
     bad[14] = 0x43;
     expect(&dp, Prog::XdpOutside, &bad, XDP_PASS, &[OutMalformedPass]);
@@ -388,9 +659,21 @@ fn outside_verdicts() {
     let e = esp(EAST_GW, WEST_GW, 0x1000_0001);
     let out = expect(&dp, Prog::XdpOutside, &e, XDP_REDIRECT, &[OutEspRedirect]);
     let m = meta::decode(&out[..XDP_META_SIZE]).unwrap();
-    assert_eq!(m.verdict, FrameVerdict::Decrypt { sa_id: 9, natt: false });
+    assert_eq!(
+        m.verdict,
+        FrameVerdict::Decrypt {
+            sa_id: 9,
+            natt: false
+        }
+    );
     assert_eq!(out[4], META_KIND_DECRYPT);
-    let out = expect(&dp, Prog::XdpOutside, &natt_frame, XDP_REDIRECT, &[OutEspRedirect]);
+    let out = expect(
+        &dp,
+        Prog::XdpOutside,
+        &natt_frame,
+        XDP_REDIRECT,
+        &[OutEspRedirect],
+    );
     assert_eq!(out[7] & META_FLAG_NATT, META_FLAG_NATT);
     assert_eq!(&out[XDP_META_SIZE..], &natt_frame[..]);
     let s = dp.sa_counters(9).unwrap();
@@ -406,17 +689,65 @@ fn tc_egress_guard() {
     dp.set_acl(&standard_acl()).unwrap();
     use Verdict::*;
     let tc = Prog::TcEgress;
-    expect(&dp, tc, &udp(WEST_LAN, EAST_LAN, 1000, 2000, b"secret"), TC_ACT_SHOT, &[TcProtectedDrop]);
-    expect(&dp, tc, &icmp(WEST_LAN, EAST_LAN), TC_ACT_SHOT, &[TcProtectedDrop]);
-    expect(&dp, tc, &vlan_udp(WEST_LAN, EAST_LAN, 1, 2), TC_ACT_SHOT, &[TcProtectedDrop]);
+    expect(
+        &dp,
+        tc,
+        &udp(WEST_LAN, EAST_LAN, 1000, 2000, b"secret"),
+        TC_ACT_SHOT,
+        &[TcProtectedDrop],
+    );
+    expect(
+        &dp,
+        tc,
+        &icmp(WEST_LAN, EAST_LAN),
+        TC_ACT_SHOT,
+        &[TcProtectedDrop],
+    );
+    expect(
+        &dp,
+        tc,
+        &vlan_udp(WEST_LAN, EAST_LAN, 1, 2),
+        TC_ACT_SHOT,
+        &[TcProtectedDrop],
+    );
     let mut frag = udp(WEST_LAN, EAST_LAN, 1000, 2000, b"secret");
     set_frag(&mut frag, 14, false, 9);
     expect(&dp, tc, &frag, TC_ACT_SHOT, &[TcProtectedDrop]);
-    expect(&dp, tc, &udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"), TC_ACT_OK, &[TcOtherPass]);
-    expect(&dp, tc, &udp(WEST_GW, EAST_GW, 40000, 2000, b"x"), TC_ACT_OK, &[TcOtherPass]);
-    expect(&dp, tc, &esp(WEST_GW, EAST_GW, 5), TC_ACT_OK, &[TcEspIkePass]);
-    expect(&dp, tc, &udp(WEST_GW, EAST_GW, 500, 500, &[0; 28]), TC_ACT_OK, &[TcEspIkePass]);
-    expect(&dp, tc, &udp(WEST_GW, EAST_GW, 4500, 4500, &[0; 28]), TC_ACT_OK, &[TcEspIkePass]);
+    expect(
+        &dp,
+        tc,
+        &udp(WEST_LAN, EAST_LAN, 1000, 53, b"q"),
+        TC_ACT_OK,
+        &[TcOtherPass],
+    );
+    expect(
+        &dp,
+        tc,
+        &udp(WEST_GW, EAST_GW, 40000, 2000, b"x"),
+        TC_ACT_OK,
+        &[TcOtherPass],
+    );
+    expect(
+        &dp,
+        tc,
+        &esp(WEST_GW, EAST_GW, 5),
+        TC_ACT_OK,
+        &[TcEspIkePass],
+    );
+    expect(
+        &dp,
+        tc,
+        &udp(WEST_GW, EAST_GW, 500, 500, &[0; 28]),
+        TC_ACT_OK,
+        &[TcEspIkePass],
+    );
+    expect(
+        &dp,
+        tc,
+        &udp(WEST_GW, EAST_GW, 4500, 4500, &[0; 28]),
+        TC_ACT_OK,
+        &[TcEspIkePass],
+    );
     expect(&dp, tc, &ipv6_udp(), TC_ACT_OK, &[TcNonIpv4Pass]);
     expect(&dp, tc, &arp(), TC_ACT_OK, &[TcNonIpv4Pass]);
     let mut bad = udp(WEST_LAN, EAST_LAN, 1, 2, b"x");
@@ -458,7 +789,12 @@ fn big_acl(rng: &mut Rng, n: usize) -> Vec<AclRule> {
         .map(|i| {
             // Addresses from a small space so lines overlap and shadow.
             let a = |rng: &mut Rng| {
-                [10 + rng.below(4) as u8, rng.below(16) as u8, rng.below(16) as u8, rng.below(16) as u8]
+                [
+                    10 + rng.below(4) as u8,
+                    rng.below(16) as u8,
+                    rng.below(16) as u8,
+                    rng.below(16) as u8,
+                ]
             };
             let (s, d) = (a(rng), a(rng));
             let (sl, dl) = (src_len(rng), dst_len(rng));
@@ -495,7 +831,16 @@ fn ten_thousand_lines_first_match() {
     // Every permit selector has an SA whose id is the selector, and a
     // socket is registered: the metadata then names the line that won.
     for r in rules.iter().filter(|r| r.action == AclAction::Permit) {
-        dp.install_outbound_sa(r.selector, OutboundSaSpec { sa_id: r.selector, peer: ip(EAST_GW), local: ip(WEST_GW), natt: None }).unwrap();
+        dp.install_outbound_sa(
+            r.selector,
+            OutboundSaSpec {
+                sa_id: r.selector,
+                peer: ip(EAST_GW),
+                local: ip(WEST_GW),
+                natt: None,
+            },
+        )
+        .unwrap();
     }
     let xsk = Xsk::new();
     dp.register_xsk(Side::Inside, 0, xsk.0).unwrap();
@@ -507,7 +852,13 @@ fn ten_thousand_lines_first_match() {
             let host = (rng.next() as u32) & !ipsecgw::dataplane::acl::prefix_mask(l);
             let base = u32::from(a) & ipsecgw::dataplane::acl::prefix_mask(l);
             // Keep /0 picks inside 10/8 most of the time.
-            let v = if l < 8 && rng.below(4) != 0 { 0x0a00_0000 | (host & 0x030f_0f0f) } else if l < 24 && rng.below(2) == 0 { base | (host & 0x000f_0f0f) } else { base | host };
+            let v = if l < 8 && rng.below(4) != 0 {
+                0x0a00_0000 | (host & 0x030f_0f0f)
+            } else if l < 24 && rng.below(2) == 0 {
+                base | (host & 0x000f_0f0f)
+            } else {
+                base | host
+            };
             Ipv4Addr::from(v)
         };
         let (s, d) = if k % 10 == 0 {
@@ -529,10 +880,15 @@ fn ten_thousand_lines_first_match() {
         match want {
             Some((_, w)) if w.action == AclAction::Permit => {
                 permits += 1;
-                assert_eq!(out.action, XDP_REDIRECT, "packet {k} {s}->{d} p{proto} {ports:?}");
+                assert_eq!(
+                    out.action, XDP_REDIRECT,
+                    "packet {k} {s}->{d} p{proto} {ports:?}"
+                );
                 let m = meta::decode(&out.data_out[..XDP_META_SIZE]).unwrap();
                 match m.verdict {
-                    FrameVerdict::Encrypt { sa_id, .. } => assert_eq!(sa_id, w.selector, "packet {k} {s}->{d} p{proto} {ports:?}"),
+                    FrameVerdict::Encrypt { sa_id, .. } => {
+                        assert_eq!(sa_id, w.selector, "packet {k} {s}->{d} p{proto} {ports:?}")
+                    }
                     v => panic!("{v:?}"),
                 }
             }
@@ -547,19 +903,35 @@ fn ten_thousand_lines_first_match() {
         }
     }
     // The sample really exercised all three outcomes.
-    assert!(permits > 500 && denies > 200 && misses > 200, "{permits} {denies} {misses}");
+    assert!(
+        permits > 500 && denies > 200 && misses > 200,
+        "{permits} {denies} {misses}"
+    );
     let c = dp.counters().unwrap();
     assert_eq!(c.get(Verdict::InEncryptRedirect), permits);
     assert_eq!(c.get(Verdict::InDenyPass), denies);
     assert_eq!(c.get(Verdict::InNoMatchPass), misses);
 
     // Replacing the set: the old lines are gone, the new one works.
-    dp.set_acl(&[AclRule::deny_ip(net([10, 0, 0, 0], 8), net([0, 0, 0, 0], 0))]).unwrap();
+    dp.set_acl(&[AclRule::deny_ip(
+        net([10, 0, 0, 0], 8),
+        net([0, 0, 0, 0], 0),
+    )])
+    .unwrap();
     let f = udp([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, b"x");
-    assert_eq!(dp.test_run(Prog::XdpInside, &f, 1).unwrap().action, XDP_PASS);
+    assert_eq!(
+        dp.test_run(Prog::XdpInside, &f, 1).unwrap().action,
+        XDP_PASS
+    );
     dp.set_acl(&[]).unwrap();
-    assert_eq!(dp.test_run(Prog::XdpInside, &f, 1).unwrap().action, XDP_PASS);
-    assert_eq!(dp.counters().unwrap().get(Verdict::InNoMatchPass), misses + 1);
+    assert_eq!(
+        dp.test_run(Prog::XdpInside, &f, 1).unwrap().action,
+        XDP_PASS
+    );
+    assert_eq!(
+        dp.counters().unwrap().get(Verdict::InNoMatchPass),
+        misses + 1
+    );
 }
 
 /// ns/packet of the classifier for 1, 1,000 and 10,000 lines:

@@ -48,7 +48,10 @@ impl AclRule {
 
     /// `deny ip SRC DST`.
     pub fn deny_ip(src: (Ipv4Addr, u8), dst: (Ipv4Addr, u8)) -> Self {
-        Self { action: AclAction::Deny, ..Self::permit_ip(0, src, dst) }
+        Self {
+            action: AclAction::Deny,
+            ..Self::permit_ip(0, src, dst)
+        }
     }
 
     fn has_ports(&self) -> bool {
@@ -59,7 +62,13 @@ impl AclRule {
     /// `ports == None` (fragment, no L4 header) a port-constrained line
     /// matches if it is a permit and not if it is a deny, exactly as the
     /// kernel classifier does (fail closed).
-    pub fn matches(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ports: Option<(u16, u16)>) -> bool {
+    pub fn matches(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        proto: u8,
+        ports: Option<(u16, u16)>,
+    ) -> bool {
         let m = |a: Ipv4Addr, (net, len): (Ipv4Addr, u8)| {
             u32::from(a) & prefix_mask(len) == u32::from(net) & prefix_mask(len)
         };
@@ -88,7 +97,10 @@ pub fn first_match(
     proto: u8,
     ports: Option<(u16, u16)>,
 ) -> Option<(usize, &AclRule)> {
-    rules.iter().enumerate().find(|(_, r)| r.matches(src, dst, proto, ports))
+    rules
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.matches(src, dst, proto, ports))
 }
 
 pub fn prefix_mask(len: u8) -> u32 {
@@ -160,15 +172,25 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
         pairs.entry((r.src.1, r.dst.1)).or_insert(i as u32);
     }
     if pairs.len() > ACL_MAX_TUPLES as usize {
-        return Err(AclError::TooManyTuples { max: ACL_MAX_TUPLES });
+        return Err(AclError::TooManyTuples {
+            max: ACL_MAX_TUPLES,
+        });
     }
     let mut order: Vec<((u8, u8), u32)> = pairs.into_iter().collect();
     order.sort_by_key(|&(_, min)| min);
-    let tuple_of: BTreeMap<(u8, u8), u32> =
-        order.iter().enumerate().map(|(t, &(p, _))| (p, t as u32)).collect();
+    let tuple_of: BTreeMap<(u8, u8), u32> = order
+        .iter()
+        .enumerate()
+        .map(|(t, &(p, _))| (p, t as u32))
+        .collect();
     let tuples = order
         .iter()
-        .map(|&((s, d), min)| AclTuple { src_len: s, dst_len: d, _pad: 0, min_index: min })
+        .map(|&((s, d), min)| AclTuple {
+            src_len: s,
+            dst_len: d,
+            _pad: 0,
+            min_index: min,
+        })
         .collect();
 
     // Lines arrive in index order, so each key's list is already sorted.
@@ -218,7 +240,10 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
         let mut chunks: Vec<AclBucket> = cands
             .chunks(ACL_BUCKET_CANDS)
             .map(|c| {
-                let mut b = AclBucket { count: c.len() as u32, ..AclBucket::default() };
+                let mut b = AclBucket {
+                    count: c.len() as u32,
+                    ..AclBucket::default()
+                };
                 b.cands[..c.len()].copy_from_slice(c);
                 b
             })
@@ -229,16 +254,31 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
             let Some(mut b) = chunks.pop() else { break };
             b.next = next;
             if chain.len() >= ACL_CHAIN_ENTRIES as usize {
-                return Err(AclError::ChainFull { max: ACL_CHAIN_ENTRIES });
+                return Err(AclError::ChainFull {
+                    max: ACL_CHAIN_ENTRIES,
+                });
             }
             chain.push(b);
             next = chain.len() as u32;
         }
-        let Some(mut head) = chunks.pop() else { continue };
+        let Some(mut head) = chunks.pop() else {
+            continue;
+        };
         head.next = next;
-        buckets.push((AclKey { tuple: t, src: s, dst: d }, head));
+        buckets.push((
+            AclKey {
+                tuple: t,
+                src: s,
+                dst: d,
+            },
+            head,
+        ));
     }
-    Ok(CompiledAcl { tuples, buckets, chain })
+    Ok(CompiledAcl {
+        tuples,
+        buckets,
+        chain,
+    })
 }
 
 #[cfg(test)]
@@ -258,8 +298,22 @@ mod tests {
         ];
         let c = compile(&rules).unwrap();
         assert_eq!(c.tuples.len(), 2);
-        assert_eq!((c.tuples[0].src_len, c.tuples[0].dst_len, c.tuples[0].min_index), (32, 0, 0));
-        assert_eq!((c.tuples[1].src_len, c.tuples[1].dst_len, c.tuples[1].min_index), (24, 24, 1));
+        assert_eq!(
+            (
+                c.tuples[0].src_len,
+                c.tuples[0].dst_len,
+                c.tuples[0].min_index
+            ),
+            (32, 0, 0)
+        );
+        assert_eq!(
+            (
+                c.tuples[1].src_len,
+                c.tuples[1].dst_len,
+                c.tuples[1].min_index
+            ),
+            (24, 24, 1)
+        );
         assert_eq!(c.buckets.len(), 3);
         assert!(c.chain.is_empty());
     }
@@ -290,18 +344,30 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let mut r = AclRule::permit_ip(1, net([10, 0, 0, 0], 33), net([0, 0, 0, 0], 0));
-        assert!(matches!(compile(&[r.clone()]), Err(AclError::BadPrefix { line: 0, len: 33 })));
+        assert!(matches!(
+            compile(&[r.clone()]),
+            Err(AclError::BadPrefix { line: 0, len: 33 })
+        ));
         r.src.1 = 8;
         r.dst_ports = 80..=80;
-        assert!(matches!(compile(&[r]), Err(AclError::PortsWithoutTcpUdp { line: 0 })));
+        assert!(matches!(
+            compile(&[r]),
+            Err(AclError::PortsWithoutTcpUdp { line: 0 })
+        ));
         let many: Vec<AclRule> = (0..=CompiledAcl::lines_per_key_max())
             .map(|_| AclRule::permit_ip(1, net([10, 0, 0, 0], 8), net([0, 0, 0, 0], 0)))
             .collect();
-        assert!(matches!(compile(&many), Err(AclError::TooManyLinesPerKey { .. })));
+        assert!(matches!(
+            compile(&many),
+            Err(AclError::TooManyLinesPerKey { .. })
+        ));
         let tuples: Vec<AclRule> = (0..=ACL_MAX_TUPLES as u8)
             .map(|l| AclRule::permit_ip(1, net([10, 0, 0, 0], l), net([0, 0, 0, 0], 0)))
             .collect();
-        assert!(matches!(compile(&tuples), Err(AclError::TooManyTuples { .. })));
+        assert!(matches!(
+            compile(&tuples),
+            Err(AclError::TooManyTuples { .. })
+        ));
     }
 
     #[test]
@@ -315,7 +381,12 @@ mod tests {
         let permit = AclRule::permit_ip(7, net([10, 0, 0, 0], 8), net([10, 1, 0, 0], 16));
         let rules = [deny53, permit];
         let (s, d) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 1, 2, 3));
-        assert_eq!(first_match(&rules, s, d, IPPROTO_UDP, Some((1000, 53))).unwrap().0, 0);
+        assert_eq!(
+            first_match(&rules, s, d, IPPROTO_UDP, Some((1000, 53)))
+                .unwrap()
+                .0,
+            0
+        );
         // A fragment: the deny might not apply, so the permit decides.
         assert_eq!(first_match(&rules, s, d, IPPROTO_UDP, None).unwrap().0, 1);
     }

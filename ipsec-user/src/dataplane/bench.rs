@@ -54,12 +54,25 @@ pub fn classify_bench(sizes: &[usize], repeat: u32) -> Result<Vec<ClassifyBench>
     for &n in sizes {
         let rules = synthetic_acl(n.max(1));
         dp.set_acl(&rules)?;
-        let last = rules.last().map(|r| (r.src.0, r.dst.0)).unwrap_or((Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED));
+        let last = rules
+            .last()
+            .map(|r| (r.src.0, r.dst.0))
+            .unwrap_or((Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED));
         let hit = udp_frame(last.0, last.1, 1000, 2000, 64);
-        let miss = udp_frame(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2), 1000, 2000, 64);
+        let miss = udp_frame(
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 2),
+            1000,
+            2000,
+            64,
+        );
         let matching = dp.test_run(Prog::XdpInside, &hit, repeat)?.duration;
         let non_matching = dp.test_run(Prog::XdpInside, &miss, repeat)?.duration;
-        out.push(ClassifyBench { lines: n, matching, non_matching });
+        out.push(ClassifyBench {
+            lines: n,
+            matching,
+            non_matching,
+        });
     }
     Ok(out)
 }

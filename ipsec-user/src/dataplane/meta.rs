@@ -13,7 +13,11 @@ use ipsec_common::{
 pub enum FrameVerdict {
     /// Encrypt with outbound SA `sa_id`; `route` is the kernel's FIB answer
     /// toward the peer (`None` unless the lookup fully succeeded).
-    Encrypt { sa_id: u32, route: Option<Route>, fib_rc: u8 },
+    Encrypt {
+        sa_id: u32,
+        route: Option<Route>,
+        fib_rc: u8,
+    },
     /// Hold until the SA for `selector` exists.
     Hold { selector: u32 },
     /// Decrypt with inbound SA `sa_id`; `natt`: it came in UDP 4500.
@@ -39,7 +43,10 @@ pub struct FrameMeta {
 /// frame (`umem[addr - XDP_META_SIZE .. addr]`). `None` if absent or
 /// unknown (the engine must then classify the frame itself).
 pub fn decode(before_frame: &[u8]) -> Option<FrameMeta> {
-    let b: &[u8; XDP_META_SIZE] = before_frame.get(before_frame.len().checked_sub(XDP_META_SIZE)?..)?.try_into().ok()?;
+    let b: &[u8; XDP_META_SIZE] = before_frame
+        .get(before_frame.len().checked_sub(XDP_META_SIZE)?..)?
+        .try_into()
+        .ok()?;
     let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
     if u32_at(0) != XDP_META_MAGIC {
         return None;
@@ -51,14 +58,29 @@ pub fn decode(before_frame: &[u8]) -> Option<FrameMeta> {
             let mut dmac = [0; 6];
             smac.copy_from_slice(&b[16..22]);
             dmac.copy_from_slice(&b[22..28]);
-            let route = (fib_rc == 0).then_some(Route { ifindex: u32_at(12), smac, dmac });
-            FrameVerdict::Encrypt { sa_id: id, route, fib_rc }
+            let route = (fib_rc == 0).then_some(Route {
+                ifindex: u32_at(12),
+                smac,
+                dmac,
+            });
+            FrameVerdict::Encrypt {
+                sa_id: id,
+                route,
+                fib_rc,
+            }
         }
         META_KIND_HOLD => FrameVerdict::Hold { selector: id },
-        META_KIND_DECRYPT => FrameVerdict::Decrypt { sa_id: id, natt: flags & META_FLAG_NATT != 0 },
+        META_KIND_DECRYPT => FrameVerdict::Decrypt {
+            sa_id: id,
+            natt: flags & META_FLAG_NATT != 0,
+        },
         _ => return None,
     };
-    Some(FrameMeta { verdict, l3_offset, ports_unknown: flags & META_FLAG_PORTS_UNKNOWN != 0 })
+    Some(FrameMeta {
+        verdict,
+        l3_offset,
+        ports_unknown: flags & META_FLAG_PORTS_UNKNOWN != 0,
+    })
 }
 
 /// Host-order helper for SA peers.
@@ -96,7 +118,11 @@ mod tests {
             FrameVerdict::Encrypt {
                 sa_id: 42,
                 fib_rc: 0,
-                route: Some(Route { ifindex: 3, smac: m.smac, dmac: m.dmac })
+                route: Some(Route {
+                    ifindex: 3,
+                    smac: m.smac,
+                    dmac: m.dmac
+                })
             }
         );
         assert_eq!(decode(&raw[1..]), None);

@@ -6,7 +6,32 @@
 //! and pins maps and links under a per-instance bpffs directory so the
 //! guard keeps dropping protected cleartext after the daemon dies. A new
 //! `load` with the same pin directory reuses the pinned maps (the ACL stays
-//! enforced) and atomically swaps the programs behind the pinned links.
+//! enforced) and atomically swaps the programs behind the pinned links
+//! (`bpf_link_update`); SAs of the dead daemon are cleared. If the object
+//! changed (another build), the pinned maps are replaced and the ACL must
+//! be set again. [`Dataplane::detach`] removes links and pins.
+//!
+//! Decisions the programs implement (see `ipsec-ebpf/src/main.rs`):
+//! - Inside, malformed IPv4 (truncated header, IHL < 5, total length
+//!   beyond the frame or below the header) is dropped: its protection
+//!   status is unknown. Total length below the frame (padding) is fine.
+//! - Inside, IPv4 fragments (and TCP/UDP without a readable L4 header) are
+//!   classified with ports unknown: a port-constrained `permit` line is
+//!   taken to match, a port-constrained `deny` line is not. Fragments of a
+//!   protected flow are therefore always encrypted or held, never passed.
+//! - One 802.1Q/802.1ad tag is parsed; a second tag makes the frame
+//!   "not IPv4" (passed; the TC guard still checks whatever leaves outside).
+//! - Outside, fragments are passed to the stack for reassembly: reassembled
+//!   UDP 4500 reaches the daemon's socket (which can hand ESP-in-UDP to the
+//!   engine); reassembled raw ESP has no kernel handler here and dies in
+//!   the stack. It is ciphertext either way. Malformed IPv4 also goes to
+//!   the stack, which drops it.
+//! - TC egress passes ESP always and IKE (UDP from port 500/4500) only when
+//!   locally originated (no ingress ifindex); other IPv4 that matches a
+//!   `permit` line is dropped, malformed IPv4 too.
+//! - The engine learns the verdict from `bpf_xdp_adjust_meta` metadata
+//!   ([`meta::decode`] on the 28 bytes before the frame in UMEM); verified
+//!   with a real AF_XDP socket in copy mode on veth (`tests/bpf_live.rs`).
 
 pub mod acl;
 pub mod bench;
@@ -26,12 +51,11 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, MapError, PerCpuArray, PerCpuHashMap, RingBuf, XskMap},
     programs::{
-        ProgramError, SchedClassifier, TcAttachType, TestRun, TestRunOptions, Xdp,
+        LinkOrder, ProgramError, SchedClassifier, TcAttachType, TestRun, TestRunOptions, Xdp,
         XdpMode as AyaXdpMode,
         links::{FdLink, LinkError, PinnedLink},
         tc::{SchedClassifierLink, TcAttachOptions},
         xdp::XdpLink,
-        LinkOrder,
     },
 };
 use ipsec_common::{
@@ -125,22 +149,33 @@ pub struct TestRunOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
-    #[error("ipsecgw was built without eBPF (IPSECGW_SKIP_EBPF=1): rebuild after `cargo xtask setup`")]
+    #[error(
+        "ipsecgw was built without eBPF (IPSECGW_SKIP_EBPF=1): rebuild after `cargo xtask setup`"
+    )]
     BuiltWithoutEbpf,
     #[error("loading the eBPF object: {0}")]
     Load(#[from] aya::EbpfError),
     #[error("program {name}: {source}")]
-    Program { name: &'static str, source: ProgramError },
+    Program {
+        name: &'static str,
+        source: ProgramError,
+    },
     #[error("program {0} missing from the eBPF object")]
     MissingProgram(&'static str),
     #[error("map {0} missing from the eBPF object")]
     MissingMap(&'static str),
     #[error("map {name}: {source}")]
-    Map { name: &'static str, source: MapError },
+    Map {
+        name: &'static str,
+        source: MapError,
+    },
     #[error("link {path}: {source}")]
     Link { path: PathBuf, source: LinkError },
     #[error("pin directory {path}: {source}")]
-    Pin { path: PathBuf, source: std::io::Error },
+    Pin {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("mounting bpffs on /sys/fs/bpf: {0}")]
     Mount(std::io::Error),
     #[error(transparent)]
@@ -212,7 +247,15 @@ fn ensure_bpffs() -> Result<()> {
     let src = c"bpf";
     let dst = c"/sys/fs/bpf";
     // SAFETY: static NUL-terminated strings.
-    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), src.as_ptr(), 0, std::ptr::null()) };
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            src.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
     if rc != 0 {
         return Err(DataplaneError::Mount(std::io::Error::last_os_error()));
     }
@@ -255,7 +298,9 @@ impl Dataplane {
 
         macro_rules! take {
             ($name:expr) => {{
-                let m = ebpf.take_map($name).ok_or(DataplaneError::MissingMap($name))?;
+                let m = ebpf
+                    .take_map($name)
+                    .ok_or(DataplaneError::MissingMap($name))?;
                 m.try_into().map_err(map_err($name))?
             }};
         }
@@ -339,14 +384,23 @@ impl Dataplane {
         Ok(dp)
     }
 
-    fn attach_xdp(&mut self, name: &'static str, ifname: &str, mode: AyaXdpMode, pin: &Path) -> Result<PinnedLink> {
+    fn attach_xdp(
+        &mut self,
+        name: &'static str,
+        ifname: &str,
+        mode: AyaXdpMode,
+        pin: &Path,
+    ) -> Result<PinnedLink> {
         let prog: &mut Xdp = self
             .ebpf
             .program_mut(name)
             .ok_or(DataplaneError::MissingProgram(name))?
             .try_into()
             .map_err(prog_err(name))?;
-        let link_err = |source| DataplaneError::Link { path: pin.to_path_buf(), source };
+        let link_err = |source| DataplaneError::Link {
+            path: pin.to_path_buf(),
+            source,
+        };
         let id = match PinnedLink::from_pin(pin) {
             Ok(old) => {
                 // Atomic replacement: the interface never runs without us.
@@ -374,7 +428,10 @@ impl Dataplane {
             .ok_or(DataplaneError::MissingProgram(name))?
             .try_into()
             .map_err(prog_err(name))?;
-        let link_err = |source| DataplaneError::Link { path: pin.to_path_buf(), source };
+        let link_err = |source| DataplaneError::Link {
+            path: pin.to_path_buf(),
+            source,
+        };
         let id = match PinnedLink::from_pin(pin) {
             Ok(old) => {
                 let link = SchedClassifierLink::try_from(FdLink::from(old)).map_err(link_err)?;
@@ -408,7 +465,10 @@ impl Dataplane {
             }
         }
         if let Some(dir) = self.pin_dir.take() {
-            fs::remove_dir_all(&dir).map_err(|source| DataplaneError::Pin { path: dir.clone(), source })?;
+            fs::remove_dir_all(&dir).map_err(|source| DataplaneError::Pin {
+                path: dir.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -417,7 +477,10 @@ impl Dataplane {
     /// atomically: packets see either the old or the new set).
     pub fn set_acl(&mut self, rules: &[AclRule]) -> Result<()> {
         let compiled = acl::compile(rules)?;
-        let cur = self.acl_config.get(&0, 0).map_err(map_err(names::ACL_CONFIG))?;
+        let cur = self
+            .acl_config
+            .get(&0, 0)
+            .map_err(map_err(names::ACL_CONFIG))?;
         let old = cur.generation & 1;
         let new = old ^ 1;
         // Leftovers of an interrupted update in the target half.
@@ -433,11 +496,21 @@ impl Dataplane {
                 .map_err(map_err(names::ACL_CHAIN))?;
         }
         for (k, b) in &compiled.buckets {
-            let key = AclKey { tuple: new * ACL_MAX_TUPLES + k.tuple, ..*k };
-            self.acl_rules.insert(key, b, 0).map_err(map_err(names::ACL_RULES))?;
+            let key = AclKey {
+                tuple: new * ACL_MAX_TUPLES + k.tuple,
+                ..*k
+            };
+            self.acl_rules
+                .insert(key, b, 0)
+                .map_err(map_err(names::ACL_RULES))?;
         }
-        let cfg = AclConfig { generation: new, n_tuples: compiled.tuples.len() as u32 };
-        self.acl_config.set(0, cfg, 0).map_err(map_err(names::ACL_CONFIG))?;
+        let cfg = AclConfig {
+            generation: new,
+            n_tuples: compiled.tuples.len() as u32,
+        };
+        self.acl_config
+            .set(0, cfg, 0)
+            .map_err(map_err(names::ACL_CONFIG))?;
         self.remove_generation(old)?;
         tracing::debug!(
             lines = rules.len(),
@@ -475,7 +548,9 @@ impl Dataplane {
             natt_sport,
             natt_dport,
         };
-        self.out_sa.insert(selector, v, 0).map_err(map_err(names::OUT_SA))
+        self.out_sa
+            .insert(selector, v, 0)
+            .map_err(map_err(names::OUT_SA))
     }
 
     /// Traffic of `selector` is punted again (no SA).
@@ -488,7 +563,9 @@ impl Dataplane {
 
     /// Inbound ESP with `spi` (host order) goes to the engine as `sa_id`.
     pub fn install_inbound_spi(&mut self, spi: u32, sa_id: u32) -> Result<()> {
-        self.in_spi.insert(spi, InboundSa { sa_id, _pad: 0 }, 0).map_err(map_err(names::IN_SPI))
+        self.in_spi
+            .insert(spi, InboundSa { sa_id, _pad: 0 }, 0)
+            .map_err(map_err(names::IN_SPI))
     }
 
     pub fn remove_inbound_spi(&mut self, spi: u32) -> Result<()> {
@@ -589,7 +666,10 @@ impl Dataplane {
     /// `BPF_PROG_TEST_RUN`.
     pub fn test_run(&self, prog: Prog, packet: &[u8], repeat: u32) -> Result<TestRunOutcome> {
         let name = prog.name();
-        let p = self.ebpf.program(name).ok_or(DataplaneError::MissingProgram(name))?;
+        let p = self
+            .ebpf
+            .program(name)
+            .ok_or(DataplaneError::MissingProgram(name))?;
         // Room for the packet plus metadata plus TC headroom changes.
         let mut out = vec![0u8; packet.len() + 256];
         let opts = TestRunOptions {
@@ -610,6 +690,10 @@ impl Dataplane {
         }
         .map_err(prog_err(name))?;
         out.truncate(r.data_size_out as usize);
-        Ok(TestRunOutcome { action: r.return_value, data_out: out, duration: r.duration })
+        Ok(TestRunOutcome {
+            action: r.return_value,
+            data_out: out,
+            duration: r.duration,
+        })
     }
 }

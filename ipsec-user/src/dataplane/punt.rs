@@ -33,8 +33,9 @@ impl PuntEvent {
     /// dst 8..12, sport 12..14, dport 14..16, proto 16, flags 17,
     /// ifindex 20..24, ktime 24..32.
     pub fn decode(b: &[u8]) -> Result<Self, PuntDecodeError> {
-        let b: &[u8; PUNT_EVENT_SIZE] =
-            b.try_into().map_err(|_| PuntDecodeError::BadLength(b.len()))?;
+        let b: &[u8; PUNT_EVENT_SIZE] = b
+            .try_into()
+            .map_err(|_| PuntDecodeError::BadLength(b.len()))?;
         let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
         let u16_at = |o: usize| u16::from_ne_bytes([b[o], b[o + 1]]);
         let mut k = [0u8; 8];
@@ -49,42 +50,6 @@ impl PuntEvent {
             ifindex: u32_at(20),
             ktime_ns: u64::from_ne_bytes(k),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_the_shared_layout() {
-        let raw = ipsec_common::PuntEvent {
-            selector: 0x0102_0304,
-            src: [198, 51, 100, 10],
-            dst: [203, 0, 113, 10],
-            sport: 1234,
-            dport: 53,
-            proto: 17,
-            flags: 0,
-            _pad: 0,
-            ifindex: 7,
-            ktime_ns: 0x1122_3344_5566_7788,
-        };
-        // SAFETY: repr(C) POD with explicit padding.
-        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(raw) };
-        let ev = PuntEvent::decode(&bytes).unwrap();
-        assert_eq!(ev.selector, 0x0102_0304);
-        assert_eq!(ev.src, Ipv4Addr::new(198, 51, 100, 10));
-        assert_eq!(ev.dst, Ipv4Addr::new(203, 0, 113, 10));
-        assert_eq!(ev.proto, 17);
-        assert_eq!(ev.ports, Some((1234, 53)));
-        assert_eq!(ev.ifindex, 7);
-        assert_eq!(ev.ktime_ns, 0x1122_3344_5566_7788);
-        let frag = ipsec_common::PuntEvent { flags: PUNT_PORTS_UNKNOWN, ..raw };
-        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(frag) };
-        assert_eq!(PuntEvent::decode(&bytes).unwrap().ports, None);
-        assert_eq!(PuntEvent::decode(&bytes[..31]), Err(PuntDecodeError::BadLength(31)));
-        assert_eq!(PuntEvent::decode(&[]), Err(PuntDecodeError::BadLength(0)));
     }
 }
 
@@ -117,5 +82,47 @@ impl PuntStream {
             let mut guard = self.ring.readable_mut().await?;
             guard.clear_ready();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_shared_layout() {
+        let raw = ipsec_common::PuntEvent {
+            selector: 0x0102_0304,
+            src: [198, 51, 100, 10],
+            dst: [203, 0, 113, 10],
+            sport: 1234,
+            dport: 53,
+            proto: 17,
+            flags: 0,
+            _pad: 0,
+            ifindex: 7,
+            ktime_ns: 0x1122_3344_5566_7788,
+        };
+        // SAFETY: repr(C) POD with explicit padding.
+        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(raw) };
+        let ev = PuntEvent::decode(&bytes).unwrap();
+        assert_eq!(ev.selector, 0x0102_0304);
+        assert_eq!(ev.src, Ipv4Addr::new(198, 51, 100, 10));
+        assert_eq!(ev.dst, Ipv4Addr::new(203, 0, 113, 10));
+        assert_eq!(ev.proto, 17);
+        assert_eq!(ev.ports, Some((1234, 53)));
+        assert_eq!(ev.ifindex, 7);
+        assert_eq!(ev.ktime_ns, 0x1122_3344_5566_7788);
+        let frag = ipsec_common::PuntEvent {
+            flags: PUNT_PORTS_UNKNOWN,
+            ..raw
+        };
+        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(frag) };
+        assert_eq!(PuntEvent::decode(&bytes).unwrap().ports, None);
+        assert_eq!(
+            PuntEvent::decode(&bytes[..31]),
+            Err(PuntDecodeError::BadLength(31))
+        );
+        assert_eq!(PuntEvent::decode(&[]), Err(PuntDecodeError::BadLength(0)));
     }
 }
