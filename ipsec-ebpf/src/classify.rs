@@ -22,7 +22,9 @@ static ACL_CONFIG: Array<AclConfig, 1> = Array::new();
 #[btf_map]
 static ACL_TUPLES: Array<AclTuple, { 2 * ACL_MAX_TUPLES as usize }> = Array::new();
 #[btf_map]
-static ACL_RULES: HashMap<AclKey, AclBucket, { 2 * ACL_MAX_KEYS as usize }> = HashMap::new();
+/// Not preallocated (BPF_F_NO_PREALLOC = 1): two generations of 32k keys
+/// would pin ~13 MB per instance; entries are only written by userspace.
+static ACL_RULES: HashMap<AclKey, AclBucket, { 2 * ACL_MAX_KEYS as usize }, 1> = HashMap::new();
 #[btf_map]
 static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::new();
 
