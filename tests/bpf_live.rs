@@ -543,3 +543,31 @@ fn live_afxdp_metadata_reaches_userspace() {
         })
         .unwrap();
 }
+
+/// The four-namespace topology the integration tests build on routes
+/// end to end (no data plane loaded) and is removed on drop.
+#[test]
+fn harness_l2l_topology_routes_and_cleans_up() {
+    let names: Vec<String>;
+    {
+        let t = harness::netns::L2lTopology::new("harness").unwrap();
+        t.west_lan
+            .exec("ping", &["-c", "1", "-W", "2", "203.0.113.10"])
+            .expect("west-lan -> east-lan");
+        t.east_lan
+            .exec("ping", &["-c", "1", "-W", "2", "198.51.100.10"])
+            .expect("east-lan -> west-lan");
+        names = [&t.west_lan, &t.west_gw, &t.east_gw, &t.east_lan]
+            .iter()
+            .map(|n| n.name().to_string())
+            .collect();
+        let listed = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+        assert!(names.iter().all(|n| listed.contains(n.as_str())));
+    }
+    let listed = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for n in &names {
+        assert!(!listed.contains(n.as_str()), "{n} removed");
+    }
+}
