@@ -58,7 +58,7 @@ pub const ACL_MAX_TUPLES: u32 = 32;
 pub const ACL_BUCKET_CANDS: usize = 8;
 /// Overflow buckets one key may chain (so a key holds at most
 /// `ACL_BUCKET_CANDS * (1 + ACL_MAX_CHAIN)` lines).
-pub const ACL_MAX_CHAIN: u32 = 3;
+pub const ACL_MAX_CHAIN: u32 = 15;
 /// Hash entries (distinct (pair, masked src, masked dst) keys) per generation.
 pub const ACL_MAX_KEYS: u32 = 32_768;
 /// Overflow buckets per generation.

@@ -3,5 +3,6 @@
 //! removed on drop, even when a test fails.
 
 pub mod gateway;
+pub mod netns;
 pub mod strongswan;
 pub mod topology;

@@ -1,0 +1,477 @@
+//! ipsecgw's kernel data plane: XDP on the inside (LAN) interface, XDP on
+//! the outside (WAN) interface, and a TC egress guard on the outside
+//! interface. Shared layouts live in `ipsec-common`.
+#![no_std]
+#![no_main]
+
+mod classify;
+mod parse;
+
+use aya_ebpf::{
+    bindings::{TC_ACT_OK, TC_ACT_SHOT, bpf_fib_lookup as FibParams, xdp_action},
+    btf_maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, XskMap},
+    helpers::{
+        bpf_ktime_get_ns,
+        generated::{bpf_fib_lookup, bpf_xdp_adjust_meta},
+    },
+    macros::{btf_map, classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+use ipsec_common::*;
+
+use crate::parse::{IPPROTO_ESP, IPPROTO_UDP, Ipv4Pkt, Parsed};
+
+#[btf_map]
+static OUT_SA: aya_ebpf::btf_maps::HashMap<u32, OutboundSa, 16384> =
+    aya_ebpf::btf_maps::HashMap::new();
+#[btf_map]
+static IN_SPI: aya_ebpf::btf_maps::HashMap<u32, InboundSa, 8192> =
+    aya_ebpf::btf_maps::HashMap::new();
+#[btf_map]
+static SA_STATS: PerCpuHashMap<u32, SaCounters, 8192> = PerCpuHashMap::new();
+#[btf_map]
+static VERDICTS: PerCpuArray<u64, { VERDICT_COUNT as usize }> = PerCpuArray::new();
+#[btf_map]
+static PUNT_RING: RingBuf<PuntEvent, { PUNT_RING_BYTES as usize }> = RingBuf::new();
+#[btf_map]
+static PUNT_GCRA: LruHashMap<u32, PuntGcra, 4096> = LruHashMap::new();
+#[btf_map]
+static PUNT_CFG: Array<PuntConfig, 1> = Array::new();
+#[btf_map]
+static XSK_INSIDE: XskMap<64> = XskMap::new();
+#[btf_map]
+static XSK_OUTSIDE: XskMap<64> = XskMap::new();
+
+const IKE_PORT: u16 = 500;
+const NATT_PORT: u16 = 4500;
+
+#[inline(always)]
+fn count(v: Verdict) {
+    if let Some(p) = VERDICTS.get_ptr_mut(v as u32) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *p += 1 };
+    }
+}
+
+#[inline(always)]
+fn count_sa(sa_id: u32, bytes: u16) {
+    if let Some(p) = SA_STATS.get_ptr_mut(sa_id) {
+        // SAFETY: per-CPU value.
+        unsafe {
+            (*p).packets += 1;
+            (*p).bytes += bytes as u64;
+        }
+    } else {
+        let _ = SA_STATS.insert(
+            sa_id,
+            SaCounters {
+                packets: 1,
+                bytes: bytes as u64,
+            },
+            0,
+        );
+    }
+}
+
+/// Prepends `meta` before the frame. Returns false when the driver gives no
+/// metadata room (the engine then sees no magic and must classify itself).
+#[inline(always)]
+fn write_meta(ctx: &XdpContext, meta: &XdpMeta) -> bool {
+    // SAFETY: helper call on our own context.
+    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -(XDP_META_SIZE as i32)) } != 0 {
+        return false;
+    }
+    let m = ctx.metadata();
+    if m + XDP_META_SIZE > ctx.data() {
+        return false;
+    }
+    // SAFETY: [m, m + XDP_META_SIZE) is the metadata area just checked.
+    unsafe { (m as *mut XdpMeta).write_unaligned(*meta) };
+    true
+}
+
+// ---------------------------------------------------------------------------
+// inside
+// ---------------------------------------------------------------------------
+
+#[xdp]
+pub fn ipsec_xdp_inside(ctx: XdpContext) -> u32 {
+    // Any error path is a drop: this interface carries protected cleartext.
+    try_inside(&ctx).unwrap_or(xdp_action::XDP_DROP)
+}
+
+#[inline(always)]
+fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
+    let pkt = match parse::parse(ctx.data(), ctx.data_end()) {
+        Parsed::NotIpv4 => {
+            count(Verdict::InNonIpv4Pass);
+            return Ok(xdp_action::XDP_PASS);
+        }
+        Parsed::Malformed => {
+            // The stack would drop it too; we cannot tell whether it is
+            // protected, so it never leaves in cleartext.
+            count(Verdict::InMalformedDrop);
+            return Ok(xdp_action::XDP_DROP);
+        }
+        Parsed::Ipv4(p) => p,
+    };
+    if pkt.fragment {
+        count(Verdict::InFragment);
+    }
+    let mut m = classify::Match {
+        permit: 0,
+        selector: 0,
+    };
+    if !classify::classify(&pkt, &mut m) {
+        count(Verdict::InNoMatchPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    if m.permit == 0 {
+        count(Verdict::InDenyPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let flags = if pkt.ports_known {
+        0
+    } else {
+        META_FLAG_PORTS_UNKNOWN
+    };
+    let queue = ctx.rx_queue_index();
+    // SAFETY: read-only copy of the SA descriptor.
+    if let Some(sa) = unsafe { OUT_SA.get(m.selector) } {
+        let sa = *sa;
+        let mut meta = XdpMeta {
+            magic: XDP_META_MAGIC,
+            kind: META_KIND_ENCRYPT,
+            fib_rc: 0xff,
+            l3_offset: pkt.l3_off as u8,
+            flags,
+            id: sa.sa_id,
+            ..XdpMeta::default()
+        };
+        fib_toward_peer(ctx, &sa, &pkt, &mut meta);
+        write_meta(ctx, &meta);
+        return Ok(
+            match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
+                Ok(a) => {
+                    count_sa(sa.sa_id, pkt.tot_len);
+                    count(Verdict::InEncryptRedirect);
+                    a
+                }
+                Err(_) => {
+                    count(Verdict::InEncryptNoSocketDrop);
+                    xdp_action::XDP_DROP
+                }
+            },
+        );
+    }
+    // Protected, no SA yet: tell the daemon (rate-limited) and hold it.
+    punt(ctx, &pkt, m.selector);
+    let meta = XdpMeta {
+        magic: XDP_META_MAGIC,
+        kind: META_KIND_HOLD,
+        fib_rc: 0xff,
+        l3_offset: pkt.l3_off as u8,
+        flags,
+        id: m.selector,
+        ..XdpMeta::default()
+    };
+    write_meta(ctx, &meta);
+    Ok(
+        match XSK_INSIDE.redirect(queue, xdp_action::XDP_DROP as u64) {
+            Ok(a) => {
+                count(Verdict::InHoldRedirect);
+                a
+            }
+            Err(_) => {
+                count(Verdict::InHoldNoSocketDrop);
+                xdp_action::XDP_DROP
+            }
+        },
+    )
+}
+
+/// Route lookup for the tunnel (outer) header: egress ifindex and MACs.
+#[inline(always)]
+fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut XdpMeta) {
+    // SAFETY: plain C struct, all-zero is valid.
+    let mut p: FibParams = unsafe { core::mem::zeroed() };
+    p.family = 2; // AF_INET
+    p.l4_protocol = if sa.natt_dport != 0 {
+        IPPROTO_UDP
+    } else {
+        IPPROTO_ESP
+    };
+    p.__bindgen_anon_1.tot_len = pkt.tot_len;
+    p.ifindex = ctx.ingress_ifindex() as u32;
+    p.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(sa.local);
+    p.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(sa.peer);
+    // SAFETY: helper call with a correctly sized parameter block.
+    let rc = unsafe {
+        bpf_fib_lookup(
+            ctx.ctx as *mut _,
+            &mut p,
+            core::mem::size_of::<FibParams>() as i32,
+            0,
+        )
+    };
+    meta.fib_rc = if (0..=0xfe).contains(&rc) {
+        rc as u8
+    } else {
+        0xfe
+    };
+    meta.ifindex = p.ifindex;
+    meta.smac = p.smac;
+    meta.dmac = p.dmac;
+}
+
+/// GCRA rate limit per selector, then one event into the ring buffer.
+#[inline(always)]
+fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
+    let (interval, burst) = match PUNT_CFG.get(0) {
+        Some(c) => (
+            if c.interval_ns == 0 {
+                PUNT_DEFAULT_INTERVAL_NS
+            } else {
+                c.interval_ns
+            },
+            if c.burst == 0 {
+                PUNT_DEFAULT_BURST
+            } else {
+                c.burst
+            },
+        ),
+        None => (PUNT_DEFAULT_INTERVAL_NS, PUNT_DEFAULT_BURST),
+    };
+    // SAFETY: helper without arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    // Clamped so the product fits in u64 without a 128-bit multiply (which
+    // BPF lacks): an interval up to ~18 min, bursts up to 1024.
+    let interval = if interval > (1 << 40) {
+        1 << 40
+    } else {
+        interval
+    };
+    let burst = if burst > 1024 { 1024 } else { burst };
+    let tolerance = interval * (burst - 1);
+    match PUNT_GCRA.get_ptr_mut(selector) {
+        Some(g) => {
+            // SAFETY: valid map value pointer; races between CPUs only make
+            // the limit approximate.
+            let tat = unsafe { (*g).tat_ns };
+            if now.saturating_add(tolerance) < tat {
+                count(Verdict::PuntRateLimited);
+                return;
+            }
+            let base = if tat > now { tat } else { now };
+            unsafe { (*g).tat_ns = base + interval };
+        }
+        None => {
+            let _ = PUNT_GCRA.insert(
+                selector,
+                PuntGcra {
+                    tat_ns: now + interval,
+                },
+                0,
+            );
+        }
+    }
+    let ev = PuntEvent {
+        selector,
+        src: pkt.src.to_be_bytes(),
+        dst: pkt.dst.to_be_bytes(),
+        sport: pkt.sport,
+        dport: pkt.dport,
+        proto: pkt.proto,
+        flags: if pkt.ports_known {
+            0
+        } else {
+            PUNT_PORTS_UNKNOWN
+        },
+        _pad: 0,
+        ifindex: ctx.ingress_ifindex() as u32,
+        ktime_ns: now,
+    };
+    if PUNT_RING.output(ev, 0).is_ok() {
+        count(Verdict::PuntSent);
+    } else {
+        count(Verdict::PuntRingFull);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// outside
+// ---------------------------------------------------------------------------
+
+#[xdp]
+pub fn ipsec_xdp_outside(ctx: XdpContext) -> u32 {
+    // Nothing on this side is protected cleartext: errors go to the stack.
+    try_outside(&ctx).unwrap_or(xdp_action::XDP_PASS)
+}
+
+#[inline(always)]
+fn try_outside(ctx: &XdpContext) -> Result<u32, ()> {
+    let (start, end) = (ctx.data(), ctx.data_end());
+    let pkt = match parse::parse(start, end) {
+        Parsed::NotIpv4 => {
+            count(Verdict::OutNonIpv4Pass);
+            return Ok(xdp_action::XDP_PASS);
+        }
+        Parsed::Malformed => {
+            count(Verdict::OutMalformedPass);
+            return Ok(xdp_action::XDP_PASS);
+        }
+        Parsed::Ipv4(p) => p,
+    };
+    if pkt.fragment {
+        // ESP or NAT-T fragments carry no usable SPI after the first one:
+        // the stack reassembles them. Reassembled UDP 4500 reaches the
+        // daemon's socket; reassembled raw ESP has no kernel handler here
+        // and is dropped by the stack. Either way it is ciphertext.
+        count(Verdict::OutFragmentPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let l3_end = pkt.l3_off + pkt.tot_len as usize;
+    if pkt.proto == IPPROTO_ESP {
+        let Some(spi) = parse::be32(start, end, pkt.l4_off & 0xff) else {
+            count(Verdict::OutMalformedPass);
+            return Ok(xdp_action::XDP_PASS);
+        };
+        if pkt.l4_off + 4 > l3_end {
+            count(Verdict::OutMalformedPass);
+            return Ok(xdp_action::XDP_PASS);
+        }
+        return Ok(to_engine(ctx, &pkt, spi, 0));
+    }
+    if pkt.proto != IPPROTO_UDP || !pkt.ports_known {
+        count(Verdict::OutOtherPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    if pkt.dport == IKE_PORT {
+        count(Verdict::OutIkePass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    if pkt.dport != NATT_PORT {
+        count(Verdict::OutOtherPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let payload = (pkt.l4_off & 0xff) + 8;
+    let plen = l3_end.saturating_sub(payload);
+    if plen == 1 {
+        // Read the UDP header with the byte: a lone 1-byte bounds check
+        // compiles to `end > p`, which the verifier cannot use.
+        if let Some(h) = parse::bytes::<9>(start, end, pkt.l4_off & 0xff)
+            && h[8] == 0xff
+        {
+            count(Verdict::OutKeepalivePass);
+            return Ok(xdp_action::XDP_PASS);
+        }
+    }
+    if plen < 4 {
+        count(Verdict::OutOtherPass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    let Some(marker) = parse::be32(start, end, payload) else {
+        count(Verdict::OutOtherPass);
+        return Ok(xdp_action::XDP_PASS);
+    };
+    if marker == 0 {
+        // RFC 3948 non-ESP marker: IKE on 4500.
+        count(Verdict::OutIkePass);
+        return Ok(xdp_action::XDP_PASS);
+    }
+    Ok(to_engine(ctx, &pkt, marker, META_FLAG_NATT))
+}
+
+#[inline(always)]
+fn to_engine(ctx: &XdpContext, pkt: &Ipv4Pkt, spi: u32, flags: u8) -> u32 {
+    // SAFETY: read-only copy.
+    let Some(sa) = (unsafe { IN_SPI.get(spi) }).copied() else {
+        count(Verdict::OutUnknownSpiDrop);
+        return xdp_action::XDP_DROP;
+    };
+    let meta = XdpMeta {
+        magic: XDP_META_MAGIC,
+        kind: META_KIND_DECRYPT,
+        fib_rc: 0xff,
+        l3_offset: pkt.l3_off as u8,
+        flags,
+        id: sa.sa_id,
+        ..XdpMeta::default()
+    };
+    write_meta(ctx, &meta);
+    match XSK_OUTSIDE.redirect(ctx.rx_queue_index(), xdp_action::XDP_DROP as u64) {
+        Ok(a) => {
+            count_sa(sa.sa_id, pkt.tot_len);
+            count(Verdict::OutEspRedirect);
+            a
+        }
+        Err(_) => {
+            count(Verdict::OutEspNoSocketDrop);
+            xdp_action::XDP_DROP
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// TC egress guard on outside
+// ---------------------------------------------------------------------------
+
+#[classifier]
+pub fn ipsec_tc_egress(ctx: TcContext) -> i32 {
+    try_tc_egress(&ctx)
+}
+
+/// Bytes to make linear before parsing: Ethernet + VLAN + IPv4 with
+/// options + 4 bytes of ports.
+const TC_PULL: u32 = 18 + 60 + 8;
+
+#[inline(always)]
+fn try_tc_egress(ctx: &TcContext) -> i32 {
+    let len = ctx.len();
+    let _ = ctx.pull_data(if len < TC_PULL { len } else { TC_PULL });
+    let pkt = match parse::parse(ctx.data(), ctx.data_end()) {
+        Parsed::NotIpv4 => {
+            count(Verdict::TcNonIpv4Pass);
+            return TC_ACT_OK as i32;
+        }
+        Parsed::Malformed => {
+            // Fail closed: we cannot tell whether it is protected.
+            count(Verdict::TcMalformedDrop);
+            return TC_ACT_SHOT as i32;
+        }
+        Parsed::Ipv4(p) => p,
+    };
+    // Ciphertext always passes; IKE passes when this host sends it from
+    // its IKE ports (forwarded traffic has an ingress ifindex).
+    // SAFETY: reading a field of our own context.
+    let ingress = unsafe { (*ctx.skb.skb).ingress_ifindex };
+    if pkt.proto == IPPROTO_ESP
+        || (pkt.proto == IPPROTO_UDP
+            && pkt.ports_known
+            && ingress == 0
+            && (pkt.sport == IKE_PORT || pkt.sport == NATT_PORT))
+    {
+        count(Verdict::TcEspIkePass);
+        return TC_ACT_OK as i32;
+    }
+    let mut m = classify::Match {
+        permit: 0,
+        selector: 0,
+    };
+    if classify::classify(&pkt, &mut m) && m.permit != 0 {
+        count(Verdict::TcProtectedDrop);
+        return TC_ACT_SHOT as i32;
+    }
+    count(Verdict::TcOtherPass);
+    TC_ACT_OK as i32
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

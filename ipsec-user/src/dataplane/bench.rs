@@ -1,0 +1,78 @@
+//! Classifier cost per packet, measured with `BPF_PROG_TEST_RUN` `repeat`
+//! (for `cargo xtask bench classify`).
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use super::{AclRule, Dataplane, DataplaneError, Prog};
+
+#[derive(Clone, Copy, Debug)]
+pub struct ClassifyBench {
+    pub lines: usize,
+    /// The packet hits the last permit line.
+    pub matching: Duration,
+    /// The packet matches nothing.
+    pub non_matching: Duration,
+}
+
+/// An ACL of `n` lines over `n` distinct /32 -> /24 pairs plus a few
+/// prefix shapes, with the protected line last.
+pub fn synthetic_acl(n: usize) -> Vec<AclRule> {
+    (0..n)
+        .map(|i| {
+            let i = i as u32;
+            let src = Ipv4Addr::from(0x0a00_0000 | (i & 0x00ff_ffff));
+            let dst = Ipv4Addr::from(0xac10_0000 | ((i & 0xff) << 8));
+            let len = [32u8, 24, 16][(i % 3) as usize];
+            AclRule::permit_ip(i, (src, len), (dst, 24))
+        })
+        .collect()
+}
+
+/// Builds an Ethernet/IPv4/UDP frame (no checksums needed by the programs).
+pub fn udp_frame(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: usize) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 8 + payload];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&((20 + 8 + payload) as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[38..40].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+    f
+}
+
+/// ns/packet of the inside program for each ACL size in `sizes`.
+pub fn classify_bench(sizes: &[usize], repeat: u32) -> Result<Vec<ClassifyBench>, DataplaneError> {
+    let mut dp = Dataplane::open()?;
+    let mut out = Vec::new();
+    for &n in sizes {
+        let rules = synthetic_acl(n.max(1));
+        dp.set_acl(&rules)?;
+        let last = rules
+            .last()
+            .map(|r| (r.src.0, r.dst.0))
+            .unwrap_or((Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED));
+        let hit = udp_frame(last.0, last.1, 1000, 2000, 64);
+        let miss = udp_frame(
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 2),
+            1000,
+            2000,
+            64,
+        );
+        let matching = dp.test_run(Prog::XdpInside, &hit, repeat)?.duration;
+        let non_matching = dp.test_run(Prog::XdpInside, &miss, repeat)?.duration;
+        out.push(ClassifyBench {
+            lines: n,
+            matching,
+            non_matching,
+        });
+    }
+    Ok(out)
+}
