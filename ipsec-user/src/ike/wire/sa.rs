@@ -244,9 +244,9 @@ impl SaRepr {
         }
     }
 
-    /// A phase-1 offer: one ISAKMP proposal whose transforms (numbered from
-    /// 1) are the alternatives in preference order, as Cisco and strongSwan
-    /// send their policies (RFC 2409 5: one proposal, several transforms).
+    /// A phase-1 offer: one ISAKMP proposal whose transforms, numbered
+    /// from one, are the alternatives in preference order, as Cisco and
+    /// strongSwan send their policies (one proposal, several transforms).
     pub fn phase1(offers: &[Phase1Attrs]) -> Self {
         SaRepr::new(vec![ProposalRepr {
             number: 1,
