@@ -239,6 +239,7 @@ fn decrypted_body_with_padding() {
         // HASH(1) input: everything after the HASH payload up to the chain's end.
         let h = c.payloads[0];
         assert_eq!(&p[h.offset + h.bytes.len()..c.end], &plain[24..]);
+        assert_eq!(c.after_first(&p), &plain[24..]);
     }
     plain.truncate(chain_len - 1);
     assert!(parse_payloads(PayloadType::HASH, &plain).is_err());
