@@ -15,7 +15,10 @@ fn check_payload(p: &Payload) {
     let bytes = emit_chain(std::slice::from_ref(p)).expect("emit of a parsed payload");
     let chain = parse_payloads(p.kind(), &bytes).expect("re-parse of an emitted payload");
     assert_eq!(chain.end, bytes.len());
-    assert_eq!(&chain.typed().expect("typed re-parse")[..], std::slice::from_ref(p));
+    assert_eq!(
+        &chain.typed().expect("typed re-parse")[..],
+        std::slice::from_ref(p)
+    );
     if let Payload::Sa(sa) = p {
         for prop in &sa.proposals {
             for t in &prop.transforms {
@@ -53,7 +56,10 @@ fn check_message(data: &[u8]) {
                 }
                 let out = b.build().expect("re-emit");
                 let again = Message::parse(&out).expect("re-parse");
-                assert_eq!(again.typed_payloads().expect("re-typed"), m.typed_payloads().unwrap());
+                assert_eq!(
+                    again.typed_payloads().expect("re-typed"),
+                    m.typed_payloads().unwrap()
+                );
                 assert_eq!(again.header, m.header);
             }
         }
