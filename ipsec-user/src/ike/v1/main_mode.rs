@@ -234,8 +234,11 @@ impl Engine {
         IdPayload { id_type: ID_IPV4_ADDR, protocol: 0, port: 0, data: self.local.address.octets().to_vec() }
     }
 
+    /// The initiator moves to port 4500 when a NAT was detected or when we
+    /// force encapsulation ourselves.
     pub(super) fn float_if_nat(&self, sa: &mut IkeSa) {
-        if sa.nat.negotiated && (sa.nat.local_behind_nat || sa.nat.remote_behind_nat) && !sa.nat.floated {
+        let force = self.peer_config(sa.peer).is_some_and(|c| c.force_encap);
+        if sa.nat.negotiated && (sa.nat.local_behind_nat || sa.nat.remote_behind_nat || force) && !sa.nat.floated {
             sa.nat.floated = true;
             sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
             sa.remote = SocketAddrV4::new(*sa.remote.ip(), 4500);
