@@ -1,1 +1,99 @@
-//! ISAKMP (RFC 2408) messages and payloads: typed views over bytes and `Repr`s that parse and emit.
+//! ISAKMP (RFC 2408) / IKEv1 (RFC 2409, IPsec DOI RFC 2407, NAT-T RFC 3947,
+//! DPD RFC 3706) messages and payloads: typed views over bytes and `Repr`s
+//! that `parse` and `emit`, in the style of smoltcp's `wire`.
+//!
+//! Pure: no sockets, no async, no crypto.  Every parser bounds-checks,
+//! bounds counts and sizes, and returns a [`WireError`] (which maps to the
+//! notify to answer with, [`WireError::notify_type`]); nothing panics on
+//! peer input.
+//!
+//! # API in one screen
+//!
+//! * Receive: [`IkeMessage::parse`] (or [`Message::parse`] for IKEv1 only)
+//!   on the UDP payload (strip the NAT-T marker first on port 4500 with
+//!   [`classify_udp4500`]).  A cleartext [`Message`] has `payloads`, a
+//!   [`PayloadChain`] of [`RawPayload`]s (type, body, raw bytes, offset) in
+//!   order; [`Payload::parse`] turns one into a typed `Repr`.  An encrypted
+//!   one (`header.flags` has [`Flags::ENCRYPTION`]) exposes
+//!   [`Message::ciphertext`]; after decryption call
+//!   [`parse_payloads`]`(header.next_payload, &plaintext)`, which tolerates
+//!   the padding after the last payload and returns where the chain ended
+//!   (`PayloadChain::end`).
+//! * Hash inputs: `RawPayload::body` is SAi_b / IDii_b (RFC 2409 5);
+//!   `&chain_bytes[p.offset + p.bytes.len()..chain.end]` after a HASH
+//!   payload is what quick-mode / informational HASH(1) covers.
+//! * Meaning: [`SaRepr`] -> [`ProposalRepr`] -> [`TransformRepr`] ->
+//!   [`Attribute`]; [`Phase1Attrs::from_attributes`] and
+//!   [`esp_transform_from_attrs`] map to the `crate::algo` enums (and back
+//!   with `to_attributes` / `to_transform_id_and_attributes`).
+//! * Send: [`MessageBuilder`]: `push` payloads in order, then `build()`
+//!   (cleartext), or `chain()` -> encrypt -> `build_encrypted(ct)`.
+//!   [`emit_chain`] emits a bare chain (e.g. for HASH(1) input).
+//! * Vendor ids: [`KnownVendor::recognise`]; NAT-D/NAT-OA in RFC (20/21)
+//!   or draft (130/131) numbering; fragments (132) are parsed, **not
+//!   reassembled**.
+//! * IKEv2: [`ikev2::MessageV2`] (header + generic chain) and
+//!   [`ikev2::no_proposal_chosen_response`].
+//!
+//! # Policies
+//!
+//! * Header length: `28 <= length <= min(datagram, 65535)`; bytes beyond
+//!   `length` are ignored (`Message::trailing_len`) since the length is what
+//!   is hashed and decrypted; a cleartext chain must fill `length` exactly.
+//! * Payload chains: at most [`MAX_PAYLOADS`]; unknown or misplaced IKEv1
+//!   types are rejected (RFC 2408 5.1, INVALID-PAYLOAD-TYPE); IKEv2 skips
+//!   unknown non-critical payloads.
+//! * Sizes: NONCE 8..=256, KE 1..=1024, HASH 1..=64, vendor id 1..=256,
+//!   attributes per transform <= 64, proposals/transforms <= 64, SPI <= 16.
+
+mod attributes;
+mod delete;
+mod error;
+mod fragment;
+mod hash;
+mod header;
+mod id;
+pub mod ikev2;
+mod ke;
+mod message;
+mod nat_d;
+mod nat_oa;
+mod natt;
+mod nonce;
+mod notify;
+mod payload;
+mod sa;
+mod vendor_id;
+
+pub use attributes::{
+    AttrValue, Attribute, EncapsulationMode, MAX_ATTRIBUTES, Phase1Attrs, Phase2Attrs,
+    esp_transform_from_attrs, ike as ike_attr, ipsec as ipsec_attr, parse_attributes,
+};
+pub use delete::{DeleteRepr, MAX_DELETE_SPIS};
+pub use error::WireError;
+pub use fragment::FragmentRepr;
+pub use hash::{HASH_LEN, HashRepr};
+pub use header::{ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, MAX_MESSAGE_LEN};
+pub use id::*;
+pub use ke::{KE_LEN, KeRepr};
+pub use message::{IkeMessage, Message, MessageBuilder};
+pub use nat_d::NatDRepr;
+pub use nat_oa::NatOaRepr;
+pub use natt::{
+    NAT_KEEPALIVE, NON_ESP_MARKER, Udp4500, add_non_esp_marker, classify_udp4500,
+    strip_non_esp_marker,
+};
+pub use nonce::{NONCE_LEN, NonceRepr};
+pub use notify::{MAX_NOTIFY_DATA_LEN, NotifyRepr, NotifyType};
+pub use payload::{
+    GENERIC_HEADER_LEN, GenericPayload, MAX_PAYLOADS, Payload, PayloadChain, PayloadIter,
+    PayloadType, RawPayload, emit_chain, parse_payloads,
+};
+pub use sa::{
+    DOI_IPSEC, MAX_PROPOSALS, MAX_SPI_LEN, MAX_TRANSFORMS, ProposalRepr, ProtocolId,
+    SIT_IDENTITY_ONLY, SaRepr, TransformRepr,
+};
+pub use vendor_id::*;
+
+#[cfg(test)]
+mod tests;
