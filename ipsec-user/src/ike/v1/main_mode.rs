@@ -63,6 +63,16 @@ impl Engine {
                 sa.last_rx = Some(dg);
                 true
             }
+            // A message that fails authentication may be forged or
+            // damaged: record why, but keep waiting for a genuine one (the
+            // half-open timeout or the retransmission limit ends it).
+            Err(Some(reason @ FailureReason::AuthFailed(_))) => {
+                if sa.failure.as_deref() != Some(reason.text()) {
+                    let peer = sa.peer;
+                    self.record_failure(out, peer, Some(sa), reason);
+                }
+                true
+            }
             Err(Some(reason)) => {
                 let peer = sa.peer;
                 self.record_failure(out, peer, Some(sa), reason);
