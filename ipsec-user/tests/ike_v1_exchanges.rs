@@ -15,7 +15,10 @@ fn main_mode_seed_policy_3des_sha1_modp1024() {
     let mut p = Pair::new(west_peer(), east_peer());
     p.initiate_west();
     let (w, e) = p.assert_mirrored();
-    assert_eq!(w.transform, esp(EspCipher::TripleDes, EspInteg::HmacSha1_96));
+    assert_eq!(
+        w.transform,
+        esp(EspCipher::TripleDes, EspInteg::HmacSha1_96)
+    );
     assert_eq!(w.inbound_keymat.len(), 44);
     assert_eq!(w.local_ts, net("198.51.100.0/24"));
     assert_eq!(e.local_ts, net("203.0.113.0/24"));
@@ -40,7 +43,12 @@ fn main_mode_aes256_sha256_group14_pfs14_gcm256() {
     let mut w = west_peer();
     let mut e = east_peer();
     for c in [&mut w, &mut e] {
-        c.policies = vec![policy(5, IkeEncryption::Aes256, IkeHash::Sha256, DhGroup::Modp2048)];
+        c.policies = vec![policy(
+            5,
+            IkeEncryption::Aes256,
+            IkeHash::Sha256,
+            DhGroup::Modp2048,
+        )];
         c.transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
         c.pfs = Some(DhGroup::Modp2048);
     }
@@ -56,7 +64,12 @@ fn aggressive_mode_aes128_sha256_group14() {
     let mut w = west_peer();
     let mut e = east_peer();
     for c in [&mut w, &mut e] {
-        c.policies = vec![policy(10, IkeEncryption::Aes128, IkeHash::Sha256, DhGroup::Modp2048)];
+        c.policies = vec![policy(
+            10,
+            IkeEncryption::Aes128,
+            IkeHash::Sha256,
+            DhGroup::Modp2048,
+        )];
         c.transforms = vec![esp(EspCipher::Aes128Cbc, EspInteg::HmacSha256_128)];
     }
     w.mode = Phase1Mode::Aggressive;
@@ -78,7 +91,11 @@ fn aggressive_mode_refused_unless_allowed() {
     p.initiate_west();
     assert!(p.ups(Side::East).is_empty());
     let f = p.failures(Side::East);
-    assert!(f[0].text().contains("aggressive mode from 192.0.2.1 refused"), "{f:?}");
+    assert!(
+        f[0].text()
+            .contains("aggressive mode from 192.0.2.1 refused"),
+        "{f:?}"
+    );
     assert!(f[0].text().contains("offline"));
 }
 
@@ -123,13 +140,27 @@ fn every_supported_dh_group_main_mode_and_pfs() {
 #[test]
 fn group_21_is_reported_unsupported() {
     let mut w = west_peer();
-    w.policies = vec![policy(10, IkeEncryption::Aes256, IkeHash::Sha384, DhGroup::Ecp521)];
+    w.policies = vec![policy(
+        10,
+        IkeEncryption::Aes256,
+        IkeHash::Sha384,
+        DhGroup::Ecp521,
+    )];
     let mut e = east_peer();
     e.policies = w.policies.clone();
     let mut p = Pair::new(w, e);
     p.initiate_west();
-    let f: Vec<String> = p.failures(Side::West).iter().chain(p.failures(Side::East).iter()).map(|f| f.to_string()).collect();
-    assert!(f.iter().any(|t| t.contains("group 21") || t.contains("Diffie-Hellman group 21")), "{f:?}");
+    let f: Vec<String> = p
+        .failures(Side::West)
+        .iter()
+        .chain(p.failures(Side::East).iter())
+        .map(|f| f.to_string())
+        .collect();
+    assert!(
+        f.iter()
+            .any(|t| t.contains("group 21") || t.contains("Diffie-Hellman group 21")),
+        "{f:?}"
+    );
     assert!(p.ups(Side::West).is_empty());
 }
 
@@ -137,19 +168,37 @@ fn group_21_is_reported_unsupported() {
 fn responder_takes_its_own_first_matching_policy() {
     let mut w = west_peer();
     w.policies = vec![
-        policy(10, IkeEncryption::TripleDes, IkeHash::Sha1, DhGroup::Modp1024),
-        policy(20, IkeEncryption::Aes256, IkeHash::Sha256, DhGroup::Modp2048),
+        policy(
+            10,
+            IkeEncryption::TripleDes,
+            IkeHash::Sha1,
+            DhGroup::Modp1024,
+        ),
+        policy(
+            20,
+            IkeEncryption::Aes256,
+            IkeHash::Sha256,
+            DhGroup::Modp2048,
+        ),
     ];
     let mut e = east_peer();
     e.policies = vec![
         policy(5, IkeEncryption::Aes256, IkeHash::Sha256, DhGroup::Modp2048),
-        policy(10, IkeEncryption::TripleDes, IkeHash::Sha1, DhGroup::Modp1024),
+        policy(
+            10,
+            IkeEncryption::TripleDes,
+            IkeHash::Sha1,
+            DhGroup::Modp1024,
+        ),
     ];
     let mut p = Pair::new(w, e);
     p.initiate_west();
     p.assert_mirrored();
     // ASA behaviour: east's priority 5 wins although west listed 3DES first
-    assert_eq!(p.west.isakmp_sas(p.now)[0].encryption, Some(IkeEncryption::Aes256));
+    assert_eq!(
+        p.west.isakmp_sas(p.now)[0].encryption,
+        Some(IkeEncryption::Aes256)
+    );
 }
 
 #[test]
@@ -171,7 +220,12 @@ fn shorter_lifetime_wins_and_responder_lifetime_is_sent() {
 #[test]
 fn policy_mismatch_names_the_attributes() {
     let mut w = west_peer();
-    w.policies = vec![policy(10, IkeEncryption::Aes256, IkeHash::Sha256, DhGroup::Modp2048)];
+    w.policies = vec![policy(
+        10,
+        IkeEncryption::Aes256,
+        IkeHash::Sha256,
+        DhGroup::Modp2048,
+    )];
     let mut p = Pair::new(w, east_peer());
     p.initiate_west();
     let f = p.failures(Side::East);
@@ -182,14 +236,23 @@ fn policy_mismatch_names_the_attributes() {
         "{}",
         f[0]
     );
-    assert!(f[0].text().contains("differs in encryption, hash, DH group"), "{}", f[0]);
+    assert!(
+        f[0].text()
+            .contains("differs in encryption, hash, DH group"),
+        "{}",
+        f[0]
+    );
     // the initiator learns it from NO-PROPOSAL-CHOSEN, not from a timeout
     let fw = p.failures(Side::West);
     assert_eq!(fw.len(), 1);
     assert!(fw[0].text().contains("NO-PROPOSAL-CHOSEN"), "{}", fw[0]);
     assert!(p.west.isakmp_sas(p.now).is_empty());
     assert!(!p.west.peer_status()[0].up);
-    assert!(p.west.peer_status()[0].detail.contains("NO-PROPOSAL-CHOSEN"));
+    assert!(
+        p.west.peer_status()[0]
+            .detail
+            .contains("NO-PROPOSAL-CHOSEN")
+    );
 }
 
 #[test]
@@ -199,7 +262,12 @@ fn only_the_group_differs() {
     let mut p = Pair::new(w, east_peer());
     p.initiate_west();
     let f = p.failures(Side::East);
-    assert!(f[0].text().ends_with("(closest: policy 10 differs in DH group)"), "{}", f[0]);
+    assert!(
+        f[0].text()
+            .ends_with("(closest: policy 10 differs in DH group)"),
+        "{}",
+        f[0]
+    );
 }
 
 #[test]
@@ -211,12 +279,22 @@ fn wrong_psk_is_named_and_initiator_times_out() {
     let f = p.failures(Side::East);
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(matches!(f[0], FailureReason::AuthFailed(_)));
-    assert!(f[0].text().starts_with("pre-shared key mismatch"), "{}", f[0]);
+    assert!(
+        f[0].text().starts_with("pre-shared key mismatch"),
+        "{}",
+        f[0]
+    );
     assert_eq!(p.west.isakmp_sas(p.now)[0].state, "MM_WAIT_MSG6");
     p.advance(Duration::from_secs(70));
     let fw = p.failures(Side::West);
     assert_eq!(fw.len(), 1, "{fw:?}");
-    assert!(fw[0].text().starts_with("no reply from 192.0.2.2:500 after 5 tries (check reachability and UDP 500/4500)"), "{}", fw[0]);
+    assert!(
+        fw[0].text().starts_with(
+            "no reply from 192.0.2.2:500 after 5 tries (check reachability and UDP 500/4500)"
+        ),
+        "{}",
+        fw[0]
+    );
     assert!(fw[0].text().contains("pre-shared key"));
     assert!(p.ups(Side::West).is_empty());
 }
@@ -227,11 +305,17 @@ fn unreachable_peer_gives_up_after_five_tries() {
     p.hook = Box::new(|_, _| Action::Drop);
     p.initiate_west();
     p.advance(Duration::from_secs(40));
-    assert!(p.failures(Side::West).is_empty(), "not before 2+4+8+16+32 s");
+    assert!(
+        p.failures(Side::West).is_empty(),
+        "not before 2+4+8+16+32 s"
+    );
     p.advance(Duration::from_secs(30));
     let f = p.failures(Side::West);
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].text(), "no reply from 192.0.2.2:500 after 5 tries (check reachability and UDP 500/4500)");
+    assert_eq!(
+        f[0].text(),
+        "no reply from 192.0.2.2:500 after 5 tries (check reachability and UDP 500/4500)"
+    );
     assert_eq!(p.sent.len(), 5, "exactly five transmissions of MM1");
     assert!(p.west.isakmp_sas(p.now).is_empty());
 }
@@ -242,7 +326,13 @@ fn backup_peer_is_tried_next() {
     let dead = std::net::Ipv4Addr::new(192, 0, 2, 99);
     w.addresses = vec![dead, EAST];
     let mut p = Pair::new(w, east_peer());
-    p.hook = Box::new(move |_, pk| if *pk.to.ip() == dead { Action::Drop } else { Action::Deliver });
+    p.hook = Box::new(move |_, pk| {
+        if *pk.to.ip() == dead {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
     let outs = p.west.initiate(p.now, dead, 1);
     p.absorb(Side::West, outs);
     p.run();
@@ -256,11 +346,20 @@ fn lost_messages_are_retransmitted() {
     // drop the first copy of every message number in turn
     for lost in 0..9 {
         let mut p = Pair::new(west_peer(), east_peer());
-        p.hook = Box::new(move |i, _| if i == lost { Action::Drop } else { Action::Deliver });
+        p.hook = Box::new(move |i, _| {
+            if i == lost {
+                Action::Drop
+            } else {
+                Action::Deliver
+            }
+        });
         p.initiate_west();
         p.advance(Duration::from_secs(5));
         p.assert_mirrored();
-        assert!(p.failures(Side::West).is_empty() && p.failures(Side::East).is_empty(), "lost {lost}");
+        assert!(
+            p.failures(Side::West).is_empty() && p.failures(Side::East).is_empty(),
+            "lost {lost}"
+        );
     }
 }
 
@@ -271,8 +370,14 @@ fn duplicated_messages_do_not_create_state() {
     p.initiate_west();
     p.advance(Duration::from_secs(3));
     p.assert_mirrored();
-    assert_eq!(p.count(Side::West, |o| matches!(o, Output::IsakmpUp { .. })), 1);
-    assert_eq!(p.count(Side::East, |o| matches!(o, Output::IsakmpUp { .. })), 1);
+    assert_eq!(
+        p.count(Side::West, |o| matches!(o, Output::IsakmpUp { .. })),
+        1
+    );
+    assert_eq!(
+        p.count(Side::East, |o| matches!(o, Output::IsakmpUp { .. })),
+        1
+    );
     assert_eq!(p.west.isakmp_sas(p.now).len(), 1);
     assert_eq!(p.east.isakmp_sas(p.now).len(), 1);
 }
@@ -281,7 +386,13 @@ fn duplicated_messages_do_not_create_state() {
 fn reordered_quick_mode_still_completes() {
     let mut p = Pair::new(west_peer(), east_peer());
     // hold MM5 back behind nothing (it is alone), then QM1 behind QM2...
-    p.hook = Box::new(|i, _| if i == 4 || i == 6 { Action::Delay } else { Action::Deliver });
+    p.hook = Box::new(|i, _| {
+        if i == 4 || i == 6 {
+            Action::Delay
+        } else {
+            Action::Deliver
+        }
+    });
     p.initiate_west();
     p.advance(Duration::from_secs(5));
     p.assert_mirrored();
@@ -300,7 +411,11 @@ fn proxy_id_mismatch_is_explained() {
         "quick mode: proxy identities do not match: peer proposed 198.51.100.0/24 -> 203.0.113.0/24 (its local -> its remote), crypto map OUTSIDE_MAP 10 ACL L2L is 203.0.113.0/25 -> 198.51.100.0/24"
     );
     let fw = p.failures(Side::West);
-    assert!(fw.iter().any(|f| f.text().contains("INVALID-ID-INFORMATION")), "{fw:?}");
+    assert!(
+        fw.iter()
+            .any(|f| f.text().contains("INVALID-ID-INFORMATION")),
+        "{fw:?}"
+    );
     assert!(p.ups(Side::West).is_empty() && p.ups(Side::East).is_empty());
 }
 
@@ -316,7 +431,11 @@ fn transform_mismatch_is_explained() {
         f[0].text(),
         "quick mode: no transform set matched: peer offered esp-3des esp-sha-hmac; ours esp-aes-256 esp-sha256-hmac"
     );
-    assert!(p.failures(Side::West)[0].text().contains("NO-PROPOSAL-CHOSEN"));
+    assert!(
+        p.failures(Side::West)[0]
+            .text()
+            .contains("NO-PROPOSAL-CHOSEN")
+    );
 }
 
 #[test]
@@ -346,7 +465,10 @@ fn rekey_while_in_use_then_old_sa_expires() {
     assert_ne!(ups[1].inbound_spi, old.inbound_spi);
     assert_ne!(*ups[1].inbound_keymat, *old.inbound_keymat);
     assert_eq!(p.ups(Side::East).len(), 2);
-    assert!(p.downs(Side::West).is_empty(), "old SA lives until its hard lifetime");
+    assert!(
+        p.downs(Side::West).is_empty(),
+        "old SA lives until its hard lifetime"
+    );
     p.advance(Duration::from_secs(10));
     assert!(p.downs(Side::West).contains(&old.inbound_spi));
     assert_eq!(p.west.child_count(), 1);
@@ -374,14 +496,24 @@ fn delete_ipsec_and_isakmp_reach_the_peer() {
     p.absorb(Side::West, outs);
     p.run();
     assert_eq!(p.downs(Side::West), vec![w.inbound_spi]);
-    assert_eq!(p.downs(Side::East), vec![e.inbound_spi], "east honoured the DELETE");
+    assert_eq!(
+        p.downs(Side::East),
+        vec![e.inbound_spi],
+        "east honoured the DELETE"
+    );
     assert_eq!(p.east.child_count(), 0);
     let outs = p.west.delete_isakmp(p.now, Some(EAST));
     p.absorb(Side::West, outs);
     p.run();
     assert!(p.west.isakmp_sas(p.now).is_empty());
-    assert!(p.east.isakmp_sas(p.now).is_empty(), "east honoured the ISAKMP DELETE");
-    assert_eq!(p.count(Side::East, |o| matches!(o, Output::IsakmpDown { .. })), 1);
+    assert!(
+        p.east.isakmp_sas(p.now).is_empty(),
+        "east honoured the ISAKMP DELETE"
+    );
+    assert_eq!(
+        p.count(Side::East, |o| matches!(o, Output::IsakmpDown { .. })),
+        1
+    );
 }
 
 #[test]
@@ -396,10 +528,19 @@ fn dpd_answers_and_detects_a_dead_peer() {
     let before = p.sent.len();
     assert!(before > 9, "DPD messages were exchanged");
     // east goes silent
-    p.hook = Box::new(|_, pk| if pk.to_side == Side::West { Action::Drop } else { Action::Deliver });
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
     p.advance(Duration::from_secs(30));
     let f = p.failures(Side::West);
-    assert!(f.iter().any(|f| matches!(f, FailureReason::PeerDead(_))), "{f:?}");
+    assert!(
+        f.iter().any(|f| matches!(f, FailureReason::PeerDead(_))),
+        "{f:?}"
+    );
     assert!(f[0].text().starts_with("peer 192.0.2.2 is dead"));
     assert_eq!(p.west.child_count(), 0);
     assert!(p.west.isakmp_sas(p.now).is_empty());
@@ -415,8 +556,16 @@ fn forced_encapsulation_floats_to_4500() {
     assert_eq!(wc.udp_encap, Some((4500, 4500)));
     assert_eq!(ec.udp_encap, Some((4500, 4500)));
     // MM1-MM4 on 500, MM5 on
-    assert!(p.sent[..4].iter().all(|s| s.from.port() == 500 && s.to.port() == 500));
-    assert!(p.sent[4..].iter().all(|s| s.from.port() == 4500 && s.to.port() == 4500));
+    assert!(
+        p.sent[..4]
+            .iter()
+            .all(|s| s.from.port() == 500 && s.to.port() == 500)
+    );
+    assert!(
+        p.sent[4..]
+            .iter()
+            .all(|s| s.from.port() == 4500 && s.to.port() == 4500)
+    );
     assert!(p.west.isakmp_sas(p.now)[0].nat_t);
     // keepalives from the side that saw "NAT" on its own address: east
     // saw west's fake NAT-D, so west is "behind NAT" from east's view;
@@ -435,7 +584,10 @@ fn initial_contact_drops_stale_sas() {
     p.west.set_peers(vec![west_peer()]);
     p.events_west.clear();
     p.initiate_west();
-    assert!(p.downs(Side::East).contains(&old_e.inbound_spi), "stale SA dropped");
+    assert!(
+        p.downs(Side::East).contains(&old_e.inbound_spi),
+        "stale SA dropped"
+    );
     assert_eq!(p.east.isakmp_sas(p.now).len(), 1);
     assert_eq!(p.east.child_count(), 1);
 }
@@ -445,7 +597,13 @@ fn half_open_limit_per_peer() {
     let mut p = Pair::new(west_peer(), east_peer());
     // east never answers MM2's follow-up: make west send many MM1s by
     // starting over with new engines' cookies
-    p.hook = Box::new(|_, pk| if pk.to_side == Side::West { Action::Drop } else { Action::Deliver });
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
     for _ in 0..6 {
         let mut w = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
         w.set_peers(vec![west_peer()]);
@@ -454,5 +612,9 @@ fn half_open_limit_per_peer() {
         p.run();
     }
     assert_eq!(p.east.isakmp_sas(p.now).len(), 4);
-    assert!(p.failures(Side::East).iter().any(|f| f.text().contains("half-open")));
+    assert!(
+        p.failures(Side::East)
+            .iter()
+            .any(|f| f.text().contains("half-open"))
+    );
 }

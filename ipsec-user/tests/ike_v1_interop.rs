@@ -15,7 +15,11 @@ fn ike_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
     let path = format!("{}/tests/data/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
     let d = std::fs::read(path).unwrap();
     assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
-    assert_eq!(u32::from_le_bytes(d[20..24].try_into().unwrap()), 1, "Ethernet link type");
+    assert_eq!(
+        u32::from_le_bytes(d[20..24].try_into().unwrap()),
+        1,
+        "Ethernet link type"
+    );
     let mut out = Vec::new();
     let mut off = 24;
     while off + 16 <= d.len() {
@@ -33,7 +37,10 @@ fn ike_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
         let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         let udp = &ip[ihl..];
-        let (sp, dp) = (u16::from_be_bytes([udp[0], udp[1]]), u16::from_be_bytes([udp[2], udp[3]]));
+        let (sp, dp) = (
+            u16::from_be_bytes([udp[0], udp[1]]),
+            u16::from_be_bytes([udp[2], udp[3]]),
+        );
         let mut payload = &udp[8..];
         if sp == 4500 || dp == 4500 {
             if payload.len() < 4 || payload[..4] != [0, 0, 0, 0] {
@@ -43,7 +50,11 @@ fn ike_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
         } else if sp != 500 && dp != 500 {
             continue;
         }
-        out.push((SocketAddrV4::new(src, sp), SocketAddrV4::new(dst, dp), payload.to_vec()));
+        out.push((
+            SocketAddrV4::new(src, sp),
+            SocketAddrV4::new(dst, dp),
+            payload.to_vec(),
+        ));
     }
     out
 }
@@ -58,10 +69,17 @@ fn sends(outs: &[Output]) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
 }
 
 fn p1_of(msg: &wire::Message<'_>) -> wire::Phase1Attrs {
-    let sa = msg.payloads.find(wire::PayloadType::SA).expect("SA payload");
+    let sa = msg
+        .payloads
+        .find(wire::PayloadType::SA)
+        .expect("SA payload");
     let sa = wire::SaRepr::parse(sa.body).unwrap();
     assert_eq!(sa.proposals.len(), 1);
-    assert_eq!(sa.proposals[0].transforms.len(), 1, "the responder answers with one transform");
+    assert_eq!(
+        sa.proposals[0].transforms.len(),
+        1,
+        "the responder answers with one transform"
+    );
     wire::Phase1Attrs::from_attributes(&sa.proposals[0].transforms[0].attributes).unwrap()
 }
 
@@ -69,7 +87,10 @@ fn p1_of(msg: &wire::Message<'_>) -> wire::Phase1Attrs {
 fn answers_strongswan_main_mode_messages_1_and_3() {
     let pkts = ike_datagrams("ikev1-main-3des-sha1-modp1024-libipsec5.9.8-udpencap.pcap");
     let (from, to, mm1) = pkts[0].clone();
-    assert_eq!((from, to), (SocketAddrV4::new(WEST, 500), SocketAddrV4::new(EAST, 500)));
+    assert_eq!(
+        (from, to),
+        (SocketAddrV4::new(WEST, 500), SocketAddrV4::new(EAST, 500))
+    );
     let mut east = Engine::new(LocalConfig::new(EAST));
     east.set_peers(vec![east_peer()]);
     let t0 = std::time::Instant::now();
@@ -86,7 +107,11 @@ fn answers_strongswan_main_mode_messages_1_and_3() {
     assert_eq!(attrs.group, DhGroup::Modp1024);
     // strongSwan proposed 15840 s; ours is 86400: the shorter is used
     assert_eq!(attrs.life_seconds, Some(15840));
-    let vids: Vec<&[u8]> = mm2.payloads.all(wire::PayloadType::VENDOR_ID).map(|p| p.body).collect();
+    let vids: Vec<&[u8]> = mm2
+        .payloads
+        .all(wire::PayloadType::VENDOR_ID)
+        .map(|p| p.body)
+        .collect();
     assert!(vids.contains(&&ipsecgw::ike::v1::nat_t::VID_RFC3947[..]));
     let sa = &east.isakmp_sas(t0)[0];
     assert_eq!(sa.state, "MM_WAIT_MSG3");
@@ -116,7 +141,12 @@ fn answers_strongswan_aggressive_mode_message_1() {
     let pkts = ike_datagrams("demo-deb598-v1aggr.pcap");
     let (from, to, am1) = pkts[0].clone();
     let mut cfg = east_peer();
-    cfg.policies = vec![policy(10, IkeEncryption::Aes128, IkeHash::Sha256, DhGroup::Modp2048)];
+    cfg.policies = vec![policy(
+        10,
+        IkeEncryption::Aes128,
+        IkeHash::Sha256,
+        DhGroup::Modp2048,
+    )];
     cfg.transforms = vec![esp(EspCipher::Aes128Cbc, EspInteg::HmacSha256_128)];
     cfg.aggressive_responder = true;
     let mut east = Engine::new(LocalConfig::new(EAST));
@@ -128,8 +158,19 @@ fn answers_strongswan_aggressive_mode_message_1() {
     let attrs = p1_of(&am2);
     assert_eq!(attrs.encryption, IkeEncryption::Aes128);
     assert_eq!(attrs.group, DhGroup::Modp2048);
-    assert_eq!(am2.payloads.find(wire::PayloadType::KE).unwrap().body.len(), 256);
-    assert_eq!(am2.payloads.find(wire::PayloadType::HASH).unwrap().body.len(), 32, "HASH_R with SHA-256");
+    assert_eq!(
+        am2.payloads.find(wire::PayloadType::KE).unwrap().body.len(),
+        256
+    );
+    assert_eq!(
+        am2.payloads
+            .find(wire::PayloadType::HASH)
+            .unwrap()
+            .body
+            .len(),
+        32,
+        "HASH_R with SHA-256"
+    );
     assert_eq!(east.isakmp_sas(t0)[0].state, "AM_WAIT_MSG3");
 }
 
@@ -138,7 +179,12 @@ fn rejects_strongswan_proposal_with_reason() {
     let pkts = ike_datagrams("ikev1-main-3des-sha1-modp1024-libipsec5.9.8-udpencap.pcap");
     let (from, to, mm1) = pkts[0].clone();
     let mut cfg = east_peer();
-    cfg.policies = vec![policy(10, IkeEncryption::Aes256, IkeHash::Sha256, DhGroup::Modp2048)];
+    cfg.policies = vec![policy(
+        10,
+        IkeEncryption::Aes256,
+        IkeHash::Sha256,
+        DhGroup::Modp2048,
+    )];
     let mut east = Engine::new(LocalConfig::new(EAST));
     east.set_peers(vec![cfg]);
     let outs = east.handle_datagram(std::time::Instant::now(), from, to, &mm1);
@@ -176,7 +222,8 @@ fn every_cleartext_message_we_send_parses_with_ike_wire() {
             assert_eq!(m.ciphertext().unwrap().len() % 8, 0, "3DES blocks");
         } else {
             assert!(i < 4);
-            m.typed_payloads().unwrap_or_else(|e| panic!("message {i}: {e}"));
+            m.typed_payloads()
+                .unwrap_or_else(|e| panic!("message {i}: {e}"));
         }
     }
 }

@@ -51,7 +51,13 @@ fn mutated_exchange_messages_never_panic() {
     for upto in 0..9 {
         // a fresh exchange that stops before message `upto`
         let mut p = Pair::new(west_peer(), east_peer());
-        p.hook = Box::new(move |i, _| if i < upto { Action::Deliver } else { Action::Drop });
+        p.hook = Box::new(move |i, _| {
+            if i < upto {
+                Action::Deliver
+            } else {
+                Action::Drop
+            }
+        });
         p.initiate_west();
         let m = p.sent[upto].clone();
         for _ in 0..300 {
@@ -89,5 +95,10 @@ fn mutated_exchange_messages_never_panic() {
     }
     assert_eq!(p.west.child_count(), 1);
     assert_eq!(p.east.child_count(), 1);
-    assert!(p.west.isakmp_sas(p.now).iter().all(|s| s.state == "MM_ACTIVE"));
+    assert!(
+        p.west
+            .isakmp_sas(p.now)
+            .iter()
+            .all(|s| s.state == "MM_ACTIVE")
+    );
 }

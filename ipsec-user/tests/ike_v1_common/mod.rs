@@ -6,7 +6,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{ChildSa, Engine, FailureReason, IsakmpPolicy, Ipv4Net, LocalConfig, Output, PeerConfig, Selector};
+use ipsecgw::ike::v1::{
+    ChildSa, Engine, FailureReason, Ipv4Net, IsakmpPolicy, LocalConfig, Output, PeerConfig,
+    Selector,
+};
 
 pub const WEST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const EAST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -18,7 +21,14 @@ pub fn net(s: &str) -> Ipv4Net {
 }
 
 pub fn policy(prio: u32, enc: IkeEncryption, hash: IkeHash, group: DhGroup) -> IsakmpPolicy {
-    IsakmpPolicy { priority: prio, encryption: enc, hash, auth: IkeAuth::PreShare, group, lifetime_s: 86400 }
+    IsakmpPolicy {
+        priority: prio,
+        encryption: enc,
+        hash,
+        auth: IkeAuth::PreShare,
+        group,
+        lifetime_s: 86400,
+    }
 }
 
 pub fn esp(cipher: EspCipher, integ: EspInteg) -> EspTransform {
@@ -28,9 +38,19 @@ pub fn esp(cipher: EspCipher, integ: EspInteg) -> EspTransform {
 /// The seed article's configuration: 3DES/SHA1/group 2, ESP-3DES-SHA.
 pub fn seed_peer(remote: Ipv4Addr, local_net: &str, remote_net: &str) -> PeerConfig {
     let mut p = PeerConfig::new("OUTSIDE_MAP 10", remote, PSK);
-    p.policies = vec![policy(10, IkeEncryption::TripleDes, IkeHash::Sha1, DhGroup::Modp1024)];
+    p.policies = vec![policy(
+        10,
+        IkeEncryption::TripleDes,
+        IkeHash::Sha1,
+        DhGroup::Modp1024,
+    )];
     p.transforms = vec![esp(EspCipher::TripleDes, EspInteg::HmacSha1_96)];
-    p.selectors = vec![Selector { id: 1, acl: "L2L".into(), local: net(local_net), remote: net(remote_net) }];
+    p.selectors = vec![Selector {
+        id: 1,
+        acl: "L2L".into(),
+        local: net(local_net),
+        remote: net(remote_net),
+    }];
     p
 }
 
@@ -63,6 +83,9 @@ pub enum Action {
     Delay,
 }
 
+/// Decides the fate of the n-th delivered datagram.
+pub type Hook = Box<dyn FnMut(usize, &Packet) -> Action>;
+
 pub struct Pair {
     pub west: Engine,
     pub east: Engine,
@@ -72,7 +95,7 @@ pub struct Pair {
     pub events_west: Vec<Output>,
     pub events_east: Vec<Output>,
     pub sent: Vec<Packet>,
-    pub hook: Box<dyn FnMut(usize, &Packet) -> Action>,
+    pub hook: Hook,
 }
 
 impl Pair {
@@ -98,8 +121,17 @@ impl Pair {
         for o in outs {
             match o {
                 Output::Send { from, to, data } => {
-                    let to_side = if *to.ip() == WEST { Side::West } else { Side::East };
-                    let p = Packet { to_side, from, to, data };
+                    let to_side = if *to.ip() == WEST {
+                        Side::West
+                    } else {
+                        Side::East
+                    };
+                    let p = Packet {
+                        to_side,
+                        from,
+                        to,
+                        data,
+                    };
                     self.sent.push(p.clone());
                     self.queue.push(p);
                 }
@@ -175,7 +207,11 @@ impl Pair {
     }
 
     pub fn ups(&self, side: Side) -> Vec<&ChildSa> {
-        let ev = if side == Side::West { &self.events_west } else { &self.events_east };
+        let ev = if side == Side::West {
+            &self.events_west
+        } else {
+            &self.events_east
+        };
         ev.iter()
             .filter_map(|o| match o {
                 Output::ChildSaUp(c) => Some(c),
@@ -185,7 +221,11 @@ impl Pair {
     }
 
     pub fn failures(&self, side: Side) -> Vec<&FailureReason> {
-        let ev = if side == Side::West { &self.events_west } else { &self.events_east };
+        let ev = if side == Side::West {
+            &self.events_west
+        } else {
+            &self.events_east
+        };
         ev.iter()
             .filter_map(|o| match o {
                 Output::Failure { reason, .. } => Some(reason),
@@ -195,7 +235,11 @@ impl Pair {
     }
 
     pub fn downs(&self, side: Side) -> Vec<u32> {
-        let ev = if side == Side::West { &self.events_west } else { &self.events_east };
+        let ev = if side == Side::West {
+            &self.events_west
+        } else {
+            &self.events_east
+        };
         ev.iter()
             .filter_map(|o| match o {
                 Output::ChildSaDown { inbound_spi, .. } => Some(*inbound_spi),
@@ -205,7 +249,11 @@ impl Pair {
     }
 
     pub fn count(&self, side: Side, f: impl Fn(&Output) -> bool) -> usize {
-        let ev = if side == Side::West { &self.events_west } else { &self.events_east };
+        let ev = if side == Side::West {
+            &self.events_west
+        } else {
+            &self.events_east
+        };
         ev.iter().filter(|o| f(o)).count()
     }
 
@@ -213,8 +261,20 @@ impl Pair {
     pub fn assert_mirrored(&self) -> (ChildSa, ChildSa) {
         let w = self.ups(Side::West);
         let e = self.ups(Side::East);
-        assert_eq!(w.len(), 1, "west child SAs: {:?} failures {:?}", w, self.failures(Side::West));
-        assert_eq!(e.len(), 1, "east child SAs: {:?} failures {:?}", e, self.failures(Side::East));
+        assert_eq!(
+            w.len(),
+            1,
+            "west child SAs: {:?} failures {:?}",
+            w,
+            self.failures(Side::West)
+        );
+        assert_eq!(
+            e.len(),
+            1,
+            "east child SAs: {:?} failures {:?}",
+            e,
+            self.failures(Side::East)
+        );
         let (w, e) = (w[0].clone(), e[0].clone());
         assert_eq!(w.inbound_spi, e.outbound_spi);
         assert_eq!(w.outbound_spi, e.inbound_spi);

@@ -91,7 +91,7 @@ impl Phase1Cipher {
                 expected: bs,
             });
         }
-        if len % bs != 0 {
+        if !len.is_multiple_of(bs) {
             return Err(CryptoError::NotBlockAligned(len, bs));
         }
         Ok(())

@@ -25,15 +25,25 @@ use crate::ike::crypto::{DhPrivate, Prf};
 
 impl Engine {
     pub(super) fn am_send_1(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
-        let Some(cfg) = self.peer_config(sa.peer) else { return };
+        let Some(cfg) = self.peer_config(sa.peer) else {
+            return;
+        };
         let Some(group) = cfg.policies.first().map(|p| p.group) else {
-            let r = FailureReason::NoPolicyMatch(format!("no ISAKMP policy configured for peer {}", sa.peer));
+            let r = FailureReason::NoPolicyMatch(format!(
+                "no ISAKMP policy configured for peer {}",
+                sa.peer
+            ));
             let peer = sa.peer;
             sa.state = State::MmNoState;
             self.record_failure(out, peer, Some(sa), r);
             return;
         };
-        let policies: Vec<_> = cfg.policies.iter().filter(|p| p.group == group).copied().collect();
+        let policies: Vec<_> = cfg
+            .policies
+            .iter()
+            .filter(|p| p.group == group)
+            .copied()
+            .collect();
         let dh = match DhPrivate::generate(group, &self.rng) {
             Ok(d) => d,
             Err(e) => {
@@ -59,9 +69,19 @@ impl Engine {
         self.send_request(out, sa, now, data, None);
     }
 
-    pub(super) fn am_handle(&mut self, now: Instant, sa: &mut IkeSa, hdr: &Header, data: &[u8], dg: [u8; 20], out: &mut Vec<Output>) -> bool {
+    pub(super) fn am_handle(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        dg: [u8; 20],
+        out: &mut Vec<Output>,
+    ) -> bool {
         let res = match (sa.role, sa.state) {
-            (Role::Responder, State::AmWaitMsg3) if sa.keys.is_none() => self.am_recv_1(now, sa, hdr, data, out),
+            (Role::Responder, State::AmWaitMsg3) if sa.keys.is_none() => {
+                self.am_recv_1(now, sa, hdr, data, out)
+            }
             (Role::Initiator, State::AmWaitMsg2) => self.am_recv_2(now, sa, hdr, data, out),
             (Role::Responder, State::AmWaitMsg3) => self.am_recv_3(now, sa, hdr, data, out),
             (_, st) => {
@@ -93,9 +113,20 @@ impl Engine {
         }
     }
 
-    fn am_recv_1(&mut self, now: Instant, sa: &mut IkeSa, hdr: &Header, data: &[u8], out: &mut Vec<Output>) -> Result<(), Option<FailureReason>> {
+    fn am_recv_1(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Result<(), Option<FailureReason>> {
         let msg = Self::plain_msg(hdr, data)?;
-        let bad = |w: &str| Some(FailureReason::Protocol(format!("aggressive mode message 1: {w}")));
+        let bad = |w: &str| {
+            Some(FailureReason::Protocol(format!(
+                "aggressive mode message 1: {w}"
+            )))
+        };
         let sa_b = msg.first(pt::SA).ok_or_else(|| bad("no SA"))?;
         let offered = SaPayload::parse(sa_b).map_err(|e| bad(&e.to_string()))?;
         let ke = msg.first(pt::KE).ok_or_else(|| bad("no KE"))?;
@@ -103,7 +134,8 @@ impl Engine {
         check_nonce(ni)?;
         let idii_b = msg.first(pt::ID).ok_or_else(|| bad("no ID"))?.to_vec();
         let cfg = self.peer_config(sa.peer).ok_or(None)?;
-        let choice = proposal::choose_p1(&cfg.policies, &offered).map_err(|r| Some(FailureReason::NoPolicyMatch(r)))?;
+        let choice = proposal::choose_p1(&cfg.policies, &offered)
+            .map_err(|r| Some(FailureReason::NoPolicyMatch(r)))?;
         nat_t::read_vids(sa, &msg, cfg);
         let force = cfg.force_encap;
         sa.sai_b = sa_b.to_vec();
@@ -112,22 +144,45 @@ impl Engine {
         sa.lifetime_s = choice.lifetime_s;
         sa.gxi = ke.to_vec();
         sa.ni = ni.to_vec();
-        let dh = DhPrivate::generate(choice.policy.group, &self.rng).map_err(|e| bad(&e.to_string()))?;
+        let dh =
+            DhPrivate::generate(choice.policy.group, &self.rng).map_err(|e| bad(&e.to_string()))?;
         sa.gxr = dh.public_value().to_vec();
         let gxy = dh.agree(ke).map_err(|e| bad(&e.to_string()))?;
         sa.nr = self.random_bytes(NONCE_LEN);
         self.derive_phase1(sa, gxy.as_bytes())?;
         let idir_b = self.own_id().emit();
         let keys = sa.keys.as_ref().ok_or(None)?;
-        let hash_r = keys.hash_r(&sa.gxi, &sa.gxr, &sa.icookie, &sa.rcookie, &sa.sai_b, &idir_b);
-        let mut reply = SaPayload { proposals: offered.proposals.iter().filter(|p| p.protocol == 1).take(1).cloned().collect() };
+        let hash_r = keys.hash_r(
+            &sa.gxi,
+            &sa.gxr,
+            &sa.icookie,
+            &sa.rcookie,
+            &sa.sai_b,
+            &idir_b,
+        );
+        let mut reply = SaPayload {
+            proposals: offered
+                .proposals
+                .iter()
+                .filter(|p| p.protocol == 1)
+                .take(1)
+                .cloned()
+                .collect(),
+        };
         if let Some(p) = reply.proposals.first_mut() {
             p.transforms = vec![choice.transform.clone()];
         }
         let mut chain = Chain::new();
-        chain.push(pt::SA, reply.emit()).push(pt::KE, sa.gxr.clone()).push(pt::NONCE, sa.nr.clone()).push(pt::ID, idir_b);
+        chain
+            .push(pt::SA, reply.emit())
+            .push(pt::KE, sa.gxr.clone())
+            .push(pt::NONCE, sa.nr.clone())
+            .push(pt::ID, idir_b);
         if choice.shortened {
-            chain.push(pt::NOTIFY, responder_lifetime_p1(sa, choice.lifetime_s).emit());
+            chain.push(
+                pt::NOTIFY,
+                responder_lifetime_p1(sa, choice.lifetime_s).emit(),
+            );
         }
         if let Some(cfg) = self.peer_config(sa.peer) {
             nat_t::push_vids(&mut chain, cfg);
@@ -141,17 +196,38 @@ impl Engine {
         Ok(())
     }
 
-    fn am_recv_2(&mut self, now: Instant, sa: &mut IkeSa, hdr: &Header, data: &[u8], out: &mut Vec<Output>) -> Result<(), Option<FailureReason>> {
+    fn am_recv_2(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Result<(), Option<FailureReason>> {
         let msg = Self::plain_msg(hdr, data)?;
-        let bad = |w: &str| Some(FailureReason::Protocol(format!("aggressive mode message 2: {w}")));
+        let bad = |w: &str| {
+            Some(FailureReason::Protocol(format!(
+                "aggressive mode message 2: {w}"
+            )))
+        };
         let cfg = self.peer_config(sa.peer).ok_or(None)?;
-        let chosen = SaPayload::parse(msg.first(pt::SA).ok_or_else(|| bad("no SA"))?).map_err(|e| bad(&e.to_string()))?;
-        let t = chosen.proposals.first().and_then(|p| p.transforms.first()).ok_or_else(|| bad("no transform"))?;
+        let chosen = SaPayload::parse(msg.first(pt::SA).ok_or_else(|| bad("no SA"))?)
+            .map_err(|e| bad(&e.to_string()))?;
+        let t = chosen
+            .proposals
+            .first()
+            .and_then(|p| p.transforms.first())
+            .ok_or_else(|| bad("no transform"))?;
         let offer = proposal::decode_p1(t);
         let policy = cfg
             .policies
             .iter()
-            .find(|p| Some(p.encryption) == offer.encryption && Some(p.hash) == offer.hash && Some(p.group) == offer.group && Some(p.auth) == offer.auth)
+            .find(|p| {
+                Some(p.encryption) == offer.encryption
+                    && Some(p.hash) == offer.hash
+                    && Some(p.group) == offer.group
+                    && Some(p.auth) == offer.auth
+            })
             .copied()
             .ok_or_else(|| bad(&format!("peer chose {offer}, which we did not offer")))?;
         let ke = msg.first(pt::KE).ok_or_else(|| bad("no KE"))?;
@@ -162,7 +238,10 @@ impl Engine {
         nat_t::read_vids(sa, &msg, cfg);
         let force = cfg.force_encap;
         sa.policy = Some(policy);
-        sa.lifetime_s = offer.lifetime_s.unwrap_or(policy.lifetime_s).min(policy.lifetime_s);
+        sa.lifetime_s = offer
+            .lifetime_s
+            .unwrap_or(policy.lifetime_s)
+            .min(policy.lifetime_s);
         if let Some(l) = responder_lifetime(&msg, 1, p1::LIFE_TYPE, p1::LIFE_DURATION) {
             sa.lifetime_s = sa.lifetime_s.min(l);
         }
@@ -172,7 +251,14 @@ impl Engine {
         sa.nr = nr.to_vec();
         self.derive_phase1(sa, gxy.as_bytes())?;
         let keys = sa.keys.as_ref().ok_or(None)?;
-        let want = keys.hash_r(&sa.gxi, &sa.gxr, &sa.icookie, &sa.rcookie, &sa.sai_b, &idir_b);
+        let want = keys.hash_r(
+            &sa.gxi,
+            &sa.gxr,
+            &sa.icookie,
+            &sa.rcookie,
+            &sa.sai_b,
+            &idir_b,
+        );
         if !bool::from(want.as_slice().ct_eq(&hash)) {
             return Err(Some(FailureReason::AuthFailed(format!(
                 "pre-shared key mismatch (the peer's HASH_R did not verify; check the tunnel-group {} pre-shared-key)",
@@ -186,12 +272,28 @@ impl Engine {
         sa.send_initial_contact = !self.runtime.get(&sa.peer).is_some_and(|r| r.contacted);
         let idii_b = self.own_id().emit();
         let keys = sa.keys.as_ref().ok_or(None)?;
-        let hash_i = keys.hash_i(&sa.gxi, &sa.gxr, &sa.icookie, &sa.rcookie, &sa.sai_b, &idii_b);
+        let hash_i = keys.hash_i(
+            &sa.gxi,
+            &sa.gxr,
+            &sa.icookie,
+            &sa.rcookie,
+            &sa.sai_b,
+            &idii_b,
+        );
         let mut chain = Chain::new();
         chain.push(pt::HASH, hash_i.to_vec());
         self.push_natd(&mut chain, sa, prf, force);
         if sa.send_initial_contact {
-            chain.push(pt::NOTIFY, NotifyPayload { protocol: 1, ntype: nt::INITIAL_CONTACT, spi: sa.spi_bytes(), data: vec![] }.emit());
+            chain.push(
+                pt::NOTIFY,
+                NotifyPayload {
+                    protocol: 1,
+                    ntype: nt::INITIAL_CONTACT,
+                    spi: sa.spi_bytes(),
+                    data: vec![],
+                }
+                .emit(),
+            );
         }
         let (data, iv) = Self::sealed(sa, xt::AGGRESSIVE, 0, &chain, &sa.iv).ok_or(None)?;
         sa.iv = iv;
@@ -204,7 +306,14 @@ impl Engine {
         Ok(())
     }
 
-    fn am_recv_3(&mut self, now: Instant, sa: &mut IkeSa, hdr: &Header, data: &[u8], out: &mut Vec<Output>) -> Result<(), Option<FailureReason>> {
+    fn am_recv_3(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Result<(), Option<FailureReason>> {
         let mismatch = || {
             Some(FailureReason::AuthFailed(format!(
                 "pre-shared key mismatch (the peer's HASH_I did not verify; check the tunnel-group {} pre-shared-key)",
@@ -219,7 +328,14 @@ impl Engine {
         let hash = msg.first(pt::HASH).ok_or_else(mismatch)?;
         let idii_b = sa.peer_id_b.clone();
         let keys = sa.keys.as_ref().ok_or(None)?;
-        let want = keys.hash_i(&sa.gxi, &sa.gxr, &sa.icookie, &sa.rcookie, &sa.sai_b, &idii_b);
+        let want = keys.hash_i(
+            &sa.gxi,
+            &sa.gxr,
+            &sa.icookie,
+            &sa.rcookie,
+            &sa.sai_b,
+            &idii_b,
+        );
         if !bool::from(want.as_slice().ct_eq(hash)) {
             return Err(mismatch());
         }
@@ -228,7 +344,10 @@ impl Engine {
             let (from, to) = (sa.remote, sa.local);
             nat_t::check_natd(sa, &msg, Prf::new(policy.hash), from, to);
         }
-        let ic = msg.all(pt::NOTIFY).filter_map(|n| NotifyPayload::parse(n).ok()).any(|n| n.ntype == nt::INITIAL_CONTACT);
+        let ic = msg
+            .all(pt::NOTIFY)
+            .filter_map(|n| NotifyPayload::parse(n).ok())
+            .any(|n| n.ntype == nt::INITIAL_CONTACT);
         sa.state = State::AmActive;
         sa.retransmit = None;
         sa.last_reply = None;

@@ -25,10 +25,17 @@ pub struct Ipv4Net {
 impl Ipv4Net {
     /// The network with host bits cleared; `None` when prefix > 32.
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Net> {
-        (prefix <= 32).then(|| Ipv4Net { addr: Ipv4Addr::from(u32::from(addr) & Self::mask_of(prefix)), prefix })
+        (prefix <= 32).then(|| Ipv4Net {
+            addr: Ipv4Addr::from(u32::from(addr) & Self::mask_of(prefix)),
+            prefix,
+        })
     }
     fn mask_of(prefix: u8) -> u32 {
-        if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32)) }
+        if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix.min(32))
+        }
     }
     pub fn mask(&self) -> Ipv4Addr {
         Ipv4Addr::from(Self::mask_of(self.prefix))
@@ -37,7 +44,9 @@ impl Ipv4Net {
     pub fn from_mask(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Net> {
         let m = u32::from(mask);
         let prefix = m.leading_ones() as u8;
-        (Self::mask_of(prefix) == m).then(|| Ipv4Net::new(addr, prefix)).flatten()
+        (Self::mask_of(prefix) == m)
+            .then(|| Ipv4Net::new(addr, prefix))
+            .flatten()
     }
 }
 
@@ -60,7 +69,11 @@ pub struct IsakmpPolicy {
 
 impl fmt::Display for IsakmpPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}/{}/{}/{}", self.priority, self.encryption, self.hash, self.group, self.lifetime_s)
+        write!(
+            f,
+            "{} {}/{}/{}/{}",
+            self.priority, self.encryption, self.hash, self.group, self.lifetime_s
+        )
     }
 }
 
@@ -149,7 +162,11 @@ impl PeerConfig {
             nat_t: true,
             nat_keepalive: Duration::from_secs(20),
             force_encap: false,
-            dpd: Some(DpdConfig { threshold: Duration::from_secs(10), retry: Duration::from_secs(2), max_retries: 5 }),
+            dpd: Some(DpdConfig {
+                threshold: Duration::from_secs(10),
+                retry: Duration::from_secs(2),
+                max_retries: 5,
+            }),
             aggressive_responder: false,
         }
     }

@@ -97,12 +97,33 @@ pub enum Output {
     /// An IKE datagram, WITHOUT the 4-byte non-ESP marker (the daemon adds
     /// it when `from` or `to` uses port 4500). A NAT-T keepalive is the single
     /// byte 0xff and is sent as-is (RFC 3948 section 2.3, no marker).
-    Send { from: SocketAddrV4, to: SocketAddrV4, data: Vec<u8> },
+    Send {
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: Vec<u8>,
+    },
     ChildSaUp(ChildSa),
-    ChildSaDown { peer: Ipv4Addr, selector: SelectorId, inbound_spi: u32, outbound_spi: u32 },
-    IsakmpUp { peer: Ipv4Addr, icookie: [u8; 8], rcookie: [u8; 8] },
-    IsakmpDown { peer: Ipv4Addr, icookie: [u8; 8], rcookie: [u8; 8], reason: String },
-    Failure { peer: Ipv4Addr, reason: FailureReason },
+    ChildSaDown {
+        peer: Ipv4Addr,
+        selector: SelectorId,
+        inbound_spi: u32,
+        outbound_spi: u32,
+    },
+    IsakmpUp {
+        peer: Ipv4Addr,
+        icookie: [u8; 8],
+        rcookie: [u8; 8],
+    },
+    IsakmpDown {
+        peer: Ipv4Addr,
+        icookie: [u8; 8],
+        rcookie: [u8; 8],
+        reason: String,
+    },
+    Failure {
+        peer: Ipv4Addr,
+        reason: FailureReason,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -195,7 +216,13 @@ impl Engine {
         }
     }
 
-    pub(super) fn record_failure(&mut self, out: &mut Vec<Output>, peer: Ipv4Addr, sa: Option<&mut IkeSa>, reason: FailureReason) {
+    pub(super) fn record_failure(
+        &mut self,
+        out: &mut Vec<Output>,
+        peer: Ipv4Addr,
+        sa: Option<&mut IkeSa>,
+        reason: FailureReason,
+    ) {
         warn!(%peer, reason = %reason, "IKE failure");
         if let Some(sa) = sa {
             sa.failure = Some(reason.text().to_string());
@@ -204,7 +231,13 @@ impl Engine {
         out.push(Output::Failure { peer, reason });
     }
 
-    pub(super) fn alloc_sa(&mut self, peer: Ipv4Addr, role: Role, mode: Phase1Mode, now: Instant) -> IkeSa {
+    pub(super) fn alloc_sa(
+        &mut self,
+        peer: Ipv4Addr,
+        role: Role,
+        mode: Phase1Mode,
+        now: Instant,
+    ) -> IkeSa {
         let id = self.next_id;
         self.next_id += 1;
         let state = match (role, mode) {
@@ -254,7 +287,10 @@ impl Engine {
     }
 
     fn half_open(&self, peer: Option<Ipv4Addr>) -> usize {
-        self.sas.values().filter(|s| !s.state.is_active() && peer.is_none_or(|p| s.peer == p)).count()
+        self.sas
+            .values()
+            .filter(|s| !s.state.is_active() && peer.is_none_or(|p| s.peer == p))
+            .count()
     }
 
     pub(super) fn half_open_allowed(&self, peer: Ipv4Addr) -> Result<(), FailureReason> {
@@ -293,7 +329,13 @@ impl Engine {
 
     /// Build an encrypted message with `iv`; returns it and the next IV
     /// (its last ciphertext block).
-    pub(super) fn sealed(sa: &IkeSa, exchange: u8, mid: u32, chain: &Chain, iv: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    pub(super) fn sealed(
+        sa: &IkeSa,
+        exchange: u8,
+        mid: u32,
+        chain: &Chain,
+        iv: &[u8],
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
         let cipher = sa.cipher.as_ref()?;
         let bs = cipher.block_size();
         let mut body = chain.bytes();
@@ -318,12 +360,25 @@ impl Engine {
     }
 
     /// Decrypt a message with `iv`; returns it and the next IV.
-    pub(super) fn open(sa: &IkeSa, hdr: &Header, data: &[u8], iv: &[u8]) -> Result<(Message, Vec<u8>), String> {
-        let cipher = sa.cipher.as_ref().ok_or("encrypted message before keys exist")?;
+    pub(super) fn open(
+        sa: &IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        iv: &[u8],
+    ) -> Result<(Message, Vec<u8>), String> {
+        let cipher = sa
+            .cipher
+            .as_ref()
+            .ok_or("encrypted message before keys exist")?;
         let bs = cipher.block_size();
-        let ct = data.get(HEADER_LEN..hdr.length as usize).ok_or("truncated message")?;
+        let ct = data
+            .get(HEADER_LEN..hdr.length as usize)
+            .ok_or("truncated message")?;
         if ct.is_empty() || ct.len() % bs != 0 {
-            return Err(format!("encrypted body of {} bytes is not a multiple of the {bs}-byte block", ct.len()));
+            return Err(format!(
+                "encrypted body of {} bytes is not a multiple of the {bs}-byte block",
+                ct.len()
+            ));
         }
         let next_iv = ct[ct.len() - bs..].to_vec();
         let mut body = ct.to_vec();
@@ -333,11 +388,22 @@ impl Engine {
     }
 
     pub(super) fn send(out: &mut Vec<Output>, sa: &IkeSa, data: Vec<u8>) {
-        out.push(Output::Send { from: sa.local, to: sa.remote, data });
+        out.push(Output::Send {
+            from: sa.local,
+            to: sa.remote,
+            data,
+        });
     }
 
     /// Send a request and arm its retransmission.
-    pub(super) fn send_request(&self, out: &mut Vec<Output>, sa: &mut IkeSa, now: Instant, data: Vec<u8>, mid: Option<u32>) {
+    pub(super) fn send_request(
+        &self,
+        out: &mut Vec<Output>,
+        sa: &mut IkeSa,
+        now: Instant,
+        data: Vec<u8>,
+        mid: Option<u32>,
+    ) {
         sa.retransmit = Some(Retransmit {
             data: data.clone(),
             sent: 1,
@@ -357,11 +423,27 @@ impl Engine {
         out
     }
 
-    pub(super) fn initiate_inner(&mut self, now: Instant, peer: Ipv4Addr, selector: SelectorId, replaces: Option<u32>, out: &mut Vec<Output>) {
-        let Some((mode, has_sel, name)) =
-            self.peer_config(peer).map(|c| (c.mode, c.selectors.iter().any(|s| s.id == selector), c.name.clone()))
-        else {
-            self.record_failure(out, peer, None, FailureReason::NoPeerConfig(format!("no crypto map entry has peer {peer}")));
+    pub(super) fn initiate_inner(
+        &mut self,
+        now: Instant,
+        peer: Ipv4Addr,
+        selector: SelectorId,
+        replaces: Option<u32>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some((mode, has_sel, name)) = self.peer_config(peer).map(|c| {
+            (
+                c.mode,
+                c.selectors.iter().any(|s| s.id == selector),
+                c.name.clone(),
+            )
+        }) else {
+            self.record_failure(
+                out,
+                peer,
+                None,
+                FailureReason::NoPeerConfig(format!("no crypto map entry has peer {peer}")),
+            );
             return;
         };
         if !has_sel {
@@ -370,7 +452,13 @@ impl Engine {
             return;
         }
         // An established phase 1 to this peer: go straight to quick mode.
-        if let Some(id) = self.sas.values().filter(|s| s.peer == peer && s.state.is_active()).map(|s| s.id).max() {
+        if let Some(id) = self
+            .sas
+            .values()
+            .filter(|s| s.peer == peer && s.state.is_active())
+            .map(|s| s.id)
+            .max()
+        {
             if let Some(mut sa) = self.sas.remove(&id) {
                 self.start_quick_mode(now, &mut sa, selector, replaces, out);
                 self.sas.insert(id, sa);
@@ -378,7 +466,11 @@ impl Engine {
             return;
         }
         // One under way: queue the selector.
-        if let Some(sa) = self.sas.values_mut().find(|s| s.peer == peer && s.role == Role::Initiator) {
+        if let Some(sa) = self
+            .sas
+            .values_mut()
+            .find(|s| s.peer == peer && s.role == Role::Initiator)
+        {
             if !sa.pending.iter().any(|(s, _)| *s == selector) {
                 sa.pending.push((selector, replaces));
             }
@@ -402,7 +494,13 @@ impl Engine {
     }
 
     /// An IKE datagram arrived (without the non-ESP marker).
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddrV4, to: SocketAddrV4, data: &[u8]) -> Vec<Output> {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: &[u8],
+    ) -> Vec<Output> {
         let mut out = Vec::new();
         if data == [0xff] {
             return out; // NAT-T keepalive
@@ -430,20 +528,27 @@ impl Engine {
             .find(|s| s.icookie == hdr.icookie && s.rcookie == hdr.rcookie && s.peer == *from.ip())
             .or_else(|| {
                 self.sas.values().find(|s| {
-                    s.icookie == hdr.icookie && s.peer == *from.ip() && (s.rcookie == zero || hdr.rcookie == zero)
+                    s.icookie == hdr.icookie
+                        && s.peer == *from.ip()
+                        && (s.rcookie == zero || hdr.rcookie == zero)
                 })
             })
             .map(|s| s.id);
 
         let Some(id) = id else {
-            if hdr.rcookie == zero && (hdr.exchange == xt::MAIN || hdr.exchange == xt::AGGRESSIVE) && !hdr.encrypted() {
+            if hdr.rcookie == zero
+                && (hdr.exchange == xt::MAIN || hdr.exchange == xt::AGGRESSIVE)
+                && !hdr.encrypted()
+            {
                 self.respond_new(now, from, to, &hdr, data, dg, &mut out);
             } else {
                 debug!(%from, exchange = hdr.exchange, "datagram for an unknown ISAKMP SA dropped");
             }
             return out;
         };
-        let Some(mut sa) = self.sas.remove(&id) else { return out };
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return out;
+        };
 
         // A retransmission of what we last answered: answer the same again.
         if sa.last_rx == Some(dg) {
@@ -483,14 +588,29 @@ impl Engine {
 
     /// Set up a responder SA for a first message.
     #[allow(clippy::too_many_arguments)]
-    fn respond_new(&mut self, now: Instant, from: SocketAddrV4, to: SocketAddrV4, hdr: &Header, data: &[u8], dg: [u8; 20], out: &mut Vec<Output>) {
+    fn respond_new(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        hdr: &Header,
+        data: &[u8],
+        dg: [u8; 20],
+        out: &mut Vec<Output>,
+    ) {
         let peer = *from.ip();
         let Some(cfg) = self.peer_config(peer) else {
-            let reason = format!("no crypto map entry or tunnel-group for peer {peer}: phase 1 from it refused");
+            let reason = format!(
+                "no crypto map entry or tunnel-group for peer {peer}: phase 1 from it refused"
+            );
             self.record_failure(out, peer, None, FailureReason::NoPeerConfig(reason));
             return;
         };
-        let mode = if hdr.exchange == xt::MAIN { Phase1Mode::Main } else { Phase1Mode::Aggressive };
+        let mode = if hdr.exchange == xt::MAIN {
+            Phase1Mode::Main
+        } else {
+            Phase1Mode::Aggressive
+        };
         if mode == Phase1Mode::Aggressive && !cfg.aggressive_responder {
             let reason = format!(
                 "aggressive mode from {peer} refused: answering it exposes a pre-shared-key hash to offline cracking (enable it for this peer only if needed)"
@@ -531,7 +651,11 @@ impl Engine {
             }
         }
         info!(peer = %sa.peer, sa = sa.id, state = %sa.state, "phase 1 up");
-        out.push(Output::IsakmpUp { peer: sa.peer, icookie: sa.icookie, rcookie: sa.rcookie });
+        out.push(Output::IsakmpUp {
+            peer: sa.peer,
+            icookie: sa.icookie,
+            rcookie: sa.rcookie,
+        });
         let pending = std::mem::take(&mut sa.pending);
         for (sel, replaces) in pending {
             self.start_quick_mode(now, sa, sel, replaces, out);
@@ -541,7 +665,12 @@ impl Engine {
     /// `clear crypto ipsec sa [peer ADDR]`.
     pub fn delete_ipsec(&mut self, now: Instant, peer: Option<Ipv4Addr>) -> Vec<Output> {
         let mut out = Vec::new();
-        let doomed: Vec<ChildRecord> = self.children.iter().filter(|c| peer.is_none_or(|p| c.peer == p)).cloned().collect();
+        let doomed: Vec<ChildRecord> = self
+            .children
+            .iter()
+            .filter(|c| peer.is_none_or(|p| c.peer == p))
+            .cloned()
+            .collect();
         for c in doomed {
             self.drop_child(now, c.inbound_spi, true, &mut out);
         }
@@ -551,7 +680,12 @@ impl Engine {
     /// `clear crypto isakmp sa [ADDR]`.
     pub fn delete_isakmp(&mut self, now: Instant, peer: Option<Ipv4Addr>) -> Vec<Output> {
         let mut out = Vec::new();
-        let ids: Vec<u64> = self.sas.values().filter(|s| peer.is_none_or(|p| s.peer == p)).map(|s| s.id).collect();
+        let ids: Vec<u64> = self
+            .sas
+            .values()
+            .filter(|s| peer.is_none_or(|p| s.peer == p))
+            .map(|s| s.id)
+            .collect();
         for id in ids {
             if let Some(mut sa) = self.sas.remove(&id) {
                 if sa.state.is_active() {
@@ -571,10 +705,18 @@ impl Engine {
     /// The daemon saw ESP traffic on an SA (for rekey-while-in-use and as
     /// liveness for DPD).
     pub fn note_child_traffic(&mut self, now: Instant, inbound_spi: u32) {
-        if let Some(c) = self.children.iter_mut().find(|c| c.inbound_spi == inbound_spi || c.outbound_spi == inbound_spi) {
+        if let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.inbound_spi == inbound_spi || c.outbound_spi == inbound_spi)
+        {
             c.used = true;
             let peer = c.peer;
-            for sa in self.sas.values_mut().filter(|s| s.peer == peer && s.state.is_active()) {
+            for sa in self
+                .sas
+                .values_mut()
+                .filter(|s| s.peer == peer && s.state.is_active())
+            {
                 sa.last_heard = now;
             }
         }
@@ -584,7 +726,10 @@ impl Engine {
         self.sas
             .values()
             .map(|s| {
-                let newer = self.sas.values().any(|o| o.peer == s.peer && o.id > s.id && s.state.is_active());
+                let newer = self
+                    .sas
+                    .values()
+                    .any(|o| o.peer == s.peer && o.id > s.id && s.state.is_active());
                 IsakmpSaInfo {
                     peer: s.peer,
                     role: s.role,
@@ -595,7 +740,9 @@ impl Engine {
                     group: s.policy.map(|p| p.group),
                     auth: s.policy.map(|p| p.auth),
                     lifetime_s: s.lifetime_s,
-                    remaining_s: s.expires.map(|e| e.saturating_duration_since(now).as_secs()),
+                    remaining_s: s
+                        .expires
+                        .map(|e| e.saturating_duration_since(now).as_secs()),
                     nat_t: s.nat.floated,
                     last_failure: s.failure.clone(),
                 }
@@ -608,21 +755,51 @@ impl Engine {
         for cfg in &self.peers {
             for &addr in &cfg.addresses {
                 let sas = self.children.iter().filter(|c| c.peer == addr).count();
-                let active = self.sas.values().any(|s| s.peer == addr && s.state.is_active());
-                let negotiating = self.sas.values().find(|s| s.peer == addr && !s.state.is_active());
+                let active = self
+                    .sas
+                    .values()
+                    .any(|s| s.peer == addr && s.state.is_active());
+                let negotiating = self
+                    .sas
+                    .values()
+                    .find(|s| s.peer == addr && !s.state.is_active());
                 let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.clone());
                 let (up, detail) = if sas > 0 {
-                    (true, format!("up: {sas} IPsec SA pair(s), ISAKMP SA {}", if active { "active" } else { "not present" }))
+                    (
+                        true,
+                        format!(
+                            "up: {sas} IPsec SA pair(s), ISAKMP SA {}",
+                            if active { "active" } else { "not present" }
+                        ),
+                    )
                 } else if let Some(s) = negotiating {
-                    (false, format!("negotiating: {}{}", s.state, failure.map(|f| format!("; last failure: {f}")).unwrap_or_default()))
+                    (
+                        false,
+                        format!(
+                            "negotiating: {}{}",
+                            s.state,
+                            failure
+                                .map(|f| format!("; last failure: {f}"))
+                                .unwrap_or_default()
+                        ),
+                    )
                 } else if let Some(f) = failure {
                     (false, f)
                 } else if active {
-                    (false, "ISAKMP SA up, no IPsec SA (waiting for interesting traffic)".into())
+                    (
+                        false,
+                        "ISAKMP SA up, no IPsec SA (waiting for interesting traffic)".into(),
+                    )
                 } else {
                     (false, "down: no interesting traffic yet".into())
                 };
-                v.push(PeerStatus { name: cfg.name.clone(), peer: addr, up, ipsec_sas: sas, detail });
+                v.push(PeerStatus {
+                    name: cfg.name.clone(),
+                    peer: addr,
+                    up,
+                    ipsec_sas: sas,
+                    detail,
+                });
             }
         }
         v
@@ -667,7 +844,9 @@ impl Engine {
         let mut out = Vec::new();
         let ids: Vec<u64> = self.sas.keys().copied().collect();
         for id in ids {
-            let Some(mut sa) = self.sas.remove(&id) else { continue };
+            let Some(mut sa) = self.sas.remove(&id) else {
+                continue;
+            };
             if self.sa_timers(now, &mut sa, &mut out) {
                 self.sas.insert(id, sa);
             }
@@ -686,7 +865,8 @@ impl Engine {
                     sa.remote,
                     r.sent,
                     match sa.state {
-                        State::MmWaitMsg6 => "; stuck in MM_WAIT_MSG6: a pre-shared key mismatch makes the peer drop message 5",
+                        State::MmWaitMsg6 =>
+                            "; stuck in MM_WAIT_MSG6: a pre-shared key mismatch makes the peer drop message 5",
                         _ => "",
                     }
                 );
@@ -704,7 +884,10 @@ impl Engine {
             Self::send(out, sa, data);
         }
         // half-open cleanup (responder side never retransmits phase 1)
-        if !sa.state.is_active() && now >= sa.created + self.half_open_timeout() && sa.retransmit.is_none() {
+        if !sa.state.is_active()
+            && now >= sa.created + self.half_open_timeout()
+            && sa.retransmit.is_none()
+        {
             debug!(peer = %sa.peer, sa = sa.id, state = %sa.state, "half-open ISAKMP SA expired");
             return false;
         }
@@ -713,7 +896,12 @@ impl Engine {
             let _ = exp;
             info!(peer = %sa.peer, sa = sa.id, "ISAKMP SA lifetime expired");
             self.send_isakmp_delete(now, sa, out);
-            out.push(Output::IsakmpDown { peer: sa.peer, icookie: sa.icookie, rcookie: sa.rcookie, reason: "lifetime expired".into() });
+            out.push(Output::IsakmpDown {
+                peer: sa.peer,
+                icookie: sa.icookie,
+                rcookie: sa.rcookie,
+                reason: "lifetime expired".into(),
+            });
             return false;
         }
         if !self.dpd_timer(now, sa, out) {
@@ -721,17 +909,34 @@ impl Engine {
         }
         if let Some(k) = sa.keepalive_next.filter(|k| now >= *k) {
             let _ = k;
-            out.push(Output::Send { from: sa.local, to: sa.remote, data: vec![0xff] });
-            let every = self.peer_config(sa.peer).map(|c| c.nat_keepalive).unwrap_or(Duration::from_secs(20));
+            out.push(Output::Send {
+                from: sa.local,
+                to: sa.remote,
+                data: vec![0xff],
+            });
+            let every = self
+                .peer_config(sa.peer)
+                .map(|c| c.nat_keepalive)
+                .unwrap_or(Duration::from_secs(20));
             sa.keepalive_next = Some(now + every);
         }
         true
     }
 
-    fn try_backup_peer(&mut self, now: Instant, failed: Ipv4Addr, pending: Vec<(SelectorId, Option<u32>)>, out: &mut Vec<Output>) {
-        let Some(cfg) = self.peer_config(failed) else { return };
+    fn try_backup_peer(
+        &mut self,
+        now: Instant,
+        failed: Ipv4Addr,
+        pending: Vec<(SelectorId, Option<u32>)>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(cfg) = self.peer_config(failed) else {
+            return;
+        };
         let pos = cfg.addresses.iter().position(|a| *a == failed);
-        let Some(next) = pos.and_then(|p| cfg.addresses.get(p + 1)).copied() else { return };
+        let Some(next) = pos.and_then(|p| cfg.addresses.get(p + 1)).copied() else {
+            return;
+        };
         info!(%failed, backup = %next, "trying the next peer of the crypto map");
         for (sel, rep) in pending {
             self.initiate_inner(now, next, sel, rep, out);
@@ -739,9 +944,17 @@ impl Engine {
     }
 
     fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let hard: Vec<u32> = self.children.iter().filter(|c| now >= c.hard).map(|c| c.inbound_spi).collect();
+        let hard: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| now >= c.hard)
+            .map(|c| c.inbound_spi)
+            .collect();
         for spi in hard {
-            info!(spi = format_args!("{spi:#010x}"), "IPsec SA lifetime expired");
+            info!(
+                spi = format_args!("{spi:#010x}"),
+                "IPsec SA lifetime expired"
+            );
             self.drop_child(now, spi, true, out);
         }
         let soft: Vec<(Ipv4Addr, SelectorId, u32)> = self
@@ -760,19 +973,42 @@ impl Engine {
     }
 
     /// Forget a child SA; optionally tell the peer.
-    pub(super) fn drop_child(&mut self, now: Instant, inbound_spi: u32, notify_peer: bool, out: &mut Vec<Output>) {
-        let Some(pos) = self.children.iter().position(|c| c.inbound_spi == inbound_spi) else { return };
+    pub(super) fn drop_child(
+        &mut self,
+        now: Instant,
+        inbound_spi: u32,
+        notify_peer: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(pos) = self
+            .children
+            .iter()
+            .position(|c| c.inbound_spi == inbound_spi)
+        else {
+            return;
+        };
         let c = self.children.remove(pos);
         self.spis.remove(&c.inbound_spi);
         if notify_peer {
-            if let Some(id) = self.sas.values().filter(|s| s.peer == c.peer && s.state.is_active()).map(|s| s.id).max() {
+            if let Some(id) = self
+                .sas
+                .values()
+                .filter(|s| s.peer == c.peer && s.state.is_active())
+                .map(|s| s.id)
+                .max()
+            {
                 if let Some(mut sa) = self.sas.remove(&id) {
                     self.send_esp_delete(now, &mut sa, c.inbound_spi, out);
                     self.sas.insert(id, sa);
                 }
             }
         }
-        out.push(Output::ChildSaDown { peer: c.peer, selector: c.selector, inbound_spi: c.inbound_spi, outbound_spi: c.outbound_spi });
+        out.push(Output::ChildSaDown {
+            peer: c.peer,
+            selector: c.selector,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+        });
     }
 
     /// Number of IPsec SA pairs up (for tests and `show`).

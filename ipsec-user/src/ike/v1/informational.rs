@@ -10,7 +10,9 @@ use subtle::ConstantTimeEq;
 use tracing::{debug, info, warn};
 
 use super::engine::{Engine, FailureReason, Output};
-use super::message::{Chain, DeletePayload, HEADER_LEN, Header, Message, NotifyPayload, nt, pt, xt};
+use super::message::{
+    Chain, DeletePayload, HEADER_LEN, Header, Message, NotifyPayload, nt, pt, xt,
+};
 use super::proposal::p2;
 use super::sa::{IkeSa, Role};
 use crate::ike::crypto::keys::exchange_iv;
@@ -18,7 +20,9 @@ use crate::ike::crypto::keys::exchange_iv;
 impl Engine {
     /// Send a protected informational with `rest` (N or D payloads).
     pub(super) fn send_info(&self, sa: &IkeSa, rest: Chain, out: &mut Vec<Output>) {
-        let (Some(keys), Some(policy)) = (sa.keys.as_ref(), sa.policy) else { return };
+        let (Some(keys), Some(policy)) = (sa.keys.as_ref(), sa.policy) else {
+            return;
+        };
         if sa.cipher.is_none() {
             return;
         }
@@ -27,35 +31,84 @@ impl Engine {
         let mut chain = Chain::new();
         chain.push(pt::HASH, hash.to_vec());
         chain.extend_from(&rest);
-        let iv = exchange_iv(policy.hash, &sa.iv, mid, crate::ike::crypto::cipher::block_size(policy.encryption));
+        let iv = exchange_iv(
+            policy.hash,
+            &sa.iv,
+            mid,
+            crate::ike::crypto::cipher::block_size(policy.encryption),
+        );
         if let Some((data, _)) = Self::sealed(sa, xt::INFORMATIONAL, mid, &chain, &iv) {
             Self::send(out, sa, data);
         }
     }
 
     /// A notify about `protocol`, protected when phase 1 is up.
-    pub(super) fn send_notify(&self, _now: Instant, sa: &IkeSa, protocol: u8, ntype: u16, spi: Vec<u8>, out: &mut Vec<Output>) {
+    pub(super) fn send_notify(
+        &self,
+        _now: Instant,
+        sa: &IkeSa,
+        protocol: u8,
+        ntype: u16,
+        spi: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) {
         let mut rest = Chain::new();
-        rest.push(pt::NOTIFY, NotifyPayload { protocol, ntype, spi, data: vec![] }.emit());
+        rest.push(
+            pt::NOTIFY,
+            NotifyPayload {
+                protocol,
+                ntype,
+                spi,
+                data: vec![],
+            }
+            .emit(),
+        );
         self.send_info(sa, rest, out);
     }
 
     pub(super) fn send_isakmp_delete(&self, _now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
         let mut rest = Chain::new();
-        rest.push(pt::DELETE, DeletePayload { protocol: 1, spi_size: 16, spis: vec![sa.spi_bytes()] }.emit());
+        rest.push(
+            pt::DELETE,
+            DeletePayload {
+                protocol: 1,
+                spi_size: 16,
+                spis: vec![sa.spi_bytes()],
+            }
+            .emit(),
+        );
         self.send_info(sa, rest, out);
     }
 
-    pub(super) fn send_esp_delete(&self, _now: Instant, sa: &mut IkeSa, inbound_spi: u32, out: &mut Vec<Output>) {
+    pub(super) fn send_esp_delete(
+        &self,
+        _now: Instant,
+        sa: &mut IkeSa,
+        inbound_spi: u32,
+        out: &mut Vec<Output>,
+    ) {
         let mut rest = Chain::new();
-        let d = DeletePayload { protocol: p2::PROTO_ESP, spi_size: 4, spis: vec![inbound_spi.to_be_bytes().to_vec()] };
+        let d = DeletePayload {
+            protocol: p2::PROTO_ESP,
+            spi_size: 4,
+            spis: vec![inbound_spi.to_be_bytes().to_vec()],
+        };
         rest.push(pt::DELETE, d.emit());
         self.send_info(sa, rest, out);
     }
 
     fn send_dpd(&self, sa: &IkeSa, ntype: u16, seq: u32, out: &mut Vec<Output>) {
         let mut rest = Chain::new();
-        rest.push(pt::NOTIFY, NotifyPayload { protocol: 1, ntype, spi: sa.spi_bytes(), data: seq.to_be_bytes().to_vec() }.emit());
+        rest.push(
+            pt::NOTIFY,
+            NotifyPayload {
+                protocol: 1,
+                ntype,
+                spi: sa.spi_bytes(),
+                data: seq.to_be_bytes().to_vec(),
+            }
+            .emit(),
+        );
         self.send_info(sa, rest, out);
     }
 
@@ -69,15 +122,38 @@ impl Engine {
             return out;
         }
         rt.last_invalid_spi = Some(now);
-        if let Some(sa) = self.sas.values().filter(|s| s.peer == peer && s.state.is_active()).max_by_key(|s| s.id) {
-            self.send_notify(now, sa, p2::PROTO_ESP, nt::INVALID_SPI, spi.to_be_bytes().to_vec(), &mut out);
+        if let Some(sa) = self
+            .sas
+            .values()
+            .filter(|s| s.peer == peer && s.state.is_active())
+            .max_by_key(|s| s.id)
+        {
+            self.send_notify(
+                now,
+                sa,
+                p2::PROTO_ESP,
+                nt::INVALID_SPI,
+                spi.to_be_bytes().to_vec(),
+                &mut out,
+            );
         }
         out
     }
 
     /// The peer restarted: every other SA with it is stale.
-    pub(super) fn initial_contact(&mut self, now: Instant, peer: Ipv4Addr, keep: u64, out: &mut Vec<Output>) {
-        let stale: Vec<u64> = self.sas.values().filter(|s| s.peer == peer && s.id != keep).map(|s| s.id).collect();
+    pub(super) fn initial_contact(
+        &mut self,
+        now: Instant,
+        peer: Ipv4Addr,
+        keep: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let stale: Vec<u64> = self
+            .sas
+            .values()
+            .filter(|s| s.peer == peer && s.id != keep)
+            .map(|s| s.id)
+            .collect();
         for id in stale {
             if let Some(s) = self.sas.remove(&id) {
                 info!(%peer, sa = id, "INITIAL-CONTACT: dropping stale ISAKMP SA");
@@ -89,22 +165,42 @@ impl Engine {
                 });
             }
         }
-        let children: Vec<u32> = self.children.iter().filter(|c| c.peer == peer).map(|c| c.inbound_spi).collect();
+        let children: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| c.peer == peer)
+            .map(|c| c.inbound_spi)
+            .collect();
         for spi in children {
             self.drop_child(now, spi, false, out);
         }
     }
 
     /// Returns false when the IKE SA must be forgotten.
-    pub(super) fn info_handle(&mut self, now: Instant, sa: &mut IkeSa, hdr: &Header, data: &[u8], out: &mut Vec<Output>) -> bool {
+    pub(super) fn info_handle(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        out: &mut Vec<Output>,
+    ) -> bool {
         if !hdr.encrypted() {
             // Only meaningful before keys exist: the peer refused phase 1.
             if sa.keys.is_some() {
                 return true;
             }
-            let body = data.get(HEADER_LEN..hdr.length as usize).unwrap_or_default().to_vec();
-            let Ok(msg) = Message::parse_plain(*hdr, body) else { return true };
-            for n in msg.all(pt::NOTIFY).filter_map(|b| NotifyPayload::parse(b).ok()) {
+            let body = data
+                .get(HEADER_LEN..hdr.length as usize)
+                .unwrap_or_default()
+                .to_vec();
+            let Ok(msg) = Message::parse_plain(*hdr, body) else {
+                return true;
+            };
+            for n in msg
+                .all(pt::NOTIFY)
+                .filter_map(|b| NotifyPayload::parse(b).ok())
+            {
                 if n.ntype == nt::NO_PROPOSAL_CHOSEN && sa.role == Role::Initiator {
                     let reason = format!(
                         "no ISAKMP policy matched: peer {} rejected all our proposals (NO-PROPOSAL-CHOSEN); compare the crypto isakmp policies on both sides",
@@ -119,39 +215,57 @@ impl Engine {
             return true;
         }
         let Some(policy) = sa.policy else { return true };
-        let iv = exchange_iv(policy.hash, &sa.iv, hdr.mid, crate::ike::crypto::cipher::block_size(policy.encryption));
+        let iv = exchange_iv(
+            policy.hash,
+            &sa.iv,
+            hdr.mid,
+            crate::ike::crypto::cipher::block_size(policy.encryption),
+        );
         let Ok((msg, _)) = Self::open(sa, hdr, data, &iv) else {
             debug!(peer = %sa.peer, "informational did not decrypt; dropped");
             return true;
         };
-        let Some(keys) = sa.keys.as_ref() else { return true };
+        let Some(keys) = sa.keys.as_ref() else {
+            return true;
+        };
         let hash_ok = msg.payloads.first().map(|p| p.ptype) == Some(pt::HASH)
-            && bool::from(keys.hash1(hdr.mid, msg.after_first()).as_slice().ct_eq(msg.first(pt::HASH).unwrap_or_default()));
+            && bool::from(
+                keys.hash1(hdr.mid, msg.after_first())
+                    .as_slice()
+                    .ct_eq(msg.first(pt::HASH).unwrap_or_default()),
+            );
         if !hash_ok {
             warn!(peer = %sa.peer, "informational with a bad HASH dropped");
             return true;
         }
         let mut keep = true;
-        for d in msg.all(pt::DELETE).filter_map(|b| DeletePayload::parse(b).ok()) {
+        for d in msg
+            .all(pt::DELETE)
+            .filter_map(|b| DeletePayload::parse(b).ok())
+        {
             match d.protocol {
-                1 => {
-                    if d.spis.iter().any(|s| *s == sa.spi_bytes()) {
-                        info!(peer = %sa.peer, sa = sa.id, "peer deleted the ISAKMP SA");
-                        out.push(Output::IsakmpDown {
-                            peer: sa.peer,
-                            icookie: sa.icookie,
-                            rcookie: sa.rcookie,
-                            reason: "deleted by the peer".into(),
-                        });
-                        keep = false;
-                    }
+                1 if d.spis.contains(&sa.spi_bytes()) => {
+                    info!(peer = %sa.peer, sa = sa.id, "peer deleted the ISAKMP SA");
+                    out.push(Output::IsakmpDown {
+                        peer: sa.peer,
+                        icookie: sa.icookie,
+                        rcookie: sa.rcookie,
+                        reason: "deleted by the peer".into(),
+                    });
+                    keep = false;
                 }
                 p2::PROTO_ESP => {
                     for s in &d.spis {
-                        let Ok(b) = <[u8; 4]>::try_from(s.as_slice()) else { continue };
+                        let Ok(b) = <[u8; 4]>::try_from(s.as_slice()) else {
+                            continue;
+                        };
                         let spi = u32::from_be_bytes(b);
                         // the peer names its inbound SPI: our outbound
-                        let found = self.children.iter().find(|c| c.peer == sa.peer && c.outbound_spi == spi).map(|c| c.inbound_spi);
+                        let found = self
+                            .children
+                            .iter()
+                            .find(|c| c.peer == sa.peer && c.outbound_spi == spi)
+                            .map(|c| c.inbound_spi);
                         if let Some(inb) = found {
                             info!(peer = %sa.peer, spi = format_args!("{spi:#010x}"), "peer deleted an IPsec SA");
                             self.drop_child(now, inb, false, out);
@@ -161,24 +275,44 @@ impl Engine {
                 _ => {}
             }
         }
-        for n in msg.all(pt::NOTIFY).filter_map(|b| NotifyPayload::parse(b).ok()) {
+        for n in msg
+            .all(pt::NOTIFY)
+            .filter_map(|b| NotifyPayload::parse(b).ok())
+        {
             match n.ntype {
                 nt::R_U_THERE => {
-                    let seq = n.data.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0);
+                    let seq = n
+                        .data
+                        .get(..4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                        .unwrap_or(0);
                     self.send_dpd(sa, nt::R_U_THERE_ACK, seq, out);
                 }
                 nt::R_U_THERE_ACK => {
-                    let seq = n.data.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let seq = n
+                        .data
+                        .get(..4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                     if sa.dpd.outstanding.is_some() && seq == sa.dpd.outstanding {
                         sa.dpd.outstanding = None;
                         sa.dpd.sent = 0;
-                        sa.dpd.next = self.peer_config(sa.peer).and_then(|c| c.dpd).map(|d| now + d.threshold);
+                        sa.dpd.next = self
+                            .peer_config(sa.peer)
+                            .and_then(|c| c.dpd)
+                            .map(|d| now + d.threshold);
                     }
                 }
                 nt::INITIAL_CONTACT => self.initial_contact(now, sa.peer, sa.id, out),
-                nt::NO_PROPOSAL_CHOSEN | nt::INVALID_ID_INFORMATION if n.protocol == p2::PROTO_ESP => {
+                nt::NO_PROPOSAL_CHOSEN | nt::INVALID_ID_INFORMATION
+                    if n.protocol == p2::PROTO_ESP =>
+                {
                     // the peer refused one of our quick modes
-                    let mid = sa.quick.iter().filter(|(_, t)| t.role == Role::Initiator).map(|(m, _)| *m).next();
+                    let mid = sa
+                        .quick
+                        .iter()
+                        .filter(|(_, t)| t.role == Role::Initiator)
+                        .map(|(m, _)| *m)
+                        .next();
                     if let Some(mid) = mid {
                         sa.quick.remove(&mid);
                     }
@@ -197,9 +331,17 @@ impl Engine {
                     self.record_failure(out, peer, Some(sa), reason);
                 }
                 nt::INVALID_SPI => {
-                    let spi = n.data.get(..4).or(n.spi.get(..4)).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let spi = n
+                        .data
+                        .get(..4)
+                        .or(n.spi.get(..4))
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                     if let Some(spi) = spi {
-                        let found = self.children.iter().find(|c| c.peer == sa.peer && c.outbound_spi == spi).map(|c| c.inbound_spi);
+                        let found = self
+                            .children
+                            .iter()
+                            .find(|c| c.peer == sa.peer && c.outbound_spi == spi)
+                            .map(|c| c.inbound_spi);
                         if let Some(inb) = found {
                             warn!(peer = %sa.peer, spi = format_args!("{spi:#010x}"), "peer reports INVALID-SPI: dropping the SA");
                             self.drop_child(now, inb, false, out);
@@ -213,11 +355,18 @@ impl Engine {
     }
 
     /// DPD (RFC 3706): returns false when the peer is declared dead.
-    pub(super) fn dpd_timer(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) -> bool {
+    pub(super) fn dpd_timer(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        out: &mut Vec<Output>,
+    ) -> bool {
         if !sa.state.is_active() || !sa.nat.peer_dpd {
             return true;
         }
-        let Some(d) = self.peer_config(sa.peer).and_then(|c| c.dpd) else { return true };
+        let Some(d) = self.peer_config(sa.peer).and_then(|c| c.dpd) else {
+            return true;
+        };
         let Some(next) = sa.dpd.next else { return true };
         if now < next {
             return true;
@@ -243,11 +392,21 @@ impl Engine {
                     );
                     let peer = sa.peer;
                     self.record_failure(out, peer, Some(sa), FailureReason::PeerDead(reason));
-                    let children: Vec<u32> = self.children.iter().filter(|c| c.peer == peer).map(|c| c.inbound_spi).collect();
+                    let children: Vec<u32> = self
+                        .children
+                        .iter()
+                        .filter(|c| c.peer == peer)
+                        .map(|c| c.inbound_spi)
+                        .collect();
                     for spi in children {
                         self.drop_child(now, spi, false, out);
                     }
-                    out.push(Output::IsakmpDown { peer, icookie: sa.icookie, rcookie: sa.rcookie, reason: "peer dead (DPD)".into() });
+                    out.push(Output::IsakmpDown {
+                        peer,
+                        icookie: sa.icookie,
+                        rcookie: sa.rcookie,
+                        reason: "peer dead (DPD)".into(),
+                    });
                     return false;
                 }
                 sa.dpd.sent += 1;

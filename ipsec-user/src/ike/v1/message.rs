@@ -86,7 +86,10 @@ impl Header {
         // The length must cover the header and not exceed what arrived;
         // trailing bytes beyond it are ignored (some stacks pad datagrams).
         if (length as usize) < HEADER_LEN || length as usize > data.len() {
-            return Err(MessageError::Length { field: length, got: data.len() });
+            return Err(MessageError::Length {
+                field: length,
+                got: data.len(),
+            });
         }
         Ok(Header {
             icookie,
@@ -134,12 +137,19 @@ pub fn parse_chain(first: u8, buf: &[u8]) -> Result<Vec<RawPayload>, MessageErro
         if out.len() >= MAX_PAYLOADS {
             return Err(MessageError::TooMany);
         }
-        let hdr = buf.get(off..off + 4).ok_or(MessageError::Payload { ptype: next, len: 0 })?;
+        let hdr = buf.get(off..off + 4).ok_or(MessageError::Payload {
+            ptype: next,
+            len: 0,
+        })?;
         let len = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
         if len < 4 || off + len > buf.len() {
             return Err(MessageError::Payload { ptype: next, len });
         }
-        out.push(RawPayload { ptype: next, body: off + 4..off + len, whole: off..off + len });
+        out.push(RawPayload {
+            ptype: next,
+            body: off + 4..off + len,
+            whole: off..off + len,
+        });
         next = hdr[0];
         off += len;
     }
@@ -200,7 +210,10 @@ pub struct Transform {
 
 impl Transform {
     pub fn attr(&self, atype: u16) -> Option<u64> {
-        self.attrs.iter().find(|a| a.atype == atype).map(|a| a.value)
+        self.attrs
+            .iter()
+            .find(|a| a.atype == atype)
+            .map(|a| a.value)
     }
 }
 
@@ -229,13 +242,20 @@ pub fn parse_attrs(mut b: &[u8]) -> Result<Vec<Attr>, MessageError> {
         }
         let t = u16::from_be_bytes([b[0], b[1]]);
         if t & 0x8000 != 0 {
-            out.push(Attr { atype: t & 0x7fff, value: u16::from_be_bytes([b[2], b[3]]) as u64 });
+            out.push(Attr {
+                atype: t & 0x7fff,
+                value: u16::from_be_bytes([b[2], b[3]]) as u64,
+            });
             b = &b[4..];
         } else {
             let len = u16::from_be_bytes([b[2], b[3]]) as usize;
-            let v = b.get(4..4 + len).ok_or(MessageError::Malformed("SA attribute"))?;
+            let v = b
+                .get(4..4 + len)
+                .ok_or(MessageError::Malformed("SA attribute"))?;
             if len > 8 {
-                return Err(MessageError::Malformed("SA attribute (value longer than 8 bytes)"));
+                return Err(MessageError::Malformed(
+                    "SA attribute (value longer than 8 bytes)",
+                ));
             }
             let value = v.iter().fold(0u64, |acc, x| (acc << 8) | *x as u64);
             out.push(Attr { atype: t, value });
@@ -283,9 +303,16 @@ impl SaPayload {
                 return Err(MessageError::Malformed("proposal"));
             }
             let (number, protocol, spi_size, ntrans) = (b[0], b[1], b[2] as usize, b[3] as usize);
-            let spi = b.get(4..4 + spi_size).ok_or(MessageError::Malformed("proposal SPI"))?.to_vec();
+            let spi = b
+                .get(4..4 + spi_size)
+                .ok_or(MessageError::Malformed("proposal SPI"))?
+                .to_vec();
             let tb = &b[4 + spi_size..];
-            let trs = if ntrans == 0 { Vec::new() } else { parse_chain(pt::TRANSFORM, tb)? };
+            let trs = if ntrans == 0 {
+                Vec::new()
+            } else {
+                parse_chain(pt::TRANSFORM, tb)?
+            };
             if trs.len() > MAX_TRANSFORMS {
                 return Err(MessageError::TooMany);
             }
@@ -295,9 +322,18 @@ impl SaPayload {
                 if t.ptype != pt::TRANSFORM || tbody.len() < 4 {
                     return Err(MessageError::Malformed("transform"));
                 }
-                transforms.push(Transform { number: tbody[0], id: tbody[1], attrs: parse_attrs(&tbody[4..])? });
+                transforms.push(Transform {
+                    number: tbody[0],
+                    id: tbody[1],
+                    attrs: parse_attrs(&tbody[4..])?,
+                });
             }
-            proposals.push(Proposal { number, protocol, spi, transforms });
+            proposals.push(Proposal {
+                number,
+                protocol,
+                spi,
+                transforms,
+            });
         }
         Ok(SaPayload { proposals })
     }
@@ -306,7 +342,12 @@ impl SaPayload {
         let mut out = vec![0, 0, 0, 1, 0, 0, 0, 1];
         let mut props = Chain::new();
         for p in &self.proposals {
-            let mut b = vec![p.number, p.protocol, p.spi.len() as u8, p.transforms.len() as u8];
+            let mut b = vec![
+                p.number,
+                p.protocol,
+                p.spi.len() as u8,
+                p.transforms.len() as u8,
+            ];
             b.extend_from_slice(&p.spi);
             let mut trs = Chain::new();
             for t in &p.transforms {
@@ -339,7 +380,12 @@ impl IdPayload {
         if b.len() < 4 || b.len() > 4 + 255 {
             return Err(MessageError::Malformed("ID"));
         }
-        Ok(IdPayload { id_type: b[0], protocol: b[1], port: u16::from_be_bytes([b[2], b[3]]), data: b[4..].to_vec() })
+        Ok(IdPayload {
+            id_type: b[0],
+            protocol: b[1],
+            port: u16::from_be_bytes([b[2], b[3]]),
+            data: b[4..].to_vec(),
+        })
     }
     pub fn emit(&self) -> Vec<u8> {
         let mut v = vec![self.id_type, self.protocol];
@@ -376,8 +422,16 @@ impl NotifyPayload {
             return Err(MessageError::Malformed("notify"));
         }
         let spi_size = b[5] as usize;
-        let spi = b.get(8..8 + spi_size).ok_or(MessageError::Malformed("notify SPI"))?.to_vec();
-        Ok(NotifyPayload { protocol: b[4], ntype: u16::from_be_bytes([b[6], b[7]]), spi, data: b[8 + spi_size..].to_vec() })
+        let spi = b
+            .get(8..8 + spi_size)
+            .ok_or(MessageError::Malformed("notify SPI"))?
+            .to_vec();
+        Ok(NotifyPayload {
+            protocol: b[4],
+            ntype: u16::from_be_bytes([b[6], b[7]]),
+            spi,
+            data: b[8 + spi_size..].to_vec(),
+        })
     }
     pub fn emit(&self) -> Vec<u8> {
         let mut v = vec![0, 0, 0, 1, self.protocol, self.spi.len() as u8];
@@ -404,8 +458,15 @@ impl DeletePayload {
         if spi_size == 0 || n > 64 || b.len() < 8 + n * spi_size as usize {
             return Err(MessageError::Malformed("delete"));
         }
-        let spis = b[8..8 + n * spi_size as usize].chunks(spi_size as usize).map(|c| c.to_vec()).collect();
-        Ok(DeletePayload { protocol, spi_size, spis })
+        let spis = b[8..8 + n * spi_size as usize]
+            .chunks(spi_size as usize)
+            .map(|c| c.to_vec())
+            .collect();
+        Ok(DeletePayload {
+            protocol,
+            spi_size,
+            spis,
+        })
     }
     pub fn emit(&self) -> Vec<u8> {
         let mut v = vec![0, 0, 0, 1, self.protocol, self.spi_size];
@@ -429,13 +490,23 @@ pub struct Message {
 impl Message {
     pub fn parse_plain(header: Header, body: Vec<u8>) -> Result<Message, MessageError> {
         let payloads = parse_chain(header.next, &body)?;
-        Ok(Message { header, body, payloads })
+        Ok(Message {
+            header,
+            body,
+            payloads,
+        })
     }
     pub fn first(&self, ptype: u8) -> Option<&[u8]> {
-        self.payloads.iter().find(|p| p.ptype == ptype).map(|p| &self.body[p.body.clone()])
+        self.payloads
+            .iter()
+            .find(|p| p.ptype == ptype)
+            .map(|p| &self.body[p.body.clone()])
     }
     pub fn all(&self, ptype: u8) -> impl Iterator<Item = &[u8]> {
-        self.payloads.iter().filter(move |p| p.ptype == ptype).map(move |p| &self.body[p.body.clone()])
+        self.payloads
+            .iter()
+            .filter(move |p| p.ptype == ptype)
+            .map(move |p| &self.body[p.body.clone()])
     }
     /// The bytes after the first payload up to the end of the chain (what
     /// quick-mode and informational HASHes cover when HASH comes first).
@@ -461,14 +532,28 @@ mod tests {
                 transforms: vec![Transform {
                     number: 1,
                     id: 12,
-                    attrs: vec![Attr { atype: 1, value: 1 }, Attr { atype: 2, value: 28800 }, Attr { atype: 2, value: 4_608_000 }],
+                    attrs: vec![
+                        Attr { atype: 1, value: 1 },
+                        Attr {
+                            atype: 2,
+                            value: 28800,
+                        },
+                        Attr {
+                            atype: 2,
+                            value: 4_608_000,
+                        },
+                    ],
                 }],
             }],
         };
         let bytes = sa.emit();
         assert_eq!(SaPayload::parse(&bytes).unwrap(), sa);
         // the 4608000 KB lifetime went out as a TLV
-        assert!(bytes.windows(8).any(|w| w == [0, 2, 0, 4, 0, 0x46, 0x50, 0]));
+        assert!(
+            bytes
+                .windows(8)
+                .any(|w| w == [0, 2, 0, 4, 0, 0x46, 0x50, 0])
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub mod proposal;
 pub mod quick_mode;
 pub mod sa;
 
-pub use config::{DpdConfig, IsakmpPolicy, Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId};
+pub use config::{
+    DpdConfig, Ipv4Net, IsakmpPolicy, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId,
+};
 pub use engine::{ChildSa, Engine, FailureReason, Output};
 pub use sa::{IsakmpSaInfo, PeerStatus, Role, State};

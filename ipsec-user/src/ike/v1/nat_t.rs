@@ -45,7 +45,12 @@ pub(super) fn read_vids(sa: &mut IkeSa, msg: &Message, cfg: &PeerConfig) {
 
 /// HASH(CKY-I | CKY-R | IP | Port) with the negotiated hash.
 pub fn natd_hash(prf: Prf, icookie: &[u8; 8], rcookie: &[u8; 8], addr: SocketAddrV4) -> Vec<u8> {
-    prf.hash(&[icookie, rcookie, &addr.ip().octets(), &addr.port().to_be_bytes()])
+    prf.hash(&[
+        icookie,
+        rcookie,
+        &addr.ip().octets(),
+        &addr.port().to_be_bytes(),
+    ])
 }
 
 impl Engine {
@@ -54,22 +59,37 @@ impl Engine {
         if !sa.nat.negotiated {
             return;
         }
-        chain.push(pt::NAT_D, natd_hash(prf, &sa.icookie, &sa.rcookie, sa.remote));
-        let ours = if force { self.random_bytes(prf.output_len()) } else { natd_hash(prf, &sa.icookie, &sa.rcookie, sa.local) };
+        chain.push(
+            pt::NAT_D,
+            natd_hash(prf, &sa.icookie, &sa.rcookie, sa.remote),
+        );
+        let ours = if force {
+            self.random_bytes(prf.output_len())
+        } else {
+            natd_hash(prf, &sa.icookie, &sa.rcookie, sa.local)
+        };
         chain.push(pt::NAT_D, ours);
     }
 }
 
 /// Compare the peer's NAT-D payloads with the addresses the datagram
 /// really used.
-pub(super) fn check_natd(sa: &mut IkeSa, msg: &Message, prf: Prf, from: SocketAddrV4, to: SocketAddrV4) {
+pub(super) fn check_natd(
+    sa: &mut IkeSa,
+    msg: &Message,
+    prf: Prf,
+    from: SocketAddrV4,
+    to: SocketAddrV4,
+) {
     if !sa.nat.negotiated {
         return;
     }
     let hashes: Vec<&[u8]> = msg.all(pt::NAT_D).chain(msg.all(pt::NAT_D_DRAFT)).collect();
-    let Some((first, rest)) = hashes.split_first() else { return };
+    let Some((first, rest)) = hashes.split_first() else {
+        return;
+    };
     let me = natd_hash(prf, &sa.icookie, &sa.rcookie, to);
     let them = natd_hash(prf, &sa.icookie, &sa.rcookie, from);
     sa.nat.local_behind_nat = *first != me.as_slice();
-    sa.nat.remote_behind_nat = !rest.iter().any(|h| *h == them.as_slice());
+    sa.nat.remote_behind_nat = !rest.contains(&them.as_slice());
 }

@@ -52,12 +52,20 @@ pub struct P1Offer {
 }
 
 fn opt<T: fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map(|x| x.to_string()).unwrap_or_else(|| "unsupported".into())
+    v.as_ref()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "unsupported".into())
 }
 
 impl fmt::Display for P1Offer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}/", opt(&self.encryption), opt(&self.hash), opt(&self.group))?;
+        write!(
+            f,
+            "{}/{}/{}/",
+            opt(&self.encryption),
+            opt(&self.hash),
+            opt(&self.group)
+        )?;
         match self.lifetime_s {
             Some(l) => write!(f, "{l}"),
             None => write!(f, "-"),
@@ -84,25 +92,61 @@ pub fn p1_transform(number: u8, p: &IsakmpPolicy) -> Transform {
         IkeAuth::PreShare => 1,
         IkeAuth::RsaSig => 3,
     };
-    let mut attrs = vec![Attr { atype: p1::ENC, value: enc }];
+    let mut attrs = vec![Attr {
+        atype: p1::ENC,
+        value: enc,
+    }];
     if let Some(k) = keylen {
-        attrs.push(Attr { atype: p1::KEY_LEN, value: k });
+        attrs.push(Attr {
+            atype: p1::KEY_LEN,
+            value: k,
+        });
     }
     attrs.extend([
-        Attr { atype: p1::HASH, value: hash },
-        Attr { atype: p1::GROUP, value: p.group.number() as u64 },
-        Attr { atype: p1::AUTH, value: auth },
-        Attr { atype: p1::LIFE_TYPE, value: LIFE_SECONDS },
-        Attr { atype: p1::LIFE_DURATION, value: p.lifetime_s as u64 },
+        Attr {
+            atype: p1::HASH,
+            value: hash,
+        },
+        Attr {
+            atype: p1::GROUP,
+            value: p.group.number() as u64,
+        },
+        Attr {
+            atype: p1::AUTH,
+            value: auth,
+        },
+        Attr {
+            atype: p1::LIFE_TYPE,
+            value: LIFE_SECONDS,
+        },
+        Attr {
+            atype: p1::LIFE_DURATION,
+            value: p.lifetime_s as u64,
+        },
     ]);
-    Transform { number, id: p1::KEY_IKE, attrs }
+    Transform {
+        number,
+        id: p1::KEY_IKE,
+        attrs,
+    }
 }
 
 /// The initiator's phase-1 SA: one proposal, our policies as transforms
 /// in priority order.
 pub fn p1_sa(policies: &[IsakmpPolicy]) -> SaPayload {
-    let transforms = policies.iter().enumerate().map(|(i, p)| p1_transform(i as u8 + 1, p)).collect();
-    SaPayload { proposals: vec![Proposal { number: 1, protocol: 1, spi: Vec::new(), transforms }] }
+    let transforms = policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p1_transform(i as u8 + 1, p))
+        .collect();
+    SaPayload {
+        proposals: vec![Proposal {
+            number: 1,
+            protocol: 1,
+            spi: Vec::new(),
+            transforms,
+        }],
+    }
 }
 
 fn life_seconds(t: &Transform, type_attr: u16, dur_attr: u16) -> (Option<u64>, Option<u64>) {
@@ -146,9 +190,20 @@ pub fn decode_p1(t: &Transform) -> P1Offer {
         Some(3) => Some(IkeAuth::RsaSig),
         _ => None,
     };
-    let group = t.attr(p1::GROUP).and_then(|g| u16::try_from(g).ok()).and_then(DhGroup::from_number);
-    let lifetime_s = life_seconds(t, p1::LIFE_TYPE, p1::LIFE_DURATION).0.map(|v| v.min(u32::MAX as u64) as u32);
-    P1Offer { encryption, hash, auth, group, lifetime_s }
+    let group = t
+        .attr(p1::GROUP)
+        .and_then(|g| u16::try_from(g).ok())
+        .and_then(DhGroup::from_number);
+    let lifetime_s = life_seconds(t, p1::LIFE_TYPE, p1::LIFE_DURATION)
+        .0
+        .map(|v| v.min(u32::MAX as u64) as u32);
+    P1Offer {
+        encryption,
+        hash,
+        auth,
+        group,
+        lifetime_s,
+    }
 }
 
 fn p1_diff(p: &IsakmpPolicy, o: &P1Offer) -> Vec<&'static str> {
@@ -193,7 +248,12 @@ pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice,
             if p1_diff(p, o).is_empty() {
                 let offered_life = o.lifetime_s.unwrap_or(p.lifetime_s);
                 let lifetime_s = offered_life.min(p.lifetime_s);
-                return Ok(P1Choice { policy: *p, lifetime_s, shortened: lifetime_s < offered_life, transform: (*t).clone() });
+                return Ok(P1Choice {
+                    policy: *p,
+                    lifetime_s,
+                    shortened: lifetime_s < offered_life,
+                    transform: (*t).clone(),
+                });
             }
         }
     }
@@ -201,7 +261,11 @@ pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice,
     let mine: Vec<String> = ours.iter().map(|p| p.to_string()).collect();
     let mut reason = format!(
         "no ISAKMP policy matched: peer offered {}; ours: {}",
-        if theirs.is_empty() { "nothing usable".to_string() } else { theirs.join(", ") },
+        if theirs.is_empty() {
+            "nothing usable".to_string()
+        } else {
+            theirs.join(", ")
+        },
         mine.join(", ")
     );
     // Name the attribute of the closest pair, which is what an engineer fixes.
@@ -210,7 +274,11 @@ pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice,
         .flat_map(|p| offers.iter().map(move |(_, o)| (p, p1_diff(p, o))))
         .min_by_key(|(_, d)| d.len())
     {
-        reason.push_str(&format!(" (closest: policy {} differs in {})", p.priority, d.join(", ")));
+        reason.push_str(&format!(
+            " (closest: policy {} differs in {})",
+            p.priority,
+            d.join(", ")
+        ));
     }
     Err(reason)
 }
@@ -255,22 +323,46 @@ pub struct P2Params {
 pub fn p2_transform(number: u8, t: &EspTransform, p: &P2Params) -> Transform {
     let (id, keylen) = esp_id(t.cipher);
     let mut attrs = vec![
-        Attr { atype: p2::LIFE_TYPE, value: LIFE_SECONDS },
-        Attr { atype: p2::LIFE_DURATION, value: p.lifetime_s as u64 },
+        Attr {
+            atype: p2::LIFE_TYPE,
+            value: LIFE_SECONDS,
+        },
+        Attr {
+            atype: p2::LIFE_DURATION,
+            value: p.lifetime_s as u64,
+        },
     ];
     if let Some(kb) = p.lifetime_kb {
-        attrs.push(Attr { atype: p2::LIFE_TYPE, value: LIFE_KILOBYTES });
-        attrs.push(Attr { atype: p2::LIFE_DURATION, value: kb });
+        attrs.push(Attr {
+            atype: p2::LIFE_TYPE,
+            value: LIFE_KILOBYTES,
+        });
+        attrs.push(Attr {
+            atype: p2::LIFE_DURATION,
+            value: kb,
+        });
     }
     if let Some(g) = p.pfs {
-        attrs.push(Attr { atype: p2::GROUP, value: g.number() as u64 });
+        attrs.push(Attr {
+            atype: p2::GROUP,
+            value: g.number() as u64,
+        });
     }
-    attrs.push(Attr { atype: p2::ENCAP, value: p.encap });
+    attrs.push(Attr {
+        atype: p2::ENCAP,
+        value: p.encap,
+    });
     if let Some(a) = esp_auth(t.integ) {
-        attrs.push(Attr { atype: p2::AUTH, value: a });
+        attrs.push(Attr {
+            atype: p2::AUTH,
+            value: a,
+        });
     }
     if let Some(k) = keylen {
-        attrs.push(Attr { atype: p2::KEY_LEN, value: k });
+        attrs.push(Attr {
+            atype: p2::KEY_LEN,
+            value: k,
+        });
     }
     Transform { number, id, attrs }
 }
@@ -341,9 +433,18 @@ pub fn decode_p2(t: &Transform) -> P2Offer {
         (Some(cipher), Some(integ)) => Some(EspTransform { cipher, integ }),
         _ => None,
     };
-    let pfs = t.attr(p2::GROUP).and_then(|g| u16::try_from(g).ok()).and_then(DhGroup::from_number);
+    let pfs = t
+        .attr(p2::GROUP)
+        .and_then(|g| u16::try_from(g).ok())
+        .and_then(DhGroup::from_number);
     let (lifetime_s, lifetime_kb) = life_seconds(t, p2::LIFE_TYPE, p2::LIFE_DURATION);
-    P2Offer { esp, pfs, encap: t.attr(p2::ENCAP), lifetime_s, lifetime_kb }
+    P2Offer {
+        esp,
+        pfs,
+        encap: t.attr(p2::ENCAP),
+        lifetime_s,
+        lifetime_kb,
+    }
 }
 
 /// The responder's phase-2 choice.
@@ -359,7 +460,13 @@ pub struct P2Choice {
     pub peer_spi: u32,
 }
 
-pub fn choose_p2(ours: &[EspTransform], pfs: Option<DhGroup>, life_s: u32, life_kb: Option<u64>, offered: &SaPayload) -> Result<P2Choice, String> {
+pub fn choose_p2(
+    ours: &[EspTransform],
+    pfs: Option<DhGroup>,
+    life_s: u32,
+    life_kb: Option<u64>,
+    offered: &SaPayload,
+) -> Result<P2Choice, String> {
     let offers: Vec<(&Proposal, P2Offer)> = offered
         .proposals
         .iter()
@@ -376,7 +483,10 @@ pub fn choose_p2(ours: &[EspTransform], pfs: Option<DhGroup>, life_s: u32, life_
             if pfs.is_some() && o.pfs != pfs {
                 continue;
             }
-            if !matches!(o.encap, Some(p2::ENCAP_TUNNEL | p2::ENCAP_UDP_TUNNEL | p2::ENCAP_UDP_TUNNEL_DRAFT)) {
+            if !matches!(
+                o.encap,
+                Some(p2::ENCAP_TUNNEL | p2::ENCAP_UDP_TUNNEL | p2::ENCAP_UDP_TUNNEL_DRAFT)
+            ) {
                 continue;
             }
             let offered_s = o.lifetime_s.unwrap_or(life_s as u64);
@@ -385,7 +495,8 @@ pub fn choose_p2(ours: &[EspTransform], pfs: Option<DhGroup>, life_s: u32, life_
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let shortened = (lifetime_s as u64) < offered_s || matches!((o.lifetime_kb, lifetime_kb), (Some(a), Some(b)) if b < a);
+            let shortened = (lifetime_s as u64) < offered_s
+                || matches!((o.lifetime_kb, lifetime_kb), (Some(a), Some(b)) if b < a);
             let spi = u32::from_be_bytes([p.spi[0], p.spi[1], p.spi[2], p.spi[3]]);
             return Ok(P2Choice {
                 esp: *mine,
@@ -413,7 +524,11 @@ pub fn choose_p2(ours: &[EspTransform], pfs: Option<DhGroup>, life_s: u32, life_
     let pfs_s = pfs.map(|g| format!(" pfs {g}")).unwrap_or_default();
     Err(format!(
         "no transform set matched: peer offered {}; ours {}{}",
-        if theirs.is_empty() { "nothing usable".into() } else { theirs.join(", ") },
+        if theirs.is_empty() {
+            "nothing usable".into()
+        } else {
+            theirs.join(", ")
+        },
         mine.join(", "),
         pfs_s
     ))
