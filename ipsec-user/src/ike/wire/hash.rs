@@ -26,6 +26,14 @@ impl HashRepr {
             data: body.to_vec(),
         })
     }
+    /// Compares the received hash with the one computed locally in
+    /// constant time (a timing leak here would let an attacker forge
+    /// HASH_I/HASH_R byte by byte).
+    pub fn ct_eq(&self, expected: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.data.len() == expected.len() && bool::from(self.data.as_slice().ct_eq(expected))
+    }
+
     pub fn buffer_len(&self) -> usize {
         self.data.len()
     }

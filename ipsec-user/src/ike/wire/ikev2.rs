@@ -65,7 +65,7 @@ impl<'a> MessageV2<'a> {
         let body = &datagram[HEADER_LEN..header.length as usize];
         let mut payloads = Vec::new();
         let mut it = PayloadIter::new(header.next_payload, body);
-        while let Some(p) = it.next() {
+        for p in it.by_ref() {
             let p = p?;
             let known = payload_type::is_known(p.kind);
             if !known && p.reserved & CRITICAL != 0 {

@@ -20,8 +20,12 @@
 //!   the padding after the last payload and returns where the chain ended
 //!   (`PayloadChain::end`).
 //! * Hash inputs: `RawPayload::body` is SAi_b / IDii_b (RFC 2409 5);
-//!   `&chain_bytes[p.offset + p.bytes.len()..chain.end]` after a HASH
-//!   payload is what quick-mode / informational HASH(1) covers.
+//!   [`PayloadChain::after_first`]`(&plaintext)` is what quick-mode and
+//!   informational HASH(1) cover after M-ID (padding excluded).  Compare a
+//!   received HASH with [`HashRepr::ct_eq`] (constant time).
+//! * Offers: [`SaRepr::phase1`]`(&[Phase1Attrs])` and
+//!   [`SaRepr::esp`]`(spi, &[Phase2Attrs])` build one proposal whose
+//!   transforms are the alternatives, as Cisco and strongSwan do.
 //! * Meaning: [`SaRepr`] -> [`ProposalRepr`] -> [`TransformRepr`] ->
 //!   [`Attribute`]; [`Phase1Attrs::from_attributes`] and
 //!   [`esp_transform_from_attrs`] map to the `crate::algo` enums (and back

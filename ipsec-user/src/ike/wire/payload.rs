@@ -211,6 +211,17 @@ impl<'a> PayloadChain<'a> {
     pub fn all(&self, kind: PayloadType) -> impl Iterator<Item = &RawPayload<'a>> {
         self.payloads.iter().filter(move |p| p.kind == kind)
     }
+    /// The bytes after the first payload up to the chain's end, padding
+    /// excluded, given the buffer the chain was parsed from: what quick-mode
+    /// and informational HASH(1) cover after M-ID (RFC 2409 5.5, 5.7).
+    /// Empty if the chain is empty or `data` is not that buffer.
+    pub fn after_first<'d>(&self, data: &'d [u8]) -> &'d [u8] {
+        self.payloads
+            .first()
+            .and_then(|p| data.get(p.offset + p.bytes.len()..self.end))
+            .unwrap_or(&[])
+    }
+
     /// Parses every payload into its `Repr`.
     pub fn typed(&self) -> Result<Vec<Payload>, WireError> {
         self.payloads.iter().map(Payload::parse).collect()

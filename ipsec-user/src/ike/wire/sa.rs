@@ -5,7 +5,7 @@
 //! different numbers are alternatives (RFC 2408 4.2).  This codec keeps them
 //! as they travel; matching belongs to `ike::proposal`.
 
-use super::attributes::{Attribute, parse_attributes};
+use super::attributes::{Attribute, Phase1Attrs, Phase2Attrs, ike, parse_attributes};
 use super::error::{WireError, need};
 use super::header::be32;
 use super::payload::{GENERIC_HEADER_LEN, GenericPayload, PayloadType};
@@ -154,6 +154,13 @@ fn emit_sub_chain<I: SubItem>(buf: &mut [u8], kind: PayloadType, items: &[I]) {
 }
 
 impl ProposalRepr {
+    /// The 4-byte SPI of an ESP/AH proposal as a number.
+    pub fn spi_u32(&self) -> Option<u32> {
+        <[u8; 4]>::try_from(self.spi.as_slice())
+            .ok()
+            .map(u32::from_be_bytes)
+    }
+
     /// Parses the body of a proposal payload.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         need("proposal", body.len(), 4)?;
@@ -235,6 +242,48 @@ impl SaRepr {
             situation: SIT_IDENTITY_ONLY,
             proposals,
         }
+    }
+
+    /// A phase-1 offer: one ISAKMP proposal whose transforms, numbered
+    /// from one, are the alternatives in preference order, as Cisco and
+    /// strongSwan send their policies (one proposal, several transforms).
+    pub fn phase1(offers: &[Phase1Attrs]) -> Self {
+        SaRepr::new(vec![ProposalRepr {
+            number: 1,
+            protocol: ProtocolId::ISAKMP,
+            spi: Vec::new(),
+            transforms: offers
+                .iter()
+                .zip(1..=u8::MAX)
+                .map(|(a, n)| TransformRepr {
+                    number: n,
+                    id: ike::TRANSFORM_KEY_IKE,
+                    attributes: a.to_attributes(),
+                })
+                .collect(),
+        }])
+    }
+
+    /// A quick-mode ESP offer: one ESP proposal carrying our inbound `spi`,
+    /// with the alternatives as transforms in preference order.
+    pub fn esp(spi: u32, offers: &[Phase2Attrs]) -> Self {
+        SaRepr::new(vec![ProposalRepr {
+            number: 1,
+            protocol: ProtocolId::ESP,
+            spi: spi.to_be_bytes().to_vec(),
+            transforms: offers
+                .iter()
+                .zip(1..=u8::MAX)
+                .map(|(a, n)| {
+                    let (id, attributes) = a.to_transform_id_and_attributes();
+                    TransformRepr {
+                        number: n,
+                        id,
+                        attributes,
+                    }
+                })
+                .collect(),
+        }])
     }
 
     /// Parses an SA payload body.  Only DOI 1 / SIT_IDENTITY_ONLY is

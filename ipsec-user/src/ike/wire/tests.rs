@@ -239,6 +239,7 @@ fn decrypted_body_with_padding() {
         // HASH(1) input: everything after the HASH payload up to the chain's end.
         let h = c.payloads[0];
         assert_eq!(&p[h.offset + h.bytes.len()..c.end], &plain[24..]);
+        assert_eq!(c.after_first(&p), &plain[24..]);
     }
     plain.truncate(chain_len - 1);
     assert!(parse_payloads(PayloadType::HASH, &plain).is_err());
@@ -440,4 +441,268 @@ fn ikev2_request_gets_no_proposal_chosen() {
     assert!(r.header.flags.contains(Flags::V2_RESPONSE));
     assert_eq!(r.payloads[0].kind, ikev2::payload_type::NOTIFY);
     assert_eq!(&r.payloads[0].body[2..4], &14u16.to_be_bytes());
+}
+
+fn sample_payloads() -> Vec<Payload> {
+    let p1 = Phase1Attrs {
+        encryption: IkeEncryption::Aes256,
+        hash: IkeHash::Sha256,
+        auth: IkeAuth::PreShare,
+        group: DhGroup::Modp2048,
+        life_seconds: Some(86400),
+        life_kilobytes: None,
+    };
+    vec![
+        Payload::Sa(SaRepr::phase1(&[p1])),
+        Payload::Notify(NotifyRepr::new(
+            NotifyType::RESPONDER_LIFETIME,
+            3,
+            vec![1, 2, 3, 4],
+            vec![0x80, 1, 0, 1],
+        )),
+        Payload::Delete(DeleteRepr {
+            doi: 1,
+            protocol: 1,
+            spi_size: 16,
+            spis: vec![vec![9; 16]],
+        }),
+        Payload::NatOa(NatOaRepr {
+            draft: true,
+            addr: "2001:db8::1".parse().unwrap(),
+        }),
+        Payload::Id(IdRepr::new(Identity::Ipv4("192.0.2.1".parse().unwrap()))),
+        Payload::Id(IdRepr::new(Identity::Ipv6Subnet {
+            addr: "2001:db8::".parse().unwrap(),
+            mask: "ffff::".parse().unwrap(),
+        })),
+        Payload::Fragment(FragmentRepr {
+            id: 1,
+            number: 1,
+            last: false,
+            flags: 0,
+            data: vec![1; 5],
+        }),
+    ]
+}
+
+#[test]
+fn structured_payload_truncations_are_errors() {
+    for p in sample_payloads() {
+        let full = emit_chain(std::slice::from_ref(&p)).unwrap();
+        let body = &full[GENERIC_HEADER_LEN..];
+        for cut in 0..body.len() {
+            let raw = RawPayload {
+                kind: p.kind(),
+                next: PayloadType::NONE,
+                reserved: 0,
+                offset: 0,
+                bytes: &full[..GENERIC_HEADER_LEN + cut],
+                body: &body[..cut],
+            };
+            let r = Payload::parse(&raw);
+            // Notify data and fragment data are open-ended: a cut there is
+            // a shorter, valid payload.  Everything else must refuse.
+            let open_ended = match &p {
+                Payload::Notify(n) => cut >= 8 + n.spi.len(),
+                Payload::Fragment(_) => cut >= 4,
+                _ => false,
+            };
+            assert_eq!(r.is_ok(), open_ended, "{:?} cut at {cut}: {r:?}", p.kind());
+        }
+    }
+}
+
+#[test]
+fn malformed_sa_structures_are_typed_errors() {
+    let sa = SaRepr::esp(
+        0xc0ffee01,
+        &[Phase2Attrs {
+            transform: crate::algo::EspTransform {
+                cipher: EspCipher::TripleDes,
+                integ: EspInteg::HmacSha1_96,
+            },
+            mode: Some(EncapsulationMode::Tunnel),
+            pfs_group: None,
+            life_seconds: Some(3600),
+            life_kilobytes: None,
+            esn: false,
+        }],
+    );
+    assert_eq!(sa.proposals[0].spi_u32(), Some(0xc0ffee01));
+    let mut body = vec![0; sa.buffer_len()];
+    sa.emit(&mut body);
+    assert_eq!(SaRepr::parse(&body).unwrap(), sa);
+    // body: DOI(4) SIT(4) | proposal hdr(4) num proto spisize ntrans | SPI(4) | transform...
+    let mut b = body.clone();
+    b[15] = 2; // claims 2 transforms, carries 1
+    assert_eq!(
+        SaRepr::parse(&b),
+        Err(WireError::BadValue {
+            what: "proposal transform count",
+            value: 2
+        })
+    );
+    let mut b = body.clone();
+    b[14] = 200; // SPI size beyond the bound
+    assert_eq!(
+        SaRepr::parse(&b),
+        Err(WireError::BadLength {
+            what: "proposal SPI size",
+            len: 200
+        })
+    );
+    let mut b = body.clone();
+    b[3] = 2; // DOI 2
+    assert_eq!(
+        SaRepr::parse(&b),
+        Err(WireError::Unsupported {
+            what: "SA DOI",
+            value: 2
+        })
+    );
+    let mut b = body.clone();
+    b[7] = 3; // SIT_SECRECY
+    assert!(matches!(
+        SaRepr::parse(&b),
+        Err(WireError::Unsupported {
+            what: "SA situation",
+            ..
+        })
+    ));
+    let mut b = body.clone();
+    b[8] = PayloadType::PROPOSAL.0; // a second proposal that is not there
+    assert!(matches!(
+        SaRepr::parse(&b),
+        Err(WireError::Truncated { .. })
+    ));
+    let mut b = body.clone();
+    b[8] = PayloadType::KE.0; // wrong type inside an SA
+    assert_eq!(SaRepr::parse(&b), Err(WireError::InvalidPayloadType(4)));
+    let mut b = body.clone();
+    b.push(0); // a stray byte after the last proposal (SA length grows with it)
+    assert_eq!(SaRepr::parse(&b), Err(WireError::TrailingBytes(1)));
+}
+
+#[test]
+fn delete_and_notify_bounds() {
+    let d = DeleteRepr {
+        doi: 1,
+        protocol: 3,
+        spi_size: 4,
+        spis: vec![vec![1, 2, 3, 4]],
+    };
+    let mut b = vec![0; d.buffer_len()];
+    d.emit(&mut b);
+    let mut big = b.clone();
+    big[6..8].copy_from_slice(&0xffffu16.to_be_bytes());
+    assert!(matches!(
+        DeleteRepr::parse(&big),
+        Err(WireError::BadLength {
+            what: "delete SPI count",
+            ..
+        })
+    ));
+    big[6..8].copy_from_slice(&2u16.to_be_bytes());
+    assert!(matches!(
+        DeleteRepr::parse(&big),
+        Err(WireError::Truncated { .. })
+    ));
+    let mut zero = b.clone();
+    zero[5] = 0;
+    assert!(DeleteRepr::parse(&zero).is_err());
+    let n = NotifyRepr::dpd(true, ([1; 8], [2; 8]), 7);
+    let mut nb = vec![0; n.buffer_len()];
+    n.emit(&mut nb);
+    assert_eq!(NotifyRepr::parse(&nb).unwrap().dpd_sequence(), Some(7));
+    nb[5] = 17;
+    assert!(matches!(
+        NotifyRepr::parse(&nb),
+        Err(WireError::BadLength {
+            what: "notify SPI size",
+            ..
+        })
+    ));
+    nb[5] = 16 + 4 + 1;
+    assert!(NotifyRepr::parse(&nb).is_err());
+}
+
+#[test]
+fn nonce_bounds() {
+    assert!(NonceRepr::parse(&[0; 7]).is_err());
+    assert!(NonceRepr::parse(&[0; 8]).is_ok());
+    assert!(NonceRepr::parse(&[0; 256]).is_ok());
+    assert!(NonceRepr::parse(&[0; 257]).is_err());
+}
+
+#[test]
+fn hash_compare_is_exact() {
+    let h = HashRepr::new(vec![1, 2, 3, 4]);
+    assert!(h.ct_eq(&[1, 2, 3, 4]));
+    assert!(!h.ct_eq(&[1, 2, 3, 5]));
+    assert!(!h.ct_eq(&[1, 2, 3]));
+}
+
+#[test]
+fn phase1_sa_builder_numbers_transforms() {
+    let a = Phase1Attrs {
+        encryption: IkeEncryption::TripleDes,
+        hash: IkeHash::Sha1,
+        auth: IkeAuth::PreShare,
+        group: DhGroup::Modp1024,
+        life_seconds: Some(15840),
+        life_kilobytes: None,
+    };
+    let b = Phase1Attrs {
+        encryption: IkeEncryption::Aes128,
+        hash: IkeHash::Sha256,
+        group: DhGroup::Modp2048,
+        ..a
+    };
+    let sa = SaRepr::phase1(&[a, b]);
+    let t = &sa.proposals[0].transforms;
+    assert_eq!(t.iter().map(|t| t.number).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(Phase1Attrs::from_attributes(&t[1].attributes), Ok(b));
+    // Our single-transform SA for strongSwan's policy is byte-identical to
+    // the SA payload strongSwan sent in MM1 (28 + 4 = offset of its body).
+    let mm1 = mm1();
+    let ours = SaRepr::phase1(&[a]);
+    let mut body = vec![0; ours.buffer_len()];
+    ours.emit(&mut body);
+    assert_eq!(&mm1[32..32 + body.len()], &body[..]);
+}
+
+#[test]
+fn phase1_mapping_errors() {
+    use ike_attr::*;
+    let base = |enc: u16| {
+        vec![
+            Attribute::basic(ENCRYPTION, enc),
+            Attribute::basic(HASH, HASH_SHA),
+            Attribute::basic(GROUP_DESCRIPTION, 2),
+            Attribute::basic(AUTH_METHOD, AUTH_PSK),
+        ]
+    };
+    assert!(Phase1Attrs::from_attributes(&base(ENC_AES)).is_ok());
+    assert_eq!(
+        Phase1Attrs::from_attributes(&base(6)),
+        Err(WireError::Unsupported {
+            what: "IKE encryption algorithm",
+            value: 6
+        })
+    );
+    let mut xauth = base(ENC_3DES);
+    xauth[3] = Attribute::basic(AUTH_METHOD, 65001);
+    assert_eq!(
+        Phase1Attrs::from_attributes(&xauth)
+            .unwrap_err()
+            .notify_type(),
+        NotifyType::NO_PROPOSAL_CHOSEN
+    );
+    let mut g3 = base(ENC_3DES);
+    g3[2] = Attribute::basic(GROUP_DESCRIPTION, 3);
+    assert!(Phase1Attrs::from_attributes(&g3).is_err());
+    assert_eq!(
+        Phase1Attrs::from_attributes(&base(ENC_3DES)[1..]),
+        Err(WireError::Missing("encryption algorithm"))
+    );
 }
