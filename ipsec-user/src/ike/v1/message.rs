@@ -3,11 +3,16 @@
 //! bytes the peer sent) and small typed decoders/encoders for the payloads
 //! the IKEv1 tasks use.
 //!
-//! This is deliberately thin: the full codec (typed views, every payload,
-//! the fuzz harness) is `ike::wire`. The tasks only depend on the types in
-//! this file, so porting it onto `ike::wire` changes no exchange logic.
+//! Parsing of peer input is delegated to `ike::wire` (the fuzzed codec):
+//! header, payload chain, SA/proposal/transform/attributes, notify, delete
+//! and ID bodies are validated there and converted here into the small
+//! owned types the tasks use. Emitting stays here: the tasks need the exact
+//! bytes of each payload chain for HASH inputs; `tests/ike_v1_interop.rs`
+//! checks that everything we emit parses with `ike::wire`.
 
 use std::ops::Range;
+
+use crate::ike::wire;
 
 /// ISAKMP payload types (RFC 2408 3.1, RFC 3947).
 pub mod pt {
@@ -38,10 +43,6 @@ pub const FLAG_ENCRYPTED: u8 = 0x01;
 pub const HEADER_LEN: usize = 28;
 /// No IKEv1 message we handle comes near this; bounds every allocation.
 pub const MAX_MESSAGE: usize = 65535;
-const MAX_PAYLOADS: usize = 64;
-const MAX_PROPOSALS: usize = 32;
-const MAX_TRANSFORMS: usize = 32;
-const MAX_ATTRS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
@@ -57,6 +58,8 @@ pub enum MessageError {
     TooMany,
     #[error("malformed {0} payload")]
     Malformed(&'static str),
+    #[error("{0}")]
+    Wire(#[from] wire::WireError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,30 +78,23 @@ impl Header {
         if data.len() < HEADER_LEN {
             return Err(MessageError::Short(data.len()));
         }
-        let mut icookie = [0u8; 8];
-        let mut rcookie = [0u8; 8];
-        icookie.copy_from_slice(&data[0..8]);
-        rcookie.copy_from_slice(&data[8..16]);
-        if data[17] >> 4 != 1 {
-            return Err(MessageError::Version(data[17]));
-        }
-        let length = u32::from_be_bytes([data[24], data[25], data[26], data[27]]);
-        // The length must cover the header and not exceed what arrived;
-        // trailing bytes beyond it are ignored (some stacks pad datagrams).
-        if (length as usize) < HEADER_LEN || length as usize > data.len() {
-            return Err(MessageError::Length {
-                field: length,
-                got: data.len(),
-            });
+        // wire checks 28 <= length <= min(datagram, 65535); bytes beyond
+        // the length are ignored (some stacks pad datagrams).
+        let view = wire::Header::new_checked(data)?;
+        let r = wire::HeaderRepr::parse(&view)?;
+        if r.major_version != 1 {
+            return Err(MessageError::Version(
+                r.major_version << 4 | r.minor_version,
+            ));
         }
         Ok(Header {
-            icookie,
-            rcookie,
-            next: data[16],
-            exchange: data[18],
-            flags: data[19],
-            mid: u32::from_be_bytes([data[20], data[21], data[22], data[23]]),
-            length,
+            icookie: r.initiator_cookie,
+            rcookie: r.responder_cookie,
+            next: r.next_payload.0,
+            exchange: r.exchange_type.0,
+            flags: r.flags.0,
+            mid: r.message_id,
+            length: r.length,
         })
     }
 
@@ -127,33 +123,22 @@ pub struct RawPayload {
     pub whole: Range<usize>,
 }
 
-/// Walk a payload chain. Trailing bytes after the last payload (CBC
-/// padding) are ignored.
+/// Walk a payload chain (bounded, via `ike::wire`). Trailing bytes after
+/// the last payload (CBC padding) are ignored.
 pub fn parse_chain(first: u8, buf: &[u8]) -> Result<Vec<RawPayload>, MessageError> {
-    let mut out = Vec::new();
-    let mut next = first;
-    let mut off = 0usize;
-    while next != pt::NONE {
-        if out.len() >= MAX_PAYLOADS {
-            return Err(MessageError::TooMany);
-        }
-        let hdr = buf.get(off..off + 4).ok_or(MessageError::Payload {
-            ptype: next,
-            len: 0,
-        })?;
-        let len = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
-        if len < 4 || off + len > buf.len() {
-            return Err(MessageError::Payload { ptype: next, len });
-        }
-        out.push(RawPayload {
-            ptype: next,
-            body: off + 4..off + len,
-            whole: off..off + len,
-        });
-        next = hdr[0];
-        off += len;
-    }
-    Ok(out)
+    let chain = wire::parse_payloads(wire::PayloadType(first), buf)?;
+    Ok(chain
+        .payloads
+        .iter()
+        .map(|p| {
+            let end = p.offset + p.bytes.len();
+            RawPayload {
+                ptype: p.kind.0,
+                body: end - p.body.len()..end,
+                whole: p.offset..end,
+            }
+        })
+        .collect())
 }
 
 /// Builds a payload chain, fixing next-payload fields and lengths.
@@ -231,38 +216,18 @@ pub struct SaPayload {
     pub proposals: Vec<Proposal>,
 }
 
-pub fn parse_attrs(mut b: &[u8]) -> Result<Vec<Attr>, MessageError> {
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        if out.len() >= MAX_ATTRS {
-            return Err(MessageError::TooMany);
-        }
-        if b.len() < 4 {
-            return Err(MessageError::Malformed("SA attribute"));
-        }
-        let t = u16::from_be_bytes([b[0], b[1]]);
-        if t & 0x8000 != 0 {
-            out.push(Attr {
-                atype: t & 0x7fff,
-                value: u16::from_be_bytes([b[2], b[3]]) as u64,
-            });
-            b = &b[4..];
-        } else {
-            let len = u16::from_be_bytes([b[2], b[3]]) as usize;
-            let v = b
-                .get(4..4 + len)
-                .ok_or(MessageError::Malformed("SA attribute"))?;
-            if len > 8 {
-                return Err(MessageError::Malformed(
-                    "SA attribute (value longer than 8 bytes)",
-                ));
-            }
-            let value = v.iter().fold(0u64, |acc, x| (acc << 8) | *x as u64);
-            out.push(Attr { atype: t, value });
-            b = &b[4 + len..];
-        }
-    }
-    Ok(out)
+/// Attributes of a transform or of a RESPONDER-LIFETIME notify.
+pub fn parse_attrs(b: &[u8]) -> Result<Vec<Attr>, MessageError> {
+    let attrs = wire::parse_attributes(b)?;
+    Ok(attrs
+        .iter()
+        .map(|a| {
+            Ok(Attr {
+                atype: a.kind,
+                value: a.as_u64()?,
+            })
+        })
+        .collect::<Result<Vec<_>, wire::WireError>>()?)
 }
 
 pub fn emit_attrs(attrs: &[Attr], out: &mut Vec<u8>) {
@@ -284,54 +249,31 @@ pub fn emit_attrs(attrs: &[Attr], out: &mut Vec<u8>) {
 
 impl SaPayload {
     pub fn parse(body: &[u8]) -> Result<SaPayload, MessageError> {
-        let doi = body.get(0..4).ok_or(MessageError::Malformed("SA"))?;
-        if doi != [0, 0, 0, 1] {
-            return Err(MessageError::Malformed("SA (DOI is not IPsec)"));
-        }
-        let rest = body.get(8..).ok_or(MessageError::Malformed("SA"))?;
-        let props = parse_chain(pt::PROPOSAL, rest)?;
-        if props.len() > MAX_PROPOSALS {
-            return Err(MessageError::TooMany);
-        }
-        let mut proposals = Vec::new();
-        for p in props {
-            if p.ptype != pt::PROPOSAL {
-                return Err(MessageError::Malformed("SA (non-proposal payload inside)"));
-            }
-            let b = &rest[p.body];
-            if b.len() < 4 {
-                return Err(MessageError::Malformed("proposal"));
-            }
-            let (number, protocol, spi_size, ntrans) = (b[0], b[1], b[2] as usize, b[3] as usize);
-            let spi = b
-                .get(4..4 + spi_size)
-                .ok_or(MessageError::Malformed("proposal SPI"))?
-                .to_vec();
-            let tb = &b[4 + spi_size..];
-            let trs = if ntrans == 0 {
-                Vec::new()
-            } else {
-                parse_chain(pt::TRANSFORM, tb)?
-            };
-            if trs.len() > MAX_TRANSFORMS {
-                return Err(MessageError::TooMany);
-            }
-            let mut transforms = Vec::new();
-            for t in trs {
-                let tbody = &tb[t.body];
-                if t.ptype != pt::TRANSFORM || tbody.len() < 4 {
-                    return Err(MessageError::Malformed("transform"));
-                }
+        let sa = wire::SaRepr::parse(body)?;
+        let mut proposals = Vec::with_capacity(sa.proposals.len());
+        for p in sa.proposals {
+            let mut transforms = Vec::with_capacity(p.transforms.len());
+            for t in p.transforms {
+                let attrs = t
+                    .attributes
+                    .iter()
+                    .map(|a| {
+                        Ok(Attr {
+                            atype: a.kind,
+                            value: a.as_u64()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, wire::WireError>>()?;
                 transforms.push(Transform {
-                    number: tbody[0],
-                    id: tbody[1],
-                    attrs: parse_attrs(&tbody[4..])?,
+                    number: t.number,
+                    id: t.id,
+                    attrs,
                 });
             }
             proposals.push(Proposal {
-                number,
-                protocol,
-                spi,
+                number: p.number,
+                protocol: p.protocol.0,
+                spi: p.spi,
                 transforms,
             });
         }
@@ -377,7 +319,8 @@ pub const ID_IPV4_ADDR_SUBNET: u8 = 4;
 
 impl IdPayload {
     pub fn parse(b: &[u8]) -> Result<IdPayload, MessageError> {
-        if b.len() < 4 || b.len() > 4 + 255 {
+        wire::IdRepr::parse(b)?;
+        if b.len() < 4 {
             return Err(MessageError::Malformed("ID"));
         }
         Ok(IdPayload {
@@ -418,19 +361,12 @@ pub struct NotifyPayload {
 
 impl NotifyPayload {
     pub fn parse(b: &[u8]) -> Result<NotifyPayload, MessageError> {
-        if b.len() < 8 {
-            return Err(MessageError::Malformed("notify"));
-        }
-        let spi_size = b[5] as usize;
-        let spi = b
-            .get(8..8 + spi_size)
-            .ok_or(MessageError::Malformed("notify SPI"))?
-            .to_vec();
+        let n = wire::NotifyRepr::parse(b)?;
         Ok(NotifyPayload {
-            protocol: b[4],
-            ntype: u16::from_be_bytes([b[6], b[7]]),
-            spi,
-            data: b[8 + spi_size..].to_vec(),
+            protocol: n.protocol,
+            ntype: n.kind.0,
+            spi: n.spi,
+            data: n.data,
         })
     }
     pub fn emit(&self) -> Vec<u8> {
@@ -451,21 +387,11 @@ pub struct DeletePayload {
 
 impl DeletePayload {
     pub fn parse(b: &[u8]) -> Result<DeletePayload, MessageError> {
-        if b.len() < 8 {
-            return Err(MessageError::Malformed("delete"));
-        }
-        let (protocol, spi_size, n) = (b[4], b[5], u16::from_be_bytes([b[6], b[7]]) as usize);
-        if spi_size == 0 || n > 64 || b.len() < 8 + n * spi_size as usize {
-            return Err(MessageError::Malformed("delete"));
-        }
-        let spis = b[8..8 + n * spi_size as usize]
-            .chunks(spi_size as usize)
-            .map(|c| c.to_vec())
-            .collect();
+        let d = wire::DeleteRepr::parse(b)?;
         Ok(DeletePayload {
-            protocol,
-            spi_size,
-            spis,
+            protocol: d.protocol,
+            spi_size: d.spi_size,
+            spis: d.spis,
         })
     }
     pub fn emit(&self) -> Vec<u8> {
