@@ -296,7 +296,8 @@ fn esp_id(c: EspCipher) -> (u8, Option<u64>) {
         EspCipher::Aes256Cbc => (12, Some(256)),
         EspCipher::Aes128Gcm => (20, Some(128)),
         EspCipher::Aes256Gcm => (20, Some(256)),
-        EspCipher::ChaCha20Poly1305 => (28, Some(256)),
+        // RFC 7634: ChaCha20-Poly1305 has a fixed key and no key-length attribute
+        EspCipher::ChaCha20Poly1305 => (28, None),
     }
 }
 
@@ -532,4 +533,70 @@ pub fn choose_p2(
         mine.join(", "),
         pfs_s
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours() -> Vec<EspTransform> {
+        vec![EspTransform {
+            cipher: EspCipher::Aes256Gcm,
+            integ: EspInteg::None,
+        }]
+    }
+
+    fn offer(encap: u64) -> SaPayload {
+        let p = P2Params {
+            pfs: None,
+            encap,
+            lifetime_s: 3600,
+            lifetime_kb: None,
+        };
+        p2_sa(&ours(), &p, 0x1234_5678)
+    }
+
+    #[test]
+    fn udp_tunnel_modes_accepted_transport_refused() {
+        for encap in [
+            p2::ENCAP_TUNNEL,
+            p2::ENCAP_UDP_TUNNEL,
+            p2::ENCAP_UDP_TUNNEL_DRAFT,
+        ] {
+            let c = choose_p2(&ours(), None, 28800, None, &offer(encap)).unwrap();
+            assert_eq!(c.peer_spi, 0x1234_5678);
+            assert_eq!(c.lifetime_s, 3600, "the initiator's shorter lifetime");
+            assert!(!c.shortened);
+        }
+        let e = choose_p2(&ours(), None, 28800, None, &offer(p2::ENCAP_TRANSPORT)).unwrap_err();
+        assert_eq!(
+            e,
+            "no transform set matched: peer offered esp-aes-gcm-256 esp-none (transport mode); ours esp-aes-gcm-256 esp-none"
+        );
+    }
+
+    #[test]
+    fn longer_phase2_lifetime_is_shortened() {
+        let c = choose_p2(&ours(), None, 1800, None, &offer(p2::ENCAP_TUNNEL)).unwrap();
+        assert_eq!(c.lifetime_s, 1800);
+        assert!(c.shortened);
+    }
+
+    #[test]
+    fn phase1_transform_round_trips_through_the_decoder() {
+        let p = IsakmpPolicy {
+            priority: 10,
+            encryption: IkeEncryption::Aes192,
+            hash: IkeHash::Sha384,
+            auth: IkeAuth::PreShare,
+            group: DhGroup::Ecp384,
+            lifetime_s: 86400,
+        };
+        let o = decode_p1(&p1_transform(1, &p));
+        assert_eq!(o.encryption, Some(IkeEncryption::Aes192));
+        assert_eq!(o.hash, Some(IkeHash::Sha384));
+        assert_eq!(o.group, Some(DhGroup::Ecp384));
+        assert_eq!(o.lifetime_s, Some(86400));
+        assert_eq!(o.to_string(), "aes-192/sha384/group 20/86400");
+    }
 }
