@@ -74,7 +74,10 @@ impl DhGroup {
 
     /// Groups an engineer should be warned about (allowed, but said).
     pub fn is_weak(self) -> bool {
-        matches!(self, DhGroup::Modp768 | DhGroup::Modp1024 | DhGroup::Modp1536)
+        matches!(
+            self,
+            DhGroup::Modp768 | DhGroup::Modp1024 | DhGroup::Modp1536
+        )
     }
 }
 
@@ -94,7 +97,10 @@ pub enum EspCipher {
 
 impl EspCipher {
     pub fn is_aead(self) -> bool {
-        matches!(self, EspCipher::Aes128Gcm | EspCipher::Aes256Gcm | EspCipher::ChaCha20Poly1305)
+        matches!(
+            self,
+            EspCipher::Aes128Gcm | EspCipher::Aes256Gcm | EspCipher::ChaCha20Poly1305
+        )
     }
 
     /// Bytes of key material taken from KEYMAT (AEADs include their 4-byte
@@ -263,16 +269,25 @@ mod tests {
         for kw in ["des", "3des", "aes", "aes-192", "aes-256"] {
             assert_eq!(kw.parse::<IkeEncryption>().unwrap().keyword(), kw);
         }
-        assert_eq!("ESP-SHA-HMAC".parse::<EspInteg>().unwrap(), EspInteg::HmacSha1_96);
+        assert_eq!(
+            "ESP-SHA-HMAC".parse::<EspInteg>().unwrap(),
+            EspInteg::HmacSha1_96
+        );
         let err = "aes-512".parse::<IkeEncryption>().unwrap_err();
         assert!(err.to_string().contains("aes-256"));
     }
 
     #[test]
     fn keymat_lengths() {
-        let t = EspTransform { cipher: EspCipher::TripleDes, integ: EspInteg::HmacSha1_96 };
+        let t = EspTransform {
+            cipher: EspCipher::TripleDes,
+            integ: EspInteg::HmacSha1_96,
+        };
         assert_eq!(t.keymat_len(), 44);
-        let g = EspTransform { cipher: EspCipher::Aes256Gcm, integ: EspInteg::None };
+        let g = EspTransform {
+            cipher: EspCipher::Aes256Gcm,
+            integ: EspInteg::None,
+        };
         assert_eq!(g.keymat_len(), 36);
         assert_eq!(DhGroup::from_number(14), Some(DhGroup::Modp2048));
         assert_eq!(DhGroup::from_number(3), None);

@@ -1,1 +1,200 @@
-fn main() {}
+//! `cargo xtask setup | build | build-and-load | test | demo | bench | fuzz`
+//!
+//! Every command that needs the toolchain runs `setup` first; setup is
+//! idempotent and only installs what is missing, so the README's two
+//! commands work on a fresh Debian 12 machine as root.
+
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "ipsecgw developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing: apt packages and bpf-linker (idempotent).
+    Setup,
+    /// Build the eBPF object and the userspace binary that embeds it.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Build everything, then run the daemon on real interfaces.
+    BuildAndLoad {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "native")]
+        xdp_mode: String,
+    },
+    /// Run every test (unit, BPF, namespaces, strongSwan interop).
+    Test {
+        /// Extra arguments for `cargo test`, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Two gateways in namespaces, a tunnel raised by the first ping.
+    Demo,
+    /// Benchmarks: classify, esp, ike.
+    Bench {
+        #[arg(default_value = "all")]
+        what: String,
+    },
+    /// Run every fuzz target for N seconds (needs the rustup nightly).
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Setup => setup::run(),
+        Cmd::Build { release } => build(release),
+        Cmd::BuildAndLoad { config, xdp_mode } => {
+            build(true)?;
+            let bin = root().join("target/release/ipsecgw");
+            run(Command::new(bin)
+                .arg("run")
+                .arg("--config")
+                .arg(config)
+                .arg("--xdp-mode")
+                .arg(xdp_mode))
+        }
+        Cmd::Test { args } => {
+            setup::run()?;
+            build(false)?;
+            // The namespace tests are heavy on two cores: a few at a time.
+            let mut cmd = cargo();
+            cmd.args(["test", "--workspace", "--no-fail-fast"]);
+            cmd.arg("--");
+            if !args.iter().any(|a| a.starts_with("--test-threads")) {
+                cmd.arg("--test-threads=2");
+            }
+            cmd.args(args);
+            run(&mut cmd)
+        }
+        Cmd::Demo => {
+            setup::run()?;
+            build(true)?;
+            run(cargo().args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "ipsecgw-tests",
+                "--bin",
+                "demo",
+            ]))
+        }
+        Cmd::Bench { what } => {
+            setup::run()?;
+            bench(&what)
+        }
+        Cmd::Fuzz { seconds } => fuzz(seconds),
+    }
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn build(release: bool) -> Result<()> {
+    let mut c = cargo();
+    c.args(["build", "--workspace", "--all-targets"]);
+    if release {
+        c.arg("--release");
+    }
+    run(&mut c)
+}
+
+fn bench(what: &str) -> Result<()> {
+    let all = what == "all";
+    if all || what == "classify" {
+        run(cargo().args([
+            "test",
+            "--release",
+            "-p",
+            "ipsec-user",
+            "--test",
+            "bpf_prog",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_classify",
+        ]))?;
+    }
+    if all || what == "esp" {
+        run(cargo().args(["bench", "-p", "ipsec-user", "--bench", "esp"]))?;
+    }
+    if all || what == "ike" {
+        run(cargo().args([
+            "run",
+            "--release",
+            "-p",
+            "ipsecgw-tests",
+            "--bin",
+            "bench-ike",
+        ]))?;
+    }
+    Ok(())
+}
+
+fn fuzz(seconds: u64) -> Result<()> {
+    let fuzz_dir = root().join("fuzz");
+    let out = Command::new("cargo")
+        .args(["+nightly", "fuzz", "list"])
+        .current_dir(&fuzz_dir)
+        .output()
+        .context("cargo +nightly fuzz list (install with `cargo install cargo-fuzz`)")?;
+    if !out.status.success() {
+        bail!(
+            "cargo fuzz list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for target in String::from_utf8_lossy(&out.stdout).lines() {
+        let target = target.trim();
+        if target.is_empty() {
+            continue;
+        }
+        println!("== fuzz target {target}: {seconds} s");
+        run(Command::new("cargo")
+            .args([
+                "+nightly",
+                "fuzz",
+                "run",
+                target,
+                "--",
+                &format!("-max_total_time={seconds}"),
+            ])
+            .current_dir(&fuzz_dir))?;
+    }
+    Ok(())
+}

@@ -1,5 +1,250 @@
-//! clap commands and the ASA-layout and JSON renderers.
+//! The `ipsecgw` command line: clap definitions, dispatch to the daemon
+//! over the control socket, and the ASA-layout renderers.
 
-pub fn main() -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub mod render;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::control::client;
+use crate::control::proto::{Command, DebugFacility, ReplyData};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ipsecgw",
+    version,
+    about = "IPsec LAN-to-LAN gateway (ASA-style IKEv1, eBPF + AF_XDP data plane)"
+)]
+pub struct Cli {
+    /// Control socket of the daemon to talk to (one per gateway instance).
+    #[arg(long, global = true, value_name = "SOCK", default_value = crate::control::DEFAULT_SOCKET)]
+    pub control: PathBuf,
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// Run the gateway daemon.
+    Run(RunArgs),
+    /// Check a configuration file: errors with line and column, ignored lines, warnings.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Show state of the running daemon.
+    Show {
+        #[command(subcommand)]
+        what: ShowWhat,
+    },
+    /// Clear SAs (sends DELETE to the peer; traffic brings tunnels up again).
+    Clear {
+        #[command(subcommand)]
+        what: ClearWhat,
+    },
+    /// Change log verbosity of the running daemon.
+    Debug {
+        #[command(subcommand)]
+        what: DebugWhat,
+    },
+    /// Print shell completions (bash, zsh, fish, ...).
+    #[command(hide = true)]
+    Completions { shell: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long, value_enum, default_value_t = XdpMode::Native)]
+    pub xdp_mode: XdpMode,
+    /// Instance name: BPF pins live under /sys/fs/bpf/ipsecgw/<instance>/.
+    /// Defaults to a name derived from the control socket path.
+    #[arg(long)]
+    pub instance: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XdpMode {
+    Native,
+    Skb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShowWhat {
+    Crypto {
+        #[command(subcommand)]
+        what: ShowCrypto,
+    },
+    /// The normalised configuration the daemon runs.
+    #[command(name = "running-config")]
+    RunningConfig,
+    /// Data-plane verdict counters (summed over CPUs).
+    Dataplane {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShowCrypto {
+    Isakmp {
+        #[command(subcommand)]
+        what: SaWord,
+    },
+    Ipsec {
+        #[command(subcommand)]
+        what: SaWord,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SaWord {
+    /// Security associations; `peer ADDR` narrows to one peer.
+    Sa {
+        /// `peer ADDR` (ipsec) or `ADDR` (isakmp)
+        words: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClearWhat {
+    Crypto {
+        #[command(subcommand)]
+        what: ClearCrypto,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClearCrypto {
+    Isakmp {
+        #[command(subcommand)]
+        what: SaWord,
+    },
+    Ipsec {
+        #[command(subcommand)]
+        what: SaWord,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DebugWhat {
+    Crypto {
+        #[arg(value_enum)]
+        facility: Facility,
+        /// 1 (errors) .. 255 (everything), ASA style; default 1.
+        level: Option<u8>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Facility {
+    Isakmp,
+    Ipsec,
+}
+
+/// `peer ADDR` or `ADDR` (ASA accepts both forms in various commands).
+fn peer_words(words: &[String]) -> Result<Option<Ipv4Addr>> {
+    let addr = match words {
+        [] => return Ok(None),
+        [a] => a,
+        [p, a] if p.eq_ignore_ascii_case("peer") => a,
+        _ => bail!("expected `peer ADDR`, got `{}`", words.join(" ")),
+    };
+    Ok(Some(addr.parse().with_context(|| {
+        format!("`{addr}` is not an IPv4 address")
+    })?))
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sock = cli.control.clone();
+    let ask = |c: Command| client::request(&sock, c).map_err(anyhow::Error::from);
+    match cli.command {
+        Top::Run(args) => crate::daemon::run(&cli.control, args),
+        Top::Check { config } => crate::daemon::check_command(&config),
+        Top::Completions { shell } => {
+            print_completions(&shell)?;
+            Ok(())
+        }
+        Top::Show { what } => {
+            let (data, json) = match what {
+                ShowWhat::Crypto {
+                    what:
+                        ShowCrypto::Isakmp {
+                            what: SaWord::Sa { words, json },
+                        },
+                } => {
+                    let peer = peer_words(&words)?;
+                    let mut data = ask(Command::ShowIsakmpSa)?;
+                    if let (Some(p), ReplyData::IsakmpSas(list)) = (peer, &mut data) {
+                        list.sas.retain(|s| s.peer == p);
+                        list.down.retain(|s| s.peer == p);
+                    }
+                    (data, json)
+                }
+                ShowWhat::Crypto {
+                    what:
+                        ShowCrypto::Ipsec {
+                            what: SaWord::Sa { words, json },
+                        },
+                } => (
+                    ask(Command::ShowIpsecSa {
+                        peer: peer_words(&words)?,
+                    })?,
+                    json,
+                ),
+                ShowWhat::RunningConfig => (ask(Command::ShowRunningConfig)?, false),
+                ShowWhat::Dataplane { json } => (ask(Command::ShowDataplane)?, json),
+            };
+            print!("{}", render::render(&data, json));
+            Ok(())
+        }
+        Top::Clear {
+            what: ClearWhat::Crypto { what },
+        } => {
+            let cmd = match what {
+                ClearCrypto::Isakmp {
+                    what: SaWord::Sa { words, .. },
+                } => Command::ClearIsakmpSa {
+                    peer: peer_words(&words)?,
+                },
+                ClearCrypto::Ipsec {
+                    what: SaWord::Sa { words, .. },
+                } => Command::ClearIpsecSa {
+                    peer: peer_words(&words)?,
+                },
+            };
+            print!("{}", render::render(&ask(cmd)?, false));
+            Ok(())
+        }
+        Top::Debug {
+            what: DebugWhat::Crypto { facility, level },
+        } => {
+            let facility = match facility {
+                Facility::Isakmp => DebugFacility::Isakmp,
+                Facility::Ipsec => DebugFacility::Ipsec,
+            };
+            print!(
+                "{}",
+                render::render(
+                    &ask(Command::Debug {
+                        facility,
+                        level: level.unwrap_or(1)
+                    })?,
+                    false
+                )
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_completions(shell: &str) -> Result<()> {
+    bail!("completions for `{shell}`: not built into this binary yet")
 }

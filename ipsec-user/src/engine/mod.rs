@@ -1,0 +1,6 @@
+//! The packet engine around the pure ESP core: AF_XDP sockets, workers,
+//! and next-hop resolution from the kernel's tables.
+
+pub mod neigh;
+pub mod worker;
+pub mod xsk;

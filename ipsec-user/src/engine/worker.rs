@@ -1,0 +1,563 @@
+//! The AF_XDP worker: one thread, no locks and no allocation on the packet
+//! path. It receives what the XDP programs redirected (metadata in front of
+//! each frame says encrypt / hold / decrypt and which SA), runs the ESP
+//! core, and transmits on the other interface from the same UMEM.
+//!
+//! The daemon talks to it only through [`WorkerCmd`]s, taken between
+//! batches, so SA tables are owned by this thread alone.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ipsec_common::{META_FLAG_NATT, META_KIND_DECRYPT, META_KIND_ENCRYPT, META_KIND_HOLD, XDP_META_MAGIC, XDP_META_SIZE};
+use xdpilone::xdp::XdpDesc;
+
+use super::neigh::{Netlink, interface_mac};
+use super::xsk::{FRAME_SIZE, Xsk, XskError};
+use crate::esp::{self, HoldQueue, InboundSa, OutboundSa, SaCounters};
+
+const BATCH: u32 = 64;
+const ETH_HLEN: usize = 14;
+/// Packets held per selector while its SA is negotiated, and for how long.
+pub const HOLD_PACKETS: usize = 64;
+pub const HOLD_TIME: Duration = Duration::from_secs(2);
+/// Decrypted packets waiting for the kernel to resolve their next hop.
+const PENDING_MAX: usize = 128;
+const PENDING_TIME: Duration = Duration::from_secs(1);
+const NEIGH_TTL: Duration = Duration::from_secs(5);
+
+/// What the daemon asks of the worker.
+pub enum WorkerCmd {
+    /// Start encrypting traffic of `selector` with this SA (and release the
+    /// packets held for it).
+    InstallOutbound { sa_id: u32, selector: u32, peer: Ipv4Addr, sa: Box<OutboundSa> },
+    InstallInbound { sa_id: u32, sa: Box<InboundSa> },
+    /// Forget an SA (its keys are zeroized by its Drop).
+    Remove { sa_id: u32 },
+    /// Drop the packets held for a selector (negotiation failed).
+    DropHeld { selector: u32 },
+    Snapshot(mpsc::Sender<Snapshot>),
+    Stop,
+}
+
+/// Live facts for `show crypto ipsec sa` and for lifetime decisions.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub sas: Vec<SaSnapshot>,
+    pub stats: EngineStats,
+}
+
+#[derive(Debug, Clone)]
+pub struct SaSnapshot {
+    pub sa_id: u32,
+    pub outbound: bool,
+    pub counters: SaCounters,
+    pub needs_rekey: bool,
+    pub expired: bool,
+}
+
+/// Engine-wide counters (packets that never reached an SA).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineStats {
+    pub rx_inside: u64,
+    pub rx_outside: u64,
+    pub tx_inside: u64,
+    pub tx_outside: u64,
+    pub bad_meta: u64,
+    pub unknown_sa: u64,
+    pub held: u64,
+    pub hold_overflow: u64,
+    pub hold_released: u64,
+    pub no_frame: u64,
+    pub tx_ring_full: u64,
+    pub no_next_hop: u64,
+    pub frag_needed_sent: u64,
+    pub mss_clamped: u64,
+    pub decap_errors: u64,
+}
+
+struct Outbound {
+    sa: Box<OutboundSa>,
+    /// Next hop MACs toward the peer, from the program's fib lookup or
+    /// from rtnetlink.
+    l2: Option<([u8; 6], [u8; 6])>,
+    l2_checked: Instant,
+    peer: Ipv4Addr,
+}
+
+struct Pending {
+    addr: u64,
+    len: usize,
+    dst: Ipv4Addr,
+    since: Instant,
+}
+
+pub struct WorkerConfig {
+    pub inside: String,
+    pub outside: String,
+    /// Largest frame the outside link carries (Ethernet payload).
+    pub outside_mtu: usize,
+    /// `sysopt connection tcpmss`; 0 disables clamping.
+    pub tcp_mss: u16,
+    pub inside_addr: Ipv4Addr,
+}
+
+pub struct Worker {
+    cfg: WorkerConfig,
+    xsk: Xsk,
+    nl: Netlink,
+    inside_mac: [u8; 6],
+    outside_mac: [u8; 6],
+    out_by_id: HashMap<u32, Outbound>,
+    out_by_selector: HashMap<u32, u32>,
+    inbound: HashMap<u32, Box<InboundSa>>,
+    hold: HashMap<u32, HoldQueue>,
+    neigh: HashMap<Ipv4Addr, ([u8; 6], Instant)>,
+    pending: Vec<Pending>,
+    last_neigh_query: Instant,
+    tx_in: Vec<XdpDesc>,
+    tx_out: Vec<XdpDesc>,
+    stats: EngineStats,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Xsk(#[from] XskError),
+    #[error("{0}: {1}")]
+    Io(&'static str, std::io::Error),
+}
+
+impl Worker {
+    /// Opens the sockets. Call from a thread in the gateway's namespace.
+    pub fn new(cfg: WorkerConfig) -> Result<Worker, WorkerError> {
+        let xsk = Xsk::open(&cfg.inside, &cfg.outside)?;
+        let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
+        let inside_mac = interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
+        let outside_mac = interface_mac(&cfg.outside).map_err(|e| WorkerError::Io("outside MAC", e))?;
+        Ok(Worker {
+            cfg,
+            xsk,
+            nl,
+            inside_mac,
+            outside_mac,
+            out_by_id: HashMap::new(),
+            out_by_selector: HashMap::new(),
+            inbound: HashMap::new(),
+            hold: HashMap::new(),
+            neigh: HashMap::new(),
+            pending: Vec::with_capacity(PENDING_MAX),
+            last_neigh_query: Instant::now(),
+            tx_in: Vec::with_capacity(BATCH as usize * 2),
+            tx_out: Vec::with_capacity(BATCH as usize * 2),
+            stats: EngineStats::default(),
+        })
+    }
+
+    /// The AF_XDP socket fds, to be registered in the XSKMAPs (queue 0).
+    pub fn socket_fds(&self) -> (i32, i32) {
+        (self.xsk.inside.fd, self.xsk.outside.fd)
+    }
+
+    /// Runs until `Stop` or the command channel closes.
+    pub fn run(mut self, cmds: mpsc::Receiver<WorkerCmd>) {
+        loop {
+            loop {
+                match cmds.try_recv() {
+                    Ok(WorkerCmd::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
+                    Ok(cmd) => self.command(cmd),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            let now = Instant::now();
+            let busy = self.poll_inside(now) + self.poll_outside(now);
+            self.retry_pending(now);
+            self.flush();
+            self.xsk.reap_completions();
+            self.xsk.refill();
+            if busy == 0 {
+                self.wait(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let mut fds = [
+            libc::pollfd { fd: self.xsk.inside.fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.xsk.outside.fd, events: libc::POLLIN, revents: 0 },
+        ];
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout.as_millis() as i32) };
+    }
+
+    fn command(&mut self, cmd: WorkerCmd) {
+        match cmd {
+            WorkerCmd::InstallOutbound { sa_id, selector, peer, sa } => {
+                self.out_by_id.insert(sa_id, Outbound { sa, l2: None, l2_checked: Instant::now() - NEIGH_TTL, peer });
+                self.out_by_selector.insert(selector, sa_id);
+                self.release_held(selector, sa_id);
+            }
+            WorkerCmd::InstallInbound { sa_id, sa } => {
+                self.inbound.insert(sa_id, sa);
+            }
+            WorkerCmd::Remove { sa_id } => {
+                self.out_by_id.remove(&sa_id);
+                self.out_by_selector.retain(|_, v| *v != sa_id);
+                self.inbound.remove(&sa_id);
+            }
+            WorkerCmd::DropHeld { selector } => {
+                if let Some(q) = self.hold.get_mut(&selector) {
+                    q.clear();
+                }
+            }
+            WorkerCmd::Snapshot(reply) => {
+                let mut sas = Vec::with_capacity(self.out_by_id.len() + self.inbound.len());
+                for (id, o) in &self.out_by_id {
+                    sas.push(SaSnapshot { sa_id: *id, outbound: true, counters: *o.sa.counters(), needs_rekey: o.sa.needs_rekey(), expired: o.sa.expired() });
+                }
+                for (id, i) in &self.inbound {
+                    sas.push(SaSnapshot { sa_id: *id, outbound: false, counters: *i.counters(), needs_rekey: i.needs_rekey(), expired: i.expired() });
+                }
+                let mut stats = self.stats;
+                for q in self.hold.values() {
+                    stats.hold_overflow += q.counters().overflow + q.counters().too_big;
+                }
+                let _ = reply.send(Snapshot { sas, stats });
+            }
+            WorkerCmd::Stop => {}
+        }
+    }
+
+    /// Reads the metadata the XDP program wrote in front of the frame.
+    fn meta(frame: &[u8], off: usize) -> Option<ipsec_common::XdpMeta> {
+        let m = frame.get(off.checked_sub(XDP_META_SIZE)?..off)?;
+        let meta = ipsec_common::XdpMeta {
+            magic: u32::from_ne_bytes(m[0..4].try_into().ok()?),
+            kind: m[4],
+            fib_rc: m[5],
+            l3_offset: m[6],
+            flags: m[7],
+            id: u32::from_ne_bytes(m[8..12].try_into().ok()?),
+            ifindex: u32::from_ne_bytes(m[12..16].try_into().ok()?),
+            smac: m[16..22].try_into().ok()?,
+            dmac: m[22..28].try_into().ok()?,
+        };
+        (meta.magic == XDP_META_MAGIC).then_some(meta)
+    }
+
+    fn poll_inside(&mut self, now: Instant) -> usize {
+        let mut descs = [XdpDesc { addr: 0, len: 0, options: 0 }; BATCH as usize];
+        let n = {
+            let mut rx = self.xsk.inside.rx.receive(BATCH);
+            let mut n = 0;
+            while let Some(d) = rx.read() {
+                descs[n] = d;
+                n += 1;
+            }
+            rx.release();
+            n
+        };
+        self.xsk.inside.in_fill -= n as u32;
+        for d in &descs[..n] {
+            self.stats.rx_inside += 1;
+            self.from_inside(d, now);
+            self.xsk.release(d.addr);
+        }
+        n
+    }
+
+    fn from_inside(&mut self, d: &XdpDesc, now: Instant) {
+        // SAFETY: the frame was just received and is ours until released.
+        let (frame, off) = unsafe { self.xsk.whole_frame_mut(d.addr) };
+        let Some(meta) = Self::meta(frame, off) else {
+            self.stats.bad_meta += 1;
+            return;
+        };
+        let l3 = off + meta.l3_offset as usize;
+        let end = off + d.len as usize;
+        let Some(inner) = frame.get_mut(l3..end) else {
+            self.stats.bad_meta += 1;
+            return;
+        };
+        let inner = trim_ipv4(inner);
+        match meta.kind {
+            META_KIND_ENCRYPT => {
+                let l2 = (meta.fib_rc == 0).then_some((meta.smac, meta.dmac));
+                if let Some(o) = self.out_by_id.get_mut(&meta.id)
+                    && let Some(l2) = l2
+                {
+                    o.l2 = Some(l2);
+                    o.l2_checked = now;
+                }
+                self.encrypt(meta.id, inner, now);
+            }
+            META_KIND_HOLD => {
+                // The SA may have arrived since the program looked.
+                if let Some(&sa_id) = self.out_by_selector.get(&meta.id) {
+                    self.encrypt(sa_id, inner, now);
+                    return;
+                }
+                let q = self
+                    .hold
+                    .entry(meta.id)
+                    .or_insert_with(|| HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME));
+                if q.push(inner, now) {
+                    self.stats.held += 1;
+                }
+            }
+            _ => self.stats.bad_meta += 1,
+        }
+    }
+
+    /// Encapsulates one inner IPv4 packet with outbound SA `sa_id` into a
+    /// fresh frame queued for the outside interface.
+    fn encrypt(&mut self, sa_id: u32, inner: &mut [u8], now: Instant) {
+        if self.cfg.tcp_mss != 0 && esp::clamp_tcp_mss(inner, self.cfg.tcp_mss) {
+            self.stats.mss_clamped += 1;
+        }
+        let Some(o) = self.out_by_id.get_mut(&sa_id) else {
+            self.stats.unknown_sa += 1;
+            return;
+        };
+        let max_inner = o.sa.max_inner_len(self.cfg.outside_mtu);
+        if inner.len() > max_inner && inner.get(6).is_some_and(|b| b & 0x40 != 0) {
+            // DF set and too big once encapsulated: tell the sender, ASA
+            // style, instead of a silent black hole.
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return;
+            };
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            let mtu = u16::try_from(max_inner).unwrap_or(u16::MAX);
+            match esp::build_frag_needed(inner, mtu, self.cfg.inside_addr, &mut buf[ETH_HLEN..]) {
+                Ok(len) => {
+                    // Back to whoever sent it: the inner source's MAC is
+                    // not at hand here, so resolve it like any inside hop.
+                    let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
+                    self.queue_inside(frame_addr, ETH_HLEN + len, src, now);
+                    self.stats.frag_needed_sent += 1;
+                }
+                Err(_) => self.xsk.release(frame_addr),
+            }
+            return;
+        }
+        if o.l2.is_none() || now.duration_since(o.l2_checked) > NEIGH_TTL {
+            o.l2_checked = now;
+            if let Ok(Some((_, mac))) = self.nl.next_hop_mac(o.peer) {
+                o.l2 = Some((self.outside_mac, mac));
+            }
+        }
+        let Some((smac, dmac)) = o.l2 else {
+            self.stats.no_next_hop += 1;
+            return;
+        };
+        let Some(frame_addr) = self.xsk.alloc() else {
+            self.stats.no_frame += 1;
+            return;
+        };
+        // SAFETY: a free frame belongs to us alone.
+        let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+        write_eth(&mut buf[..ETH_HLEN], dmac, smac);
+        match o.sa.encapsulate(inner, &mut buf[ETH_HLEN..]) {
+            Ok(len) => self.tx_out.push(XdpDesc { addr: frame_addr, len: (ETH_HLEN + len) as u32, options: 0 }),
+            Err(_) => self.xsk.release(frame_addr),
+        }
+    }
+
+    fn release_held(&mut self, selector: u32, sa_id: u32) {
+        let Some(mut q) = self.hold.remove(&selector) else { return };
+        let now = Instant::now();
+        let mut buf = vec![0u8; FRAME_SIZE as usize];
+        let mut packets = Vec::new();
+        q.drain(now, |p| packets.push(p.to_vec()));
+        for p in packets {
+            let n = p.len();
+            buf[..n].copy_from_slice(&p);
+            self.encrypt(sa_id, &mut buf[..n], now);
+            self.stats.hold_released += 1;
+        }
+        self.hold.insert(selector, q);
+        self.flush();
+    }
+
+    fn poll_outside(&mut self, now: Instant) -> usize {
+        let mut descs = [XdpDesc { addr: 0, len: 0, options: 0 }; BATCH as usize];
+        let n = {
+            let mut rx = self.xsk.outside.rx.receive(BATCH);
+            let mut n = 0;
+            while let Some(d) = rx.read() {
+                descs[n] = d;
+                n += 1;
+            }
+            rx.release();
+            n
+        };
+        self.xsk.outside.in_fill -= n as u32;
+        for d in &descs[..n] {
+            self.stats.rx_outside += 1;
+            if !self.from_outside(d, now) {
+                self.xsk.release(d.addr);
+            }
+        }
+        n
+    }
+
+    /// Decapsulates in place; on success the same frame goes out the
+    /// inside interface (returns true: the frame is no longer ours).
+    fn from_outside(&mut self, d: &XdpDesc, now: Instant) -> bool {
+        // SAFETY: the frame was just received and is ours until released.
+        let (frame, off) = unsafe { self.xsk.whole_frame_mut(d.addr) };
+        let Some(meta) = Self::meta(frame, off) else {
+            self.stats.bad_meta += 1;
+            return false;
+        };
+        if meta.kind != META_KIND_DECRYPT {
+            self.stats.bad_meta += 1;
+            return false;
+        }
+        let _natt = meta.flags & META_FLAG_NATT != 0;
+        let end = off + d.len as usize;
+        let Ok(outer) = esp::parse_outer_ethernet(&frame[off..end]) else {
+            self.stats.decap_errors += 1;
+            return false;
+        };
+        let Some(sa) = self.inbound.get_mut(&meta.id) else {
+            self.stats.unknown_sa += 1;
+            return false;
+        };
+        let esp_range = off + outer.esp_offset..off + outer.esp_offset + outer.esp_len;
+        let esp_start = esp_range.start;
+        let Ok(inner) = sa.decapsulate(&mut frame[esp_range]) else {
+            self.stats.decap_errors += 1;
+            return false;
+        };
+        let start = esp_start + inner.start;
+        let len = inner.len();
+        if start < off + ETH_HLEN {
+            self.stats.decap_errors += 1;
+            return false;
+        }
+        let dst = Ipv4Addr::new(frame[start + 16], frame[start + 17], frame[start + 18], frame[start + 19]);
+        let base = d.addr - d.addr % FRAME_SIZE as u64;
+        let addr = base + (start - ETH_HLEN) as u64;
+        self.queue_inside(addr, ETH_HLEN + len, dst, now);
+        true
+    }
+
+    /// Sends a frame whose IPv4 packet starts at `addr + 14` out of the
+    /// inside interface toward `dst`'s next hop, waiting (bounded) for the
+    /// kernel to resolve it when needed.
+    fn queue_inside(&mut self, addr: u64, len: usize, dst: Ipv4Addr, now: Instant) {
+        match self.lookup_neigh(dst, now) {
+            Some(mac) => {
+                let buf = unsafe { self.xsk.frame_mut(addr) };
+                write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
+                self.tx_in.push(XdpDesc { addr, len: len as u32, options: 0 });
+            }
+            None if self.pending.len() < PENDING_MAX => self.pending.push(Pending { addr, len, dst, since: now }),
+            None => {
+                self.stats.no_next_hop += 1;
+                self.xsk.release(addr);
+            }
+        }
+    }
+
+    fn lookup_neigh(&mut self, dst: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
+        if let Some((mac, at)) = self.neigh.get(&dst)
+            && now.duration_since(*at) < NEIGH_TTL
+        {
+            return Some(*mac);
+        }
+        match self.nl.next_hop_mac(dst) {
+            Ok(Some((_, mac))) => {
+                if self.neigh.len() > 4096 {
+                    self.neigh.clear();
+                }
+                self.neigh.insert(dst, (mac, now));
+                Some(mac)
+            }
+            _ => None,
+        }
+    }
+
+    fn retry_pending(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // Ask the kernel again at most every 2 ms, whatever the number of
+        // packets waiting: resolution takes a round trip on the LAN.
+        let ask = now.duration_since(self.last_neigh_query) >= Duration::from_millis(2);
+        if ask {
+            self.last_neigh_query = now;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            if now.duration_since(p.since) > PENDING_TIME {
+                self.stats.no_next_hop += 1;
+                self.xsk.release(p.addr);
+                continue;
+            }
+            let cached = self.neigh.get(&p.dst).map(|e| e.0);
+            let mac = if cached.is_some() || !ask { cached } else { self.lookup_neigh(p.dst, now) };
+            match mac {
+                Some(mac) => {
+                    // SAFETY: a pending frame is still ours.
+                    let buf = unsafe { self.xsk.frame_mut(p.addr) };
+                    write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
+                    self.tx_in.push(XdpDesc { addr: p.addr, len: p.len as u32, options: 0 });
+                }
+                None => self.pending.push(p),
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.tx_out.is_empty() {
+            let descs = std::mem::take(&mut self.tx_out);
+            let sent = self.xsk.transmit(false, &descs);
+            self.stats.tx_outside += sent as u64;
+            self.stats.tx_ring_full += (descs.len() - sent) as u64;
+            self.tx_out = descs;
+            self.tx_out.clear();
+        }
+        if !self.tx_in.is_empty() {
+            let descs = std::mem::take(&mut self.tx_in);
+            let sent = self.xsk.transmit(true, &descs);
+            self.stats.tx_inside += sent as u64;
+            self.stats.tx_ring_full += (descs.len() - sent) as u64;
+            self.tx_in = descs;
+            self.tx_in.clear();
+        }
+    }
+}
+
+fn write_eth(h: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+}
+
+/// Cuts link-layer padding: the IPv4 total length says where the packet
+/// ends (a short minimum-size Ethernet frame carries trailing zeros).
+fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
+    let total = p.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).unwrap_or(0);
+    if total >= 20 && total < p.len() {
+        &mut p[..total]
+    } else {
+        p
+    }
+}
+
+/// Spawns the worker thread; returns its command sender and the socket
+/// fds to register in the XSKMAPs.
+pub fn spawn(cfg: WorkerConfig) -> Result<(mpsc::Sender<WorkerCmd>, (i32, i32), std::thread::JoinHandle<()>), WorkerError> {
+    let worker = Worker::new(cfg)?;
+    let fds = worker.socket_fds();
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("ipsecgw-esp".into())
+        .spawn(move || worker.run(rx))
+        .map_err(|e| WorkerError::Io("spawn worker", e))?;
+    Ok((tx, fds, handle))
+}

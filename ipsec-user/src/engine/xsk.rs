@@ -1,0 +1,246 @@
+//! AF_XDP plumbing for the engine: one UMEM shared by a socket on the
+//! inside interface and one on the outside interface (queue 0 each; veth
+//! has one queue and copy mode only, see shared/toolchain/afxdp.md), and a
+//! free list of frames. A frame may be received on one interface and
+//! transmitted on the other without a copy.
+//!
+//! xdpilone was chosen for the rings: pure Rust (libc + spin), small,
+//! proven on this kernel; the frame accounting on top of it is ours.
+
+use std::num::NonZeroU32;
+use std::ptr::NonNull;
+
+use xdpilone::xdp::XdpDesc;
+use xdpilone::{DeviceQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, Umem, UmemConfig};
+
+pub const FRAME_SIZE: u32 = 4096;
+pub const FRAMES: u32 = 8192;
+const RING: u32 = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum XskError {
+    #[error("interface `{0}`: {1}")]
+    Interface(String, String),
+    #[error("AF_XDP setup on `{0}` failed at {1}: errno {2}")]
+    Setup(String, &'static str, i32),
+    #[error("cannot map the UMEM: {0}")]
+    Mmap(std::io::Error),
+}
+
+/// One direction's socket: RX ring, TX ring and its fill/completion pair.
+pub struct Port {
+    pub name: String,
+    pub ifindex: u32,
+    pub dev: DeviceQueue,
+    pub rx: RingRx,
+    pub tx: RingTx,
+    /// Frames handed to this port's fill ring and not yet received back.
+    pub in_fill: u32,
+    // Keeps the socket file descriptor alive.
+    _sock: Socket,
+    pub fd: i32,
+}
+
+pub struct Xsk {
+    area: NonNull<u8>,
+    len: usize,
+    umem: Umem,
+    pub inside: Port,
+    pub outside: Port,
+    /// Frame offsets free for transmit or fill.
+    free: Vec<u64>,
+}
+
+// The raw pointers refer to our own mapping, which lives as long as Xsk.
+unsafe impl Send for Xsk {}
+
+fn ifinfo(name: &str) -> Result<IfInfo, XskError> {
+    let mut info = IfInfo::invalid();
+    let cname = std::ffi::CString::new(name).map_err(|e| XskError::Interface(name.into(), e.to_string()))?;
+    info.from_name(&cname).map_err(|e| XskError::Interface(name.into(), format!("{e:?}")))?;
+    info.set_queue(0);
+    Ok(info)
+}
+
+fn errno<T>(name: &str, step: &'static str) -> impl FnOnce(xdpilone::Errno) -> XskError + use<T> {
+    let name = name.to_string();
+    move |e| XskError::Setup(name, step, e.get_raw())
+}
+
+impl Xsk {
+    pub fn open(inside: &str, outside: &str) -> Result<Xsk, XskError> {
+        let len = (FRAMES * FRAME_SIZE) as usize;
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(XskError::Mmap(std::io::Error::last_os_error()));
+        }
+        let area = NonNull::new(ptr as *mut u8).ok_or_else(|| XskError::Mmap(std::io::Error::other("null mapping")))?;
+        let slice = NonNull::slice_from_raw_parts(area, len);
+        let cfg = UmemConfig { fill_size: RING, complete_size: RING, frame_size: FRAME_SIZE, headroom: 0, flags: 0 };
+        let umem = unsafe { Umem::new(cfg, slice) }.map_err(errno::<()>(inside, "umem"))?;
+
+        let in_info = ifinfo(inside)?;
+        let in_sock = Socket::with_shared(&in_info, &umem).map_err(errno::<()>(inside, "socket"))?;
+        let in_dev = umem.fq_cq(&in_sock).map_err(errno::<()>(inside, "fill/completion rings"))?;
+        let ring = NonZeroU32::new(RING);
+        let in_user = umem
+            .rx_tx(&in_sock, &SocketConfig { rx_size: ring, tx_size: ring, bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP })
+            .map_err(errno::<()>(inside, "rx/tx rings"))?;
+        let in_rx = in_user.map_rx().map_err(errno::<()>(inside, "map rx"))?;
+        let in_tx = in_user.map_tx().map_err(errno::<()>(inside, "map tx"))?;
+        umem.bind(&in_user).map_err(errno::<()>(inside, "bind"))?;
+
+        let out_info = ifinfo(outside)?;
+        let out_sock = Socket::new(&out_info).map_err(errno::<()>(outside, "socket"))?;
+        let out_dev = umem.fq_cq(&out_sock).map_err(errno::<()>(outside, "fill/completion rings"))?;
+        // The second socket inherits the first one's mode: no other flags.
+        let out_user = umem
+            .rx_tx(&out_sock, &SocketConfig { rx_size: ring, tx_size: ring, bind_flags: 0 })
+            .map_err(errno::<()>(outside, "rx/tx rings"))?;
+        let out_rx = out_user.map_rx().map_err(errno::<()>(outside, "map rx"))?;
+        let out_tx = out_user.map_tx().map_err(errno::<()>(outside, "map tx"))?;
+        umem.bind(&out_user).map_err(errno::<()>(outside, "bind"))?;
+
+        let in_fd = in_user.as_raw_fd();
+        let out_fd = out_user.as_raw_fd();
+        let mut xsk = Xsk {
+            area,
+            len,
+            umem,
+            inside: Port { name: inside.into(), ifindex: in_info.ifindex(), dev: in_dev, rx: in_rx, tx: in_tx, in_fill: 0, _sock: in_sock, fd: in_fd },
+            outside: Port { name: outside.into(), ifindex: out_info.ifindex(), dev: out_dev, rx: out_rx, tx: out_tx, in_fill: 0, _sock: out_sock, fd: out_fd },
+            free: (0..FRAMES as u64).rev().map(|i| i * FRAME_SIZE as u64).collect(),
+        };
+        // Keep `in_user`/`out_user` alive through the rings they created.
+        std::mem::forget(in_user);
+        std::mem::forget(out_user);
+        xsk.refill();
+        Ok(xsk)
+    }
+
+    /// The bytes of the frame region starting at UMEM offset `addr`, up to
+    /// the end of its frame. The lifetime is not tied to `self`: the
+    /// mapping lives as long as the worker, and frame ownership (ours
+    /// between RX and TX/fill) is what keeps accesses exclusive.
+    ///
+    /// # Safety
+    /// The frame must be owned by userspace (received and not yet handed
+    /// back to a ring), no other live slice may alias it, and the slice
+    /// must not outlive the `Xsk`.
+    pub unsafe fn frame_mut<'a>(&self, addr: u64) -> &'a mut [u8] {
+        let base = addr - addr % FRAME_SIZE as u64;
+        let end = (base + FRAME_SIZE as u64) as usize;
+        let start = addr as usize;
+        debug_assert!(end <= self.len);
+        unsafe { std::slice::from_raw_parts_mut(self.area.as_ptr().add(start), end - start) }
+    }
+
+    /// The whole frame containing `addr`, and the offset of `addr` in it.
+    ///
+    /// # Safety
+    /// As for [`Xsk::frame_mut`].
+    pub unsafe fn whole_frame_mut<'a>(&self, addr: u64) -> (&'a mut [u8], usize) {
+        let base = addr - addr % FRAME_SIZE as u64;
+        (unsafe { self.frame_mut(base) }, (addr - base) as usize)
+    }
+
+    pub fn alloc(&mut self) -> Option<u64> {
+        self.free.pop()
+    }
+
+    pub fn release(&mut self, addr: u64) {
+        self.free.push(addr - addr % FRAME_SIZE as u64);
+    }
+
+    pub fn free_frames(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Keeps both fill rings stocked (half of the frames in all), so the
+    /// kernel always has somewhere to put received packets.
+    pub fn refill(&mut self) {
+        let target = RING - 1;
+        for side in [true, false] {
+            let want = {
+                let port = if side { &self.inside } else { &self.outside };
+                target.saturating_sub(port.in_fill).min(self.free.len() as u32 / 2)
+            };
+            if want == 0 {
+                continue;
+            }
+            let port = if side { &mut self.inside } else { &mut self.outside };
+            let mut n = 0;
+            {
+                let mut w = port.dev.fill(want);
+                while n < want {
+                    let Some(f) = self.free.pop() else { break };
+                    if !w.insert_once(f) {
+                        self.free.push(f);
+                        break;
+                    }
+                    n += 1;
+                }
+                w.commit();
+            }
+            port.in_fill += n;
+            if port.dev.needs_wakeup() {
+                port.dev.wake();
+            }
+        }
+    }
+
+    /// Returns completed transmit frames to the free list.
+    pub fn reap_completions(&mut self) {
+        for side in [true, false] {
+            let port = if side { &mut self.inside } else { &mut self.outside };
+            let mut r = port.dev.complete(RING);
+            while let Some(addr) = r.read() {
+                self.free.push(addr - addr % FRAME_SIZE as u64);
+            }
+            r.release();
+        }
+    }
+
+    /// Queues `descs` for transmit on one port; frames that did not fit go
+    /// back to the free list (counted by the caller as send errors).
+    pub fn transmit(&mut self, inside: bool, descs: &[XdpDesc]) -> usize {
+        if descs.is_empty() {
+            return 0;
+        }
+        let port = if inside { &mut self.inside } else { &mut self.outside };
+        let n = {
+            let mut w = port.tx.transmit(descs.len() as u32);
+            let n = w.insert(descs.iter().copied()) as usize;
+            w.commit();
+            n
+        };
+        // Copy mode on veth always needs the kick (sendto).
+        port.tx.wake();
+        for d in &descs[n..] {
+            self.free.push(d.addr - d.addr % FRAME_SIZE as u64);
+        }
+        n
+    }
+
+    pub fn umem(&self) -> &Umem {
+        &self.umem
+    }
+}
+
+impl Drop for Xsk {
+    fn drop(&mut self) {
+        // The sockets (and the rings pointing into the mapping) are closed
+        // by their own Drops, which run after this one; unmap last would be
+        // ideal, but leaking the mapping at shutdown is harmless compared
+        // with unmapping memory the kernel may still write to.
+    }
+}

@@ -1,0 +1,242 @@
+//! Outbound SA: encapsulation of an inner IPv4 packet into tunnel-mode ESP
+//! (RFC 4303), optionally inside UDP (RFC 3948).
+
+use super::EspError;
+use super::counters::SaCounters;
+use super::ipv4::{self, IPV4_HEADER, Ipv4Emit, PROTO_ESP, PROTO_UDP, UDP_HEADER};
+use super::sa::{SaParams, byte_limits};
+use super::transform::{ESP_HEADER, Transform};
+use std::net::Ipv4Addr;
+
+/// Next header value of a tunnel-mode IPv4 payload.
+pub const NEXT_HEADER_IPV4: u8 = 4;
+/// Without ESN, rekey is due once this many packets have been sent.
+const SOFT_SEQ_32: u64 = 0xF000_0000;
+/// With ESN, the same when the 64-bit counter gets this close to the end.
+const SOFT_SEQ_64: u64 = u64::MAX - (1 << 32);
+const OUTER_TTL: u8 = 64;
+
+/// One outbound SA, owned by one worker: no locks, no allocation per
+/// packet.
+#[derive(Debug)]
+pub struct OutboundSa {
+    spi: u32,
+    xf: Transform,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    udp: Option<(u16, u16)>,
+    esn: bool,
+    /// Sequence number of the next packet (the first is 1).
+    next_seq: u64,
+    ident: u16,
+    soft_bytes: u64,
+    hard_bytes: u64,
+    counters: SaCounters,
+}
+
+impl OutboundSa {
+    pub fn new(p: &SaParams<'_>) -> Result<Self, EspError> {
+        if p.spi == 0 {
+            return Err(EspError::Unsupported("SPI 0 is reserved"));
+        }
+        let (soft_bytes, hard_bytes) = byte_limits(p.lifetime_kb);
+        Ok(OutboundSa {
+            spi: p.spi,
+            xf: Transform::new(p.transform, p.keymat)?,
+            src: p.tunnel_src,
+            dst: p.tunnel_dst,
+            udp: p.udp_encap,
+            esn: p.esn,
+            next_seq: 1,
+            ident: 0,
+            soft_bytes,
+            hard_bytes,
+            counters: SaCounters::default(),
+        })
+    }
+
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    pub fn counters(&self) -> &SaCounters {
+        &self.counters
+    }
+
+    /// The sequence number the next packet will carry.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Starts the sequence at `seq` (tests of the wrap, and resuming).
+    pub fn set_next_seq(&mut self, seq: u64) {
+        self.next_seq = seq;
+    }
+
+    /// Rekey is due: the sequence number nears its end (a 32-bit one
+    /// without ESN) or 90% of the kilobyte lifetime is used.
+    pub fn needs_rekey(&self) -> bool {
+        let soft_seq = if self.esn { SOFT_SEQ_64 } else { SOFT_SEQ_32 };
+        self.next_seq >= soft_seq
+            || self.next_seq == 0
+            || self.counters.bytes_encaps >= self.soft_bytes
+    }
+
+    /// The kilobyte lifetime is used up: `encapsulate` refuses.
+    pub fn expired(&self) -> bool {
+        self.counters.bytes_encaps >= self.hard_bytes
+    }
+
+    fn outer_len(&self) -> usize {
+        IPV4_HEADER + if self.udp.is_some() { UDP_HEADER } else { 0 }
+    }
+
+    /// Length of the whole outer packet for an inner packet of `inner_len`
+    /// bytes.
+    pub fn encapsulated_len(&self, inner_len: usize) -> usize {
+        let padded = (inner_len + 2).div_ceil(self.xf.align()) * self.xf.align();
+        self.outer_len() + ESP_HEADER + self.xf.iv_len() + padded + self.xf.icv_len()
+    }
+
+    /// The largest inner packet whose encapsulation fits in `mtu` bytes:
+    /// the next-hop MTU to announce in an ICMP "fragmentation needed".
+    pub fn max_inner_len(&self, mtu: usize) -> usize {
+        let fixed = self.outer_len() + ESP_HEADER + self.xf.iv_len() + self.xf.icv_len();
+        let room = mtu.saturating_sub(fixed);
+        (room / self.xf.align() * self.xf.align()).saturating_sub(2)
+    }
+
+    /// Encapsulates the IPv4 packet `inner` into `out`: outer IPv4 header
+    /// (+ UDP with checksum 0 under NAT-T), ESP header, IV, ciphertext,
+    /// ICV. Returns the length written. The outer header copies the inner
+    /// TOS and DF bit.
+    pub fn encapsulate(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
+        match self.encapsulate_inner(inner, out) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.counters.send_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn encapsulate_inner(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
+        let info = ipv4::parse(inner).ok_or(EspError::InnerMalformed)?;
+        let inner = &inner[..info.total_len];
+        let seq = self.next_seq;
+        if seq == 0 || (!self.esn && seq > u64::from(u32::MAX)) {
+            return Err(EspError::SequenceExhausted);
+        }
+        if self
+            .counters
+            .bytes_encaps
+            .saturating_add(inner.len() as u64)
+            > self.hard_bytes
+        {
+            return Err(EspError::LifetimeExpired);
+        }
+        let (iv_len, icv_len, align) = (self.xf.iv_len(), self.xf.icv_len(), self.xf.align());
+        let padded = (inner.len() + 2).div_ceil(align) * align;
+        let pad_len = padded - inner.len() - 2;
+        let outer_len = self.outer_len();
+        let esp_len = ESP_HEADER + iv_len + padded + icv_len;
+        let total = outer_len + esp_len;
+        if total > usize::from(u16::MAX) {
+            return Err(EspError::TooBig { len: total });
+        }
+        if out.len() < total {
+            return Err(EspError::BufferTooSmall {
+                need: total,
+                have: out.len(),
+            });
+        }
+        let out = &mut out[..total];
+        let (hdrs, esp) = out.split_at_mut(outer_len);
+
+        // ESP header, IV, payload, padding (1, 2, 3, ... RFC 4303 2.4).
+        esp[0..4].copy_from_slice(&self.spi.to_be_bytes());
+        esp[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
+        let ct_start = ESP_HEADER + iv_len;
+        let ct_end = ct_start + padded;
+        let mut iv = [0u8; 16];
+        self.xf.make_iv(seq, &mut iv[..iv_len]);
+        esp[ESP_HEADER..ct_start].copy_from_slice(&iv[..iv_len]);
+        esp[ct_start..ct_start + inner.len()].copy_from_slice(inner);
+        let trailer = &mut esp[ct_start + inner.len()..ct_end];
+        for (i, b) in trailer[..pad_len].iter_mut().enumerate() {
+            *b = (i + 1) as u8;
+        }
+        trailer[pad_len] = pad_len as u8;
+        trailer[pad_len + 1] = NEXT_HEADER_IPV4;
+
+        let seq_hi = (seq >> 32) as u32;
+        if self.xf.is_aead() {
+            let mut aad = [0u8; 12];
+            let aad_len = aad_for(self.spi, seq, self.esn, &mut aad);
+            let mut iv8 = [0u8; 8];
+            iv8.copy_from_slice(&iv[..8]);
+            let (body, icv) = esp.split_at_mut(ct_end);
+            self.xf
+                .seal(&iv8, &aad[..aad_len], &mut body[ct_start..], icv)?;
+        } else {
+            self.xf.encrypt(&iv[..iv_len], &mut esp[ct_start..ct_end])?;
+            if self.xf.has_icv() {
+                // With ESN the high half is authenticated but not sent
+                // (RFC 4303 section 2.2.1).
+                let hi = seq_hi.to_be_bytes();
+                let (body, icv) = esp.split_at_mut(ct_end);
+                let parts: [&[u8]; 2] = [body, if self.esn { &hi } else { &[] }];
+                self.xf.icv(&parts, icv);
+            }
+        }
+
+        if let Some((sport, dport)) = self.udp {
+            let u = &mut hdrs[IPV4_HEADER..IPV4_HEADER + UDP_HEADER];
+            u[0..2].copy_from_slice(&sport.to_be_bytes());
+            u[2..4].copy_from_slice(&dport.to_be_bytes());
+            u[4..6].copy_from_slice(&((UDP_HEADER + esp_len) as u16).to_be_bytes());
+            u[6..8].copy_from_slice(&[0, 0]);
+        }
+        self.ident = self.ident.wrapping_add(1);
+        Ipv4Emit {
+            tos: info.tos,
+            total_len: total as u16,
+            ident: self.ident,
+            dont_fragment: info.dont_fragment,
+            ttl: OUTER_TTL,
+            protocol: if self.udp.is_some() {
+                PROTO_UDP
+            } else {
+                PROTO_ESP
+            },
+            src: self.src,
+            dst: self.dst,
+        }
+        .emit(hdrs);
+
+        self.next_seq = seq.wrapping_add(1);
+        let c = &mut self.counters;
+        c.pkts_encaps += 1;
+        if self.xf.encrypts() {
+            c.pkts_encrypt += 1;
+        }
+        if self.xf.has_icv() {
+            c.pkts_digest += 1;
+        }
+        c.bytes_encaps += inner.len() as u64;
+        Ok(total)
+    }
+}
+
+/// The AEAD additional data: SPI | seq (32 bits), or SPI | seq-hi | seq-lo
+/// with ESN (RFC 4106 section 5, RFC 7634 section 2.1). Returns its length.
+pub(crate) fn aad_for(spi: u32, seq: u64, esn: bool, aad: &mut [u8; 12]) -> usize {
+    aad[0..4].copy_from_slice(&spi.to_be_bytes());
+    if esn {
+        aad[4..12].copy_from_slice(&seq.to_be_bytes());
+        12
+    } else {
+        aad[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
+        8
+    }
+}

@@ -1,0 +1,122 @@
+//! SA parameters as the key exchange hands them to the engine, and the
+//! traffic selectors an inbound packet is checked against.
+
+use std::net::Ipv4Addr;
+
+use crate::algo::EspTransform;
+
+/// An IPv4 subnet (`addr/prefix`): one side of an SA's traffic selectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Selector {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Selector {
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Self {
+        Selector {
+            addr,
+            prefix: prefix.min(32),
+        }
+    }
+
+    /// `0.0.0.0/0`.
+    pub fn any() -> Self {
+        Selector {
+            addr: Ipv4Addr::UNSPECIFIED,
+            prefix: 0,
+        }
+    }
+
+    /// A single host (`/32`).
+    pub fn host(addr: Ipv4Addr) -> Self {
+        Selector { addr, prefix: 32 }
+    }
+
+    fn mask(&self) -> u32 {
+        match self.prefix {
+            0 => 0,
+            p => u32::MAX << (32 - u32::from(p.min(32))),
+        }
+    }
+
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        let m = self.mask();
+        (u32::from(a) & m) == (u32::from(self.addr) & m)
+    }
+}
+
+/// Everything the engine needs to run one SA direction. The same value
+/// describes both directions of a pair from the local point of view: the
+/// inbound SA of a pair has the peer as `tunnel_src`, but `local_ts` and
+/// `remote_ts` stay the local and remote protected networks.
+///
+/// `keymat` is borrowed: the SA expands it into key schedules and the
+/// caller zeroizes its own copy. `Debug` is not derived: keys never print.
+#[derive(Clone, Copy)]
+pub struct SaParams<'a> {
+    pub spi: u32,
+    pub transform: EspTransform,
+    /// Encryption key first, then the authentication key; exactly
+    /// `transform.keymat_len()` bytes; AEAD keys end with the 4-byte salt.
+    pub keymat: &'a [u8],
+    /// Outer source address (ours for an outbound SA).
+    pub tunnel_src: Ipv4Addr,
+    /// Outer destination address (the peer for an outbound SA).
+    pub tunnel_dst: Ipv4Addr,
+    /// NAT-T (RFC 3948): `(source port, destination port)` of the UDP
+    /// header in front of ESP, normally 4500 on both sides.
+    pub udp_encap: Option<(u16, u16)>,
+    /// 64-bit extended sequence numbers (RFC 4303 section 2.2.1).
+    pub esn: bool,
+    /// The local protected network (inner destination of inbound traffic).
+    pub local_ts: Selector,
+    /// The remote protected network (inner source of inbound traffic).
+    pub remote_ts: Selector,
+    /// Hard lifetime in kilobytes of inner traffic; rekey is due at 90%.
+    pub lifetime_kb: Option<u64>,
+}
+
+impl std::fmt::Debug for SaParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaParams")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("transform", &format_args!("{}", self.transform))
+            .field("keymat", &format_args!("<{} bytes>", self.keymat.len()))
+            .field("tunnel_src", &self.tunnel_src)
+            .field("tunnel_dst", &self.tunnel_dst)
+            .field("udp_encap", &self.udp_encap)
+            .field("esn", &self.esn)
+            .field("local_ts", &self.local_ts)
+            .field("remote_ts", &self.remote_ts)
+            .field("lifetime_kb", &self.lifetime_kb)
+            .finish()
+    }
+}
+
+/// Byte limits derived from `lifetime_kb`: soft (rekey due) at 90%, hard at
+/// 100%.
+pub(crate) fn byte_limits(lifetime_kb: Option<u64>) -> (u64, u64) {
+    match lifetime_kb {
+        Some(kb) => {
+            let hard = kb.saturating_mul(1024);
+            (hard / 10 * 9, hard)
+        }
+        None => (u64::MAX, u64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selector_contains() {
+        let s = Selector::new(Ipv4Addr::new(198, 51, 100, 0), 24);
+        assert!(s.contains(Ipv4Addr::new(198, 51, 100, 10)));
+        assert!(!s.contains(Ipv4Addr::new(198, 51, 101, 10)));
+        assert!(Selector::any().contains(Ipv4Addr::new(1, 2, 3, 4)));
+        assert!(Selector::host(Ipv4Addr::new(1, 2, 3, 4)).contains(Ipv4Addr::new(1, 2, 3, 4)));
+        assert!(!Selector::host(Ipv4Addr::new(1, 2, 3, 4)).contains(Ipv4Addr::new(1, 2, 3, 5)));
+    }
+}

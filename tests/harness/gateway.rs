@@ -1,0 +1,209 @@
+//! An ipsecgw daemon running inside a gateway namespace, with its own
+//! control socket, BPF pin instance and log file. Stopped (by PID) on drop.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The `ipsecgw` binary next to the running test or tool
+/// (`target/<profile>/ipsecgw`), or `$IPSECGW_BIN`.
+pub fn ipsecgw_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("IPSECGW_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("ipsecgw")
+}
+
+/// The seed article's configuration for one side of the topology:
+/// 3DES/SHA/group 2 main mode, ESP 3DES-SHA1, PSK, crypto map on `wan0`.
+pub fn seed_config(local_lan: &str, remote_lan: &str, peer: &str, psk: &str) -> String {
+    format!(
+        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
+access-list L2L extended permit ip {local_lan} 255.255.255.0 {remote_lan} 255.255.255.0\n\
+crypto isakmp policy 10\n authentication pre-share\n encryption 3des\n hash sha\n group 2\n lifetime 86400\n\
+crypto ipsec transform-set ESP-3DES-SHA esp-3des esp-sha-hmac\n\
+crypto map OUTSIDE_MAP 10 match address L2L\n\
+crypto map OUTSIDE_MAP 10 set peer {peer}\n\
+crypto map OUTSIDE_MAP 10 set transform-set ESP-3DES-SHA\n\
+crypto map OUTSIDE_MAP interface outside\n\
+crypto isakmp enable outside\n\
+tunnel-group {peer} type ipsec-l2l\n\
+tunnel-group {peer} ipsec-attributes\n pre-shared-key {psk}\n"
+    )
+}
+
+pub struct Gateway {
+    pub name: String,
+    pub netns: String,
+    pub dir: PathBuf,
+    pub control: PathBuf,
+    pub instance: String,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    /// Starts `ipsecgw run` in `netns` with `config`, and waits until its
+    /// control socket answers (or fails with the daemon's log).
+    pub fn start(name: &str, netns: &str, config: &str, extra_args: &[&str]) -> Result<Gateway> {
+        let instance = crate::topology::unique(name);
+        let dir = std::env::temp_dir().join(format!("ipsecgw-test-{instance}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let cfg = dir.join("gateway.conf");
+        fs::write(&cfg, config)?;
+        let control = dir.join("control.sock");
+        let log = fs::File::create(dir.join("daemon.log"))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", netns])
+            .arg(ipsecgw_bin())
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--control")
+            .arg(&control)
+            .arg("--instance")
+            .arg(&instance)
+            .args(extra_args)
+            .env(
+                "RUST_LOG",
+                std::env::var("IPSECGW_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("spawning ipsecgw")?;
+        let mut gw = Gateway {
+            name: name.into(),
+            netns: netns.into(),
+            dir,
+            control,
+            instance,
+            child: Some(child),
+        };
+        gw.wait_ready(Duration::from_secs(20))?;
+        Ok(gw)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                self.child = None;
+                bail!("{} exited early ({status}):\n{}", self.name, self.log());
+            }
+            if self.control.exists() && self.cli(&["show", "running-config"]).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not come up in {limit:?}:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Runs `ipsecgw --control SOCK <args>` (the CLI talks to the daemon
+    /// over its socket, so it need not run inside the namespace).
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(ipsecgw_bin())
+            .arg("--control")
+            .arg(&self.control)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "ipsecgw {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> Result<serde_json::Value> {
+        let mut a = args.to_vec();
+        a.push("--json");
+        Ok(serde_json::from_str(&self.cli(&a)?)?)
+    }
+
+    /// Waits until `show crypto ipsec sa --json` lists at least one SA.
+    pub fn wait_ipsec_sa(&self, limit: Duration) -> Result<serde_json::Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let v = self.cli_json(&["show", "crypto", "ipsec", "sa"])?;
+            if v.as_array().is_some_and(|a| !a.is_empty()) {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("{}: no IPsec SA after {limit:?}\n{}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: the crash case (pinned BPF objects stay behind).
+    pub fn kill9(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then wait for a clean exit (SIGKILL after 10 s).
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait()?.is_none() {
+                if Instant::now() > deadline {
+                    c.kill()?;
+                    c.wait()?;
+                    bail!("{} ignored SIGTERM", self.name);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("gateway.conf")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        // A killed daemon leaves its pins; remove this instance's only.
+        let _ = fs::remove_dir_all(format!("/sys/fs/bpf/ipsecgw/{}", self.instance));
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}

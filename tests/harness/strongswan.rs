@@ -1,0 +1,230 @@
+//! Debian's strongSwan 5.9.8 (charon + kernel-libipsec, userspace ESP over
+//! a TUN device, always UDP-encapsulated) as a real peer inside a
+//! namespace. Each charon gets its own mount namespace with a private
+//! /run, its own config and vici socket; it is stopped by PID on drop.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+pub const CHARON: &str = "/usr/lib/ipsec/charon";
+
+/// One IKEv1 (or v2) connection with one child, site to site.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub version: u8,
+    pub aggressive: bool,
+    pub local_addr: String,
+    pub remote_addr: String,
+    /// e.g. `3des-sha1-modp1024`
+    pub proposals: String,
+    /// e.g. `3des-sha1`, `aes256-sha256-modp2048` (with PFS), `aes256gcm16`
+    pub esp_proposals: String,
+    pub local_ts: String,
+    pub remote_ts: String,
+    pub psk: String,
+    pub dpd_delay_s: Option<u32>,
+}
+
+impl Conn {
+    pub fn swanctl_conf(&self) -> String {
+        let dpd = self
+            .dpd_delay_s
+            .map(|d| format!("    dpd_delay = {d}s\n"))
+            .unwrap_or_default();
+        format!(
+            "connections {{
+  s2s {{
+    version = {v}
+    aggressive = {aggr}
+    local_addrs = {la}
+    remote_addrs = {ra}
+    proposals = {p}
+    rekey_time = 0
+{dpd}    local {{
+      auth = psk
+      id = {la}
+    }}
+    remote {{
+      auth = psk
+      id = {ra}
+    }}
+    children {{
+      lan {{
+        mode = tunnel
+        local_ts = {lts}
+        remote_ts = {rts}
+        esp_proposals = {ep}
+        start_action = none
+        rekey_time = 0
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-s2s {{
+    id-a = {la}
+    id-b = {ra}
+    secret = \"{psk}\"
+  }}
+}}
+",
+            v = self.version,
+            aggr = if self.aggressive { "yes" } else { "no" },
+            la = self.local_addr,
+            ra = self.remote_addr,
+            p = self.proposals,
+            lts = self.local_ts,
+            rts = self.remote_ts,
+            ep = self.esp_proposals,
+            psk = self.psk,
+        )
+    }
+}
+
+pub struct Charon {
+    pub netns: String,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Charon {
+    pub fn available() -> bool {
+        std::path::Path::new(CHARON).exists() && which("swanctl")
+    }
+
+    pub fn start(netns: &str, conn: &Conn) -> Result<Charon> {
+        let dir = std::env::temp_dir().join(crate::topology::unique("ipsecgw-charon"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let d = dir.display();
+        fs::write(
+            dir.join("strongswan.conf"),
+            format!(
+                "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
+  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n\
+  retransmit_tries = 3\n  retransmit_timeout = 1.0\n\
+  filelog {{ charon {{ path = {d}/charon.log  default = 1  knl = 2  ike = 2  flush_line = yes }} }}\n\
+  syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
+            ),
+        )?;
+        fs::write(dir.join("swanctl.conf"), conn.swanctl_conf())?;
+        let out = fs::File::create(dir.join("charon.stdout"))?;
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                netns,
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON}"))
+            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("spawning charon")?;
+        let mut c = Charon {
+            netns: netns.into(),
+            dir,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !c.dir.join("charon.vici").exists() {
+            if let Some(st) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+                c.child = None;
+                bail!("charon exited ({st}): {}", c.log());
+            }
+            if Instant::now() > deadline {
+                bail!("charon did not open its vici socket: {}", c.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c.swanctl(&[
+            "--load-all",
+            "--file",
+            &c.dir.join("swanctl.conf").display().to_string(),
+        ])?;
+        Ok(c)
+    }
+
+    pub fn swanctl(&self, args: &[&str]) -> Result<String> {
+        let uri = format!("unix://{}/charon.vici", self.dir.display());
+        let out = Command::new("swanctl")
+            .args(args)
+            .args(["--uri", &uri])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "swanctl {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn initiate(&self) -> Result<String> {
+        self.swanctl(&["--initiate", "--child", "lan", "--timeout", "20"])
+    }
+
+    pub fn list_sas(&self) -> Result<String> {
+        self.swanctl(&["--list-sas"])
+    }
+
+    /// Waits until `swanctl --list-sas` shows ESTABLISHED and INSTALLED.
+    pub fn wait_installed(&self, limit: Duration) -> Result<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let sas = self.list_sas()?;
+            if sas.contains("ESTABLISHED") && sas.contains("INSTALLED") {
+                return Ok(sas);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "strongSwan SAs not installed after {limit:?}:\n{sas}\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default();
+        s.push_str(&fs::read_to_string(self.dir.join("charon.stdout")).unwrap_or_default());
+        s
+    }
+}
+
+impl Drop for Charon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn which(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

@@ -1,0 +1,227 @@
+//! The four-namespace topology of DESIGN.md:
+//!
+//! ```text
+//! west-lan 198.51.100.10 -- 198.51.100.1 [west-gw] 192.0.2.1 == 192.0.2.2 [east-gw] 203.0.113.1 -- 203.0.113.10 east-lan
+//! ```
+//!
+//! Namespace names carry a unique suffix; everything is deleted on drop,
+//! also when a test panics. Nothing is added to the root namespace.
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+pub const WEST_LAN_HOST: &str = "198.51.100.10";
+pub const WEST_GW_INSIDE: &str = "198.51.100.1";
+pub const WEST_GW_OUTSIDE: &str = "192.0.2.1";
+pub const EAST_GW_OUTSIDE: &str = "192.0.2.2";
+pub const EAST_GW_INSIDE: &str = "203.0.113.1";
+pub const EAST_LAN_HOST: &str = "203.0.113.10";
+
+/// Interface names inside the gateway namespaces (what configs bind).
+pub const GW_INSIDE_IF: &str = "lan0";
+pub const GW_OUTSIDE_IF: &str = "wan0";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique suffix for this process and call.
+pub fn unique(tag: &str) -> String {
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs a command, failing with its stderr when it fails.
+pub fn sh(cmd: &mut Command) -> Result<Output> {
+    let out = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    sh(Command::new("ip").args(args)).map(|_| ())
+}
+
+pub struct Topology {
+    pub west_lan: String,
+    pub west_gw: String,
+    pub east_gw: String,
+    pub east_lan: String,
+    created: Vec<String>,
+}
+
+impl Topology {
+    /// Builds the four namespaces. `route_between_gateways` adds, inside
+    /// each gateway, a kernel route to the far LAN through the other
+    /// gateway, so that anything the data plane failed to protect would
+    /// leak in cleartext (the fail-closed tests want that possibility).
+    pub fn new(tag: &str, route_between_gateways: bool) -> Result<Topology> {
+        let id = unique(tag);
+        let mut t = Topology {
+            west_lan: format!("ipsecgw-wl-{id}"),
+            west_gw: format!("ipsecgw-wg-{id}"),
+            east_gw: format!("ipsecgw-eg-{id}"),
+            east_lan: format!("ipsecgw-el-{id}"),
+            created: Vec::new(),
+        };
+        for ns in [&t.west_lan, &t.west_gw, &t.east_gw, &t.east_lan].map(|s| s.clone()) {
+            ip(&["netns", "add", &ns])?;
+            t.created.push(ns.clone());
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        // veth pairs, created directly inside their namespaces.
+        ip(&[
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            &t.west_lan,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            GW_INSIDE_IF,
+            "netns",
+            &t.west_gw,
+        ])?;
+        ip(&[
+            "link",
+            "add",
+            GW_OUTSIDE_IF,
+            "netns",
+            &t.west_gw,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            GW_OUTSIDE_IF,
+            "netns",
+            &t.east_gw,
+        ])?;
+        ip(&[
+            "link",
+            "add",
+            GW_INSIDE_IF,
+            "netns",
+            &t.east_gw,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &t.east_lan,
+        ])?;
+        let addrs = [
+            (&t.west_lan, "eth0", "198.51.100.10/24"),
+            (&t.west_gw, GW_INSIDE_IF, "198.51.100.1/24"),
+            (&t.west_gw, GW_OUTSIDE_IF, "192.0.2.1/24"),
+            (&t.east_gw, GW_OUTSIDE_IF, "192.0.2.2/24"),
+            (&t.east_gw, GW_INSIDE_IF, "203.0.113.1/24"),
+            (&t.east_lan, "eth0", "203.0.113.10/24"),
+        ];
+        for (ns, dev, addr) in addrs {
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        ip(&[
+            "-n",
+            &t.west_lan,
+            "route",
+            "add",
+            "default",
+            "via",
+            WEST_GW_INSIDE,
+        ])?;
+        ip(&[
+            "-n",
+            &t.east_lan,
+            "route",
+            "add",
+            "default",
+            "via",
+            EAST_GW_INSIDE,
+        ])?;
+        for gw in [&t.west_gw, &t.east_gw] {
+            for key in [
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+            ] {
+                sh(Command::new("ip").args(["netns", "exec", gw, "sysctl", "-q", "-w", key]))?;
+            }
+        }
+        if route_between_gateways {
+            ip(&[
+                "-n",
+                &t.west_gw,
+                "route",
+                "add",
+                "203.0.113.0/24",
+                "via",
+                EAST_GW_OUTSIDE,
+            ])?;
+            ip(&[
+                "-n",
+                &t.east_gw,
+                "route",
+                "add",
+                "198.51.100.0/24",
+                "via",
+                WEST_GW_OUTSIDE,
+            ])?;
+        }
+        Ok(t)
+    }
+
+    /// A command to run inside namespace `ns`.
+    pub fn exec(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    /// `ping -c count` from one namespace; returns how many replies came.
+    pub fn ping(&self, ns: &str, dst: &str, count: u32, interval_s: f32) -> Result<u32> {
+        let out = self
+            .exec(ns, "ping")
+            .args([
+                "-n",
+                "-q",
+                "-c",
+                &count.to_string(),
+                "-i",
+                &interval_s.to_string(),
+                "-W",
+                "2",
+                dst,
+            ])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "5 packets transmitted, 5 received, ..."
+        let received = text
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .and_then(|l| l.split(", ").nth(1))
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok(received)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in self.created.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
