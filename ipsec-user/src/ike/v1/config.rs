@@ -14,46 +14,22 @@ use crate::algo::{DhGroup, EspTransform, IkeAuth, IkeEncryption, IkeHash};
 /// networks) across the gateway.
 pub type SelectorId = u32;
 
-/// An IPv4 network in prefix form. Kept here (rather than pulling in a
-/// crate) because proxy identities only need containment and equality.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ipv4Net {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
+/// Proxy identities use the configuration's network type.
+pub use crate::config::Ipv4Net;
 
-impl Ipv4Net {
-    /// The network with host bits cleared; `None` when prefix > 32.
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Net> {
-        (prefix <= 32).then(|| Ipv4Net {
-            addr: Ipv4Addr::from(u32::from(addr) & Self::mask_of(prefix)),
-            prefix,
-        })
-    }
-    fn mask_of(prefix: u8) -> u32 {
-        if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - prefix.min(32))
-        }
-    }
-    pub fn mask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(Self::mask_of(self.prefix))
-    }
-    /// From an address and a dotted netmask; `None` if the mask is not contiguous.
-    pub fn from_mask(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Net> {
-        let m = u32::from(mask);
-        let prefix = m.leading_ones() as u8;
-        (Self::mask_of(prefix) == m)
-            .then(|| Ipv4Net::new(addr, prefix))
-            .flatten()
-    }
-}
-
-impl fmt::Display for Ipv4Net {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
+/// `addr` + dotted `mask` as a network; `None` unless the mask is contiguous
+/// (an ID payload with a mask like 255.0.255.0 is not a subnet).
+pub fn net_from_mask(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Net> {
+    let m = u32::from(mask);
+    let prefix = m.leading_ones();
+    let canonical = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    (canonical == m)
+        .then(|| Ipv4Net::new(addr, prefix as u8))
+        .flatten()
 }
 
 /// One `crypto isakmp policy N`.

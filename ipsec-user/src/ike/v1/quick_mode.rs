@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tracing::{debug, info};
 
-use super::config::{Ipv4Net, SelectorId};
+use super::config::{Ipv4Net, SelectorId, net_from_mask};
 use super::engine::{ChildSa, Engine, FailureReason, Output, digest};
 use super::main_mode::{NONCE_LEN, check_nonce, responder_lifetime};
 use super::message::{
@@ -59,7 +59,7 @@ pub struct QuickTask {
 }
 
 fn id_subnet(n: Ipv4Net) -> IdPayload {
-    let mut data = n.addr.octets().to_vec();
+    let mut data = n.addr().octets().to_vec();
     data.extend_from_slice(&n.mask().octets());
     IdPayload {
         id_type: ID_IPV4_ADDR_SUBNET,
@@ -72,7 +72,7 @@ fn id_subnet(n: Ipv4Net) -> IdPayload {
 fn id_to_net(id: &IdPayload) -> Option<Ipv4Net> {
     match (id.id_type, id.data.as_slice()) {
         (ID_IPV4_ADDR, [a, b, c, d]) => Ipv4Net::new(Ipv4Addr::new(*a, *b, *c, *d), 32),
-        (ID_IPV4_ADDR_SUBNET, [a, b, c, d, m0, m1, m2, m3]) => Ipv4Net::from_mask(
+        (ID_IPV4_ADDR_SUBNET, [a, b, c, d, m0, m1, m2, m3]) => net_from_mask(
             Ipv4Addr::new(*a, *b, *c, *d),
             Ipv4Addr::new(*m0, *m1, *m2, *m3),
         ),
@@ -81,7 +81,7 @@ fn id_to_net(id: &IdPayload) -> Option<Ipv4Net> {
 }
 
 fn contains(outer: Ipv4Net, inner: Ipv4Net) -> bool {
-    outer.prefix <= inner.prefix && Ipv4Net::new(inner.addr, outer.prefix) == Some(outer)
+    outer.prefix() <= inner.prefix() && Ipv4Net::new(inner.addr(), outer.prefix()) == Some(outer)
 }
 
 impl Engine {
