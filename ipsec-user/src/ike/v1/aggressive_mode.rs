@@ -28,10 +28,15 @@ impl Engine {
         let Some(cfg) = self.peer_config(sa.peer) else {
             return;
         };
-        let Some(group) = cfg.policies.first().map(|p| p.group) else {
-            let r = FailureReason::NoPolicyMatch(format!(
-                "no ISAKMP policy configured for peer {}",
-                sa.peer
+        let Some(group) = cfg
+            .policies
+            .iter()
+            .map(|p| p.group)
+            .find(|g| crate::ike::crypto::dh::is_supported(*g))
+        else {
+            let r = FailureReason::NoPolicyMatch(super::main_mode::no_usable_policy(
+                sa.peer,
+                &cfg.policies,
             ));
             let peer = sa.peer;
             sa.state = State::MmNoState;

@@ -33,17 +33,20 @@ impl Engine {
         let Some(cfg) = self.peer_config(sa.peer) else {
             return;
         };
-        if cfg.policies.is_empty() {
-            let r = FailureReason::NoPolicyMatch(format!(
-                "no ISAKMP policy configured for peer {}",
-                sa.peer
-            ));
+        let usable: Vec<_> = cfg
+            .policies
+            .iter()
+            .filter(|p| crate::ike::crypto::dh::is_supported(p.group))
+            .copied()
+            .collect();
+        if usable.is_empty() {
+            let r = FailureReason::NoPolicyMatch(no_usable_policy(sa.peer, &cfg.policies));
             let peer = sa.peer;
             sa.state = State::MmNoState;
             self.record_failure(out, peer, Some(sa), r);
             return;
         }
-        let sa_payload = proposal::p1_sa(&cfg.policies).emit();
+        let sa_payload = proposal::p1_sa(&usable).emit();
         let mut chain = Chain::new();
         chain.push(pt::SA, sa_payload.clone());
         nat_t::push_vids(&mut chain, cfg);
@@ -577,4 +580,23 @@ pub(super) fn responder_lifetime(
         }
     }
     seconds
+}
+
+/// Why we cannot start phase 1 with these policies.
+pub(super) fn no_usable_policy(
+    peer: std::net::Ipv4Addr,
+    policies: &[super::config::IsakmpPolicy],
+) -> String {
+    if policies.is_empty() {
+        format!("no ISAKMP policy configured for peer {peer}")
+    } else {
+        format!(
+            "no usable ISAKMP policy for peer {peer}: {} (Diffie-Hellman group 21 / P-521 is not supported by this build)",
+            policies
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
 }

@@ -243,7 +243,11 @@ pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice,
         .flat_map(|p| p.transforms.iter())
         .map(|t| (t, decode_p1(t)))
         .collect();
-    for p in ours {
+    // A policy whose DH group this build cannot compute (P-521) never matches.
+    for p in ours
+        .iter()
+        .filter(|p| crate::ike::crypto::dh::is_supported(p.group))
+    {
         for (t, o) in &offers {
             if p1_diff(p, o).is_empty() {
                 let offered_life = o.lifetime_s.unwrap_or(p.lifetime_s);
