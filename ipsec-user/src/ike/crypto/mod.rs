@@ -1,1 +1,46 @@
 //! IKE cryptography: PRFs, Diffie-Hellman groups, the IKEv1 SKEYID chain, KEYMAT and phase-1 encryption.
+//!
+//! Everything here is pure computation over byte slices; secrets live in
+//! [`zeroize::Zeroizing`] buffers and no type prints key material in `Debug`.
+
+pub mod cipher;
+pub mod dh;
+mod groups;
+pub mod keys;
+pub mod prf;
+
+pub use cipher::Phase1Cipher;
+pub use dh::{DhPrivate, SharedSecret};
+pub use keys::{Phase1Keys, keymat};
+pub use prf::Prf;
+
+/// Errors of the IKE crypto layer. Messages are written for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("Diffie-Hellman group {0} is not supported (P-521 is not available in ring)")]
+    UnsupportedGroup(u16),
+    #[error(
+        "the peer's Diffie-Hellman public value for group {group} is {got} bytes, expected {expected}"
+    )]
+    BadPublicLength {
+        group: u16,
+        got: usize,
+        expected: usize,
+    },
+    #[error(
+        "the peer's Diffie-Hellman public value for group {0} is invalid (outside 1 < y < p-1 or not on the curve/subgroup)"
+    )]
+    BadPublicValue(u16),
+    #[error("the system random number generator failed")]
+    Rng,
+    #[error("ciphertext length {0} is not a multiple of the {1}-byte cipher block")]
+    NotBlockAligned(usize, usize),
+    #[error("wrong key length {got} for {what} (expected {expected})")]
+    BadKeyLength {
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    },
+    #[error("wrong IV length {got} (expected {expected})")]
+    BadIvLength { got: usize, expected: usize },
+}

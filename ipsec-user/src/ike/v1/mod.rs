@@ -1,1 +1,28 @@
 //! IKEv1 exchanges, one task per exchange: main mode, aggressive mode, quick mode, informational.
+//!
+//! [`Engine`] is sans-IO: the daemon feeds it datagrams (`handle_datagram`)
+//! and timer ticks (`on_timer` at `next_timeout`), and performs the
+//! [`Output`]s: datagrams to send, child SAs to install or remove, and
+//! failures whose text the operator interface shows verbatim.
+//!
+//! Layout: `config` (what the integrator fills in), `message` (the tasks'
+//! view of ISAKMP messages), `proposal` (matching with reasons), `sa`
+//! (IKE SA record and ASA state names), `engine` (dispatch, timers, public
+//! API), then one module per exchange.
+
+pub mod aggressive_mode;
+pub mod config;
+pub mod engine;
+pub mod informational;
+pub mod main_mode;
+pub mod message;
+pub mod nat_t;
+pub mod proposal;
+pub mod quick_mode;
+pub mod sa;
+
+pub use config::{
+    DpdConfig, Ipv4Net, IsakmpPolicy, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId,
+};
+pub use engine::{ChildSa, Engine, FailureReason, Output};
+pub use sa::{IsakmpSaInfo, PeerStatus, Role, State};

@@ -1,0 +1,181 @@
+//! What the exchanges need to know about this gateway and its peers. The
+//! integrator maps the ASA configuration model (crypto maps, ISAKMP
+//! policies, tunnel-groups) onto these types.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::algo::{DhGroup, EspTransform, IkeAuth, IkeEncryption, IkeHash};
+
+/// Identifies one crypto-map entry's ACL permit line (a pair of protected
+/// networks) across the gateway.
+pub type SelectorId = u32;
+
+/// Proxy identities use the configuration's network type.
+pub use crate::config::Ipv4Net;
+
+/// `addr` + dotted `mask` as a network; `None` unless the mask is contiguous
+/// (an ID payload with a mask like 255.0.255.0 is not a subnet).
+pub fn net_from_mask(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Net> {
+    let m = u32::from(mask);
+    let prefix = m.leading_ones();
+    let canonical = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    (canonical == m)
+        .then(|| Ipv4Net::new(addr, prefix as u8))
+        .flatten()
+}
+
+/// One `crypto isakmp policy N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsakmpPolicy {
+    pub priority: u32,
+    pub encryption: IkeEncryption,
+    pub hash: IkeHash,
+    pub auth: IkeAuth,
+    pub group: DhGroup,
+    pub lifetime_s: u32,
+}
+
+impl fmt::Display for IsakmpPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}/{}/{}/{}",
+            self.priority, self.encryption, self.hash, self.group, self.lifetime_s
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase1Mode {
+    Main,
+    Aggressive,
+}
+
+/// One ACL permit line of a crypto map entry: the proxy identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub id: SelectorId,
+    /// The ACL name, for operator messages ("crypto map ACL L2L").
+    pub acl: String,
+    pub local: Ipv4Net,
+    pub remote: Ipv4Net,
+}
+
+/// `isakmp keepalive threshold T retry R` (RFC 3706 DPD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DpdConfig {
+    pub threshold: Duration,
+    pub retry: Duration,
+    /// R-U-THERE messages without an ACK before the peer is declared dead.
+    pub max_retries: u32,
+}
+
+/// One crypto-map entry with its tunnel-group: everything about a peer.
+pub struct PeerConfig {
+    /// `OUTSIDE_MAP 10`, for messages.
+    pub name: String,
+    /// `set peer A B ...`: tried in order when initiating; any of them may
+    /// initiate to us.
+    pub addresses: Vec<Ipv4Addr>,
+    pub psk: Zeroizing<Vec<u8>>,
+    /// ISAKMP policies, lowest priority number first.
+    pub policies: Vec<IsakmpPolicy>,
+    pub mode: Phase1Mode,
+    /// Transforms of the crypto map's transform sets, in order.
+    pub transforms: Vec<EspTransform>,
+    pub pfs: Option<DhGroup>,
+    pub lifetime_s: u32,
+    pub lifetime_kb: Option<u64>,
+    pub selectors: Vec<Selector>,
+    pub nat_t: bool,
+    pub nat_keepalive: Duration,
+    /// Always UDP-encapsulate ESP (claim NAT), as strongSwan's libipsec does.
+    pub force_encap: bool,
+    pub dpd: Option<DpdConfig>,
+    /// Answer aggressive mode from this peer. Off by default: aggressive
+    /// mode with PSK exposes a hash an eavesdropper can crack offline.
+    pub aggressive_responder: bool,
+}
+
+impl fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // never print the PSK
+        f.debug_struct("PeerConfig")
+            .field("name", &self.name)
+            .field("addresses", &self.addresses)
+            .field("policies", &self.policies)
+            .field("mode", &self.mode)
+            .field("transforms", &self.transforms)
+            .field("pfs", &self.pfs)
+            .field("selectors", &self.selectors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerConfig {
+    /// A peer with ASA defaults (main mode, lifetime 28800 s / 4608000 KB,
+    /// NAT-T on with 20 s keepalives, DPD 10/2, no PFS).
+    pub fn new(name: &str, address: Ipv4Addr, psk: &[u8]) -> PeerConfig {
+        PeerConfig {
+            name: name.to_string(),
+            addresses: vec![address],
+            psk: Zeroizing::new(psk.to_vec()),
+            policies: Vec::new(),
+            mode: Phase1Mode::Main,
+            transforms: Vec::new(),
+            pfs: None,
+            lifetime_s: 28800,
+            lifetime_kb: Some(4_608_000),
+            selectors: Vec::new(),
+            nat_t: true,
+            nat_keepalive: Duration::from_secs(20),
+            force_encap: false,
+            dpd: Some(DpdConfig {
+                threshold: Duration::from_secs(10),
+                retry: Duration::from_secs(2),
+                max_retries: 5,
+            }),
+            aggressive_responder: false,
+        }
+    }
+}
+
+/// Gateway-wide settings.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The outside interface's address (IKE source, our ID).
+    pub address: Ipv4Addr,
+    pub ike_port: u16,
+    pub natt_port: u16,
+    /// Retransmissions of a request before giving up.
+    pub retransmit_tries: u32,
+    /// First retransmission interval; doubles each time.
+    pub retransmit_base: Duration,
+    pub max_half_open_per_peer: usize,
+    pub max_half_open_total: usize,
+    /// Minimum interval between two INVALID-SPI notifies to one peer.
+    pub invalid_spi_interval: Duration,
+}
+
+impl LocalConfig {
+    pub fn new(address: Ipv4Addr) -> LocalConfig {
+        LocalConfig {
+            address,
+            ike_port: 500,
+            natt_port: 4500,
+            retransmit_tries: 5,
+            retransmit_base: Duration::from_secs(2),
+            max_half_open_per_peer: 4,
+            max_half_open_total: 256,
+            invalid_spi_interval: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,1018 @@
+//! The sans-IO IKEv1 engine: every IKE SA of this gateway, driven by the
+//! daemon with datagrams and timer ticks, answering with [`Output`]s.
+//! No sockets, no clock: time comes in as `Instant`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+use super::config::{Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, SelectorId};
+use super::message::{Chain, FLAG_ENCRYPTED, HEADER_LEN, Header, MAX_MESSAGE, Message, xt};
+use super::sa::{ChildRecord, IkeSa, IsakmpSaInfo, PeerStatus, Retransmit, Role, State};
+use crate::algo::EspTransform;
+
+/// Why something failed, in words the operator interface shows verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureReason {
+    NoPolicyMatch(String),
+    NoTransformMatch(String),
+    ProxyIdMismatch(String),
+    AuthFailed(String),
+    NoReply(String),
+    PeerRejected(String),
+    PeerDead(String),
+    NoPeerConfig(String),
+    Limit(String),
+    Protocol(String),
+}
+
+impl FailureReason {
+    pub fn text(&self) -> &str {
+        match self {
+            FailureReason::NoPolicyMatch(s)
+            | FailureReason::NoTransformMatch(s)
+            | FailureReason::ProxyIdMismatch(s)
+            | FailureReason::AuthFailed(s)
+            | FailureReason::NoReply(s)
+            | FailureReason::PeerRejected(s)
+            | FailureReason::PeerDead(s)
+            | FailureReason::NoPeerConfig(s)
+            | FailureReason::Limit(s)
+            | FailureReason::Protocol(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+/// A negotiated IPsec SA pair, ready for the ESP engine. Keys are wiped on
+/// drop and never printed.
+#[derive(Clone)]
+pub struct ChildSa {
+    pub peer: Ipv4Addr,
+    pub local: Ipv4Addr,
+    pub selector: SelectorId,
+    pub inbound_spi: u32,
+    pub outbound_spi: u32,
+    pub transform: EspTransform,
+    /// Encryption key (with AEAD salt) followed by the integrity key.
+    pub inbound_keymat: Zeroizing<Vec<u8>>,
+    pub outbound_keymat: Zeroizing<Vec<u8>>,
+    pub lifetime_s: u32,
+    pub lifetime_kb: Option<u64>,
+    /// (local port, remote port) of UDP encapsulation (NAT-T), if used.
+    pub udp_encap: Option<(u16, u16)>,
+    pub local_ts: Ipv4Net,
+    pub remote_ts: Ipv4Net,
+    /// The inbound SPI of the SA this one replaces (rekey), if any.
+    pub replaces: Option<u32>,
+}
+
+impl fmt::Debug for ChildSa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSa")
+            .field("peer", &self.peer)
+            .field("selector", &self.selector)
+            .field("inbound_spi", &format_args!("{:#010x}", self.inbound_spi))
+            .field("outbound_spi", &format_args!("{:#010x}", self.outbound_spi))
+            .field("transform", &self.transform)
+            .field("udp_encap", &self.udp_encap)
+            .field("local_ts", &self.local_ts)
+            .field("remote_ts", &self.remote_ts)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// An IKE datagram, WITHOUT the 4-byte non-ESP marker (the daemon adds
+    /// it when `from` or `to` uses port 4500). A NAT-T keepalive is the single
+    /// byte 0xff and is sent as-is (RFC 3948 section 2.3, no marker).
+    Send {
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: Vec<u8>,
+    },
+    ChildSaUp(ChildSa),
+    ChildSaDown {
+        peer: Ipv4Addr,
+        selector: SelectorId,
+        inbound_spi: u32,
+        outbound_spi: u32,
+    },
+    IsakmpUp {
+        peer: Ipv4Addr,
+        icookie: [u8; 8],
+        rcookie: [u8; 8],
+    },
+    IsakmpDown {
+        peer: Ipv4Addr,
+        icookie: [u8; 8],
+        rcookie: [u8; 8],
+        reason: String,
+    },
+    Failure {
+        peer: Ipv4Addr,
+        reason: FailureReason,
+    },
+}
+
+#[derive(Debug, Default)]
+pub(super) struct PeerRuntime {
+    pub last_failure: Option<String>,
+    /// We have completed a phase 1 with this peer since start.
+    pub contacted: bool,
+    pub last_invalid_spi: Option<Instant>,
+}
+
+/// All IKE SAs of this gateway.
+pub struct Engine {
+    pub(super) local: LocalConfig,
+    pub(super) peers: Vec<PeerConfig>,
+    pub(super) rng: SystemRandom,
+    pub(super) sas: BTreeMap<u64, IkeSa>,
+    pub(super) next_id: u64,
+    pub(super) children: Vec<ChildRecord>,
+    pub(super) spis: HashSet<u32>,
+    pub(super) runtime: HashMap<Ipv4Addr, PeerRuntime>,
+}
+
+/// Digest identifying a datagram for duplicate detection.
+pub(super) fn digest(data: &[u8]) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).into()
+}
+
+impl Engine {
+    pub fn new(local: LocalConfig) -> Self {
+        Engine {
+            local,
+            peers: Vec::new(),
+            rng: SystemRandom::new(),
+            sas: BTreeMap::new(),
+            next_id: 1,
+            children: Vec::new(),
+            spis: HashSet::new(),
+            runtime: HashMap::new(),
+        }
+    }
+
+    pub fn set_peers(&mut self, peers: Vec<PeerConfig>) {
+        self.peers = peers;
+    }
+
+    pub fn local_config(&self) -> &LocalConfig {
+        &self.local
+    }
+
+    pub(super) fn peer_config(&self, addr: Ipv4Addr) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.addresses.contains(&addr))
+    }
+
+    pub(super) fn random_bytes(&self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        // SystemRandom reads getrandom(2); it failing is an unrecoverable
+        // platform fault, and continuing with zeros would be worse.
+        self.rng.fill(&mut v).expect("system CSPRNG failed");
+        v
+    }
+
+    pub(super) fn cookie(&self) -> [u8; 8] {
+        let mut c = [0u8; 8];
+        c.copy_from_slice(&self.random_bytes(8));
+        c
+    }
+
+    pub(super) fn random_u32(&self) -> u32 {
+        let b = self.random_bytes(4);
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// A fresh inbound SPI: random, above 255 (reserved), unique.
+    pub(super) fn new_spi(&mut self) -> u32 {
+        loop {
+            let s = self.random_u32();
+            if s > 255 && self.spis.insert(s) {
+                return s;
+            }
+        }
+    }
+
+    pub(super) fn new_mid(&self) -> u32 {
+        loop {
+            let m = self.random_u32();
+            if m != 0 {
+                return m;
+            }
+        }
+    }
+
+    pub(super) fn record_failure(
+        &mut self,
+        out: &mut Vec<Output>,
+        peer: Ipv4Addr,
+        sa: Option<&mut IkeSa>,
+        reason: FailureReason,
+    ) {
+        warn!(%peer, reason = %reason, "IKE failure");
+        if let Some(sa) = sa {
+            sa.failure = Some(reason.text().to_string());
+        }
+        self.runtime.entry(peer).or_default().last_failure = Some(reason.text().to_string());
+        out.push(Output::Failure { peer, reason });
+    }
+
+    pub(super) fn alloc_sa(
+        &mut self,
+        peer: Ipv4Addr,
+        role: Role,
+        mode: Phase1Mode,
+        now: Instant,
+    ) -> IkeSa {
+        let id = self.next_id;
+        self.next_id += 1;
+        let state = match (role, mode) {
+            (Role::Initiator, Phase1Mode::Main) => State::MmWaitMsg2,
+            (Role::Initiator, Phase1Mode::Aggressive) => State::AmWaitMsg2,
+            (Role::Responder, Phase1Mode::Main) => State::MmNoState,
+            (Role::Responder, Phase1Mode::Aggressive) => State::AmWaitMsg3,
+        };
+        IkeSa {
+            id,
+            peer,
+            role,
+            mode,
+            state,
+            icookie: [0; 8],
+            rcookie: [0; 8],
+            local: SocketAddrV4::new(self.local.address, self.local.ike_port),
+            remote: SocketAddrV4::new(peer, 500),
+            policy: None,
+            lifetime_s: 0,
+            sai_b: Vec::new(),
+            peer_id_b: Vec::new(),
+            dh: None,
+            gxi: Vec::new(),
+            gxr: Vec::new(),
+            ni: Vec::new(),
+            nr: Vec::new(),
+            keys: None,
+            cipher: None,
+            iv: Vec::new(),
+            nat: Default::default(),
+            retransmit: None,
+            last_rx: None,
+            last_reply: None,
+            created: now,
+            established: None,
+            expires: None,
+            last_heard: now,
+            quick: HashMap::new(),
+            quick_done: Vec::new(),
+            pending: Vec::new(),
+            dpd: Default::default(),
+            keepalive_next: None,
+            failure: None,
+            send_initial_contact: false,
+        }
+    }
+
+    fn half_open(&self, peer: Option<Ipv4Addr>) -> usize {
+        self.sas
+            .values()
+            .filter(|s| !s.state.is_active() && peer.is_none_or(|p| s.peer == p))
+            .count()
+    }
+
+    pub(super) fn half_open_allowed(&self, peer: Ipv4Addr) -> Result<(), FailureReason> {
+        if self.half_open(None) >= self.local.max_half_open_total {
+            return Err(FailureReason::Limit(format!(
+                "half-open ISAKMP SA limit reached ({} in total); refusing {peer}",
+                self.local.max_half_open_total
+            )));
+        }
+        if self.half_open(Some(peer)) >= self.local.max_half_open_per_peer {
+            return Err(FailureReason::Limit(format!(
+                "half-open ISAKMP SA limit reached for peer {peer} ({})",
+                self.local.max_half_open_per_peer
+            )));
+        }
+        Ok(())
+    }
+
+    /// Build a plaintext ISAKMP message.
+    pub(super) fn plain(sa: &IkeSa, exchange: u8, mid: u32, chain: &Chain) -> Vec<u8> {
+        let body = chain.bytes();
+        let hdr = Header {
+            icookie: sa.icookie,
+            rcookie: sa.rcookie,
+            next: chain.first_type(),
+            exchange,
+            flags: 0,
+            mid,
+            length: (HEADER_LEN + body.len()) as u32,
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        hdr.emit(&mut out);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Build an encrypted message with `iv`; returns it and the next IV
+    /// (its last ciphertext block).
+    pub(super) fn sealed(
+        sa: &IkeSa,
+        exchange: u8,
+        mid: u32,
+        chain: &Chain,
+        iv: &[u8],
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        let cipher = sa.cipher.as_ref()?;
+        let bs = cipher.block_size();
+        let mut body = chain.bytes();
+        // IKEv1 pads to the block size; zeros, as strongSwan does.
+        let padded = body.len().div_ceil(bs) * bs;
+        body.resize(padded, 0);
+        cipher.encrypt(iv, &mut body).ok()?;
+        let next_iv = body[body.len() - bs..].to_vec();
+        let hdr = Header {
+            icookie: sa.icookie,
+            rcookie: sa.rcookie,
+            next: chain.first_type(),
+            exchange,
+            flags: FLAG_ENCRYPTED,
+            mid,
+            length: (HEADER_LEN + body.len()) as u32,
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        hdr.emit(&mut out);
+        out.extend_from_slice(&body);
+        Some((out, next_iv))
+    }
+
+    /// Decrypt a message with `iv`; returns it and the next IV.
+    pub(super) fn open(
+        sa: &IkeSa,
+        hdr: &Header,
+        data: &[u8],
+        iv: &[u8],
+    ) -> Result<(Message, Vec<u8>), String> {
+        let cipher = sa
+            .cipher
+            .as_ref()
+            .ok_or("encrypted message before keys exist")?;
+        let bs = cipher.block_size();
+        let ct = data
+            .get(HEADER_LEN..hdr.length as usize)
+            .ok_or("truncated message")?;
+        if ct.is_empty() || ct.len() % bs != 0 {
+            return Err(format!(
+                "encrypted body of {} bytes is not a multiple of the {bs}-byte block",
+                ct.len()
+            ));
+        }
+        let next_iv = ct[ct.len() - bs..].to_vec();
+        let mut body = ct.to_vec();
+        cipher.decrypt(iv, &mut body).map_err(|e| e.to_string())?;
+        let msg = Message::parse_plain(*hdr, body).map_err(|e| e.to_string())?;
+        Ok((msg, next_iv))
+    }
+
+    pub(super) fn send(out: &mut Vec<Output>, sa: &IkeSa, data: Vec<u8>) {
+        out.push(Output::Send {
+            from: sa.local,
+            to: sa.remote,
+            data,
+        });
+    }
+
+    /// Send a request and arm its retransmission.
+    pub(super) fn send_request(
+        &self,
+        out: &mut Vec<Output>,
+        sa: &mut IkeSa,
+        now: Instant,
+        data: Vec<u8>,
+        mid: Option<u32>,
+    ) {
+        sa.retransmit = Some(Retransmit {
+            data: data.clone(),
+            sent: 1,
+            next: now + self.local.retransmit_base,
+            interval: self.local.retransmit_base,
+            mid,
+        });
+        Self::send(out, sa, data);
+    }
+
+    // ------------------------------------------------------------ public API
+
+    /// Start (or reuse) phase 1 with `peer` and negotiate `selector`.
+    pub fn initiate(&mut self, now: Instant, peer: Ipv4Addr, selector: SelectorId) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.initiate_inner(now, peer, selector, None, &mut out);
+        out
+    }
+
+    pub(super) fn initiate_inner(
+        &mut self,
+        now: Instant,
+        peer: Ipv4Addr,
+        selector: SelectorId,
+        replaces: Option<u32>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some((mode, has_sel, name)) = self.peer_config(peer).map(|c| {
+            (
+                c.mode,
+                c.selectors.iter().any(|s| s.id == selector),
+                c.name.clone(),
+            )
+        }) else {
+            self.record_failure(
+                out,
+                peer,
+                None,
+                FailureReason::NoPeerConfig(format!("no crypto map entry has peer {peer}")),
+            );
+            return;
+        };
+        if !has_sel {
+            let reason = format!("crypto map {name} has no ACL entry (selector {selector})");
+            self.record_failure(out, peer, None, FailureReason::Protocol(reason));
+            return;
+        }
+        // An established phase 1 to this peer: go straight to quick mode.
+        if let Some(id) = self
+            .sas
+            .values()
+            .filter(|s| s.peer == peer && s.state.is_active())
+            .map(|s| s.id)
+            .max()
+        {
+            if let Some(mut sa) = self.sas.remove(&id) {
+                self.start_quick_mode(now, &mut sa, selector, replaces, out);
+                self.sas.insert(id, sa);
+            }
+            return;
+        }
+        // One under way: queue the selector.
+        if let Some(sa) = self
+            .sas
+            .values_mut()
+            .find(|s| s.peer == peer && s.role == Role::Initiator)
+        {
+            if !sa.pending.iter().any(|(s, _)| *s == selector) {
+                sa.pending.push((selector, replaces));
+            }
+            return;
+        }
+        if let Err(r) = self.half_open_allowed(peer) {
+            self.record_failure(out, peer, None, r);
+            return;
+        }
+        let mut sa = self.alloc_sa(peer, Role::Initiator, mode, now);
+        sa.icookie = self.cookie();
+        sa.pending.push((selector, replaces));
+        info!(%peer, sa = sa.id, ?mode, "initiating phase 1");
+        match mode {
+            Phase1Mode::Main => self.mm_send_1(now, &mut sa, out),
+            Phase1Mode::Aggressive => self.am_send_1(now, &mut sa, out),
+        }
+        if sa.state != State::MmNoState {
+            self.sas.insert(sa.id, sa);
+        }
+    }
+
+    /// An IKE datagram arrived (without the non-ESP marker).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: &[u8],
+    ) -> Vec<Output> {
+        let mut out = Vec::new();
+        if data == [0xff] {
+            return out; // NAT-T keepalive
+        }
+        if data.len() > MAX_MESSAGE {
+            debug!(%from, "oversized IKE datagram dropped");
+            return out;
+        }
+        let hdr = match Header::parse(data) {
+            Ok(h) => h,
+            Err(e) => {
+                debug!(%from, error = %e, "unparsable IKE datagram dropped");
+                return out;
+            }
+        };
+        let dg = digest(&data[..hdr.length as usize]);
+        let data = &data[..hdr.length as usize];
+        let zero = [0u8; 8];
+
+        // Find the SA: exact cookies, or the initiator cookie of an SA whose
+        // responder cookie we do not know yet.
+        let id = self
+            .sas
+            .values()
+            .find(|s| s.icookie == hdr.icookie && s.rcookie == hdr.rcookie && s.peer == *from.ip())
+            .or_else(|| {
+                self.sas.values().find(|s| {
+                    s.icookie == hdr.icookie
+                        && s.peer == *from.ip()
+                        && (s.rcookie == zero || hdr.rcookie == zero)
+                })
+            })
+            .map(|s| s.id);
+
+        let Some(id) = id else {
+            if hdr.rcookie == zero
+                && (hdr.exchange == xt::MAIN || hdr.exchange == xt::AGGRESSIVE)
+                && !hdr.encrypted()
+            {
+                self.respond_new(now, from, to, &hdr, data, dg, &mut out);
+            } else {
+                debug!(%from, exchange = hdr.exchange, "datagram for an unknown ISAKMP SA dropped");
+            }
+            return out;
+        };
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return out;
+        };
+
+        // A retransmission of what we last answered: answer the same again.
+        if sa.last_rx == Some(dg) {
+            if let Some(reply) = sa.last_reply.clone() {
+                debug!(peer = %sa.peer, sa = sa.id, "duplicate message, retransmitting our reply");
+                Self::send(&mut out, &sa, reply);
+            }
+            self.sas.insert(id, sa);
+            return out;
+        }
+        if hdr.rcookie != zero && sa.rcookie == zero && sa.role == Role::Initiator {
+            sa.rcookie = hdr.rcookie;
+        }
+        // NAT-T: the peer moved to 4500 (or its NAT mapping changed).
+        if from.port() != sa.remote.port() && (to.port() == self.local.natt_port) {
+            sa.remote = from;
+            sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
+            sa.nat.floated = true;
+        }
+        sa.last_heard = now;
+
+        let keep = match hdr.exchange {
+            xt::MAIN => self.mm_handle(now, &mut sa, &hdr, data, dg, &mut out),
+            xt::AGGRESSIVE => self.am_handle(now, &mut sa, &hdr, data, dg, &mut out),
+            xt::QUICK => self.qm_handle(now, &mut sa, &hdr, data, &mut out),
+            xt::INFORMATIONAL => self.info_handle(now, &mut sa, &hdr, data, &mut out),
+            other => {
+                debug!(peer = %sa.peer, exchange = other, "unsupported exchange type ignored");
+                true
+            }
+        };
+        if keep {
+            self.sas.insert(id, sa);
+        }
+        out
+    }
+
+    /// Set up a responder SA for a first message.
+    #[allow(clippy::too_many_arguments)]
+    fn respond_new(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        hdr: &Header,
+        data: &[u8],
+        dg: [u8; 20],
+        out: &mut Vec<Output>,
+    ) {
+        let peer = *from.ip();
+        let Some(cfg) = self.peer_config(peer) else {
+            let reason = format!(
+                "no crypto map entry or tunnel-group for peer {peer}: phase 1 from it refused"
+            );
+            self.record_failure(out, peer, None, FailureReason::NoPeerConfig(reason));
+            return;
+        };
+        let mode = if hdr.exchange == xt::MAIN {
+            Phase1Mode::Main
+        } else {
+            Phase1Mode::Aggressive
+        };
+        if mode == Phase1Mode::Aggressive && !cfg.aggressive_responder {
+            let reason = format!(
+                "aggressive mode from {peer} refused: answering it exposes a pre-shared-key hash to offline cracking (enable it for this peer only if needed)"
+            );
+            self.record_failure(out, peer, None, FailureReason::PeerRejected(reason));
+            return;
+        }
+        if let Err(r) = self.half_open_allowed(peer) {
+            self.record_failure(out, peer, None, r);
+            return;
+        }
+        let mut sa = self.alloc_sa(peer, Role::Responder, mode, now);
+        sa.icookie = hdr.icookie;
+        sa.rcookie = self.cookie();
+        sa.remote = from;
+        sa.local = to;
+        let keep = match mode {
+            Phase1Mode::Main => self.mm_handle(now, &mut sa, hdr, data, dg, out),
+            Phase1Mode::Aggressive => self.am_handle(now, &mut sa, hdr, data, dg, out),
+        };
+        if keep {
+            self.sas.insert(sa.id, sa);
+        }
+    }
+
+    /// Phase 1 completed on `sa`.
+    pub(super) fn phase1_done(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
+        sa.established = Some(now);
+        sa.expires = Some(now + Duration::from_secs(sa.lifetime_s.max(60) as u64));
+        sa.retransmit = None;
+        self.runtime.entry(sa.peer).or_default().contacted = true;
+        if let Some(cfg) = self.peer_config(sa.peer) {
+            if let Some(d) = cfg.dpd {
+                sa.dpd.next = Some(now + d.threshold);
+            }
+            if sa.nat.floated && sa.nat.local_behind_nat {
+                sa.keepalive_next = Some(now + cfg.nat_keepalive);
+            }
+        }
+        info!(peer = %sa.peer, sa = sa.id, state = %sa.state, "phase 1 up");
+        out.push(Output::IsakmpUp {
+            peer: sa.peer,
+            icookie: sa.icookie,
+            rcookie: sa.rcookie,
+        });
+        let pending = std::mem::take(&mut sa.pending);
+        for (sel, replaces) in pending {
+            self.start_quick_mode(now, sa, sel, replaces, out);
+        }
+    }
+
+    /// `clear crypto ipsec sa [peer ADDR]`.
+    pub fn delete_ipsec(&mut self, now: Instant, peer: Option<Ipv4Addr>) -> Vec<Output> {
+        let mut out = Vec::new();
+        let doomed: Vec<ChildRecord> = self
+            .children
+            .iter()
+            .filter(|c| peer.is_none_or(|p| c.peer == p))
+            .cloned()
+            .collect();
+        for c in doomed {
+            self.drop_child(now, c.inbound_spi, true, &mut out);
+        }
+        out
+    }
+
+    /// `clear crypto isakmp sa [ADDR]`.
+    pub fn delete_isakmp(&mut self, now: Instant, peer: Option<Ipv4Addr>) -> Vec<Output> {
+        let mut out = Vec::new();
+        let ids: Vec<u64> = self
+            .sas
+            .values()
+            .filter(|s| peer.is_none_or(|p| s.peer == p))
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            if let Some(mut sa) = self.sas.remove(&id) {
+                if sa.state.is_active() {
+                    self.send_isakmp_delete(now, &mut sa, &mut out);
+                }
+                out.push(Output::IsakmpDown {
+                    peer: sa.peer,
+                    icookie: sa.icookie,
+                    rcookie: sa.rcookie,
+                    reason: "cleared by the operator".into(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The daemon saw ESP traffic on an SA (for rekey-while-in-use and as
+    /// liveness for DPD).
+    pub fn note_child_traffic(&mut self, now: Instant, inbound_spi: u32) {
+        if let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.inbound_spi == inbound_spi || c.outbound_spi == inbound_spi)
+        {
+            c.used = true;
+            let peer = c.peer;
+            for sa in self
+                .sas
+                .values_mut()
+                .filter(|s| s.peer == peer && s.state.is_active())
+            {
+                sa.last_heard = now;
+            }
+        }
+    }
+
+    pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
+        self.sas
+            .values()
+            .map(|s| {
+                let newer = self
+                    .sas
+                    .values()
+                    .any(|o| o.peer == s.peer && o.id > s.id && s.state.is_active());
+                IsakmpSaInfo {
+                    peer: s.peer,
+                    role: s.role,
+                    state: s.state.name().to_string(),
+                    rekey: newer,
+                    encryption: s.policy.map(|p| p.encryption),
+                    hash: s.policy.map(|p| p.hash),
+                    group: s.policy.map(|p| p.group),
+                    auth: s.policy.map(|p| p.auth),
+                    lifetime_s: s.lifetime_s,
+                    remaining_s: s
+                        .expires
+                        .map(|e| e.saturating_duration_since(now).as_secs()),
+                    nat_t: s.nat.floated,
+                    last_failure: s.failure.clone(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn peer_status(&self) -> Vec<PeerStatus> {
+        let mut v = Vec::new();
+        for cfg in &self.peers {
+            for &addr in &cfg.addresses {
+                let sas = self.children.iter().filter(|c| c.peer == addr).count();
+                let active = self
+                    .sas
+                    .values()
+                    .any(|s| s.peer == addr && s.state.is_active());
+                let negotiating = self
+                    .sas
+                    .values()
+                    .find(|s| s.peer == addr && !s.state.is_active());
+                let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.clone());
+                let (up, detail) = if sas > 0 {
+                    (
+                        true,
+                        format!(
+                            "up: {sas} IPsec SA pair(s), ISAKMP SA {}",
+                            if active { "active" } else { "not present" }
+                        ),
+                    )
+                } else if let Some(s) = negotiating {
+                    (
+                        false,
+                        format!(
+                            "negotiating: {}{}",
+                            s.state,
+                            failure
+                                .map(|f| format!("; last failure: {f}"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                } else if let Some(f) = failure {
+                    (false, f)
+                } else if active {
+                    (
+                        false,
+                        "ISAKMP SA up, no IPsec SA (waiting for interesting traffic)".into(),
+                    )
+                } else {
+                    (false, "down: no interesting traffic yet".into())
+                };
+                v.push(PeerStatus {
+                    name: cfg.name.clone(),
+                    peer: addr,
+                    up,
+                    ipsec_sas: sas,
+                    detail,
+                });
+            }
+        }
+        v
+    }
+
+    // ------------------------------------------------------------ timers
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut upd = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        for sa in self.sas.values() {
+            upd(sa.retransmit.as_ref().map(|r| r.next));
+            for q in sa.quick.values() {
+                upd(q.retransmit.as_ref().map(|r| r.next));
+            }
+            upd(sa.expires);
+            upd(sa.dpd.next);
+            upd(sa.keepalive_next);
+            if !sa.state.is_active() {
+                upd(Some(sa.created + self.half_open_timeout()));
+            }
+        }
+        for c in &self.children {
+            upd(Some(c.hard));
+            if c.used && !c.rekeyed {
+                upd(Some(c.soft));
+            }
+        }
+        t
+    }
+
+    fn half_open_timeout(&self) -> Duration {
+        // long enough for the initiator's whole retransmission schedule
+        self.local.retransmit_base * (1u32 << self.local.retransmit_tries.min(10))
+    }
+
+    pub fn on_timer(&mut self, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        let ids: Vec<u64> = self.sas.keys().copied().collect();
+        for id in ids {
+            let Some(mut sa) = self.sas.remove(&id) else {
+                continue;
+            };
+            if self.sa_timers(now, &mut sa, &mut out) {
+                self.sas.insert(id, sa);
+            }
+        }
+        self.child_timers(now, &mut out);
+        out
+    }
+
+    /// Returns false when the SA is gone.
+    fn sa_timers(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) -> bool {
+        // phase-1 retransmission
+        if let Some(r) = sa.retransmit.as_mut().filter(|r| now >= r.next) {
+            if r.sent >= self.local.retransmit_tries {
+                let reason = format!(
+                    "no reply from {} after {} tries (check reachability and UDP 500/4500){}",
+                    sa.remote,
+                    r.sent,
+                    match sa.state {
+                        State::MmWaitMsg6 =>
+                            "; stuck in MM_WAIT_MSG6: a pre-shared key mismatch makes the peer drop message 5",
+                        _ => "",
+                    }
+                );
+                let peer = sa.peer;
+                let pending = std::mem::take(&mut sa.pending);
+                self.record_failure(out, peer, Some(sa), FailureReason::NoReply(reason));
+                self.try_backup_peer(now, peer, pending, out);
+                return false;
+            }
+            r.sent += 1;
+            r.interval *= 2;
+            r.next = now + r.interval;
+            let data = r.data.clone();
+            debug!(peer = %sa.peer, sa = sa.id, tries = r.sent, "retransmitting");
+            Self::send(out, sa, data);
+        }
+        // half-open cleanup (responder side never retransmits phase 1)
+        if !sa.state.is_active()
+            && now >= sa.created + self.half_open_timeout()
+            && sa.retransmit.is_none()
+        {
+            debug!(peer = %sa.peer, sa = sa.id, state = %sa.state, "half-open ISAKMP SA expired");
+            return false;
+        }
+        self.qm_timers(now, sa, out);
+        if let Some(exp) = sa.expires.filter(|e| now >= *e) {
+            let _ = exp;
+            info!(peer = %sa.peer, sa = sa.id, "ISAKMP SA lifetime expired");
+            self.send_isakmp_delete(now, sa, out);
+            out.push(Output::IsakmpDown {
+                peer: sa.peer,
+                icookie: sa.icookie,
+                rcookie: sa.rcookie,
+                reason: "lifetime expired".into(),
+            });
+            return false;
+        }
+        if !self.dpd_timer(now, sa, out) {
+            return false;
+        }
+        if let Some(k) = sa.keepalive_next.filter(|k| now >= *k) {
+            let _ = k;
+            out.push(Output::Send {
+                from: sa.local,
+                to: sa.remote,
+                data: vec![0xff],
+            });
+            let every = self
+                .peer_config(sa.peer)
+                .map(|c| c.nat_keepalive)
+                .unwrap_or(Duration::from_secs(20));
+            sa.keepalive_next = Some(now + every);
+        }
+        true
+    }
+
+    fn try_backup_peer(
+        &mut self,
+        now: Instant,
+        failed: Ipv4Addr,
+        pending: Vec<(SelectorId, Option<u32>)>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(cfg) = self.peer_config(failed) else {
+            return;
+        };
+        let pos = cfg.addresses.iter().position(|a| *a == failed);
+        let Some(next) = pos.and_then(|p| cfg.addresses.get(p + 1)).copied() else {
+            return;
+        };
+        info!(%failed, backup = %next, "trying the next peer of the crypto map");
+        for (sel, rep) in pending {
+            self.initiate_inner(now, next, sel, rep, out);
+        }
+    }
+
+    fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let hard: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| now >= c.hard)
+            .map(|c| c.inbound_spi)
+            .collect();
+        for spi in hard {
+            info!(
+                spi = format_args!("{spi:#010x}"),
+                "IPsec SA lifetime expired"
+            );
+            self.drop_child(now, spi, true, out);
+        }
+        let soft: Vec<(Ipv4Addr, SelectorId, u32)> = self
+            .children
+            .iter_mut()
+            .filter(|c| c.used && !c.rekeyed && now >= c.soft)
+            .map(|c| {
+                c.rekeyed = true;
+                (c.peer, c.selector, c.inbound_spi)
+            })
+            .collect();
+        for (peer, sel, spi) in soft {
+            info!(%peer, selector = sel, "rekeying IPsec SA before its lifetime ends");
+            self.initiate_inner(now, peer, sel, Some(spi), out);
+        }
+    }
+
+    /// Forget a child SA; optionally tell the peer.
+    pub(super) fn drop_child(
+        &mut self,
+        now: Instant,
+        inbound_spi: u32,
+        notify_peer: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(pos) = self
+            .children
+            .iter()
+            .position(|c| c.inbound_spi == inbound_spi)
+        else {
+            return;
+        };
+        let c = self.children.remove(pos);
+        self.spis.remove(&c.inbound_spi);
+        if notify_peer {
+            if let Some(id) = self
+                .sas
+                .values()
+                .filter(|s| s.peer == c.peer && s.state.is_active())
+                .map(|s| s.id)
+                .max()
+            {
+                if let Some(mut sa) = self.sas.remove(&id) {
+                    self.send_esp_delete(now, &mut sa, c.inbound_spi, out);
+                    self.sas.insert(id, sa);
+                }
+            }
+        }
+        out.push(Output::ChildSaDown {
+            peer: c.peer,
+            selector: c.selector,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+        });
+    }
+
+    /// Number of IPsec SA pairs up (for tests and `show`).
+    pub fn child_count(&self) -> usize {
+        self.children.len()
+    }
+}
