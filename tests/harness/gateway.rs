@@ -40,6 +40,26 @@ tunnel-group {peer} ipsec-attributes\n pre-shared-key {psk}\n"
     )
 }
 
+/// Makes `cmd` run in network namespace `netns` (setns before exec).
+pub fn in_netns(cmd: &mut Command, netns: &str) -> Result<()> {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = fs::File::open(format!("/run/netns/{netns}"))
+        .with_context(|| format!("netns {netns}"))?
+        .into_raw_fd();
+    // SAFETY: setns and close are async-signal-safe; the fd stays open in
+    // the parent until the Command is dropped (closed by the OS at exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
 pub struct Gateway {
     pub name: String,
     pub netns: String,
@@ -61,9 +81,12 @@ impl Gateway {
         fs::write(&cfg, config)?;
         let control = dir.join("control.sock");
         let log = fs::File::create(dir.join("daemon.log"))?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", netns])
-            .arg(ipsecgw_bin())
+        // Join only the network namespace (not `ip netns exec`, which also
+        // makes a mount namespace with its own /sys): BPF pins must live in
+        // the host's bpffs so the egress guard outlives a crashed daemon.
+        let mut cmd = Command::new(ipsecgw_bin());
+        in_netns(&mut cmd, netns)?;
+        let child = cmd
             .arg("run")
             .arg("--config")
             .arg(&cfg)

@@ -1,6 +1,7 @@
 //! The `ipsecgw` command line: clap definitions, dispatch to the daemon
 //! over the control socket, and the ASA-layout renderers.
 
+pub mod logging;
 pub mod render;
 
 use std::net::Ipv4Addr;
@@ -50,9 +51,13 @@ pub enum Top {
         #[command(subcommand)]
         what: DebugWhat,
     },
-    /// Print shell completions (bash, zsh, fish, ...).
-    #[command(hide = true)]
-    Completions { shell: String },
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Manpage,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +174,17 @@ pub fn main() -> Result<()> {
         Top::Run(args) => crate::daemon::run(&cli.control, args),
         Top::Check { config } => crate::daemon::check_command(&config),
         Top::Completions { shell } => {
-            print_completions(&shell)?;
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "ipsecgw",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Top::Manpage => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())?;
             Ok(())
         }
         Top::Show { what } => {
@@ -243,8 +258,4 @@ pub fn main() -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn print_completions(shell: &str) -> Result<()> {
-    bail!("completions for `{shell}`: not built into this binary yet")
 }

@@ -11,7 +11,10 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ipsec_common::{META_FLAG_NATT, META_KIND_DECRYPT, META_KIND_ENCRYPT, META_KIND_HOLD, XDP_META_MAGIC, XDP_META_SIZE};
+use ipsec_common::{
+    META_FLAG_NATT, META_KIND_DECRYPT, META_KIND_ENCRYPT, META_KIND_HOLD, XDP_META_MAGIC,
+    XDP_META_SIZE,
+};
 use xdpilone::xdp::XdpDesc;
 
 use super::neigh::{Netlink, interface_mac};
@@ -32,12 +35,24 @@ const NEIGH_TTL: Duration = Duration::from_secs(5);
 pub enum WorkerCmd {
     /// Start encrypting traffic of `selector` with this SA (and release the
     /// packets held for it).
-    InstallOutbound { sa_id: u32, selector: u32, peer: Ipv4Addr, sa: Box<OutboundSa> },
-    InstallInbound { sa_id: u32, sa: Box<InboundSa> },
+    InstallOutbound {
+        sa_id: u32,
+        selector: u32,
+        peer: Ipv4Addr,
+        sa: Box<OutboundSa>,
+    },
+    InstallInbound {
+        sa_id: u32,
+        sa: Box<InboundSa>,
+    },
     /// Forget an SA (its keys are zeroized by its Drop).
-    Remove { sa_id: u32 },
+    Remove {
+        sa_id: u32,
+    },
     /// Drop the packets held for a selector (negotiation failed).
-    DropHeld { selector: u32 },
+    DropHeld {
+        selector: u32,
+    },
     Snapshot(mpsc::Sender<Snapshot>),
     Stop,
 }
@@ -135,8 +150,10 @@ impl Worker {
     pub fn new(cfg: WorkerConfig) -> Result<Worker, WorkerError> {
         let xsk = Xsk::open(&cfg.inside, &cfg.outside)?;
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
-        let inside_mac = interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
-        let outside_mac = interface_mac(&cfg.outside).map_err(|e| WorkerError::Io("outside MAC", e))?;
+        let inside_mac =
+            interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
+        let outside_mac =
+            interface_mac(&cfg.outside).map_err(|e| WorkerError::Io("outside MAC", e))?;
         Ok(Worker {
             cfg,
             xsk,
@@ -185,16 +202,37 @@ impl Worker {
 
     fn wait(&self, timeout: Duration) {
         let mut fds = [
-            libc::pollfd { fd: self.xsk.inside.fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.xsk.outside.fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: self.xsk.inside.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.xsk.outside.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout.as_millis() as i32) };
     }
 
     fn command(&mut self, cmd: WorkerCmd) {
         match cmd {
-            WorkerCmd::InstallOutbound { sa_id, selector, peer, sa } => {
-                self.out_by_id.insert(sa_id, Outbound { sa, l2: None, l2_checked: Instant::now() - NEIGH_TTL, peer });
+            WorkerCmd::InstallOutbound {
+                sa_id,
+                selector,
+                peer,
+                sa,
+            } => {
+                self.out_by_id.insert(
+                    sa_id,
+                    Outbound {
+                        sa,
+                        l2: None,
+                        l2_checked: Instant::now() - NEIGH_TTL,
+                        peer,
+                    },
+                );
                 self.out_by_selector.insert(selector, sa_id);
                 self.release_held(selector, sa_id);
             }
@@ -214,10 +252,22 @@ impl Worker {
             WorkerCmd::Snapshot(reply) => {
                 let mut sas = Vec::with_capacity(self.out_by_id.len() + self.inbound.len());
                 for (id, o) in &self.out_by_id {
-                    sas.push(SaSnapshot { sa_id: *id, outbound: true, counters: *o.sa.counters(), needs_rekey: o.sa.needs_rekey(), expired: o.sa.expired() });
+                    sas.push(SaSnapshot {
+                        sa_id: *id,
+                        outbound: true,
+                        counters: *o.sa.counters(),
+                        needs_rekey: o.sa.needs_rekey(),
+                        expired: o.sa.expired(),
+                    });
                 }
                 for (id, i) in &self.inbound {
-                    sas.push(SaSnapshot { sa_id: *id, outbound: false, counters: *i.counters(), needs_rekey: i.needs_rekey(), expired: i.expired() });
+                    sas.push(SaSnapshot {
+                        sa_id: *id,
+                        outbound: false,
+                        counters: *i.counters(),
+                        needs_rekey: i.needs_rekey(),
+                        expired: i.expired(),
+                    });
                 }
                 let mut stats = self.stats;
                 for q in self.hold.values() {
@@ -247,7 +297,11 @@ impl Worker {
     }
 
     fn poll_inside(&mut self, now: Instant) -> usize {
-        let mut descs = [XdpDesc { addr: 0, len: 0, options: 0 }; BATCH as usize];
+        let mut descs = [XdpDesc {
+            addr: 0,
+            len: 0,
+            options: 0,
+        }; BATCH as usize];
         let n = {
             let mut rx = self.xsk.inside.rx.receive(BATCH);
             let mut n = 0;
@@ -298,10 +352,9 @@ impl Worker {
                     self.encrypt(sa_id, inner, now);
                     return;
                 }
-                let q = self
-                    .hold
-                    .entry(meta.id)
-                    .or_insert_with(|| HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME));
+                let q = self.hold.entry(meta.id).or_insert_with(|| {
+                    HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME)
+                });
                 if q.push(inner, now) {
                     self.stats.held += 1;
                 }
@@ -360,13 +413,19 @@ impl Worker {
         let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
         write_eth(&mut buf[..ETH_HLEN], dmac, smac);
         match o.sa.encapsulate(inner, &mut buf[ETH_HLEN..]) {
-            Ok(len) => self.tx_out.push(XdpDesc { addr: frame_addr, len: (ETH_HLEN + len) as u32, options: 0 }),
+            Ok(len) => self.tx_out.push(XdpDesc {
+                addr: frame_addr,
+                len: (ETH_HLEN + len) as u32,
+                options: 0,
+            }),
             Err(_) => self.xsk.release(frame_addr),
         }
     }
 
     fn release_held(&mut self, selector: u32, sa_id: u32) {
-        let Some(mut q) = self.hold.remove(&selector) else { return };
+        let Some(mut q) = self.hold.remove(&selector) else {
+            return;
+        };
         let now = Instant::now();
         let mut buf = vec![0u8; FRAME_SIZE as usize];
         let mut packets = Vec::new();
@@ -382,7 +441,11 @@ impl Worker {
     }
 
     fn poll_outside(&mut self, now: Instant) -> usize {
-        let mut descs = [XdpDesc { addr: 0, len: 0, options: 0 }; BATCH as usize];
+        let mut descs = [XdpDesc {
+            addr: 0,
+            len: 0,
+            options: 0,
+        }; BATCH as usize];
         let n = {
             let mut rx = self.xsk.outside.rx.receive(BATCH);
             let mut n = 0;
@@ -438,7 +501,12 @@ impl Worker {
             self.stats.decap_errors += 1;
             return false;
         }
-        let dst = Ipv4Addr::new(frame[start + 16], frame[start + 17], frame[start + 18], frame[start + 19]);
+        let dst = Ipv4Addr::new(
+            frame[start + 16],
+            frame[start + 17],
+            frame[start + 18],
+            frame[start + 19],
+        );
         let base = d.addr - d.addr % FRAME_SIZE as u64;
         let addr = base + (start - ETH_HLEN) as u64;
         self.queue_inside(addr, ETH_HLEN + len, dst, now);
@@ -453,9 +521,18 @@ impl Worker {
             Some(mac) => {
                 let buf = unsafe { self.xsk.frame_mut(addr) };
                 write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
-                self.tx_in.push(XdpDesc { addr, len: len as u32, options: 0 });
+                self.tx_in.push(XdpDesc {
+                    addr,
+                    len: len as u32,
+                    options: 0,
+                });
             }
-            None if self.pending.len() < PENDING_MAX => self.pending.push(Pending { addr, len, dst, since: now }),
+            None if self.pending.len() < PENDING_MAX => self.pending.push(Pending {
+                addr,
+                len,
+                dst,
+                since: now,
+            }),
             None => {
                 self.stats.no_next_hop += 1;
                 self.xsk.release(addr);
@@ -499,13 +576,21 @@ impl Worker {
                 continue;
             }
             let cached = self.neigh.get(&p.dst).map(|e| e.0);
-            let mac = if cached.is_some() || !ask { cached } else { self.lookup_neigh(p.dst, now) };
+            let mac = if cached.is_some() || !ask {
+                cached
+            } else {
+                self.lookup_neigh(p.dst, now)
+            };
             match mac {
                 Some(mac) => {
                     // SAFETY: a pending frame is still ours.
                     let buf = unsafe { self.xsk.frame_mut(p.addr) };
                     write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
-                    self.tx_in.push(XdpDesc { addr: p.addr, len: p.len as u32, options: 0 });
+                    self.tx_in.push(XdpDesc {
+                        addr: p.addr,
+                        len: p.len as u32,
+                        options: 0,
+                    });
                 }
                 None => self.pending.push(p),
             }
@@ -541,7 +626,10 @@ fn write_eth(h: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
 /// Cuts link-layer padding: the IPv4 total length says where the packet
 /// ends (a short minimum-size Ethernet frame carries trailing zeros).
 fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
-    let total = p.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).unwrap_or(0);
+    let total = p
+        .get(2..4)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .unwrap_or(0);
     if total >= 20 && total < p.len() {
         &mut p[..total]
     } else {
@@ -551,7 +639,16 @@ fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
 
 /// Spawns the worker thread; returns its command sender and the socket
 /// fds to register in the XSKMAPs.
-pub fn spawn(cfg: WorkerConfig) -> Result<(mpsc::Sender<WorkerCmd>, (i32, i32), std::thread::JoinHandle<()>), WorkerError> {
+pub fn spawn(
+    cfg: WorkerConfig,
+) -> Result<
+    (
+        mpsc::Sender<WorkerCmd>,
+        (i32, i32),
+        std::thread::JoinHandle<()>,
+    ),
+    WorkerError,
+> {
     let worker = Worker::new(cfg)?;
     let fds = worker.socket_fds();
     let (tx, rx) = mpsc::channel();

@@ -56,8 +56,10 @@ unsafe impl Send for Xsk {}
 
 fn ifinfo(name: &str) -> Result<IfInfo, XskError> {
     let mut info = IfInfo::invalid();
-    let cname = std::ffi::CString::new(name).map_err(|e| XskError::Interface(name.into(), e.to_string()))?;
-    info.from_name(&cname).map_err(|e| XskError::Interface(name.into(), format!("{e:?}")))?;
+    let cname = std::ffi::CString::new(name)
+        .map_err(|e| XskError::Interface(name.into(), e.to_string()))?;
+    info.from_name(&cname)
+        .map_err(|e| XskError::Interface(name.into(), format!("{e:?}")))?;
     info.set_queue(0);
     Ok(info)
 }
@@ -83,17 +85,34 @@ impl Xsk {
         if ptr == libc::MAP_FAILED {
             return Err(XskError::Mmap(std::io::Error::last_os_error()));
         }
-        let area = NonNull::new(ptr as *mut u8).ok_or_else(|| XskError::Mmap(std::io::Error::other("null mapping")))?;
+        let area = NonNull::new(ptr as *mut u8)
+            .ok_or_else(|| XskError::Mmap(std::io::Error::other("null mapping")))?;
         let slice = NonNull::slice_from_raw_parts(area, len);
-        let cfg = UmemConfig { fill_size: RING, complete_size: RING, frame_size: FRAME_SIZE, headroom: 0, flags: 0 };
+        let cfg = UmemConfig {
+            fill_size: RING,
+            complete_size: RING,
+            frame_size: FRAME_SIZE,
+            headroom: 0,
+            flags: 0,
+        };
         let umem = unsafe { Umem::new(cfg, slice) }.map_err(errno::<()>(inside, "umem"))?;
 
         let in_info = ifinfo(inside)?;
-        let in_sock = Socket::with_shared(&in_info, &umem).map_err(errno::<()>(inside, "socket"))?;
-        let in_dev = umem.fq_cq(&in_sock).map_err(errno::<()>(inside, "fill/completion rings"))?;
+        let in_sock =
+            Socket::with_shared(&in_info, &umem).map_err(errno::<()>(inside, "socket"))?;
+        let in_dev = umem
+            .fq_cq(&in_sock)
+            .map_err(errno::<()>(inside, "fill/completion rings"))?;
         let ring = NonZeroU32::new(RING);
         let in_user = umem
-            .rx_tx(&in_sock, &SocketConfig { rx_size: ring, tx_size: ring, bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP })
+            .rx_tx(
+                &in_sock,
+                &SocketConfig {
+                    rx_size: ring,
+                    tx_size: ring,
+                    bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP,
+                },
+            )
             .map_err(errno::<()>(inside, "rx/tx rings"))?;
         let in_rx = in_user.map_rx().map_err(errno::<()>(inside, "map rx"))?;
         let in_tx = in_user.map_tx().map_err(errno::<()>(inside, "map tx"))?;
@@ -101,10 +120,19 @@ impl Xsk {
 
         let out_info = ifinfo(outside)?;
         let out_sock = Socket::new(&out_info).map_err(errno::<()>(outside, "socket"))?;
-        let out_dev = umem.fq_cq(&out_sock).map_err(errno::<()>(outside, "fill/completion rings"))?;
+        let out_dev = umem
+            .fq_cq(&out_sock)
+            .map_err(errno::<()>(outside, "fill/completion rings"))?;
         // The second socket inherits the first one's mode: no other flags.
         let out_user = umem
-            .rx_tx(&out_sock, &SocketConfig { rx_size: ring, tx_size: ring, bind_flags: 0 })
+            .rx_tx(
+                &out_sock,
+                &SocketConfig {
+                    rx_size: ring,
+                    tx_size: ring,
+                    bind_flags: 0,
+                },
+            )
             .map_err(errno::<()>(outside, "rx/tx rings"))?;
         let out_rx = out_user.map_rx().map_err(errno::<()>(outside, "map rx"))?;
         let out_tx = out_user.map_tx().map_err(errno::<()>(outside, "map tx"))?;
@@ -116,9 +144,30 @@ impl Xsk {
             area,
             len,
             umem,
-            inside: Port { name: inside.into(), ifindex: in_info.ifindex(), dev: in_dev, rx: in_rx, tx: in_tx, in_fill: 0, _sock: in_sock, fd: in_fd },
-            outside: Port { name: outside.into(), ifindex: out_info.ifindex(), dev: out_dev, rx: out_rx, tx: out_tx, in_fill: 0, _sock: out_sock, fd: out_fd },
-            free: (0..FRAMES as u64).rev().map(|i| i * FRAME_SIZE as u64).collect(),
+            inside: Port {
+                name: inside.into(),
+                ifindex: in_info.ifindex(),
+                dev: in_dev,
+                rx: in_rx,
+                tx: in_tx,
+                in_fill: 0,
+                _sock: in_sock,
+                fd: in_fd,
+            },
+            outside: Port {
+                name: outside.into(),
+                ifindex: out_info.ifindex(),
+                dev: out_dev,
+                rx: out_rx,
+                tx: out_tx,
+                in_fill: 0,
+                _sock: out_sock,
+                fd: out_fd,
+            },
+            free: (0..FRAMES as u64)
+                .rev()
+                .map(|i| i * FRAME_SIZE as u64)
+                .collect(),
         };
         // Keep `in_user`/`out_user` alive through the rings they created.
         std::mem::forget(in_user);
@@ -172,12 +221,18 @@ impl Xsk {
         for side in [true, false] {
             let want = {
                 let port = if side { &self.inside } else { &self.outside };
-                target.saturating_sub(port.in_fill).min(self.free.len() as u32 / 2)
+                target
+                    .saturating_sub(port.in_fill)
+                    .min(self.free.len() as u32 / 2)
             };
             if want == 0 {
                 continue;
             }
-            let port = if side { &mut self.inside } else { &mut self.outside };
+            let port = if side {
+                &mut self.inside
+            } else {
+                &mut self.outside
+            };
             let mut n = 0;
             {
                 let mut w = port.dev.fill(want);
@@ -201,7 +256,11 @@ impl Xsk {
     /// Returns completed transmit frames to the free list.
     pub fn reap_completions(&mut self) {
         for side in [true, false] {
-            let port = if side { &mut self.inside } else { &mut self.outside };
+            let port = if side {
+                &mut self.inside
+            } else {
+                &mut self.outside
+            };
             let mut r = port.dev.complete(RING);
             while let Some(addr) = r.read() {
                 self.free.push(addr - addr % FRAME_SIZE as u64);
@@ -216,7 +275,11 @@ impl Xsk {
         if descs.is_empty() {
             return 0;
         }
-        let port = if inside { &mut self.inside } else { &mut self.outside };
+        let port = if inside {
+            &mut self.inside
+        } else {
+            &mut self.outside
+        };
         let n = {
             let mut w = port.tx.transmit(descs.len() as u32);
             let n = w.insert(descs.iter().copied()) as usize;

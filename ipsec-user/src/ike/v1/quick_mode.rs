@@ -3,7 +3,7 @@
 //! ```text
 //! I QM1*: HASH(1), SA, Ni [, KE], IDci, IDcr   -> R
 //! I                                             <- R QM2*: HASH(2), SA, Nr [, KE], IDci, IDcr
-//! I QM3*: HASH(3)                               -> R   (both commit: ChildSaUp)
+//! I QM3*: HASH(3)                               -> R   (the responder committed at QM2)
 //! ```
 //! The proxy identities are the crypto-map ACL line as IPV4_ADDR_SUBNET.
 
@@ -503,9 +503,13 @@ impl Engine {
             }),
             last_rx: Some(dg),
             last_reply: Some(data.clone()),
-            pending: Some(child),
+            pending: None,
         };
         sa.quick.insert(mid, task);
+        // Commit before QM2 leaves, as IOS/ASA do: the initiator installs
+        // on QM2 and may send ESP at once, racing its own QM3; our inbound
+        // SA must already be there or the first packets are lost.
+        self.commit_child(now, child, Role::Responder, out);
         Self::send(out, sa, data);
         Ok(())
     }

@@ -1,0 +1,640 @@
+//! Wires config -> dataplane -> ike -> esp -> control.
+//!
+//! One tokio task owns all control-plane state (the IKE engine, the SA
+//! records, the data plane handle) and reacts to five sources: IKE
+//! datagrams on UDP 500 and 4500, punt events from the XDP program, the
+//! control socket, the IKE engine's timers and signals. The ESP worker is
+//! a thread of its own, reached through commands.
+
+pub mod mapping;
+mod preflight;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::algo::EspTransform;
+use crate::cli::{RunArgs, XdpMode};
+use crate::config::{self, Config};
+use crate::control::proto::*;
+use crate::control::server;
+use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, Side};
+use crate::engine::worker::{self, Snapshot, WorkerCmd, WorkerConfig};
+use crate::esp::{self, InboundSa, OutboundSa, SaParams};
+use crate::ike::v1::{self as ikev1, Engine, Output};
+use mapping::SelectorInfo;
+
+pub use preflight::check_command;
+
+const NON_ESP_MARKER: [u8; 4] = [0; 4];
+const MAX_DATAGRAM: usize = 65_535;
+
+/// An installed IPsec SA pair, as the daemon remembers it.
+struct ChildSaRec {
+    selector: u32,
+    peer: Ipv4Addr,
+    inbound_spi: u32,
+    outbound_spi: u32,
+    in_id: u32,
+    out_id: u32,
+    transform: EspTransform,
+    pfs: Option<u16>,
+    udp_encap: Option<(u16, u16)>,
+    created: Instant,
+    lifetime_s: u64,
+    lifetime_kb: Option<u64>,
+    last_packets: u64,
+}
+
+struct Daemon {
+    cfg: Config,
+    selectors: Vec<SelectorInfo>,
+    local: Ipv4Addr,
+    engine: Engine,
+    dp: Dataplane,
+    worker: std_mpsc::Sender<WorkerCmd>,
+    sock500: UdpSocket,
+    sock4500: UdpSocket,
+    children: Vec<ChildSaRec>,
+    next_sa_id: u32,
+    /// Negotiations we started for a selector and when (punts repeat).
+    initiating: HashMap<u32, Instant>,
+    /// Last failure per peer, from the IKE engine, for `show`.
+    failures: HashMap<Ipv4Addr, String>,
+    log: crate::cli::logging::LogControl,
+    path_mtu: u32,
+}
+
+pub fn run(control: &Path, args: RunArgs) -> Result<()> {
+    let log = crate::cli::logging::init();
+    let pre = preflight::preflight(&args)?;
+    let instance = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| preflight::instance_from_socket(control));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = server::bind(control).await?;
+        let selectors = mapping::selectors(&pre.config);
+        let rules = mapping::acl_rules(&pre.config, &selectors);
+        let mut dp = Dataplane::load(DataplaneConfig {
+            inside_if: pre.inside_if.clone(),
+            outside_if: pre.outside_if.clone(),
+            xdp_mode: match args.xdp_mode {
+                XdpMode::Native => crate::dataplane::XdpMode::Native,
+                XdpMode::Skb => crate::dataplane::XdpMode::Skb,
+            },
+            pin_dir: DataplaneConfig::pin_dir_for(&instance),
+        })
+        .context("loading the BPF data plane")?;
+        dp.set_acl(&rules).context("installing the crypto-map ACLs")?;
+        let (worker_tx, (fd_in, fd_out), _handle) = worker::spawn(WorkerConfig {
+            inside: pre.inside_if.clone(),
+            outside: pre.outside_if.clone(),
+            outside_mtu: pre.outside_mtu,
+            tcp_mss: pre.config.tcp_mss,
+            inside_addr: pre.inside_addr,
+        })
+        .context("starting the ESP engine (AF_XDP)")?;
+        dp.register_xsk(Side::Inside, 0, fd_in)?;
+        dp.register_xsk(Side::Outside, 0, fd_out)?;
+        let mut punts = dp.punt_events()?;
+
+        let sock500 = bind_udp(pre.local, 500).await?;
+        let sock4500 = bind_udp(pre.local, 4500).await?;
+        let mut engine = Engine::new(ikev1::config::LocalConfig::new(pre.local));
+        engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
+
+        let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
+        tokio::spawn(server::serve(listener, ctl_tx));
+
+        let mut d = Daemon {
+            cfg: pre.config,
+            selectors,
+            local: pre.local,
+            engine,
+            dp,
+            worker: worker_tx,
+            sock500,
+            sock4500,
+            children: Vec::new(),
+            next_sa_id: 1,
+            initiating: HashMap::new(),
+            failures: HashMap::new(),
+            log,
+            path_mtu: pre.outside_mtu as u32,
+        };
+        info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
+
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut buf500 = vec![0u8; MAX_DATAGRAM];
+        let mut buf4500 = vec![0u8; MAX_DATAGRAM];
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let deadline = d.engine.next_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                r = d.sock500.recv_from(&mut buf500) => {
+                    if let Ok((n, from)) = r { d.datagram(500, from, &buf500[..n]).await; }
+                }
+                r = d.sock4500.recv_from(&mut buf4500) => {
+                    if let Ok((n, from)) = r { d.datagram(4500, from, &buf4500[..n]).await; }
+                }
+                ev = punts.recv() => {
+                    match ev {
+                        Ok(Ok(ev)) => d.punt(ev.selector).await,
+                        Ok(Err(e)) => warn!(error = %e, "malformed punt event dropped"),
+                        Err(e) => { warn!(error = %e, "punt ring failed"); tokio::time::sleep(Duration::from_millis(100)).await; }
+                    }
+                }
+                Some((req, reply)) = ctl_rx.recv() => {
+                    let r = d.control(req).await;
+                    let _ = reply.send(r);
+                }
+                _ = sleep_until(deadline) => {
+                    let outs = d.engine.on_timer(Instant::now());
+                    d.apply(outs).await;
+                }
+                _ = tick.tick() => d.housekeeping().await,
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+            }
+        }
+        info!("shutting down: deleting SAs and detaching the data plane");
+        let outs = d.engine.delete_isakmp(Instant::now(), None);
+        d.apply(outs).await;
+        let _ = d.worker.send(WorkerCmd::Stop);
+        d.dp.detach()?;
+        Ok(())
+    })
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn bind_udp(addr: Ipv4Addr, port: u16) -> Result<UdpSocket> {
+    let s = std::net::UdpSocket::bind(SocketAddrV4::new(addr, port))
+        .with_context(|| format!("cannot bind UDP {addr}:{port} (another IKE daemon running?)"))?;
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(s)?)
+}
+
+impl Daemon {
+    async fn datagram(&mut self, port: u16, from: SocketAddr, data: &[u8]) {
+        let SocketAddr::V4(from) = from else { return };
+        let payload = if port == 4500 {
+            if data == [0xff] {
+                return; // NAT-T keepalive
+            }
+            match data.strip_prefix(&NON_ESP_MARKER) {
+                Some(ike) => ike,
+                None => {
+                    debug!(%from, len = data.len(), "ESP reached the IKE socket (unknown to the data plane); dropped");
+                    return;
+                }
+            }
+        } else {
+            data
+        };
+        let to = SocketAddrV4::new(self.local, port);
+        let outs = self
+            .engine
+            .handle_datagram(Instant::now(), from, to, payload);
+        self.apply(outs).await;
+    }
+
+    async fn punt(&mut self, selector: u32) {
+        let now = Instant::now();
+        if self.children.iter().any(|c| c.selector == selector) {
+            return; // an SA exists; the program will see it on the next packet
+        }
+        if let Some(t) = self.initiating.get(&selector)
+            && now.duration_since(*t) < Duration::from_secs(10)
+        {
+            return;
+        }
+        let Some(sel) = self.selectors.iter().find(|s| s.id == selector) else {
+            return;
+        };
+        let Some(&peer) = sel.peers.first() else {
+            return;
+        };
+        info!(%peer, selector, map = %sel.map, seq = sel.seq, "interesting traffic: starting negotiation");
+        self.initiating.insert(selector, now);
+        let outs = self.engine.initiate(now, peer, selector);
+        self.apply(outs).await;
+    }
+
+    async fn send(&self, from: SocketAddrV4, to: SocketAddrV4, data: &[u8]) {
+        let r = if from.port() == 4500 || to.port() == 4500 {
+            let mut framed = Vec::with_capacity(data.len() + 4);
+            if !(data.len() == 1 && data[0] == 0xff) {
+                framed.extend_from_slice(&NON_ESP_MARKER);
+            }
+            framed.extend_from_slice(data);
+            self.sock4500.send_to(&framed, to).await
+        } else {
+            self.sock500.send_to(data, to).await
+        };
+        if let Err(e) = r {
+            warn!(%to, error = %e, "sending IKE datagram failed");
+        }
+    }
+
+    async fn apply(&mut self, outs: Vec<Output>) {
+        for out in outs {
+            match out {
+                Output::Send { from, to, data } => self.send(from, to, &data).await,
+                Output::ChildSaUp(c) => {
+                    if let Err(e) = self.install(c) {
+                        warn!(error = %e, "installing IPsec SA failed");
+                    }
+                }
+                Output::ChildSaDown {
+                    peer,
+                    inbound_spi,
+                    outbound_spi,
+                    ..
+                } => self.uninstall(peer, inbound_spi, outbound_spi),
+                Output::Failure { peer, reason } => {
+                    warn!(%peer, %reason, "tunnel negotiation failed");
+                    self.failures.insert(peer, reason.to_string());
+                    self.initiating.retain(|sel, _| {
+                        self.selectors
+                            .iter()
+                            .find(|s| s.id == *sel)
+                            .is_none_or(|s| !s.peers.contains(&peer))
+                    });
+                }
+                other => debug!(event = ?other, "IKE event"),
+            }
+        }
+    }
+
+    fn alloc_id(&mut self) -> u32 {
+        let id = self.next_sa_id;
+        self.next_sa_id = self.next_sa_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn install(&mut self, c: ikev1::ChildSa) -> Result<()> {
+        let in_id = self.alloc_id();
+        let out_id = self.alloc_id();
+        let local_ts = esp::Selector::new(c.local_ts.addr(), c.local_ts.prefix());
+        let remote_ts = esp::Selector::new(c.remote_ts.addr(), c.remote_ts.prefix());
+        let inbound = InboundSa::new(&SaParams {
+            spi: c.inbound_spi,
+            transform: c.transform,
+            keymat: &c.inbound_keymat,
+            tunnel_src: c.peer,
+            tunnel_dst: c.local,
+            udp_encap: c.udp_encap.map(|(l, r)| (r, l)),
+            esn: false,
+            local_ts,
+            remote_ts,
+            lifetime_kb: c.lifetime_kb,
+        })?;
+        let outbound = OutboundSa::new(&SaParams {
+            spi: c.outbound_spi,
+            transform: c.transform,
+            keymat: &c.outbound_keymat,
+            tunnel_src: c.local,
+            tunnel_dst: c.peer,
+            udp_encap: c.udp_encap,
+            esn: false,
+            local_ts,
+            remote_ts,
+            lifetime_kb: c.lifetime_kb,
+        })?;
+        // Inbound first: the peer may use the SA as soon as it has it.
+        self.worker.send(WorkerCmd::InstallInbound {
+            sa_id: in_id,
+            sa: Box::new(inbound),
+        })?;
+        self.dp.install_inbound_spi(c.inbound_spi, in_id)?;
+        self.worker.send(WorkerCmd::InstallOutbound {
+            sa_id: out_id,
+            selector: c.selector,
+            peer: c.peer,
+            sa: Box::new(outbound),
+        })?;
+        self.dp.install_outbound_sa(
+            c.selector,
+            OutboundSaSpec {
+                sa_id: out_id,
+                peer: c.peer,
+                local: c.local,
+                natt: c.udp_encap,
+            },
+        )?;
+        info!(peer = %c.peer, selector = c.selector, inbound_spi = format_args!("{:08x}", c.inbound_spi),
+              outbound_spi = format_args!("{:08x}", c.outbound_spi), transform = %c.transform, "IPsec SA pair installed");
+        self.initiating.remove(&c.selector);
+        self.failures.remove(&c.peer);
+        self.children.push(ChildSaRec {
+            selector: c.selector,
+            peer: c.peer,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+            in_id,
+            out_id,
+            transform: c.transform,
+            pfs: self
+                .selectors
+                .iter()
+                .find(|s| s.id == c.selector)
+                .and_then(|s| self.cfg.crypto_maps.get(s.entry))
+                .and_then(|e| e.pfs)
+                .map(|g| g.number()),
+            udp_encap: c.udp_encap,
+            created: Instant::now(),
+            lifetime_s: u64::from(c.lifetime_s),
+            lifetime_kb: c.lifetime_kb,
+            last_packets: 0,
+        });
+        Ok(())
+    }
+
+    fn uninstall(&mut self, peer: Ipv4Addr, inbound_spi: u32, outbound_spi: u32) {
+        let Some(pos) = self.children.iter().position(|c| {
+            c.peer == peer && c.inbound_spi == inbound_spi && c.outbound_spi == outbound_spi
+        }) else {
+            return;
+        };
+        let c = self.children.remove(pos);
+        let _ = self.dp.remove_inbound_spi(c.inbound_spi);
+        // Only if no newer SA took the selector over (rekey).
+        if !self.children.iter().any(|o| o.selector == c.selector) {
+            let _ = self.dp.remove_outbound_sa(c.selector);
+        } else if let Some(newest) = self
+            .children
+            .iter()
+            .rev()
+            .find(|o| o.selector == c.selector)
+        {
+            let _ = self.dp.install_outbound_sa(
+                newest.selector,
+                OutboundSaSpec {
+                    sa_id: newest.out_id,
+                    peer: newest.peer,
+                    local: self.local,
+                    natt: newest.udp_encap,
+                },
+            );
+        }
+        let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.in_id });
+        let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.out_id });
+        let _ = self.dp.remove_sa_counters(c.out_id);
+        info!(%peer, inbound_spi = format_args!("{:08x}", inbound_spi), "IPsec SA pair removed");
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let (tx, rx) = std_mpsc::channel();
+        if self.worker.send(WorkerCmd::Snapshot(tx)).is_err() {
+            return Snapshot::default();
+        }
+        rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+    }
+
+    /// Twice a second: tell the IKE engine which SAs carry traffic (rekey
+    /// while in use, DPD liveness) from the ESP engine's counters.
+    async fn housekeeping(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let snap = self.snapshot();
+        let now = Instant::now();
+        for c in &mut self.children {
+            let total: u64 = snap
+                .sas
+                .iter()
+                .filter(|s| s.sa_id == c.in_id || s.sa_id == c.out_id)
+                .map(|s| s.counters.pkts_encaps + s.counters.pkts_decaps)
+                .sum();
+            if total != c.last_packets {
+                c.last_packets = total;
+                self.engine.note_child_traffic(now, c.inbound_spi);
+            }
+        }
+    }
+
+    async fn control(&mut self, req: Request) -> Reply {
+        let now = Instant::now();
+        match req.command {
+            Command::ShowIsakmpSa => Reply::ok(ReplyData::IsakmpSas(self.isakmp_view())),
+            Command::ShowIpsecSa { peer } => Reply::ok(ReplyData::IpsecSas(self.ipsec_view(peer))),
+            Command::ShowRunningConfig => Reply::ok(ReplyData::Text(config::print(&self.cfg))),
+            Command::ShowDataplane => match self.dp.counters() {
+                Ok(c) => {
+                    let mut v: Vec<(String, u64)> =
+                        c.iter().map(|(k, v)| (k.to_string(), v)).collect();
+                    let s = self.snapshot().stats;
+                    for (k, x) in [
+                        ("engine_rx_inside", s.rx_inside),
+                        ("engine_rx_outside", s.rx_outside),
+                        ("engine_tx_inside", s.tx_inside),
+                        ("engine_tx_outside", s.tx_outside),
+                        ("engine_held", s.held),
+                        ("engine_hold_released", s.hold_released),
+                        ("engine_hold_overflow", s.hold_overflow),
+                        ("engine_unknown_sa", s.unknown_sa),
+                        ("engine_no_next_hop", s.no_next_hop),
+                        ("engine_decap_errors", s.decap_errors),
+                    ] {
+                        v.push((k.to_string(), x));
+                    }
+                    Reply::ok(ReplyData::Dataplane(v))
+                }
+                Err(e) => Reply::error(format!("reading data-plane counters: {e}")),
+            },
+            Command::ClearIpsecSa { peer } => {
+                let outs = self.engine.delete_ipsec(now, peer);
+                let before = self.children.len();
+                self.apply(outs).await;
+                Reply::ok(ReplyData::Done(format!(
+                    "cleared {} IPsec SA pair(s)",
+                    before.saturating_sub(self.children.len())
+                )))
+            }
+            Command::ClearIsakmpSa { peer } => {
+                let outs = self.engine.delete_isakmp(now, peer);
+                self.apply(outs).await;
+                self.initiating.clear();
+                Reply::ok(ReplyData::Done("cleared ISAKMP SAs".into()))
+            }
+            Command::Debug { facility, level } => match self.log.set(facility, level) {
+                Ok(s) => Reply::ok(ReplyData::Done(s)),
+                Err(e) => Reply::error(e.to_string()),
+            },
+        }
+    }
+
+    fn isakmp_view(&self) -> IsakmpSaList {
+        let sas = self
+            .engine
+            .isakmp_sas(Instant::now())
+            .into_iter()
+            .map(|s| IsakmpSaView {
+                peer: s.peer,
+                kind: "L2L".into(),
+                role: match s.role {
+                    ikev1::sa::Role::Initiator => Role::Initiator,
+                    ikev1::sa::Role::Responder => Role::Responder,
+                },
+                rekey: s.rekey,
+                state: s.state.clone(),
+                ike_version: 1,
+                encryption: s.encryption.map(|e| e.to_string()).unwrap_or_default(),
+                hash: s.hash.map(|e| e.to_string()).unwrap_or_default(),
+                group: s.group.map(|g| g.number()).unwrap_or(0),
+                auth: s.auth.map(|e| e.to_string()).unwrap_or_default(),
+                lifetime_s: u64::from(s.lifetime_s),
+                remaining_s: s.remaining_s.unwrap_or(0),
+                reason: s.last_failure.clone(),
+            })
+            .collect::<Vec<_>>();
+        let down = self
+            .engine
+            .peer_status()
+            .into_iter()
+            .filter(|p| {
+                !p.up
+                    && !sas
+                        .iter()
+                        .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE"))
+            })
+            .map(|p| {
+                let (map, seq) = p
+                    .name
+                    .rsplit_once(' ')
+                    .map(|(m, s)| (m.to_string(), s.parse().unwrap_or(0)))
+                    .unwrap_or((p.name.clone(), 0));
+                let (state, reason) = split_state(&p.detail);
+                PeerDiagnosis {
+                    peer: p.peer,
+                    crypto_map: map,
+                    seq,
+                    state,
+                    reason,
+                }
+            })
+            .collect();
+        IsakmpSaList { sas, down }
+    }
+
+    fn ipsec_view(&self, peer: Option<Ipv4Addr>) -> Vec<IpsecSaView> {
+        let snap = self.snapshot();
+        let find = |id: u32| {
+            snap.sas
+                .iter()
+                .find(|s| s.sa_id == id)
+                .map(|s| s.counters)
+                .unwrap_or_default()
+        };
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for c in self
+            .children
+            .iter()
+            .filter(|c| peer.is_none_or(|p| p == c.peer))
+        {
+            let Some(sel) = self.selectors.iter().find(|s| s.id == c.selector) else {
+                continue;
+            };
+            let o = find(c.out_id);
+            let i = find(c.in_id);
+            let used_kb = (o.bytes_encaps.max(i.bytes_decaps)) / 1024;
+            let iv = match c.transform.cipher {
+                crate::algo::EspCipher::Null => 0,
+                crate::algo::EspCipher::Des | crate::algo::EspCipher::TripleDes => 8,
+                crate::algo::EspCipher::Aes128Cbc
+                | crate::algo::EspCipher::Aes192Cbc
+                | crate::algo::EspCipher::Aes256Cbc => 16,
+                _ => 8,
+            };
+            let overhead = 20
+                + 8
+                + iv
+                + 2
+                + c.transform.integ.icv_len() as u32
+                + if c.transform.cipher.is_aead() { 16 } else { 0 }
+                + if c.udp_encap.is_some() { 8 } else { 0 };
+            out.push(IpsecSaView {
+                interface: sel.interface.clone(),
+                crypto_map: sel.map.clone(),
+                seq: sel.seq,
+                local_addr: self.local,
+                acl: sel.acl_text.clone(),
+                local_ident: Ident {
+                    addr: sel.local.addr(),
+                    mask: sel.local.mask(),
+                    prot: sel.proto,
+                    port: 0,
+                },
+                remote_ident: Ident {
+                    addr: sel.remote.addr(),
+                    mask: sel.remote.mask(),
+                    prot: sel.proto,
+                    port: 0,
+                },
+                peer: c.peer,
+                pkts_encaps: o.pkts_encaps,
+                pkts_encrypt: o.pkts_encrypt,
+                pkts_digest: o.pkts_digest,
+                pkts_decaps: i.pkts_decaps,
+                pkts_decrypt: i.pkts_decrypt,
+                pkts_verify: i.pkts_verify,
+                bytes_encaps: o.bytes_encaps,
+                bytes_decaps: i.bytes_decaps,
+                send_errors: o.send_errors,
+                recv_errors: i.recv_errors,
+                replay_drops: i.replay_drops,
+                policy_drops: i.policy_drops,
+                auth_failures: i.auth_failures,
+                path_mtu: self.path_mtu,
+                ipsec_overhead: overhead,
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                transform: c.transform.to_string(),
+                mode: "tunnel".into(),
+                udp_encap: c.udp_encap.map(|(_, r)| r),
+                remaining_s: c
+                    .lifetime_s
+                    .saturating_sub(now.duration_since(c.created).as_secs()),
+                remaining_kb: c
+                    .lifetime_kb
+                    .map(|kb| kb.saturating_sub(used_kb))
+                    .unwrap_or(0),
+                iv_size: iv,
+                replay_window: esp::REPLAY_WINDOW as u32,
+                pfs_group: c.pfs,
+            });
+        }
+        out
+    }
+}
+
+/// "MM_WAIT_MSG2: no reply ..." -> ("MM_WAIT_MSG2", "no reply ...").
+fn split_state(detail: &str) -> (String, String) {
+    match detail.split_once(": ") {
+        Some((s, r))
+            if s.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+        {
+            (s.to_string(), r.to_string())
+        }
+        _ => ("IDLE".to_string(), detail.to_string()),
+    }
+}

@@ -1,0 +1,217 @@
+//! What `ipsecgw run` verifies before it touches the system, each refusal
+//! a one-line reason; and `ipsecgw check`.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use crate::cli::RunArgs;
+use crate::config::{self, Config, LoadError, Severity};
+
+pub struct Preflight {
+    pub config: Config,
+    pub inside_if: String,
+    pub outside_if: String,
+    pub local: Ipv4Addr,
+    pub inside_addr: Ipv4Addr,
+    pub outside_mtu: usize,
+}
+
+/// `ipsecgw check --config FILE`: errors with line and column, ignored
+/// lines, warnings and advice. Fails (exit 1) when the file would not load.
+pub fn check_command(path: &Path) -> Result<()> {
+    let parsed = match config::parse_file(path) {
+        Ok(p) => p,
+        Err(LoadError::Config { errors, .. }) => {
+            for e in &errors.errors {
+                println!("{}: {e}", path.display());
+            }
+            bail!(
+                "{}: {} error(s); the configuration would not load",
+                path.display(),
+                errors.errors.len()
+            );
+        }
+        Err(e) => bail!("{e}"),
+    };
+    for i in &parsed.ignored {
+        println!(
+            "{}: line {}: ignored (not supported): {}",
+            path.display(),
+            i.line,
+            i.text.trim()
+        );
+    }
+    let mut diags = parsed.warnings.clone();
+    diags.extend(config::check(&parsed));
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    for d in &diags {
+        println!("{}: {d}", path.display());
+    }
+    let c = &parsed.config;
+    if errors > 0 {
+        bail!("{}: {errors} error(s)", path.display());
+    }
+    println!(
+        "{}: ok: {} ISAKMP policies, {} transform sets, {} crypto map entries, {} tunnel-groups ({} warnings, {} lines ignored)",
+        path.display(),
+        c.isakmp_policies.len(),
+        c.transform_sets.len(),
+        c.crypto_maps.len(),
+        c.tunnel_groups.len(),
+        diags
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count(),
+        parsed.ignored.len()
+    );
+    Ok(())
+}
+
+/// A pin-directory name from the control socket path, so two daemons with
+/// different sockets never share BPF pins.
+pub fn instance_from_socket(control: &Path) -> String {
+    if control == Path::new(crate::control::DEFAULT_SOCKET) {
+        return "default".into();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in control.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("sock-{h:016x}")
+}
+
+pub fn preflight(args: &RunArgs) -> Result<Preflight> {
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets");
+    }
+    let config_text = std::fs::read_to_string(&args.config)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.config.display()))?;
+    let parsed = match config::parse(&config_text) {
+        Ok(p) => p,
+        Err(errors) => bail!(
+            "{} does not load ({} error(s)); first: {} (run `ipsecgw check --config {}`)",
+            args.config.display(),
+            errors.errors.len(),
+            errors
+                .errors
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            args.config.display()
+        ),
+    };
+    let diags = config::check(&parsed);
+    if let Some(first) = diags.iter().find(|d| d.is_error()) {
+        bail!(
+            "{} does not pass check: {first} (run `ipsecgw check --config {}`)",
+            args.config.display(),
+            args.config.display()
+        );
+    }
+    for d in diags.iter().filter(|d| !d.is_error()) {
+        tracing::warn!("config: {d}");
+    }
+    let cfg = parsed.config;
+    let outside_nameif = cfg
+        .crypto_maps
+        .iter()
+        .find_map(|e| e.interface.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no crypto map is bound to an interface (`crypto map M interface outside`)"
+            )
+        })?;
+    let outside = cfg
+        .interface_by_nameif(&outside_nameif)
+        .ok_or_else(|| anyhow::anyhow!("crypto map bound to `{outside_nameif}`, but no `interface X` has `nameif {outside_nameif}`"))?
+        .clone();
+    let inside = cfg
+        .interface_by_nameif("inside")
+        .or_else(|| cfg.interfaces.iter().find(|i| i.nameif != outside_nameif))
+        .ok_or_else(|| {
+            anyhow::anyhow!("no inside interface: add `interface <ifname>` with ` nameif inside`")
+        })?
+        .clone();
+    for i in [&outside, &inside] {
+        if ifindex(&i.ifname).is_none() {
+            bail!(
+                "interface `{}` (nameif {}) does not exist on this host",
+                i.ifname,
+                i.nameif
+            );
+        }
+    }
+    let local = match outside.address {
+        Some((a, _)) => a,
+        None => first_ipv4(&outside.ifname).ok_or_else(|| {
+            anyhow::anyhow!("interface `{}` has no IPv4 address for IKE", outside.ifname)
+        })?,
+    };
+    let inside_addr = inside
+        .address
+        .map(|(a, _)| a)
+        .or_else(|| first_ipv4(&inside.ifname))
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let outside_mtu = mtu(&outside.ifname).unwrap_or(1500);
+    if !Path::new("/sys/fs/bpf").exists() {
+        bail!("BPF is unavailable: /sys/fs/bpf does not exist on this kernel");
+    }
+    Ok(Preflight {
+        config: cfg,
+        inside_if: inside.ifname,
+        outside_if: outside.ifname,
+        local,
+        inside_addr,
+        outside_mtu,
+    })
+}
+
+fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// The first IPv4 address of an interface (getifaddrs).
+fn first_ipv4(name: &str) -> Option<Ipv4Addr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cur = head;
+    while !cur.is_null() {
+        let ifa = unsafe { &*cur };
+        let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifname.to_bytes() == name.as_bytes() && !ifa.ifa_addr.is_null() {
+            let family = unsafe { (*ifa.ifa_addr).sa_family };
+            if family as i32 == libc::AF_INET {
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+                break;
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
+fn mtu(name: &str) -> Option<usize> {
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return None;
+    }
+    for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
+        *d = *s as libc::c_char;
+    }
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU, &mut req) };
+    unsafe { libc::close(fd) };
+    (rc == 0).then(|| unsafe { req.ifr_ifru.ifru_mtu } as usize)
+}
