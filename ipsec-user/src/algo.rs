@@ -256,7 +256,13 @@ impl fmt::Display for DhGroup {
 
 impl fmt::Display for EspTransform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.cipher, self.integ)
+        // An AEAD carries its own integrity: `esp-aes-gcm-256`, not
+        // `esp-aes-gcm-256 esp-none`.
+        if self.integ == EspInteg::None && self.cipher.is_aead() {
+            write!(f, "{}", self.cipher)
+        } else {
+            write!(f, "{} {}", self.cipher, self.integ)
+        }
     }
 }
 

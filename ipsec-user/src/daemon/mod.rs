@@ -53,6 +53,17 @@ struct ChildSaRec {
     last_packets: u64,
 }
 
+/// How long an initiator waits after quick mode before it sends ESP.
+const INITIATOR_GRACE: Duration = Duration::from_millis(150);
+
+/// An outbound SA waiting for [`INITIATOR_GRACE`] to pass.
+struct DeferredOutbound {
+    selector: u32,
+    sa_id: u32,
+    spec: OutboundSaSpec,
+    sa: Box<OutboundSa>,
+}
+
 struct Daemon {
     cfg: Config,
     selectors: Vec<SelectorInfo>,
@@ -63,6 +74,7 @@ struct Daemon {
     sock500: UdpSocket,
     sock4500: UdpSocket,
     children: Vec<ChildSaRec>,
+    deferred: Vec<(Instant, DeferredOutbound)>,
     next_sa_id: u32,
     /// Negotiations we started for a selector and when (punts repeat).
     initiating: HashMap<u32, Instant>,
@@ -127,6 +139,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             sock500,
             sock4500,
             children: Vec::new(),
+            deferred: Vec::new(),
             next_sa_id: 1,
             initiating: HashMap::new(),
             failures: HashMap::new(),
@@ -141,6 +154,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             let deadline = d.engine.next_timeout().map(tokio::time::Instant::from_std);
+            let deferred = d.next_deferred();
             tokio::select! {
                 r = d.sock500.recv_from(&mut buf500) => {
                     if let Ok((n, from)) = r { d.datagram(500, from, &buf500[..n]).await; }
@@ -163,6 +177,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                     let outs = d.engine.on_timer(Instant::now());
                     d.apply(outs).await;
                 }
+                _ = sleep_until(deferred) => d.install_deferred(),
                 _ = tick.tick() => d.housekeeping().await,
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
@@ -324,21 +339,27 @@ impl Daemon {
             sa: Box::new(inbound),
         })?;
         self.dp.install_inbound_spi(c.inbound_spi, in_id)?;
-        self.worker.send(WorkerCmd::InstallOutbound {
-            sa_id: out_id,
+        let out = DeferredOutbound {
             selector: c.selector,
-            peer: c.peer,
-            sa: Box::new(outbound),
-        })?;
-        self.dp.install_outbound_sa(
-            c.selector,
-            OutboundSaSpec {
+            sa_id: out_id,
+            spec: OutboundSaSpec {
                 sa_id: out_id,
                 peer: c.peer,
                 local: c.local,
                 natt: c.udp_encap,
             },
-        )?;
+            sa: Box::new(outbound),
+        };
+        if self.initiating.contains_key(&c.selector) {
+            // We initiated: the peer installs its inbound SA only when our
+            // QM3 arrives, and our held packets would race it (strongSwan
+            // loses them). RFC 2409's commit bit exists for this; a short
+            // grace does the same without a round trip. Packets keep being
+            // held meanwhile.
+            self.deferred.push((Instant::now() + INITIATOR_GRACE, out));
+        } else {
+            self.install_outbound(out)?;
+        }
         info!(peer = %c.peer, selector = c.selector, inbound_spi = format_args!("{:08x}", c.inbound_spi),
               outbound_spi = format_args!("{:08x}", c.outbound_spi), transform = %c.transform, "IPsec SA pair installed");
         self.initiating.remove(&c.selector);
@@ -365,6 +386,42 @@ impl Daemon {
             last_packets: 0,
         });
         Ok(())
+    }
+
+    fn install_outbound(&mut self, o: DeferredOutbound) -> Result<()> {
+        self.worker.send(WorkerCmd::InstallOutbound {
+            sa_id: o.sa_id,
+            selector: o.selector,
+            peer: o.spec.peer,
+            sa: o.sa,
+        })?;
+        self.dp.install_outbound_sa(o.selector, o.spec)?;
+        Ok(())
+    }
+
+    fn next_deferred(&self) -> Option<tokio::time::Instant> {
+        self.deferred
+            .iter()
+            .map(|(t, _)| *t)
+            .min()
+            .map(tokio::time::Instant::from_std)
+    }
+
+    fn install_deferred(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.deferred = later;
+        for (_, o) in due {
+            // Skip an SA that was deleted during the grace.
+            if !self.children.iter().any(|c| c.out_id == o.sa_id) {
+                continue;
+            }
+            if let Err(e) = self.install_outbound(o) {
+                warn!(error = %e, "installing outbound SA failed");
+            }
+        }
     }
 
     fn uninstall(&mut self, peer: Ipv4Addr, inbound_spi: u32, outbound_spi: u32) {

@@ -1,0 +1,222 @@
+//! Interoperability with Debian's strongSwan 5.9.8 (charon with
+//! kernel-libipsec: userspace ESP, always inside UDP 4500) on the
+//! four-namespace topology: ipsecgw on west-gw, strongSwan on east-gw.
+//! Each case runs with ipsecgw as the initiator (raised by traffic) and as
+//! the responder (`swanctl --initiate`). Both sides must show the tunnel
+//! established, agree on SPIs and algorithms, and pass pings both ways.
+
+use std::time::Duration;
+
+use harness::gateway::Gateway;
+use harness::strongswan::{Charon, Conn};
+use harness::topology::*;
+
+const PSK: &str = "interop-test-psk-123";
+
+struct Case {
+    /// ISAKMP policy and transform-set lines for ipsecgw.
+    policy: &'static str,
+    transform: &'static str,
+    pfs: Option<&'static str>,
+    aggressive: bool,
+    /// strongSwan's view of the same.
+    ike: &'static str,
+    esp: &'static str,
+    /// What `swanctl --list-sas` shows for the child.
+    esp_shown: &'static str,
+    ours_shown: &'static str,
+}
+
+const SEED: Case = Case {
+    policy: " authentication pre-share\n encryption 3des\n hash sha\n group 2\n lifetime 86400\n",
+    transform: "esp-3des esp-sha-hmac",
+    pfs: None,
+    aggressive: false,
+    ike: "3des-sha1-modp1024",
+    esp: "3des-sha1",
+    esp_shown: "ESP:3DES_CBC/HMAC_SHA1_96",
+    ours_shown: "esp-3des esp-sha-hmac",
+};
+
+const AES256_PFS: Case = Case {
+    policy: " authentication pre-share\n encryption aes-256\n hash sha256\n group 14\n lifetime 86400\n",
+    transform: "esp-aes-256 esp-sha256-hmac",
+    pfs: Some("group14"),
+    aggressive: false,
+    ike: "aes256-sha256-modp2048",
+    esp: "aes256-sha256-modp2048",
+    esp_shown: "ESP:AES_CBC-256/HMAC_SHA2_256_128/MODP_2048",
+    ours_shown: "esp-aes-256 esp-sha256-hmac",
+};
+
+const AGGRESSIVE: Case = Case {
+    policy: " authentication pre-share\n encryption aes\n hash sha256\n group 14\n lifetime 86400\n",
+    transform: "esp-aes esp-sha256-hmac",
+    pfs: None,
+    aggressive: true,
+    ike: "aes128-sha256-modp2048",
+    esp: "aes128-sha256",
+    esp_shown: "ESP:AES_CBC-128/HMAC_SHA2_256_128",
+    ours_shown: "esp-aes esp-sha256-hmac",
+};
+
+const GCM: Case = Case {
+    policy: " authentication pre-share\n encryption aes-256\n hash sha256\n group 14\n lifetime 86400\n",
+    transform: "esp-aes-gcm-256",
+    pfs: None,
+    aggressive: false,
+    ike: "aes256-sha256-modp2048",
+    esp: "aes256gcm16",
+    esp_shown: "ESP:AES_GCM_16-256",
+    ours_shown: "esp-aes-gcm-256",
+};
+
+fn ipsecgw_config(c: &Case) -> String {
+    let mut s = format!(
+        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
+access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0\n\
+crypto ikev1 policy 10\n{}\
+crypto ipsec ikev1 transform-set TS {}\n\
+crypto map OUTSIDE_MAP 10 match address L2L\n\
+crypto map OUTSIDE_MAP 10 set peer {EAST_GW_OUTSIDE}\n\
+crypto map OUTSIDE_MAP 10 set ikev1 transform-set TS\n",
+        c.policy, c.transform
+    );
+    if let Some(g) = c.pfs {
+        s.push_str(&format!("crypto map OUTSIDE_MAP 10 set pfs {g}\n"));
+    }
+    if c.aggressive {
+        s.push_str("crypto map OUTSIDE_MAP 10 set phase1-mode aggressive group14\n");
+    }
+    s.push_str(&format!(
+        "crypto map OUTSIDE_MAP interface outside\ncrypto ikev1 enable outside\n\
+tunnel-group {EAST_GW_OUTSIDE} type ipsec-l2l\ntunnel-group {EAST_GW_OUTSIDE} ipsec-attributes\n ikev1 pre-shared-key {PSK}\n"
+    ));
+    s
+}
+
+fn conn(c: &Case) -> Conn {
+    Conn {
+        version: 1,
+        aggressive: c.aggressive,
+        local_addr: EAST_GW_OUTSIDE.into(),
+        remote_addr: WEST_GW_OUTSIDE.into(),
+        proposals: c.ike.into(),
+        esp_proposals: c.esp.into(),
+        local_ts: "203.0.113.0/24".into(),
+        remote_ts: "198.51.100.0/24".into(),
+        psk: PSK.into(),
+        dpd_delay_s: None,
+    }
+}
+
+fn run(c: &Case, ipsecgw_initiates: bool) {
+    assert!(
+        Charon::available(),
+        "strongSwan is not installed: run `cargo xtask setup`"
+    );
+    let t = Topology::new("interop", false).unwrap();
+    let charon = Charon::start(&t.east_gw, &conn(c)).unwrap();
+    let gw = Gateway::start("west", &t.west_gw, &ipsecgw_config(c), &[]).unwrap();
+    let diag = |gw: &Gateway, charon: &Charon| {
+        format!("ipsecgw:\n{}\nstrongSwan:\n{}", gw.log(), charon.log())
+    };
+
+    if ipsecgw_initiates {
+        // Interesting traffic raises the tunnel; no packet may be lost.
+        let got = t.ping(&t.west_lan, EAST_LAN_HOST, 5, 0.2).unwrap();
+        assert_eq!(
+            got,
+            5,
+            "{got}/5 pings answered (the first one must not be lost)\n{}",
+            diag(&gw, &charon)
+        );
+    } else {
+        if let Err(e) = charon.initiate() {
+            panic!("swanctl --initiate: {e}\n{}", diag(&gw, &charon));
+        }
+    }
+    let sas = charon
+        .wait_installed(Duration::from_secs(15))
+        .unwrap_or_else(|e| panic!("{e}\n{}", diag(&gw, &charon)));
+    assert!(
+        sas.contains(c.esp_shown),
+        "strongSwan shows {}:\n{sas}",
+        c.esp_shown
+    );
+    assert!(
+        sas.contains("TUNNEL-in-UDP"),
+        "ESP in UDP 4500 (NAT-T):\n{sas}"
+    );
+    let ours = gw.wait_ipsec_sa(Duration::from_secs(5)).unwrap();
+    let ours = &ours[0];
+    assert_eq!(ours["transform"], c.ours_shown);
+    assert_eq!(ours["udp_encap"], 4500);
+    let in_spi = ours["inbound_spi"].as_u64().unwrap();
+    let out_spi = ours["outbound_spi"].as_u64().unwrap();
+    assert!(
+        sas.contains(&format!("in  {out_spi:08x}")),
+        "strongSwan's inbound SPI is our outbound {out_spi:08x}:\n{sas}"
+    );
+    assert!(
+        sas.contains(&format!("out {in_spi:08x}")),
+        "strongSwan's outbound SPI is our inbound {in_spi:08x}:\n{sas}"
+    );
+
+    // Traffic both ways, whoever started.
+    let got = t.ping(&t.west_lan, EAST_LAN_HOST, 5, 0.1).unwrap();
+    assert_eq!(got, 5, "west-lan -> east-lan\n{}", diag(&gw, &charon));
+    let got = t.ping(&t.east_lan, WEST_LAN_HOST, 5, 0.1).unwrap();
+    assert_eq!(got, 5, "east-lan -> west-lan\n{}", diag(&gw, &charon));
+    let ours = gw.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
+    let ours = &ours[0];
+    assert!(ours["pkts_decaps"].as_u64().unwrap() >= 10, "{ours}");
+    assert_eq!(ours["recv_errors"], 0, "{ours}");
+    let isakmp = gw.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
+    let state = if c.aggressive {
+        "AM_ACTIVE"
+    } else {
+        "MM_ACTIVE"
+    };
+    assert!(isakmp.contains(state), "{isakmp}");
+}
+
+#[test]
+fn seed_policy_ipsecgw_initiates() {
+    run(&SEED, true);
+}
+
+#[test]
+fn seed_policy_strongswan_initiates() {
+    run(&SEED, false);
+}
+
+#[test]
+fn aes256_sha256_pfs14_ipsecgw_initiates() {
+    run(&AES256_PFS, true);
+}
+
+#[test]
+fn aes256_sha256_pfs14_strongswan_initiates() {
+    run(&AES256_PFS, false);
+}
+
+#[test]
+fn aggressive_aes128_ipsecgw_initiates() {
+    run(&AGGRESSIVE, true);
+}
+
+#[test]
+fn aggressive_aes128_strongswan_initiates() {
+    run(&AGGRESSIVE, false);
+}
+
+#[test]
+fn aes_gcm_256_ipsecgw_initiates() {
+    run(&GCM, true);
+}
+
+#[test]
+fn aes_gcm_256_strongswan_initiates() {
+    run(&GCM, false);
+}
