@@ -85,7 +85,7 @@ fn main() -> Result<()> {
         }
         Cmd::Demo => {
             setup::run()?;
-            build(true)?;
+            run(cargo().args(["build", "--release", "-p", "ipsec-user", "--bin", "ipsecgw"]))?;
             run(cargo().args([
                 "run",
                 "--quiet",
