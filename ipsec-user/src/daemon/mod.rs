@@ -465,25 +465,46 @@ impl Daemon {
         rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
     }
 
-    /// Twice a second: tell the IKE engine which SAs carry traffic (rekey
-    /// while in use, DPD liveness) from the ESP engine's counters.
+    /// Twice a second, from the ESP engine's counters: tell the IKE engine
+    /// which SAs carry traffic (rekey while in use, DPD liveness), and
+    /// which reached their kilobyte lifetime or sequence space (rekey, or
+    /// expire at the hard limit).
     async fn housekeeping(&mut self) {
         if self.children.is_empty() {
             return;
         }
         let snap = self.snapshot();
         let now = Instant::now();
+        let mut rekey = Vec::new();
+        let mut expire = Vec::new();
         for c in &mut self.children {
-            let total: u64 = snap
-                .sas
-                .iter()
-                .filter(|s| s.sa_id == c.in_id || s.sa_id == c.out_id)
+            let mine = || {
+                snap.sas
+                    .iter()
+                    .filter(|s| s.sa_id == c.in_id || s.sa_id == c.out_id)
+            };
+            let total: u64 = mine()
                 .map(|s| s.counters.pkts_encaps + s.counters.pkts_decaps)
                 .sum();
+            let expired = mine().any(|s| s.expired);
+            let needs_rekey = mine().any(|s| s.needs_rekey);
             if total != c.last_packets {
                 c.last_packets = total;
                 self.engine.note_child_traffic(now, c.inbound_spi);
             }
+            if expired {
+                expire.push(c.inbound_spi);
+            } else if needs_rekey {
+                rekey.push(c.inbound_spi);
+            }
+        }
+        for spi in rekey {
+            let outs = self.engine.rekey_child(now, spi);
+            self.apply(outs).await;
+        }
+        for spi in expire {
+            let outs = self.engine.expire_child(now, spi);
+            self.apply(outs).await;
         }
     }
 

@@ -943,6 +943,35 @@ impl Engine {
         }
     }
 
+    /// The ESP engine reports an SA near its kilobyte lifetime or the end
+    /// of its sequence space: rekey it now, as the soft lifetime in seconds
+    /// would. The old SA lives on until the new one replaces it.
+    pub fn rekey_child(&mut self, now: Instant, inbound_spi: u32) -> Vec<Output> {
+        let mut out = Vec::new();
+        if let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.inbound_spi == inbound_spi && !c.rekeyed)
+        {
+            c.used = true;
+            c.soft = now;
+        }
+        self.child_timers(now, &mut out);
+        out
+    }
+
+    /// The ESP engine reports an SA past its hard kilobyte lifetime: it is
+    /// gone, and the peer is told (DELETE).
+    pub fn expire_child(&mut self, now: Instant, inbound_spi: u32) -> Vec<Output> {
+        let mut out = Vec::new();
+        info!(
+            spi = format_args!("{inbound_spi:#010x}"),
+            "IPsec SA kilobyte lifetime used up"
+        );
+        self.drop_child(now, inbound_spi, true, &mut out);
+        out
+    }
+
     fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
         let hard: Vec<u32> = self
             .children
