@@ -11,14 +11,11 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ipsec_common::{
-    META_FLAG_NATT, META_KIND_DECRYPT, META_KIND_ENCRYPT, META_KIND_HOLD, XDP_META_MAGIC,
-    XDP_META_SIZE,
-};
 use xdpilone::xdp::XdpDesc;
 
 use super::neigh::{Netlink, interface_mac};
 use super::xsk::{FRAME_SIZE, Xsk, XskError};
+use crate::dataplane::meta::{self, FrameMeta, FrameVerdict};
 use crate::esp::{self, HoldQueue, InboundSa, OutboundSa, SaCounters};
 
 const BATCH: u32 = 64;
@@ -279,21 +276,9 @@ impl Worker {
         }
     }
 
-    /// Reads the metadata the XDP program wrote in front of the frame.
-    fn meta(frame: &[u8], off: usize) -> Option<ipsec_common::XdpMeta> {
-        let m = frame.get(off.checked_sub(XDP_META_SIZE)?..off)?;
-        let meta = ipsec_common::XdpMeta {
-            magic: u32::from_ne_bytes(m[0..4].try_into().ok()?),
-            kind: m[4],
-            fib_rc: m[5],
-            l3_offset: m[6],
-            flags: m[7],
-            id: u32::from_ne_bytes(m[8..12].try_into().ok()?),
-            ifindex: u32::from_ne_bytes(m[12..16].try_into().ok()?),
-            smac: m[16..22].try_into().ok()?,
-            dmac: m[22..28].try_into().ok()?,
-        };
-        (meta.magic == XDP_META_MAGIC).then_some(meta)
+    /// The metadata the XDP program wrote in front of the frame at `off`.
+    fn meta(frame: &[u8], off: usize) -> Option<FrameMeta> {
+        meta::decode(frame.get(..off)?)
     }
 
     fn poll_inside(&mut self, now: Instant) -> usize {
@@ -335,31 +320,31 @@ impl Worker {
             return;
         };
         let inner = trim_ipv4(inner);
-        match meta.kind {
-            META_KIND_ENCRYPT => {
-                let l2 = (meta.fib_rc == 0).then_some((meta.smac, meta.dmac));
-                if let Some(o) = self.out_by_id.get_mut(&meta.id)
-                    && let Some(l2) = l2
+        match meta.verdict {
+            FrameVerdict::Encrypt { sa_id, route, .. } => {
+                // The program's FIB answer toward the peer is the freshest.
+                if let Some(o) = self.out_by_id.get_mut(&sa_id)
+                    && let Some(r) = route
                 {
-                    o.l2 = Some(l2);
+                    o.l2 = Some((r.smac, r.dmac));
                     o.l2_checked = now;
                 }
-                self.encrypt(meta.id, inner, now);
+                self.encrypt(sa_id, inner, now);
             }
-            META_KIND_HOLD => {
+            FrameVerdict::Hold { selector } => {
                 // The SA may have arrived since the program looked.
-                if let Some(&sa_id) = self.out_by_selector.get(&meta.id) {
+                if let Some(&sa_id) = self.out_by_selector.get(&selector) {
                     self.encrypt(sa_id, inner, now);
                     return;
                 }
-                let q = self.hold.entry(meta.id).or_insert_with(|| {
+                let q = self.hold.entry(selector).or_insert_with(|| {
                     HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME)
                 });
                 if q.push(inner, now) {
                     self.stats.held += 1;
                 }
             }
-            _ => self.stats.bad_meta += 1,
+            FrameVerdict::Decrypt { .. } => self.stats.bad_meta += 1,
         }
     }
 
@@ -475,17 +460,16 @@ impl Worker {
             self.stats.bad_meta += 1;
             return false;
         };
-        if meta.kind != META_KIND_DECRYPT {
+        let FrameVerdict::Decrypt { sa_id, .. } = meta.verdict else {
             self.stats.bad_meta += 1;
             return false;
-        }
-        let _natt = meta.flags & META_FLAG_NATT != 0;
+        };
         let end = off + d.len as usize;
         let Ok(outer) = esp::parse_outer_ethernet(&frame[off..end]) else {
             self.stats.decap_errors += 1;
             return false;
         };
-        let Some(sa) = self.inbound.get_mut(&meta.id) else {
+        let Some(sa) = self.inbound.get_mut(&sa_id) else {
             self.stats.unknown_sa += 1;
             return false;
         };
