@@ -197,12 +197,13 @@ impl Drop for Reaped {
 
 /// Parses iperf3's `--json` report (TCP): receiver bits/s and retransmits.
 fn parse_iperf_json(text: &str) -> Result<Measure> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).context("iperf3 output is not JSON")?;
+    let v: serde_json::Value = serde_json::from_str(text).context("iperf3 output is not JSON")?;
     if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
         bail!("iperf3: {e}");
     }
-    let end = v.get("end").ok_or_else(|| anyhow!("iperf3 JSON has no `end`"))?;
+    let end = v
+        .get("end")
+        .ok_or_else(|| anyhow!("iperf3 JSON has no `end`"))?;
     let bps = end
         .pointer("/sum_received/bits_per_second")
         .and_then(|b| b.as_f64())
@@ -356,7 +357,9 @@ impl Peers {
         };
         match self {
             Peers::None => String::new(),
-            Peers::StrongSwan(w, e) => format!("west:\n{}\neast:\n{}", tail(w.log()), tail(e.log())),
+            Peers::StrongSwan(w, e) => {
+                format!("west:\n{}\neast:\n{}", tail(w.log()), tail(e.log()))
+            }
             Peers::Ipsecgw(w, e) => format!("west:\n{}\neast:\n{}", tail(w.log()), tail(e.log())),
         }
     }
@@ -369,21 +372,47 @@ fn bring_up(path: Path, t: &Topology, opts: &Opts) -> Result<Peers, Outcome> {
         Path::StrongSwan(tr) => {
             let west = Charon::start(
                 &t.west_gw,
-                &charon_conn(tr, WEST_GW_OUTSIDE, EAST_GW_OUTSIDE, "198.51.100.0/24", "203.0.113.0/24"),
+                &charon_conn(
+                    tr,
+                    WEST_GW_OUTSIDE,
+                    EAST_GW_OUTSIDE,
+                    "198.51.100.0/24",
+                    "203.0.113.0/24",
+                ),
             )
             .map_err(failed)?;
             let east = Charon::start(
                 &t.east_gw,
-                &charon_conn(tr, EAST_GW_OUTSIDE, WEST_GW_OUTSIDE, "203.0.113.0/24", "198.51.100.0/24"),
+                &charon_conn(
+                    tr,
+                    EAST_GW_OUTSIDE,
+                    WEST_GW_OUTSIDE,
+                    "203.0.113.0/24",
+                    "198.51.100.0/24",
+                ),
             )
             .map_err(failed)?;
             west.initiate().map_err(failed)?;
-            west.wait_installed(Duration::from_secs(20)).map_err(failed)?;
-            east.wait_installed(Duration::from_secs(5)).map_err(failed)?;
+            let sas = west
+                .wait_installed(Duration::from_secs(20))
+                .map_err(failed)?;
+            east.wait_installed(Duration::from_secs(5))
+                .map_err(failed)?;
+            // The number belongs to the transform only if charon really
+            // negotiated it (swanctl names: AES_GCM_16-128, 3DES_CBC/HMAC_SHA1_96).
+            let expect = match tr {
+                Transform::AesGcm128 => "AES_GCM_16-128",
+                Transform::TdesSha1 => "3DES_CBC/HMAC_SHA1_96",
+            };
+            if !sas.contains(expect) {
+                return Err(Outcome::Failed(format!(
+                    "charon did not negotiate {expect}:\n{sas}"
+                )));
+            }
             Ok(Peers::StrongSwan(west, east))
         }
         Path::Ipsecgw(tr) => {
-            let na = |e: anyhow::Error| Outcome::NotAvailable(first_line(&format!("{e:#}")));
+            let na = |e: anyhow::Error| Outcome::NotAvailable(reason(&e));
             let extra: Vec<&str> = match &opts.xdp_mode {
                 Some(m) => vec!["--xdp-mode", m.as_str()],
                 None => vec![],
@@ -393,9 +422,8 @@ fn bring_up(path: Path, t: &Topology, opts: &Opts) -> Result<Peers, Outcome> {
             let west = Gateway::start("bench-west", &t.west_gw, &wcfg, &extra).map_err(na)?;
             let east = Gateway::start("bench-east", &t.east_gw, &ecfg, &extra).map_err(na)?;
             // The tunnel is raised by interesting traffic.
-            wait_reachable(t, Duration::from_secs(20)).map_err(|e| {
-                Outcome::NotAvailable(format!("no tunnel traffic: {}", first_line(&format!("{e:#}"))))
-            })?;
+            wait_reachable(t, Duration::from_secs(20))
+                .map_err(|e| Outcome::NotAvailable(format!("no tunnel traffic: {}", reason(&e))))?;
             west.wait_ipsec_sa(Duration::from_secs(5)).map_err(na)?;
             Ok(Peers::Ipsecgw(west, east))
         }
@@ -404,6 +432,22 @@ fn bring_up(path: Path, t: &Topology, opts: &Opts) -> Result<Peers, Outcome> {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+/// A one-line reason from a harness error, which is often a headline
+/// followed by the daemon's whole log: the headline plus the log's
+/// `Error:` line (what `ipsecgw run` prints when it gives up), if any.
+fn reason(e: &anyhow::Error) -> String {
+    let full = format!("{e:#}");
+    let head = first_line(&full);
+    match full
+        .lines()
+        .skip(1)
+        .find(|l| l.trim_start().starts_with("Error:"))
+    {
+        Some(err) => format!("{} {}", head, first_line(err.trim())),
+        None => head,
+    }
 }
 
 fn run_path(path: Path, opts: &Opts) -> Outcome {
@@ -445,17 +489,24 @@ fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => {
             let r = a / b;
-            if r >= 0.1 { format!("{r:.2}") } else { format!("{r:.3}") }
+            if r >= 0.1 {
+                format!("{r:.2}")
+            } else {
+                format!("{r:.3}")
+            }
         }
         _ => "–".into(),
     }
 }
 
 fn gbps(results: &[(Path, Outcome)], path: Path, i: usize) -> Option<f64> {
-    results.iter().find(|(p, _)| *p == path).and_then(|(_, o)| match o {
-        Outcome::Measured(m) => m.get(i).map(|m| m.gbps),
-        _ => None,
-    })
+    results
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, o)| match o {
+            Outcome::Measured(m) => m.get(i).map(|m| m.gbps),
+            _ => None,
+        })
 }
 
 /// The result table (Markdown, also readable on a terminal).
@@ -475,7 +526,12 @@ fn table(results: &[(Path, Outcome)]) -> String {
                     .collect();
                 let vs_swan = match path {
                     Path::Ipsecgw(t) => (0..STREAMS.len())
-                        .map(|i| fmt_ratio(gbps(results, *path, i), gbps(results, Path::StrongSwan(*t), i)))
+                        .map(|i| {
+                            fmt_ratio(
+                                gbps(results, *path, i),
+                                gbps(results, Path::StrongSwan(*t), i),
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join(", "),
                     _ => "–".into(),
@@ -485,8 +541,15 @@ fn table(results: &[(Path, Outcome)]) -> String {
                     "| {label} | {} | {} | {} | {vs_swan} | {} |",
                     m.first().map_or("–".into(), |m| fmt_gbps(m.gbps)),
                     m.get(1).map_or("–".into(), |m| fmt_gbps(m.gbps)),
-                    vs_plain.join(", "),
-                    m.iter().map(|m| m.retransmits.to_string()).collect::<Vec<_>>().join(", "),
+                    if vs_plain.iter().all(|r| r == "–") {
+                        "–".into()
+                    } else {
+                        vs_plain.join(", ")
+                    },
+                    m.iter()
+                        .map(|m| m.retransmits.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 );
             }
             Outcome::NotAvailable(why) => {
@@ -563,7 +626,10 @@ fn main() -> Result<()> {
         match &outcome {
             Outcome::Measured(m) => eprintln!(
                 "   {} Gbit/s ({:.0?})",
-                m.iter().map(|m| fmt_gbps(m.gbps)).collect::<Vec<_>>().join(" / "),
+                m.iter()
+                    .map(|m| fmt_gbps(m.gbps))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
                 started.elapsed()
             ),
             Outcome::NotAvailable(why) => eprintln!("   ipsecgw: not available ({why})"),
@@ -586,7 +652,10 @@ fn main() -> Result<()> {
         f.write_all(section.as_bytes())?;
         eprintln!("appended to {}", file.display());
     }
-    let failed = results.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count();
+    let failed = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .count();
     if failed > 0 {
         bail!("{failed} path(s) failed");
     }
@@ -625,16 +694,51 @@ mod tests {
 
     #[test]
     fn ratios_in_the_table() {
-        let m = |g| Measure { gbps: g, retransmits: 0 };
+        let m = |g| Measure {
+            gbps: g,
+            retransmits: 0,
+        };
         let r = vec![
             (Path::Plain, Outcome::Measured(vec![m(10.0), m(20.0)])),
-            (Path::StrongSwan(Transform::AesGcm128), Outcome::Measured(vec![m(0.5), m(0.4)])),
-            (Path::Ipsecgw(Transform::AesGcm128), Outcome::Measured(vec![m(2.0), m(4.0)])),
-            (Path::Ipsecgw(Transform::TdesSha1), Outcome::NotAvailable("exited".into())),
+            (
+                Path::StrongSwan(Transform::AesGcm128),
+                Outcome::Measured(vec![m(0.5), m(0.4)]),
+            ),
+            (
+                Path::Ipsecgw(Transform::AesGcm128),
+                Outcome::Measured(vec![m(2.0), m(4.0)]),
+            ),
+            (
+                Path::Ipsecgw(Transform::TdesSha1),
+                Outcome::NotAvailable("exited".into()),
+            ),
         ];
         let t = table(&r);
-        assert!(t.contains("| ipsecgw, AES-128-GCM | 2.00 | 4.00 | 0.20, 0.20 | 4.00, 10.00 |"), "{t}");
-        assert!(t.contains("| strongSwan kernel-libipsec, AES-128-GCM | 0.500 | 0.400 | 0.050, 0.020 | – |"), "{t}");
-        assert!(t.contains("ipsecgw, 3DES-SHA1: not available (exited)"), "{t}");
+        assert!(
+            t.contains("| ipsecgw, AES-128-GCM | 2.00 | 4.00 | 0.20, 0.20 | 4.00, 10.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "| strongSwan kernel-libipsec, AES-128-GCM | 0.500 | 0.400 | 0.050, 0.020 | – |"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("ipsecgw, 3DES-SHA1: not available (exited)"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn reason_picks_the_daemon_error_line() {
+        let e = anyhow!(
+            "bench-west exited early (exit status: 1):\nINFO starting\nError: the daemon is not wired yet\n\nStack backtrace:\n  0: x"
+        );
+        assert_eq!(
+            reason(&e),
+            "bench-west exited early (exit status: 1): Error: the daemon is not wired yet"
+        );
+        assert_eq!(reason(&anyhow!("spawning ipsecgw")), "spawning ipsecgw");
     }
 }
