@@ -24,7 +24,8 @@
 //! next wait, then the normal drops clean up).
 //!
 //! Usage: `bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw]
-//! [--xdp-mode native|skb]` (root; `cargo xtask bench e2e -- ARGS`).
+//! [--xdp-mode native|skb] [--ipsecgw-routes]` (root; `cargo xtask bench e2e -- ARGS`).
+//! The daemon is `ipsecgw` next to this binary, or `$IPSECGW_BIN`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -123,6 +124,10 @@ struct Opts {
     markdown: Option<PathBuf>,
     only: Option<Vec<String>>,
     xdp_mode: Option<String>,
+    /// Give the ipsecgw gateways kernel routes to the far LAN too (if the
+    /// daemon needs them); off by default so that a figure cannot be
+    /// cleartext routed around a broken data plane.
+    ipsecgw_routes: bool,
 }
 
 fn parse_args() -> Result<Opts> {
@@ -131,6 +136,7 @@ fn parse_args() -> Result<Opts> {
         markdown: None,
         only: None,
         xdp_mode: None,
+        ipsecgw_routes: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -158,9 +164,10 @@ fn parse_args() -> Result<Opts> {
                 o.only = Some(v);
             }
             "--xdp-mode" => o.xdp_mode = Some(value("--xdp-mode")?),
+            "--ipsecgw-routes" => o.ipsecgw_routes = true,
             "-h" | "--help" => {
                 println!(
-                    "bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw] [--xdp-mode native|skb]"
+                    "bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw] [--xdp-mode native|skb] [--ipsecgw-routes]"
                 );
                 std::process::exit(0);
             }
@@ -451,7 +458,12 @@ fn reason(e: &anyhow::Error) -> String {
 }
 
 fn run_path(path: Path, opts: &Opts) -> Outcome {
-    let topo = match Topology::new("bench", path == Path::Plain) {
+    let routes = match path {
+        Path::Plain => true,
+        Path::StrongSwan(_) => false,
+        Path::Ipsecgw(_) => opts.ipsecgw_routes,
+    };
+    let topo = match Topology::new("bench", routes) {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("topology: {e:#}")),
     };
@@ -740,5 +752,35 @@ mod tests {
             "bench-west exited early (exit status: 1): Error: the daemon is not wired yet"
         );
         assert_eq!(reason(&anyhow!("spawning ipsecgw")), "spawning ipsecgw");
+    }
+
+    /// Both configurations load in ipsecgw's own parser, and the crypto
+    /// map really points at the transform the row is named after.
+    #[test]
+    fn configs_parse_to_the_named_transforms() {
+        use ipsecgw::algo::{EspCipher, EspInteg};
+        for (t, cipher, integ) in [
+            (Transform::AesGcm128, EspCipher::Aes128Gcm, EspInteg::None),
+            (
+                Transform::TdesSha1,
+                EspCipher::TripleDes,
+                EspInteg::HmacSha1_96,
+            ),
+        ] {
+            for (l, r, peer) in [
+                (WEST_NET, EAST_NET, EAST_GW_OUTSIDE),
+                (EAST_NET, WEST_NET, WEST_GW_OUTSIDE),
+            ] {
+                let text = ipsecgw_config(t, l, r, peer).unwrap();
+                let p = ipsecgw::config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+                assert!(p.ignored.is_empty(), "ignored lines in:\n{text}");
+                let c = &p.config;
+                assert_eq!(c.crypto_maps.len(), 1);
+                let set = &c.crypto_maps[0].transform_sets;
+                assert_eq!(set.len(), 1);
+                let ts = &c.transform_sets[&set[0]];
+                assert_eq!((ts.transform.cipher, ts.transform.integ), (cipher, integ));
+            }
+        }
     }
 }
