@@ -43,10 +43,14 @@ enum Cmd {
     },
     /// Two gateways in namespaces, a tunnel raised by the first ping.
     Demo,
-    /// Benchmarks: classify, esp, ike.
+    /// Benchmarks: classify, esp, e2e, ike (or all).
     Bench {
         #[arg(default_value = "all")]
         what: String,
+        /// Extra arguments for `e2e`, after `--` (e.g. `--seconds 10
+        /// --markdown BENCHMARKS.md`).
+        #[arg(last = true)]
+        args: Vec<String>,
     },
     /// Run every fuzz target for N seconds (needs the rustup nightly).
     Fuzz {
@@ -96,9 +100,9 @@ fn main() -> Result<()> {
                 "demo",
             ]))
         }
-        Cmd::Bench { what } => {
+        Cmd::Bench { what, args } => {
             setup::run()?;
-            bench(&what)
+            bench(&what, &args)
         }
         Cmd::Fuzz { seconds } => fuzz(seconds),
     }
@@ -134,9 +138,18 @@ fn build(release: bool) -> Result<()> {
     run(&mut c)
 }
 
-fn bench(what: &str) -> Result<()> {
+fn bench(what: &str, args: &[String]) -> Result<()> {
+    const KNOWN: &[&str] = &["all", "classify", "esp", "e2e", "ike"];
+    if !KNOWN.contains(&what) {
+        bail!("unknown benchmark {what:?}: one of {}", KNOWN.join(", "));
+    }
+    if !matches!(what, "e2e" | "all") && !args.is_empty() {
+        bail!("extra arguments are for `bench e2e` (or `all`) only");
+    }
     let all = what == "all";
     if all || what == "classify" {
+        // BPF_PROG_TEST_RUN ns/packet at 1, 1,000 and 10,000 ACL lines
+        // (an #[ignore]d test so that `cargo test` does not time it).
         run(cargo().args([
             "test",
             "--release",
@@ -146,12 +159,16 @@ fn bench(what: &str) -> Result<()> {
             "bpf_prog",
             "--",
             "--ignored",
+            "--exact",
             "--nocapture",
-            "bench_classify",
+            "classify_bench",
         ]))?;
     }
     if all || what == "esp" {
         run(cargo().args(["bench", "-p", "ipsec-user", "--bench", "esp"]))?;
+    }
+    if all || what == "e2e" {
+        bench_e2e(args)?;
     }
     if all || what == "ike" {
         run(cargo().args([
@@ -164,6 +181,49 @@ fn bench(what: &str) -> Result<()> {
         ]))?;
     }
     Ok(())
+}
+
+/// iperf3 through plain routing, strongSwan and ipsecgw in one run
+/// (`tests/bench_e2e.rs`). The release daemon must sit next to the
+/// release `bench-e2e` (the harness looks there); if it does not build,
+/// the run still measures the other paths and says why ipsecgw is missing.
+fn bench_e2e(args: &[String]) -> Result<()> {
+    if let Err(e) =
+        run(cargo().args(["build", "--release", "-p", "ipsec-user", "--bin", "ipsecgw"]))
+    {
+        eprintln!("xtask: ipsecgw did not build ({e:#}); its rows will say why");
+    }
+    // `--markdown FILE` is relative to where the user typed the command,
+    // but cargo runs from the workspace root: make it absolute.
+    let cwd = std::env::current_dir()?;
+    let mut fwd: Vec<String> = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        fwd.push(a.clone());
+        if a == "--markdown"
+            && let Some(f) = it.next()
+        {
+            fwd.push(cwd.join(f).display().to_string());
+        }
+    }
+    let typed = if args.is_empty() {
+        "cargo xtask bench e2e".to_string()
+    } else {
+        format!("cargo xtask bench e2e -- {}", args.join(" "))
+    };
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "ipsecgw-tests",
+            "--bin",
+            "bench-e2e",
+            "--",
+        ])
+        .args(&fwd)
+        .env("IPSECGW_BENCH_COMMAND", typed))
 }
 
 fn fuzz(seconds: u64) -> Result<()> {
