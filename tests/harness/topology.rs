@@ -132,6 +132,15 @@ impl Topology {
             ip(&["-n", ns, "addr", "add", addr, "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
         }
+        // veth hands packets on with the TCP/UDP checksum left for "the
+        // hardware" to fill in (CHECKSUM_PARTIAL). XDP and AF_XDP see the
+        // bytes as they are, so a tunnel would carry a half-computed
+        // checksum across. A real NIC computes it before the wire; make the
+        // LAN hosts do the same.
+        for ns in [&t.west_lan, &t.east_lan] {
+            sh(Command::new("ip")
+                .args(["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"]))?;
+        }
         ip(&[
             "-n",
             &t.west_lan,
