@@ -1,0 +1,530 @@
+//! `cargo xtask bench ike`: IKEv1 main mode + quick mode (PSK) completions
+//! per second, DH group 14 and group 19, ipsecgw against strongSwan 5.9.8
+//! measured in the same run on the same machine.
+//!
+//! ipsecgw: two sans-IO `Engine`s, each on its own thread (like two
+//! daemons, so both cores work), talking real UDP on loopback inside a
+//! private network namespace. The initiator thread keeps `CONCURRENCY`
+//! negotiations in flight; every negotiation comes from a fresh initiator
+//! engine on a fresh loopback address (127.1.x.y:500), so each one is a
+//! full phase 1 + phase 2 (an engine reuses an established phase 1 per
+//! peer address, which would measure quick mode only). The responder is
+//! one engine (a hub) that keeps every tunnel, so its heap growth per
+//! tunnel is its memory cost per tunnel.
+//!
+//! strongSwan: two charons (kernel-libipsec, the Debian packages) in two
+//! namespaces joined by a veth pair. Debian ships no load-tester plugin,
+//! so the initiator gets K connections with distinct IDs and distinct
+//! child selectors, all `start_action = start`: loading them makes charon
+//! itself initiate all K in parallel (no per-handshake `swanctl` process
+//! competing for the two cores). Completions are counted from both
+//! charons' logs ("CHILD_SA ... established").
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fs;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use harness::netns::{Netns, enter_netns, veth};
+use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
+use ipsecgw::ike::v1::{Engine, Ipv4Net, IsakmpPolicy, LocalConfig, Output, PeerConfig, Selector};
+
+// ------------------------------------------------------------ heap counter
+
+/// Counts live heap bytes per thread, so the responder's memory per tunnel
+/// is measured exactly (RSS is also reported, but it includes the
+/// initiator's churn and the allocator's slack).
+struct CountingAlloc;
+
+thread_local! {
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+fn count(delta: i64) {
+    // try_with: allocations during thread teardown must not panic.
+    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
+}
+
+fn live_bytes() -> i64 {
+    LIVE.with(|c| c.get())
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            count(l.size() as i64);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(l) };
+        if !p.is_null() {
+            count(l.size() as i64);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        count(-(l.size() as i64));
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new) };
+        if !q.is_null() {
+            count(new as i64 - l.size() as i64);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+// ------------------------------------------------------------ small helpers
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Resident set of this process, bytes.
+fn rss_bytes() -> u64 {
+    let statm = fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// CPU time (user + system) of a process, from /proc/PID/stat.
+fn proc_cpu(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the parenthesised comm; utime and stime are 14 and 15
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+}
+
+/// Resident set of a process, bytes.
+fn proc_rss(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn group_name(g: DhGroup) -> &'static str {
+    match g {
+        DhGroup::Modp2048 => "group 14 (modp2048)",
+        DhGroup::Ecp256 => "group 19 (ecp256)",
+        _ => "other",
+    }
+}
+
+// ------------------------------------------------------------ ipsecgw side
+
+const CONCURRENCY: usize = 64;
+const RESPONDER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+const PSK: &[u8] = b"bench-ike-pre-shared-key";
+
+/// The n-th initiator address: 127.1.0.1, 127.1.0.2, ... (loopback inside
+/// the bench's own namespace; never 0 or 255 in the last octet).
+fn initiator_addr(n: usize) -> Ipv4Addr {
+    let n = n as u32;
+    let hi = n / 250;
+    let lo = n % 250 + 1;
+    Ipv4Addr::new(127, 1 + (hi / 256) as u8, (hi % 256) as u8, lo as u8)
+}
+
+fn net(a: [u8; 4], p: u8) -> Ipv4Net {
+    Ipv4Net::new(Ipv4Addr::from(a), p).expect("valid prefix")
+}
+
+fn peer_config(group: DhGroup, addresses: Vec<Ipv4Addr>, local: Ipv4Net, remote: Ipv4Net) -> PeerConfig {
+    let mut p = PeerConfig::new("BENCH 10", addresses[0], PSK);
+    p.addresses = addresses;
+    p.policies = vec![IsakmpPolicy {
+        priority: 10,
+        encryption: IkeEncryption::Aes128,
+        hash: IkeHash::Sha256,
+        auth: IkeAuth::PreShare,
+        group,
+        lifetime_s: 86400,
+    }];
+    p.transforms = vec![EspTransform {
+        cipher: EspCipher::Aes128Gcm,
+        integ: EspInteg::None,
+    }];
+    p.selectors = vec![Selector {
+        id: 1,
+        acl: "BENCH".into(),
+        local,
+        remote,
+    }];
+    // No DPD: a run must not mix R-U-THERE traffic into the handshakes.
+    p.dpd = None;
+    p
+}
+
+struct SideStats {
+    ups: u64,
+    failures: u64,
+    cpu: Duration,
+    /// Responder only: live heap growth while holding every tunnel.
+    heap_growth: i64,
+    first_failure: Option<String>,
+}
+
+struct IpsecgwResult {
+    group: DhGroup,
+    completed: u64,
+    elapsed: Duration,
+    initiator: SideStats,
+    responder: SideStats,
+    rss_growth: i64,
+    latency_p50: Duration,
+    latency_p99: Duration,
+}
+
+impl IpsecgwResult {
+    fn rate(&self) -> f64 {
+        self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
+    match a {
+        SocketAddr::V4(a) => Some(a),
+        SocketAddr::V6(_) => None,
+    }
+}
+
+/// The hub: one engine answering every initiator, until `stop`.
+fn run_responder(
+    group: DhGroup,
+    max_peers: usize,
+    ready: &AtomicBool,
+    stop: &AtomicBool,
+    ups: &AtomicU64,
+) -> Result<SideStats> {
+    let sock = UdpSocket::bind((RESPONDER, 500)).context("bind responder 127.0.0.2:500")?;
+    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let local = SocketAddrV4::new(RESPONDER, 500);
+    let mut buf = vec![0u8; 65536];
+    let addrs: Vec<Ipv4Addr> = (0..max_peers).map(initiator_addr).collect();
+    let heap0 = live_bytes();
+    let cpu0 = thread_cpu();
+    let mut lc = LocalConfig::new(RESPONDER);
+    lc.max_half_open_total = 4 * CONCURRENCY;
+    let mut eng = Engine::new(lc);
+    eng.set_peers(vec![peer_config(
+        group,
+        addrs,
+        net([203, 0, 113, 0], 24),
+        net([198, 51, 100, 0], 24),
+    )]);
+    let mut st = SideStats {
+        ups: 0,
+        failures: 0,
+        cpu: Duration::ZERO,
+        heap_growth: 0,
+        first_failure: None,
+    };
+    ready.store(true, Ordering::Release);
+    while !stop.load(Ordering::Acquire) {
+        let outs = match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                let Some(from) = v4(from) else { continue };
+                eng.handle_datagram(Instant::now(), from, local, &buf[..n])
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let now = Instant::now();
+                if eng.next_timeout().is_some_and(|t| t <= now) {
+                    eng.on_timer(now)
+                } else {
+                    continue;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for o in outs {
+            match o {
+                Output::Send { to, data, .. } => {
+                    let _ = sock.send_to(&data, to);
+                }
+                Output::ChildSaUp(_) => {
+                    st.ups += 1;
+                    ups.fetch_add(1, Ordering::Release);
+                }
+                Output::Failure { reason, .. } => {
+                    st.failures += 1;
+                    st.first_failure.get_or_insert_with(|| reason.text().to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    st.cpu = thread_cpu() - cpu0;
+    // Every tunnel is still held by `eng` here.
+    st.heap_growth = live_bytes() - heap0;
+    drop(eng);
+    Ok(st)
+}
+
+/// One negotiation in flight: a fresh engine on a fresh address.
+struct Slot {
+    sock: UdpSocket,
+    local: SocketAddrV4,
+    eng: Engine,
+    started: Instant,
+}
+
+fn new_slot(group: DhGroup, n: usize) -> Result<(Slot, Vec<Output>)> {
+    let addr = initiator_addr(n);
+    let sock = UdpSocket::bind((addr, 500)).with_context(|| format!("bind {addr}:500"))?;
+    sock.set_nonblocking(true)?;
+    let mut eng = Engine::new(LocalConfig::new(addr));
+    eng.set_peers(vec![peer_config(
+        group,
+        vec![RESPONDER],
+        net([198, 51, 100, 0], 24),
+        net([203, 0, 113, 0], 24),
+    )]);
+    let now = Instant::now();
+    let outs = eng.initiate(now, RESPONDER, 1);
+    Ok((
+        Slot {
+            sock,
+            local: SocketAddrV4::new(addr, 500),
+            eng,
+            started: now,
+        },
+        outs,
+    ))
+}
+
+/// Keeps `CONCURRENCY` negotiations in flight until `total` have started
+/// or `limit` has passed, then waits (bounded) for those in flight.
+fn run_initiators(
+    group: DhGroup,
+    total: usize,
+    limit: Duration,
+    latencies: &mut Vec<Duration>,
+) -> Result<(SideStats, Duration)> {
+    let cpu0 = thread_cpu();
+    let t0 = Instant::now();
+    let mut st = SideStats {
+        ups: 0,
+        failures: 0,
+        cpu: Duration::ZERO,
+        heap_growth: 0,
+        first_failure: None,
+    };
+    let mut slots: Vec<Option<Slot>> = (0..CONCURRENCY).map(|_| None).collect();
+    let mut started = 0usize;
+    let mut buf = vec![0u8; 65536];
+    let hard_deadline = t0 + limit + Duration::from_secs(10);
+    let mut last_done = t0;
+
+    // Performs a slot's outputs; true when its child SA is up (or it failed).
+    fn perform(slot: &Slot, outs: Vec<Output>, st: &mut SideStats) -> bool {
+        let mut done = false;
+        for o in outs {
+            match o {
+                Output::Send { to, data, .. } => {
+                    let _ = slot.sock.send_to(&data, to);
+                }
+                Output::ChildSaUp(_) => {
+                    st.ups += 1;
+                    done = true;
+                }
+                Output::Failure { reason, .. } => {
+                    st.failures += 1;
+                    st.first_failure.get_or_insert_with(|| reason.text().to_string());
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+        done
+    }
+
+    loop {
+        let now = Instant::now();
+        // Refill free slots while the run lasts.
+        for s in slots.iter_mut() {
+            if s.is_none() && started < total && now < t0 + limit {
+                let (slot, outs) = new_slot(group, started)?;
+                started += 1;
+                if !perform(&slot, outs, &mut st) {
+                    *s = Some(slot);
+                }
+            }
+        }
+        if slots.iter().all(Option::is_none) {
+            break;
+        }
+        if now > hard_deadline {
+            bail!("initiators: negotiations still in flight 10 s after the run");
+        }
+        let mut fds: Vec<libc::pollfd> = slots
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.as_ref().map_or(-1, |s| s.sock.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: fds is a valid array of pollfd for its length.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 50) };
+        if rc < 0 {
+            continue; // EINTR
+        }
+        let now = Instant::now();
+        for (i, fd) in fds.iter().enumerate() {
+            let Some(slot) = slots[i].as_mut() else {
+                continue;
+            };
+            let mut done = false;
+            if fd.revents & libc::POLLIN != 0 {
+                // bounded drain: a handful of datagrams at most per slot
+                for _ in 0..8 {
+                    match slot.sock.recv_from(&mut buf) {
+                        Ok((n, from)) => {
+                            let Some(from) = v4(from) else { continue };
+                            let outs = slot.eng.handle_datagram(now, from, slot.local, &buf[..n]);
+                            done |= perform(slot, outs, &mut st);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            if !done && slot.eng.next_timeout().is_some_and(|t| t <= now) {
+                let outs = slot.eng.on_timer(now);
+                done |= perform(slot, outs, &mut st);
+            }
+            if done {
+                latencies.push(now - slot.started);
+                last_done = now;
+                slots[i] = None;
+            }
+        }
+    }
+    st.cpu = thread_cpu() - cpu0;
+    Ok((st, last_done - t0))
+}
+
+fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<IpsecgwResult> {
+    let ns = Netns::new("ikebench")?;
+    let path = ns.path();
+    let ready = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let resp_ups = AtomicU64::new(0);
+    let rss0 = rss_bytes() as i64;
+    let mut latencies = Vec::with_capacity(total);
+    let (init, elapsed, resp, rss1) = std::thread::scope(|s| -> Result<_> {
+        let responder = s.spawn(|| -> Result<SideStats> {
+            enter_netns(&path)?;
+            run_responder(group, total, &ready, &stop, &resp_ups)
+        });
+        let initiator = s.spawn(|| -> Result<(SideStats, Duration)> {
+            enter_netns(&path)?;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !ready.load(Ordering::Acquire) {
+                if Instant::now() > deadline {
+                    bail!("responder did not start");
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            run_initiators(group, total, limit, &mut latencies)
+        });
+        let init = initiator
+            .join()
+            .map_err(|_| anyhow::anyhow!("initiator thread panicked"));
+        // Let the responder see the last QM3s (bounded), then stop it.
+        if let Ok(Ok((st, _))) = &init {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while resp_ups.load(Ordering::Acquire) < st.ups && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let rss1 = rss_bytes() as i64;
+        stop.store(true, Ordering::Release);
+        let resp = responder
+            .join()
+            .map_err(|_| anyhow::anyhow!("responder thread panicked"))??;
+        let (init, elapsed) = init??;
+        Ok((init, elapsed, resp, rss1))
+    })?;
+    drop(ns);
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(IpsecgwResult {
+        group,
+        completed: init.ups.min(resp.ups),
+        elapsed,
+        latency_p50: pct(0.5),
+        latency_p99: pct(0.99),
+        initiator: init,
+        responder: resp,
+        rss_growth: rss1 - rss0,
+    })
+}
+
+// ------------------------------------------------------------ main
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let (total, limit) = if quick {
+        (500, Duration::from_secs(3))
+    } else {
+        (4000, Duration::from_secs(10))
+    };
+    let mut results = Vec::new();
+    for g in [DhGroup::Modp2048, DhGroup::Ecp256] {
+        let r = bench_ipsecgw(g, total, limit)?;
+        println!(
+            "ipsecgw {}: {} handshakes in {:.2} s = {:.0}/s; failures {}/{}; initiator CPU {:.3} ms/hs, responder CPU {:.3} ms/hs; latency p50 {:.1} ms p99 {:.1} ms; responder heap {:.1} KiB/tunnel, process RSS +{:.1} KiB/tunnel",
+            group_name(g),
+            r.completed,
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            r.initiator.failures,
+            r.responder.failures,
+            r.initiator.cpu.as_secs_f64() * 1e3 / r.completed.max(1) as f64,
+            r.responder.cpu.as_secs_f64() * 1e3 / r.completed.max(1) as f64,
+            r.latency_p50.as_secs_f64() * 1e3,
+            r.latency_p99.as_secs_f64() * 1e3,
+            r.responder.heap_growth as f64 / 1024.0 / r.completed.max(1) as f64,
+            r.rss_growth as f64 / 1024.0 / r.completed.max(1) as f64,
+        );
+        if let Some(f) = r.initiator.first_failure.as_ref().or(r.responder.first_failure.as_ref()) {
+            println!("  first failure: {f}");
+        }
+        results.push(r);
+    }
+    Ok(())
+}
