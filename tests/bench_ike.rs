@@ -157,7 +157,12 @@ fn net(a: [u8; 4], p: u8) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(a), p).expect("valid prefix")
 }
 
-fn peer_config(group: DhGroup, addresses: Vec<Ipv4Addr>, local: Ipv4Net, remote: Ipv4Net) -> PeerConfig {
+fn peer_config(
+    group: DhGroup,
+    addresses: Vec<Ipv4Addr>,
+    local: Ipv4Net,
+    remote: Ipv4Net,
+) -> PeerConfig {
     let mut p = PeerConfig::new("BENCH 10", addresses[0], PSK);
     p.addresses = addresses;
     p.policies = vec![IsakmpPolicy {
@@ -193,7 +198,6 @@ struct SideStats {
 }
 
 struct IpsecgwResult {
-    group: DhGroup,
     completed: u64,
     elapsed: Duration,
     initiator: SideStats,
@@ -275,7 +279,8 @@ fn run_responder(
                 }
                 Output::Failure { reason, .. } => {
                     st.failures += 1;
-                    st.first_failure.get_or_insert_with(|| reason.text().to_string());
+                    st.first_failure
+                        .get_or_insert_with(|| reason.text().to_string());
                 }
                 _ => {}
             }
@@ -357,7 +362,8 @@ fn run_initiators(
                 }
                 Output::Failure { reason, .. } => {
                     st.failures += 1;
-                    st.first_failure.get_or_insert_with(|| reason.text().to_string());
+                    st.first_failure
+                        .get_or_insert_with(|| reason.text().to_string());
                     done = true;
                 }
                 _ => {}
@@ -482,7 +488,6 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
             .unwrap_or_default()
     };
     Ok(IpsecgwResult {
-        group,
         completed: init.ups.min(resp.ups),
         elapsed,
         latency_p50: pct(0.5),
@@ -493,38 +498,563 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
     })
 }
 
+// ------------------------------------------------------------ strongSwan side
+
+const CHARON: &str = "/usr/lib/ipsec/charon";
+const SW_INIT: &str = "192.0.2.1";
+const SW_RESP: &str = "192.0.2.2";
+
+/// One charon in its namespace (private mount namespace for /run), with
+/// its own config dir; stopped by PID on drop.
+struct Charon {
+    dir: PathBuf,
+    child: Option<Child>,
+    log_offset: u64,
+    established: u64,
+}
+
+impl Charon {
+    fn start(ns: &Netns, tag: &str) -> Result<Charon> {
+        let dir =
+            std::env::temp_dir().join(format!("ipsecgw-bench-ike-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let d = dir.display();
+        // Settings of the anchor measurement (peers/strongswan/README.md):
+        // no DoS protection or half-open limits (all from one address),
+        // a big IKE SA table, no IKE SA reuse; no routes (neither side of
+        // this bench installs a data plane route); level-0 logging only
+        // (one "CHILD_SA ... established" line per completion). Long
+        // retransmission timeouts: a queue of hundreds of half-open SAs
+        // must not turn into a retransmission storm.
+        fs::write(
+            dir.join("strongswan.conf"),
+            format!(
+                "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
+  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  dos_protection = no\n  block_threshold = 1000000\n  init_limit_half_open = 0\n\
+  ikesa_table_size = 8192\n  reuse_ikesa = no\n  retransmit_timeout = 30\n  retransmit_tries = 2\n\
+  filelog {{\n    charon {{\n      path = {d}/charon.log\n      default = 0\n      flush_line = yes\n    }}\n  }}\n\
+  syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
+            ),
+        )?;
+        let out = fs::File::create(dir.join("charon.stdout"))?;
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns.name(),
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON}"))
+            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("spawning charon")?;
+        let mut c = Charon {
+            dir,
+            child: Some(child),
+            log_offset: 0,
+            established: 0,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !c.dir.join("charon.vici").exists() {
+            if let Some(st) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+                c.child = None;
+                bail!("charon exited ({st}): {}", c.log());
+            }
+            if Instant::now() > deadline {
+                bail!("charon did not open its vici socket: {}", c.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(c)
+    }
+
+    /// `ip netns exec` keeps the PID through unshare, sh and exec: this is
+    /// charon's own PID.
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    fn swanctl(&self, args: &[&str]) -> Result<String> {
+        let uri = format!("unix://{}/charon.vici", self.dir.display());
+        let out = Command::new("swanctl")
+            .args(args)
+            .args(["--uri", &uri])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "swanctl {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn load(&self, conf: &str) -> Result<()> {
+        let f = self.dir.join("swanctl.conf");
+        fs::write(&f, conf)?;
+        self.swanctl(&[
+            "--load-all",
+            "--noprompt",
+            "--file",
+            &f.display().to_string(),
+        ])?;
+        Ok(())
+    }
+
+    /// Counts new "CHILD_SA ... established" lines (reads only what was
+    /// appended since the last call).
+    fn poll_established(&mut self) -> u64 {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = fs::File::open(self.dir.join("charon.log")) else {
+            return self.established;
+        };
+        if f.seek(SeekFrom::Start(self.log_offset)).is_err() {
+            return self.established;
+        }
+        let mut s = String::new();
+        let _ = f.take(64 << 20).read_to_string(&mut s);
+        // only whole lines; the rest is read next time
+        let whole = s.rfind('\n').map_or(0, |i| i + 1);
+        self.established += s[..whole]
+            .lines()
+            .filter(|l| l.contains("CHILD_SA") && l.contains("established"))
+            .count() as u64;
+        self.log_offset += whole as u64;
+        self.established
+    }
+
+    fn log(&self) -> String {
+        let mut s = fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default();
+        s.push_str(&fs::read_to_string(self.dir.join("charon.stdout")).unwrap_or_default());
+        s
+    }
+}
+
+impl Drop for Charon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child by PID.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::env::var_os("BENCH_IKE_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn sw_proposal(group: DhGroup) -> &'static str {
+    match group {
+        DhGroup::Ecp256 => "aes128-sha256-ecp256",
+        _ => "aes128-sha256-modp2048",
+    }
+}
+
+/// The hub: one connection for every initiator ID, its child narrowed to
+/// each initiator's /32 pair.
+fn sw_responder_conf(group: DhGroup) -> String {
+    format!(
+        "connections {{
+  hub {{
+    version = 1
+    local_addrs = {SW_RESP}
+    remote_addrs = {SW_INIT}
+    proposals = {p}
+    rekey_time = 0
+    local {{
+      auth = psk
+      id = {SW_RESP}
+    }}
+    remote {{
+      auth = psk
+    }}
+    children {{
+      lan {{
+        mode = tunnel
+        local_ts = 203.0.113.0/24
+        remote_ts = 198.51.100.0/24
+        esp_proposals = aes128gcm16
+        rekey_time = 0
+        start_action = none
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-any {{
+    secret = \"{psk}\"
+  }}
+}}
+",
+        p = sw_proposal(group),
+        psk = String::from_utf8_lossy(PSK),
+    )
+}
+
+/// K initiator connections; distinct IDs make distinct peer configs, so
+/// charon cannot put two children into one IKE SA (IKEv1 always reuses an
+/// IKE SA of an equal peer config, whatever `reuse_ikesa` says), and
+/// distinct /32 selectors make distinct children.
+fn sw_initiator_conf(group: DhGroup, k: usize) -> String {
+    let mut s = String::from("connections {\n");
+    for i in 0..k {
+        let (a, b) = (i / 250 + 1, i % 250 + 1);
+        s.push_str(&format!(
+            "  c{i} {{
+    version = 1
+    local_addrs = {SW_INIT}
+    remote_addrs = {SW_RESP}
+    proposals = {p}
+    rekey_time = 0
+    local {{
+      auth = psk
+      id = c{i}.bench.example
+    }}
+    remote {{
+      auth = psk
+      id = {SW_RESP}
+    }}
+    children {{
+      lan {{
+        mode = tunnel
+        local_ts = 198.51.100.{a}/32
+        remote_ts = 203.0.113.{b}/32
+        esp_proposals = aes128gcm16
+        rekey_time = 0
+        start_action = start
+      }}
+    }}
+  }}
+",
+            p = sw_proposal(group),
+        ));
+    }
+    s.push_str(&format!(
+        "}}\nsecrets {{\n  ike-any {{\n    secret = \"{}\"\n  }}\n}}\n",
+        String::from_utf8_lossy(PSK)
+    ));
+    s
+}
+
+struct SwanResult {
+    k: u64,
+    completed: u64,
+    elapsed: Duration,
+    /// Completions/s between 10 % and 90 % of K (excludes loading K
+    /// connections at the start and the tail).
+    window_rate: f64,
+    cpu_initiator: Duration,
+    cpu_responder: Duration,
+    rss_growth_responder: i64,
+    ike_sas: String,
+}
+
+impl SwanResult {
+    fn rate(&self) -> f64 {
+        self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanResult> {
+    if !std::path::Path::new(CHARON).exists() {
+        bail!(
+            "{CHARON} not installed (apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins)"
+        );
+    }
+    let ni = Netns::new("ikebench-swi")?;
+    let nr = Netns::new("ikebench-swr")?;
+    veth(&ni, "eth0", &nr, "eth0")?;
+    ni.addr("eth0", &format!("{SW_INIT}/24"))?;
+    nr.addr("eth0", &format!("{SW_RESP}/24"))?;
+    // kernel-libipsec routes each child's remote selector into its TUN
+    // device with a source address inside the local selector, so every
+    // /32 of the selectors must be a local address.
+    ni.sh(&format!(
+        "for a in $(seq 1 {}); do ip addr add 198.51.100.$a/32 dev lo; done",
+        k.div_ceil(250)
+    ))?;
+    nr.sh("for b in $(seq 1 250); do ip addr add 203.0.113.$b/32 dev lo; done")?;
+    let mut resp = Charon::start(&nr, "resp")?;
+    let mut init = Charon::start(&ni, "init")?;
+    resp.load(&sw_responder_conf(group))?;
+    resp.poll_established();
+    let rss0 = proc_rss(resp.pid()).unwrap_or(0) as i64;
+    let (ci0, cr0) = (
+        proc_cpu(init.pid()).unwrap_or_default(),
+        proc_cpu(resp.pid()).unwrap_or_default(),
+    );
+    let conf = sw_initiator_conf(group, k);
+    let t0 = Instant::now();
+    // Loading the connections starts them (start_action = start): charon
+    // initiates all K itself, in parallel on its thread pool.
+    init.load(&conf)?;
+    let k = k as u64;
+    let (mut t10, mut t90) = (None, None);
+    let mut last = t0;
+    let mut done = 0;
+    while t0.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+        init.poll_established();
+        let r = resp.poll_established();
+        let now = Instant::now();
+        if r > done {
+            done = r;
+            last = now;
+        }
+        if t10.is_none() && r >= k / 10 {
+            t10 = Some((now, r));
+        }
+        if t90.is_none() && r >= k * 9 / 10 {
+            t90 = Some((now, r));
+        }
+        if init.established >= k && r >= k {
+            break;
+        }
+    }
+    let (ci1, cr1) = (
+        proc_cpu(init.pid()).unwrap_or_default(),
+        proc_cpu(resp.pid()).unwrap_or_default(),
+    );
+    let rss1 = proc_rss(resp.pid()).unwrap_or(0) as i64;
+    let completed = init.established.min(resp.established);
+    let window_rate = match (t10, t90) {
+        (Some((a, na)), Some((b, nb))) if b > a => (nb - na) as f64 / (b - a).as_secs_f64(),
+        _ => 0.0,
+    };
+    let ike_sas = init
+        .swanctl(&["--stats"])
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains("IKE_SAs"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if completed < k {
+        let log = init.log();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        eprintln!(
+            "strongSwan {}: only {completed}/{k} completed in {limit:?}; initiator log tail:\n{}",
+            group_name(group),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    drop(init);
+    drop(resp);
+    drop(ni);
+    drop(nr);
+    Ok(SwanResult {
+        k,
+        completed,
+        elapsed: last - t0,
+        window_rate,
+        cpu_initiator: ci1.saturating_sub(ci0),
+        cpu_responder: cr1.saturating_sub(cr0),
+        rss_growth_responder: rss1 - rss0,
+        ike_sas,
+    })
+}
+
 // ------------------------------------------------------------ main
+
+/// Handshakes per second two fully busy cores could do at this CPU cost.
+fn capacity(cpu_i: Duration, cpu_r: Duration, n: u64) -> f64 {
+    let per = (cpu_i + cpu_r).as_secs_f64() / n.max(1) as f64;
+    if per > 0.0 { 2.0 / per } else { 0.0 }
+}
+
+fn ms_per(d: Duration, n: u64) -> f64 {
+    d.as_secs_f64() * 1e3 / n.max(1) as f64
+}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let skip_swan = args.iter().any(|a| a == "--no-strongswan");
+    let only_swan = args.iter().any(|a| a == "--only-strongswan");
+    // (ipsecgw total, time limit); strongSwan K per group
     let (total, limit) = if quick {
         (500, Duration::from_secs(3))
     } else {
         (4000, Duration::from_secs(10))
     };
-    let mut results = Vec::new();
+    let sw_k = |g: DhGroup| match (quick, g) {
+        (true, DhGroup::Ecp256) => 200,
+        (true, _) => 100,
+        (false, DhGroup::Ecp256) => 1500,
+        (false, _) => 600,
+    };
+    println!("IKEv1 main mode + quick mode, PSK, aes128-sha256, ESP aes128gcm16, no PFS");
+    let mut rows = Vec::new();
     for g in [DhGroup::Modp2048, DhGroup::Ecp256] {
-        let r = bench_ipsecgw(g, total, limit)?;
-        println!(
-            "ipsecgw {}: {} handshakes in {:.2} s = {:.0}/s; failures {}/{}; initiator CPU {:.3} ms/hs, responder CPU {:.3} ms/hs; latency p50 {:.1} ms p99 {:.1} ms; responder heap {:.1} KiB/tunnel, process RSS +{:.1} KiB/tunnel",
-            group_name(g),
-            r.completed,
-            r.elapsed.as_secs_f64(),
-            r.rate(),
-            r.initiator.failures,
-            r.responder.failures,
-            r.initiator.cpu.as_secs_f64() * 1e3 / r.completed.max(1) as f64,
-            r.responder.cpu.as_secs_f64() * 1e3 / r.completed.max(1) as f64,
-            r.latency_p50.as_secs_f64() * 1e3,
-            r.latency_p99.as_secs_f64() * 1e3,
-            r.responder.heap_growth as f64 / 1024.0 / r.completed.max(1) as f64,
-            r.rss_growth as f64 / 1024.0 / r.completed.max(1) as f64,
-        );
-        if let Some(f) = r.initiator.first_failure.as_ref().or(r.responder.first_failure.as_ref()) {
-            println!("  first failure: {f}");
-        }
-        results.push(r);
+        let ours = if only_swan {
+            None
+        } else {
+            let r = bench_ipsecgw(g, total, limit)?;
+            println!(
+                "ipsecgw {}: {} handshakes in {:.2} s = {:.0}/s ({CONCURRENCY} in flight); failures {}/{}; CPU ms/handshake initiator {:.3} responder {:.3}; latency p50 {:.1} ms p99 {:.1} ms; responder heap {:.1} KiB/tunnel, process RSS +{:.1} KiB/tunnel",
+                group_name(g),
+                r.completed,
+                r.elapsed.as_secs_f64(),
+                r.rate(),
+                r.initiator.failures,
+                r.responder.failures,
+                ms_per(r.initiator.cpu, r.completed),
+                ms_per(r.responder.cpu, r.completed),
+                r.latency_p50.as_secs_f64() * 1e3,
+                r.latency_p99.as_secs_f64() * 1e3,
+                r.responder.heap_growth as f64 / 1024.0 / r.completed.max(1) as f64,
+                r.rss_growth as f64 / 1024.0 / r.completed.max(1) as f64,
+            );
+            if let Some(f) = r
+                .initiator
+                .first_failure
+                .as_ref()
+                .or(r.responder.first_failure.as_ref())
+            {
+                println!("  first failure: {f}");
+            }
+            if r.completed == 0 {
+                bail!("ipsecgw completed no handshake");
+            }
+            Some(r)
+        };
+        let swan = if skip_swan {
+            None
+        } else {
+            match bench_strongswan(g, sw_k(g), Duration::from_secs(if quick { 20 } else { 60 })) {
+                Ok(r) => {
+                    println!(
+                        "strongSwan 5.9.8 {}: {}/{} handshakes in {:.2} s = {:.0}/s (10-90 % window {:.0}/s); initiator {}; CPU ms/handshake initiator {:.3} responder {:.3}; responder RSS +{:.1} KiB/tunnel",
+                        group_name(g),
+                        r.completed,
+                        r.k,
+                        r.elapsed.as_secs_f64(),
+                        r.rate(),
+                        r.window_rate,
+                        r.ike_sas,
+                        ms_per(r.cpu_initiator, r.completed),
+                        ms_per(r.cpu_responder, r.completed),
+                        r.rss_growth_responder as f64 / 1024.0 / r.completed.max(1) as f64,
+                    );
+                    (r.completed > 0).then_some(r)
+                }
+                Err(e) => {
+                    println!("strongSwan {}: could not be measured: {e:#}", group_name(g));
+                    None
+                }
+            }
+        };
+        rows.push((g, ours, swan));
     }
+
+    println!();
+    println!(
+        "| DH group | ipsecgw hs/s | strongSwan 5.9.8 hs/s | ratio | CPU ms/hs ipsecgw (i+r) | CPU ms/hs strongSwan (i+r) | CPU ratio | responder KiB/tunnel ipsecgw heap / strongSwan RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut anchors_used = false;
+    for (g, ours, swan) in &rows {
+        let (o_rate, o_cpu, o_mem) = match ours {
+            Some(r) => (
+                format!("{:.0}", r.rate()),
+                format!(
+                    "{:.3} + {:.3}",
+                    ms_per(r.initiator.cpu, r.completed),
+                    ms_per(r.responder.cpu, r.completed)
+                ),
+                format!(
+                    "{:.1}",
+                    r.responder.heap_growth as f64 / 1024.0 / r.completed as f64
+                ),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let o_rate_f = ours.as_ref().map(|r| r.rate());
+        let o_cpu_f = ours
+            .as_ref()
+            .map(|r| (r.initiator.cpu + r.responder.cpu).as_secs_f64() * 1e3 / r.completed as f64);
+        let (s_rate, s_rate_f, s_cpu, s_cpu_f, s_mem) = match swan {
+            Some(r) => {
+                let cpu =
+                    (r.cpu_initiator + r.cpu_responder).as_secs_f64() * 1e3 / r.completed as f64;
+                (
+                    format!("{:.0}", r.rate()),
+                    Some(r.rate()),
+                    format!(
+                        "{:.3} + {:.3}",
+                        ms_per(r.cpu_initiator, r.completed),
+                        ms_per(r.cpu_responder, r.completed)
+                    ),
+                    Some(cpu),
+                    format!(
+                        "{:.1}",
+                        r.rss_growth_responder as f64 / 1024.0 / r.completed as f64
+                    ),
+                )
+            }
+            None => {
+                // perf-anchors.md (load-tester plugin, IKEv1 modp2048 only)
+                anchors_used = true;
+                match g {
+                    DhGroup::Modp2048 => (
+                        "368 (anchor)".into(),
+                        Some(368.0),
+                        "2.76 + 2.30 (anchor)".into(),
+                        Some(5.06),
+                        "15.8 (anchor)".into(),
+                    ),
+                    _ => ("n/a".into(), None, "n/a".into(), None, "n/a".into()),
+                }
+            }
+        };
+        let ratio = match (o_rate_f, s_rate_f) {
+            (Some(o), Some(s)) if s > 0.0 => format!("{:.1}x", o / s),
+            _ => "-".into(),
+        };
+        let cpu_ratio = match (o_cpu_f, s_cpu_f) {
+            (Some(o), Some(s)) if o > 0.0 => format!("{:.1}x", s / o),
+            _ => "-".into(),
+        };
+        println!(
+            "| {} | {o_rate} | {s_rate} | {ratio} | {o_cpu} | {s_cpu} | {cpu_ratio} | {o_mem} / {s_mem} |",
+            group_name(*g)
+        );
+    }
+    for (g, ours, swan) in &rows {
+        if let (Some(o), Some(s)) = (ours, swan) {
+            println!(
+                "{}: CPU-bound capacity on 2 cores: ipsecgw {:.0}/s, strongSwan {:.0}/s",
+                group_name(*g),
+                capacity(o.initiator.cpu, o.responder.cpu, o.completed),
+                capacity(s.cpu_initiator, s.cpu_responder, s.completed)
+            );
+        }
+    }
+    if anchors_used {
+        println!(
+            "NOTE: strongSwan was NOT measured in this run for some rows; those figures are the anchors of shared/perf-anchors.md (load-tester plugin, same kind of machine), not a side-by-side measurement."
+        );
+    }
+    println!(
+        "ratio = wall-clock handshakes/s, same machine, same run; CPU ratio = strongSwan CPU per handshake / ipsecgw CPU per handshake (less sensitive to other load on the shared cores). ipsecgw group 14 uses 256-bit private exponents (RFC 3526 strength), strongSwan full 2048-bit ones."
+    );
+    println!(
+        "command: cargo xtask bench ike   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan])"
+    );
     Ok(())
 }
