@@ -524,15 +524,14 @@ impl Charon {
         // no DoS protection or half-open limits (all from one address),
         // a big IKE SA table, no IKE SA reuse; no routes (neither side of
         // this bench installs a data plane route); level-0 logging only
-        // (one "CHILD_SA ... established" line per completion). Long
-        // retransmission timeouts: a queue of hundreds of half-open SAs
-        // must not turn into a retransmission storm.
+        // (one "CHILD_SA ... established" line per completion); default
+        // retransmission timers.
         fs::write(
             dir.join("strongswan.conf"),
             format!(
                 "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
   install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  dos_protection = no\n  block_threshold = 1000000\n  init_limit_half_open = 0\n\
-  ikesa_table_size = 8192\n  reuse_ikesa = no\n  retransmit_timeout = 30\n  retransmit_tries = 2\n\
+  ikesa_table_size = 8192\n  reuse_ikesa = no\n  \
   filelog {{\n    charon {{\n      path = {d}/charon.log\n      default = 0\n      flush_line = yes\n    }}\n  }}\n\
   syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
             ),
@@ -755,9 +754,10 @@ struct SwanResult {
     k: u64,
     completed: u64,
     elapsed: Duration,
-    /// Completions/s between 10 % and 90 % of K (excludes loading K
-    /// connections at the start and the tail).
-    window_rate: f64,
+    /// Completions/s until 95 % of K were up: a few handshakes whose
+    /// datagram was lost under load wait for a retransmission seconds
+    /// later, and that tail says nothing about the rate.
+    rate95: Option<f64>,
     cpu_initiator: Duration,
     cpu_responder: Duration,
     rss_growth_responder: i64,
@@ -767,6 +767,10 @@ struct SwanResult {
 impl SwanResult {
     fn rate(&self) -> f64 {
         self.completed as f64 / self.elapsed.as_secs_f64()
+    }
+    /// The headline figure: the rate to 95 % (the higher of the two).
+    fn best_rate(&self) -> f64 {
+        self.rate95.unwrap_or(0.0).max(self.rate())
     }
 }
 
@@ -804,7 +808,7 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
     // initiates all K itself, in parallel on its thread pool.
     init.load(&conf)?;
     let k = k as u64;
-    let (mut t10, mut t90) = (None, None);
+    let mut t95 = None;
     let mut last = t0;
     let mut done = 0;
     while t0.elapsed() < limit {
@@ -816,11 +820,8 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
             done = r;
             last = now;
         }
-        if t10.is_none() && r >= k / 10 {
-            t10 = Some((now, r));
-        }
-        if t90.is_none() && r >= k * 9 / 10 {
-            t90 = Some((now, r));
+        if t95.is_none() && r >= k * 95 / 100 {
+            t95 = Some((now, r));
         }
         if init.established >= k && r >= k {
             break;
@@ -832,10 +833,7 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
     );
     let rss1 = proc_rss(resp.pid()).unwrap_or(0) as i64;
     let completed = init.established.min(resp.established);
-    let window_rate = match (t10, t90) {
-        (Some((a, na)), Some((b, nb))) if b > a => (nb - na) as f64 / (b - a).as_secs_f64(),
-        _ => 0.0,
-    };
+    let rate95 = t95.map(|(t, n): (Instant, u64)| n as f64 / (t - t0).as_secs_f64());
     let ike_sas = init
         .swanctl(&["--stats"])
         .unwrap_or_default()
@@ -861,7 +859,7 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
         k,
         completed,
         elapsed: last - t0,
-        window_rate,
+        rate95,
         cpu_initiator: ci1.saturating_sub(ci0),
         cpu_responder: cr1.saturating_sub(cr0),
         rss_growth_responder: rss1 - rss0,
@@ -939,13 +937,13 @@ fn main() -> Result<()> {
             match bench_strongswan(g, sw_k(g), Duration::from_secs(if quick { 20 } else { 60 })) {
                 Ok(r) => {
                     println!(
-                        "strongSwan 5.9.8 {}: {}/{} handshakes in {:.2} s = {:.0}/s (10-90 % window {:.0}/s); initiator {}; CPU ms/handshake initiator {:.3} responder {:.3}; responder RSS +{:.1} KiB/tunnel",
+                        "strongSwan 5.9.8 {}: {}/{} handshakes in {:.2} s = {:.0}/s ({:.0}/s to 95 %); initiator {}; CPU ms/handshake initiator {:.3} responder {:.3}; responder RSS +{:.1} KiB/tunnel",
                         group_name(g),
                         r.completed,
                         r.k,
                         r.elapsed.as_secs_f64(),
                         r.rate(),
-                        r.window_rate,
+                        r.rate95.unwrap_or(0.0),
                         r.ike_sas,
                         ms_per(r.cpu_initiator, r.completed),
                         ms_per(r.cpu_responder, r.completed),
@@ -993,8 +991,8 @@ fn main() -> Result<()> {
                 let cpu =
                     (r.cpu_initiator + r.cpu_responder).as_secs_f64() * 1e3 / r.completed as f64;
                 (
-                    format!("{:.0}", r.rate()),
-                    Some(r.rate()),
+                    format!("{:.0}", r.best_rate()),
+                    Some(r.best_rate()),
                     format!(
                         "{:.3} + {:.3}",
                         ms_per(r.cpu_initiator, r.completed),
@@ -1051,7 +1049,7 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "ratio = wall-clock handshakes/s, same machine, same run; CPU ratio = strongSwan CPU per handshake / ipsecgw CPU per handshake (less sensitive to other load on the shared cores). ipsecgw group 14 uses 256-bit private exponents (RFC 3526 strength), strongSwan full 2048-bit ones."
+        "ratio = wall-clock handshakes/s, same machine, same run (strongSwan: the rate up to 95 % of its K connections, or over all of them if higher); CPU ratio = strongSwan CPU per handshake / ipsecgw CPU per handshake (less sensitive to other load on the shared cores). ipsecgw group 14 uses 256-bit private exponents (RFC 3526 strength), strongSwan full 2048-bit ones."
     );
     println!(
         "command: cargo xtask bench ike   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan])"
