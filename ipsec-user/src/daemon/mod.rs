@@ -530,6 +530,23 @@ impl Daemon {
                         ("engine_unknown_sa", s.unknown_sa),
                         ("engine_no_next_hop", s.no_next_hop),
                         ("engine_decap_errors", s.decap_errors),
+                        ("engine_no_frame", s.no_frame),
+                        ("engine_tx_ring_full", s.tx_ring_full),
+                        ("engine_bad_meta", s.bad_meta),
+                        ("engine_frag_needed_sent", s.frag_needed_sent),
+                        ("engine_mss_clamped", s.mss_clamped),
+                        ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
+                        ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
+                        (
+                            "xsk_inside_fill_ring_empty",
+                            s.xsk_inside.rx_fill_ring_empty,
+                        ),
+                        ("xsk_outside_rx_dropped", s.xsk_outside.rx_dropped),
+                        ("xsk_outside_rx_ring_full", s.xsk_outside.rx_ring_full),
+                        (
+                            "xsk_outside_fill_ring_empty",
+                            s.xsk_outside.rx_fill_ring_empty,
+                        ),
                     ] {
                         v.push((k.to_string(), x));
                     }

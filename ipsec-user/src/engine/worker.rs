@@ -88,6 +88,9 @@ pub struct EngineStats {
     pub frag_needed_sent: u64,
     pub mss_clamped: u64,
     pub decap_errors: u64,
+    /// The kernel's AF_XDP socket counters, inside and outside.
+    pub xsk_inside: super::xsk::SocketStats,
+    pub xsk_outside: super::xsk::SocketStats,
 }
 
 struct Outbound {
@@ -267,6 +270,8 @@ impl Worker {
                     });
                 }
                 let mut stats = self.stats;
+                stats.xsk_inside = self.xsk.inside.stats();
+                stats.xsk_outside = self.xsk.outside.stats();
                 for q in self.hold.values() {
                     stats.hold_overflow += q.counters().overflow + q.counters().too_big;
                 }

@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use std::ptr::NonNull;
 
 use xdpilone::xdp::XdpDesc;
-use xdpilone::{DeviceQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, Umem, UmemConfig};
+use xdpilone::{DeviceQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, Umem, UmemConfig, User};
 
 pub const FRAME_SIZE: u32 = 4096;
 pub const FRAMES: u32 = 8192;
@@ -36,8 +36,9 @@ pub struct Port {
     pub tx: RingTx,
     /// Frames handed to this port's fill ring and not yet received back.
     pub in_fill: u32,
-    // Keeps the socket file descriptor alive.
+    // Keep the socket and its ring owner alive (and give statistics).
     _sock: Socket,
+    user: User,
     pub fd: i32,
 }
 
@@ -152,6 +153,7 @@ impl Xsk {
                 tx: in_tx,
                 in_fill: 0,
                 _sock: in_sock,
+                user: in_user,
                 fd: in_fd,
             },
             outside: Port {
@@ -162,6 +164,7 @@ impl Xsk {
                 tx: out_tx,
                 in_fill: 0,
                 _sock: out_sock,
+                user: out_user,
                 fd: out_fd,
             },
             free: (0..FRAMES as u64)
@@ -169,9 +172,6 @@ impl Xsk {
                 .map(|i| i * FRAME_SIZE as u64)
                 .collect(),
         };
-        // Keep `in_user`/`out_user` alive through the rings they created.
-        std::mem::forget(in_user);
-        std::mem::forget(out_user);
         xsk.refill();
         Ok(xsk)
     }
@@ -296,6 +296,30 @@ impl Xsk {
 
     pub fn umem(&self) -> &Umem {
         &self.umem
+    }
+}
+
+/// The kernel's counters of one AF_XDP socket (drops it made because our
+/// rings were full or empty).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SocketStats {
+    pub rx_dropped: u64,
+    pub rx_ring_full: u64,
+    pub rx_fill_ring_empty: u64,
+    pub tx_invalid_descs: u64,
+}
+
+impl Port {
+    pub fn stats(&self) -> SocketStats {
+        match self.user.statistics_v2() {
+            Ok(s) => SocketStats {
+                rx_dropped: s.rx_dropped,
+                rx_ring_full: s.rx_ring_full,
+                rx_fill_ring_empty: s.rx_fill_ring_empty_descs,
+                tx_invalid_descs: s.tx_invalid_descs,
+            },
+            Err(_) => SocketStats::default(),
+        }
     }
 }
 
