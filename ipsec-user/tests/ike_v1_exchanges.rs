@@ -298,14 +298,22 @@ fn wrong_psk_is_named_and_initiator_times_out() {
     p.advance(Duration::from_secs(70));
     let fw = p.failures(Side::West);
     assert_eq!(fw.len(), 1, "{fw:?}");
+    // the initiator only sees silence after message 5: say what it means
+    assert!(matches!(fw[0], FailureReason::AuthFailed(_)), "{:?}", fw[0]);
     assert!(
         fw[0].text().starts_with(
-            "no reply from 192.0.2.2:500 after 5 tries (check reachability and UDP 500/4500)"
+            "pre-shared key mismatch (probably): no reply to our encrypted message 5 from 192.0.2.2:500 after 5 tries"
         ),
         "{}",
         fw[0]
     );
-    assert!(fw[0].text().contains("pre-shared key"));
+    assert!(
+        p.west.peer_status()[0]
+            .detail
+            .starts_with("MM_WAIT_MSG6: pre-shared key mismatch"),
+        "{}",
+        p.west.peer_status()[0].detail
+    );
     assert!(p.ups(Side::West).is_empty());
 }
 

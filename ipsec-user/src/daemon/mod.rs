@@ -566,11 +566,14 @@ impl Daemon {
             .engine
             .peer_status()
             .into_iter()
+            // A peer with phase 1 up but a failed quick mode is not up
+            // either: list it with the reason.
             .filter(|p| {
                 !p.up
-                    && !sas
-                        .iter()
-                        .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE"))
+                    && (p.last_failure.is_some()
+                        || !sas
+                            .iter()
+                            .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE")))
             })
             .map(|p| {
                 let (map, seq) = p
