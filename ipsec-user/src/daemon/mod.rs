@@ -123,7 +123,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
 
         let sock500 = bind_udp(pre.local, 500).await?;
         let sock4500 = bind_udp(pre.local, 4500).await?;
-        let mut engine = Engine::new(ikev1::config::LocalConfig::new(pre.local));
+        let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
+        if let Some(ms) = args.ike_retransmit_ms {
+            ike_local.retransmit_base = Duration::from_millis(ms);
+        }
+        let mut engine = Engine::new(ike_local);
         engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
 
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
