@@ -107,7 +107,7 @@ impl Charon {
                 "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
   i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n\
   retransmit_tries = 3\n  retransmit_timeout = 1.0\n\
-  filelog {{ charon {{ path = {d}/charon.log  default = 1  knl = 2  ike = 2  flush_line = yes }} }}\n\
+  filelog {{\n    charon {{\n      path = {d}/charon.log\n      default = 1\n      knl = 2\n      ike = 2\n      flush_line = yes\n    }}\n  }}\n\
   syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
             ),
         )?;
