@@ -7,8 +7,25 @@ fn main() -> ExitCode {
     match ipsecgw::cli::main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ipsecgw: {e:#}");
+            eprintln!("ipsecgw: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text the
+/// message before it already contains (many errors print their source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
