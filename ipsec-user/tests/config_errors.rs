@@ -168,7 +168,8 @@ fn tunnel_groups() {
     assert_eq!(
         masked,
         "line 3, col 23: error: pre-shared key of tunnel-group 192.0.2.2 is masked (`*****`) \
-         (`show running-config` hides keys: paste the real key (`more system:running-config` shows it))"
+         (`show running-config` hides keys: paste the real key (on an ASA `more system:running-config` shows it; \
+         for ipsecgw, it is in the file the daemon was started with))"
     );
     assert!(
         err("tunnel-group P type ipsec-l2l\ntunnel-group P ipsec-attributes\n pre-shared-key *\n")

@@ -70,6 +70,12 @@ pub struct RunArgs {
     /// Defaults to a name derived from the control socket path.
     #[arg(long)]
     pub instance: Option<String>,
+    /// First IKE retransmission interval in milliseconds (it doubles on
+    /// each of the 5 tries; default 2000). Hidden: the default suits real
+    /// peers; tests use a short one to see an unreachable peer fail fast.
+    #[arg(long, hide = true, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub ike_retransmit_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1256,7 +1256,7 @@ impl<'a> Raw<'a> {
             let key = c.need("pre-shared key")?;
             if Psk::is_mask(key.text) {
                 return Err(Diagnostic::error(n, key.col, format!("pre-shared key of tunnel-group {tg} is masked (`{}`)", key.text))
-                    .with_hint("`show running-config` hides keys: paste the real key (`more system:running-config` shows it)"));
+                    .with_hint("`show running-config` hides keys: paste the real key (on an ASA `more system:running-config` shows it; for ipsecgw, it is in the file the daemon was started with)"));
             }
             if key.text == "8" && c.peek().is_some() {
                 return Err(Diagnostic::error(

@@ -11,6 +11,8 @@ use super::proto::{Command, MAX_REPLY_BYTES, Reply, ReplyBody, ReplyData, Reques
 pub enum ClientError {
     #[error("cannot reach the daemon at {0}: {1} (is `ipsecgw run` running? use --control SOCK)")]
     Connect(PathBuf, std::io::Error),
+    #[error("permission denied on {0}: the control socket is for root only (run ipsecgw as root)")]
+    PermissionDenied(PathBuf),
     #[error("control socket I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("the daemon's reply is not valid: {0}")]
@@ -20,8 +22,13 @@ pub enum ClientError {
 }
 
 pub fn request(socket: &Path, command: Command) -> Result<ReplyData, ClientError> {
-    let mut stream =
-        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
+    let mut stream = UnixStream::connect(socket).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            ClientError::PermissionDenied(socket.to_path_buf())
+        } else {
+            ClientError::Connect(socket.to_path_buf(), e)
+        }
+    })?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut line = serde_json::to_vec(&Request::new(command))
         .map_err(|e| ClientError::BadReply(e.to_string()))?;

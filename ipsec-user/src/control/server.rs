@@ -71,15 +71,17 @@ pub async fn serve(listener: UnixListener, to_daemon: mpsc::Sender<Pending>) {
 async fn handle(stream: UnixStream, tx: mpsc::Sender<Pending>) -> std::io::Result<()> {
     let uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
     let (rd, mut wr) = stream.into_split();
+    // Read the request (bounded in size and time) even from a caller we
+    // refuse: closing before it is written makes its write fail with EPIPE,
+    // and it would never see why.
+    let mut line = Vec::new();
+    let mut limited = BufReader::new(rd).take(MAX_REQUEST_BYTES as u64 + 1);
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), limited.read_until(b'\n', &mut line)).await;
     let reply = if uid != 0 {
         tracing::warn!(uid, "control request from a non-root caller refused");
         Reply::error("permission denied: the control socket is for root only")
     } else {
-        let mut line = Vec::new();
-        let mut limited = BufReader::new(rd).take(MAX_REQUEST_BYTES as u64 + 1);
-        let read =
-            tokio::time::timeout(Duration::from_secs(5), limited.read_until(b'\n', &mut line))
-                .await;
         match read {
             Err(_) => Reply::error("timed out waiting for the request"),
             Ok(Err(e)) => return Err(e),

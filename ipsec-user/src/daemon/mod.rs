@@ -123,7 +123,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
 
         let sock500 = bind_udp(pre.local, 500).await?;
         let sock4500 = bind_udp(pre.local, 4500).await?;
-        let mut engine = Engine::new(ikev1::config::LocalConfig::new(pre.local));
+        let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
+        if let Some(ms) = args.ike_retransmit_ms {
+            ike_local.retransmit_base = Duration::from_millis(ms);
+        }
+        let mut engine = Engine::new(ike_local);
         engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
 
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
@@ -604,11 +608,14 @@ impl Daemon {
             .engine
             .peer_status()
             .into_iter()
+            // A peer with phase 1 up but a failed quick mode is not up
+            // either: list it with the reason.
             .filter(|p| {
                 !p.up
-                    && !sas
-                        .iter()
-                        .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE"))
+                    && (p.last_failure.is_some()
+                        || !sas
+                            .iter()
+                            .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE")))
             })
             .map(|p| {
                 let (map, seq) = p

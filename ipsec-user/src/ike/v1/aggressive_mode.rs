@@ -23,6 +23,9 @@ use super::proposal::{self, p1};
 use super::sa::{IkeSa, Role, State};
 use crate::ike::crypto::{DhPrivate, Prf};
 
+/// When the quick mode started right after AM3 is first sent again.
+const QM_AFTER_AM3_RETRANSMIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Engine {
     pub(super) fn am_send_1(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
         let Some(cfg) = self.peer_config(sa.peer) else {
@@ -308,6 +311,16 @@ impl Engine {
         sa.last_reply = Some(data.clone());
         Self::send(out, sa, data);
         self.phase1_done(now, sa, out);
+        // AM3 and QM1 leave back to back, and a peer may process QM1 first
+        // (strongSwan queues them to different threads and then logs
+        // "ignoring QUICK_MODE request while phase 1 is incomplete"). Send
+        // QM1 again soon instead of after the full retransmission interval,
+        // which would cost the held first packets of the flow.
+        for t in sa.quick.values_mut().filter(|t| t.role == Role::Initiator) {
+            if let Some(r) = t.retransmit.as_mut() {
+                r.next = r.next.min(now + QM_AFTER_AM3_RETRANSMIT);
+            }
+        }
         Ok(())
     }
 

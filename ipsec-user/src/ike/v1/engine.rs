@@ -224,10 +224,17 @@ impl Engine {
         reason: FailureReason,
     ) {
         warn!(%peer, reason = %reason, "IKE failure");
+        // The per-peer record names the state the exchange died in
+        // ("MM_WAIT_MSG2: no reply ..."): `show crypto isakmp sa` lists it
+        // under "Tunnels not up" after the SA itself is gone.
+        let text = match &sa {
+            Some(sa) => format!("{}: {}", sa.state, reason.text()),
+            None => reason.text().to_string(),
+        };
         if let Some(sa) = sa {
             sa.failure = Some(reason.text().to_string());
         }
-        self.runtime.entry(peer).or_default().last_failure = Some(reason.text().to_string());
+        self.runtime.entry(peer).or_default().last_failure = Some(text);
         out.push(Output::Failure { peer, reason });
     }
 
@@ -641,7 +648,10 @@ impl Engine {
         sa.established = Some(now);
         sa.expires = Some(now + Duration::from_secs(sa.lifetime_s.max(60) as u64));
         sa.retransmit = None;
-        self.runtime.entry(sa.peer).or_default().contacted = true;
+        let rt = self.runtime.entry(sa.peer).or_default();
+        rt.contacted = true;
+        // a phase-1 failure is history once phase 1 is up
+        rt.last_failure = None;
         if let Some(cfg) = self.peer_config(sa.peer) {
             if let Some(d) = cfg.dpd {
                 sa.dpd.next = Some(now + d.threshold);
@@ -764,6 +774,7 @@ impl Engine {
                     .values()
                     .find(|s| s.peer == addr && !s.state.is_active());
                 let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.clone());
+                let last_failure = failure.clone();
                 let (up, detail) = if sas > 0 {
                     (
                         true,
@@ -773,16 +784,14 @@ impl Engine {
                         ),
                     )
                 } else if let Some(s) = negotiating {
-                    (
-                        false,
-                        format!(
-                            "negotiating: {}{}",
-                            s.state,
-                            failure
-                                .map(|f| format!("; last failure: {f}"))
-                                .unwrap_or_default()
-                        ),
-                    )
+                    // "STATE: reason" so the daemon can show the state apart.
+                    let state = s.state.name();
+                    let detail = match failure {
+                        Some(f) if f.starts_with(state) => f,
+                        Some(f) => format!("{state}: negotiating; last failure: {f}"),
+                        None => format!("{state}: negotiating"),
+                    };
+                    (false, detail)
                 } else if let Some(f) = failure {
                     (false, f)
                 } else if active {
@@ -799,6 +808,7 @@ impl Engine {
                     up,
                     ipsec_sas: sas,
                     detail,
+                    last_failure,
                 });
             }
         }
@@ -860,19 +870,22 @@ impl Engine {
         // phase-1 retransmission
         if let Some(r) = sa.retransmit.as_mut().filter(|r| now >= r.next) {
             if r.sent >= self.local.retransmit_tries {
-                let reason = format!(
-                    "no reply from {} after {} tries (check reachability and UDP 500/4500){}",
-                    sa.remote,
-                    r.sent,
-                    match sa.state {
-                        State::MmWaitMsg6 =>
-                            "; stuck in MM_WAIT_MSG6: a pre-shared key mismatch makes the peer drop message 5",
-                        _ => "",
-                    }
-                );
+                let reason = match sa.state {
+                    // Message 5 is the first one encrypted with keys derived
+                    // from the PSK: a peer with another key cannot decrypt
+                    // or verify it and stays silent.
+                    State::MmWaitMsg6 => FailureReason::AuthFailed(format!(
+                        "pre-shared key mismatch (probably): no reply to our encrypted message 5 from {} after {} tries; the peer cannot verify it with its key (check the tunnel-group pre-shared-key on both sides)",
+                        sa.remote, r.sent
+                    )),
+                    _ => FailureReason::NoReply(format!(
+                        "no reply from {} after {} tries (check reachability and UDP 500/4500)",
+                        sa.remote, r.sent
+                    )),
+                };
                 let peer = sa.peer;
                 let pending = std::mem::take(&mut sa.pending);
-                self.record_failure(out, peer, Some(sa), FailureReason::NoReply(reason));
+                self.record_failure(out, peer, Some(sa), reason);
                 self.try_backup_peer(now, peer, pending, out);
                 return false;
             }

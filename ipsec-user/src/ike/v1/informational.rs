@@ -202,8 +202,18 @@ impl Engine {
                 .filter_map(|b| NotifyPayload::parse(b).ok())
             {
                 if n.ntype == nt::NO_PROPOSAL_CHOSEN && sa.role == Role::Initiator {
+                    let ours = self
+                        .peer_config(sa.peer)
+                        .map(|c| {
+                            c.policies
+                                .iter()
+                                .map(|p| p.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
                     let reason = format!(
-                        "no ISAKMP policy matched: peer {} rejected all our proposals (NO-PROPOSAL-CHOSEN); compare the crypto isakmp policies on both sides",
+                        "no ISAKMP policy matched: peer {} rejected all our proposals (NO-PROPOSAL-CHOSEN received); we offered: {ours}; compare the crypto isakmp policies on both sides",
                         sa.peer
                     );
                     let peer = sa.peer;
@@ -313,17 +323,31 @@ impl Engine {
                         .filter(|(_, t)| t.role == Role::Initiator)
                         .map(|(m, _)| *m)
                         .next();
-                    if let Some(mid) = mid {
-                        sa.quick.remove(&mid);
+                    let task = mid.and_then(|mid| sa.quick.remove(&mid));
+                    if let Some(t) = &task {
+                        self.spis.remove(&t.our_spi);
                     }
                     let reason = if n.ntype == nt::NO_PROPOSAL_CHOSEN {
+                        let ours = self
+                            .peer_config(sa.peer)
+                            .map(|c| {
+                                let ts: Vec<String> =
+                                    c.transforms.iter().map(|t| t.to_string()).collect();
+                                let pfs = c.pfs.map(|g| format!(" pfs {g}")).unwrap_or_default();
+                                format!("{}{pfs}", ts.join(", "))
+                            })
+                            .unwrap_or_default();
                         FailureReason::NoTransformMatch(format!(
-                            "no transform set matched: peer {} rejected our quick mode proposals (NO-PROPOSAL-CHOSEN); compare transform sets and PFS",
+                            "no transform set matched: peer {} rejected our quick mode proposals (NO-PROPOSAL-CHOSEN received); we offered: {ours}; compare transform sets and PFS",
                             sa.peer
                         ))
                     } else {
+                        let ids = task
+                            .as_ref()
+                            .map(|t| format!(" {} -> {}", t.local_ts, t.remote_ts))
+                            .unwrap_or_default();
                         FailureReason::ProxyIdMismatch(format!(
-                            "quick mode: proxy identities do not match: peer {} rejected our proxy ids (INVALID-ID-INFORMATION); its crypto ACL must mirror ours",
+                            "quick mode: proxy identities do not match: peer {} rejected our proxy ids{ids} (INVALID-ID-INFORMATION received); its crypto ACL must mirror ours",
                             sa.peer
                         ))
                     };

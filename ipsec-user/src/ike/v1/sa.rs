@@ -195,4 +195,7 @@ pub struct PeerStatus {
     pub up: bool,
     pub ipsec_sas: usize,
     pub detail: String,
+    /// The last failure with this peer ("STATE: reason"), until a tunnel
+    /// comes up again.
+    pub last_failure: Option<String>,
 }

@@ -1,0 +1,489 @@
+//! The operator's side of ipsecgw, for real: `run` refuses with one clear
+//! line (not root, missing interface, a config that fails `check`),
+//! `check` points at line and column, the control socket is root-only,
+//! `debug crypto isakmp` changes verbosity of a running daemon, `show
+//! running-config` loads again, and the completions and man page name the
+//! subcommands.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::gateway::{Gateway, in_netns, ipsecgw_bin};
+use harness::netns::Netns;
+use harness::topology::*;
+
+/// `nobody` on Debian.
+const NOBODY: u32 = 65534;
+
+/// A config for the west gateway of the topology (group 14, so the only
+/// diagnostics are the ones a test provokes).
+fn west_config(peer: &str) -> String {
+    format!(
+        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
+access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0\n\
+crypto ikev1 policy 10\n authentication pre-share\n encryption aes-256\n hash sha256\n group 14\n lifetime 86400\n\
+crypto ipsec ikev1 transform-set TS esp-aes-256 esp-sha256-hmac\n\
+crypto map OUTSIDE_MAP 10 match address L2L\n\
+crypto map OUTSIDE_MAP 10 set peer {peer}\n\
+crypto map OUTSIDE_MAP 10 set ikev1 transform-set TS\n\
+crypto map OUTSIDE_MAP interface outside\n\
+crypto ikev1 enable outside\n\
+tunnel-group {peer} type ipsec-l2l\n\
+tunnel-group {peer} ipsec-attributes\n ikev1 pre-shared-key operator-test-psk\n"
+    )
+}
+
+/// A scratch directory removed on drop (world-readable, so that `nobody`
+/// can reach what the test puts there).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(unique(&format!("ipsecgw-op-{tag}")));
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Makes `cmd` run as uid/gid 65534 with no supplementary groups.
+fn as_nobody(cmd: &mut Command) {
+    // SAFETY: setgroups/setgid/setuid are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(NOBODY) != 0
+                || libc::setuid(NOBODY) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs `cmd` with a deadline (it must not hang), killing it by PID if it
+/// does. Pipes are drained by threads so a large output cannot block it.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&err.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// `ipsecgw run` must fail, and of what it prints on stderr exactly ONE
+/// line is not a log line: the reason. Returns it.
+fn refusal(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "ipsecgw run should have refused:\n{stderr}"
+    );
+    let reasons: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !(l.contains(" WARN ") || l.contains(" INFO ") || l.contains(" DEBUG ")))
+        .collect();
+    assert_eq!(
+        reasons.len(),
+        1,
+        "exactly one line of reason (no backtrace, no report):\n{stderr}"
+    );
+    assert!(reasons[0].starts_with("ipsecgw: "), "{stderr}");
+    reasons[0].to_string()
+}
+
+fn run_cmd(config: &Path, control: &Path) -> Command {
+    let mut c = Command::new(ipsecgw_bin());
+    c.arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--control")
+        .arg(control)
+        // a developer's RUST_BACKTRACE must not turn the reason into a report
+        .env("RUST_BACKTRACE", "1");
+    c
+}
+
+#[test]
+fn run_refuses_a_non_root_user() {
+    let s = Scratch::new("nonroot");
+    let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
+    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    as_nobody(&mut cmd);
+    let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
+    assert_eq!(
+        line,
+        "ipsecgw: ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets"
+    );
+    assert!(!s.0.join("control.sock").exists(), "nothing was started");
+}
+
+#[test]
+fn run_refuses_a_missing_interface() {
+    // A namespace with nothing but `lo`: wan0 and lan0 do not exist there.
+    let ns = Netns::new("op-noif").unwrap();
+    let s = Scratch::new("noif");
+    let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
+    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    in_netns(&mut cmd, ns.name()).unwrap();
+    let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
+    assert_eq!(
+        line,
+        "ipsecgw: interface `wan0` (nameif outside) does not exist on this host"
+    );
+    assert!(!s.0.join("control.sock").exists());
+}
+
+#[test]
+fn run_refuses_a_config_that_fails_check() {
+    let ns = Netns::new("op-ovl").unwrap();
+    let s = Scratch::new("overlap");
+    // Both sides of the ACL are the same /24: traffic could never leave.
+    let text = west_config(EAST_GW_OUTSIDE).replace(
+        "198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0",
+        "198.51.100.0 255.255.255.0 198.51.100.0 255.255.255.0",
+    );
+    let cfg = s.file("gw.conf", &text);
+    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    in_netns(&mut cmd, ns.name()).unwrap();
+    let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
+    assert!(
+        line.contains("does not pass check: line 13: error: crypto map OUTSIDE_MAP 10: local network 198.51.100.0/24 and remote network 198.51.100.0/24 overlap"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!("(run `ipsecgw check --config {}`)", cfg.display())),
+        "{line}"
+    );
+}
+
+#[test]
+fn check_points_at_line_and_column_and_fails() {
+    let s = Scratch::new("check");
+    let text = west_config(EAST_GW_OUTSIDE).replace("encryption aes-256", "encryption blowfish");
+    let bad = s.file("bad.conf", &text);
+    let out = run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(&bad),
+        Duration::from_secs(10),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    // line 8 is " encryption blowfish"; the value starts in column 13
+    assert!(
+        stdout.contains(&format!(
+            "{}: line 8, col 13: error: unknown encryption `blowfish` (expected one of: des, 3des, aes, aes-192, aes-256)",
+            bad.display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "ipsecgw: {}: 1 error(s); the configuration would not load",
+            bad.display()
+        )
+    );
+
+    // A semantic error (check, not the parser) also fails, with its line.
+    let ovl = s.file(
+        "overlap.conf",
+        &west_config(EAST_GW_OUTSIDE)
+            .replace("203.0.113.0 255.255.255.0", "198.51.100.0 255.255.255.128"),
+    );
+    let out = run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(&ovl),
+        Duration::from_secs(10),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("line 13: error: crypto map OUTSIDE_MAP 10: local network 198.51.100.0/24 and remote network 198.51.100.0/25 overlap"),
+        "{stdout}"
+    );
+
+    // And a good file passes with exit 0.
+    let good = s.file("good.conf", &west_config(EAST_GW_OUTSIDE));
+    let out = run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(&good),
+        Duration::from_secs(10),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(": ok: 1 ISAKMP policies"), "{stdout}");
+}
+
+/// One gateway on west-gw of the topology; its peer never answers.
+fn lone_gateway(tag: &str, peer: &str, args: &[&str]) -> (Topology, Gateway) {
+    let t = Topology::new(tag, false).unwrap();
+    let gw = Gateway::start("west", &t.west_gw, &west_config(peer), args).unwrap();
+    (t, gw)
+}
+
+#[test]
+fn control_socket_refuses_a_non_root_caller() {
+    let (_t, gw) = lone_gateway("op-sock", EAST_GW_OUTSIDE, &[]);
+    let show = |who_nobody: bool| {
+        let mut c = Command::new(ipsecgw_bin());
+        c.arg("--control")
+            .arg(&gw.control)
+            .args(["show", "crypto", "isakmp", "sa"]);
+        if who_nobody {
+            as_nobody(&mut c);
+        }
+        run_bounded(&mut c, Duration::from_secs(10))
+    };
+    // The socket file itself is root-only (0600): connect() is refused.
+    let out = show(true);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "ipsecgw: permission denied on {}: the control socket is for root only (run ipsecgw as root)",
+            gw.control.display()
+        )
+    );
+    // Even if someone loosens the file mode, the daemon checks the caller's
+    // credentials (SO_PEERCRED) and refuses.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gw.control, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = show(true);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "ipsecgw: permission denied: the control socket is for root only"
+    );
+    assert!(
+        gw.log()
+            .contains("control request from a non-root caller refused uid=65534"),
+        "{}",
+        gw.log()
+    );
+    // root still gets an answer
+    let out = show(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("There are no IKEv1 SAs"));
+}
+
+/// Waits until the daemon's log has a line with every needle.
+fn wait_log_line(gw: &Gateway, needles: &[&str], limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let log = gw.log();
+        if let Some(l) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return l.to_string();
+        }
+        if Instant::now() > deadline {
+            panic!("no log line with {needles:?} after {limit:?}:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn debug_crypto_isakmp_changes_verbosity_at_runtime() {
+    // A peer nobody answers: the daemon retransmits (a debug-level event)
+    // every 0.5 s, 1 s, 2 s ... for a while.
+    const SILENT: &str = "192.0.2.99";
+    let (t, gw) = lone_gateway("op-debug", SILENT, &["--ike-retransmit-ms", "500"]);
+    let _ = t.ping(&t.west_lan, EAST_LAN_HOST, 1, 0.2);
+    // info level: the negotiation start is logged, with the peer...
+    let line = wait_log_line(&gw, &["initiating phase 1"], Duration::from_secs(5));
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(
+        line.contains(&format!("peer={SILENT}")),
+        "log lines carry the peer: {line}"
+    );
+    // ...and nothing at debug level yet (retransmissions happen but are not shown).
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!gw.log().contains(" DEBUG "), "{}", gw.log());
+
+    let reply = gw.cli(&["debug", "crypto", "isakmp", "255"]).unwrap();
+    assert_eq!(reply.trim(), "debug crypto isakmp level 255 (trace)");
+    let line = wait_log_line(&gw, &[" DEBUG ", "retransmitting"], Duration::from_secs(8));
+    assert!(line.contains(&format!("peer={SILENT}")), "{line}");
+    assert!(line.contains("ipsecgw::ike"), "{line}");
+}
+
+#[test]
+fn running_config_round_trips_through_check() {
+    let (_t, gw) = lone_gateway("op-rc", EAST_GW_OUTSIDE, &[]);
+    let running = gw.cli(&["show", "running-config"]).unwrap();
+    // the daemon shows the normalised form of the file it loaded, keys masked
+    let file = ipsecgw::config::parse(&west_config(EAST_GW_OUTSIDE)).unwrap();
+    assert_eq!(running, ipsecgw::config::print(&file.config));
+    assert!(running.contains("ikev1 pre-shared-key *****"), "{running}");
+    assert!(
+        !running.contains("operator-test-psk"),
+        "the key never shows"
+    );
+    // As on an ASA, the masked key does not load: `check` says where and why.
+    let s = Scratch::new("rc");
+    let masked = s.file("masked.conf", &running);
+    let out = run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(&masked),
+        Duration::from_secs(10),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let key_line = running
+        .lines()
+        .position(|l| l.contains("pre-shared-key *****"))
+        .unwrap()
+        + 1;
+    assert!(
+        stdout.contains(&format!(
+            "line {key_line}, col 23: error: pre-shared key of tunnel-group 192.0.2.2 is masked (`*****`)"
+        )),
+        "{stdout}"
+    );
+    // With the key pasted back it passes `ipsecgw check`...
+    let pasted = running.replace("pre-shared-key *****", "pre-shared-key operator-test-psk");
+    let p = s.file("running.conf", &pasted);
+    let out = run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(&p),
+        Duration::from_secs(10),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            ": ok: 1 ISAKMP policies, 1 transform sets, 1 crypto map entries, 1 tunnel-groups"
+        ),
+        "{stdout}"
+    );
+    // ...and loads to the very configuration the daemon runs: printed
+    // with keys, both are the same text (a fixed point of parse + print).
+    let again = ipsecgw::config::parse(&pasted).unwrap();
+    let with_keys = ipsecgw::config::PrintOptions { include_keys: true };
+    assert_eq!(
+        ipsecgw::config::print_with(&again.config, with_keys),
+        ipsecgw::config::print_with(&file.config, with_keys)
+    );
+    assert_eq!(ipsecgw::config::print(&again.config), running);
+}
+
+#[test]
+fn completions_and_manpage_name_the_subcommands() {
+    let out = run_bounded(
+        Command::new(ipsecgw_bin()).args(["completions", "bash"]),
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success());
+    let bash = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        bash.contains("complete -F _ipsecgw"),
+        "a bash completion function"
+    );
+    for sub in [
+        "run",
+        "check",
+        "show",
+        "clear",
+        "debug",
+        "completions",
+        "manpage",
+    ] {
+        assert!(
+            bash.contains(&format!("ipsecgw__subcmd__{sub}")),
+            "bash completion knows `{sub}`"
+        );
+    }
+    assert!(bash.contains("running-config"), "and the words under show");
+
+    let out = run_bounded(
+        Command::new(ipsecgw_bin()).arg("manpage"),
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success());
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH ipsecgw"),
+        "roff:\n{man}"
+    );
+    assert!(
+        man.contains(".SH SUBCOMMANDS") || man.contains("SUBCOMMANDS"),
+        "{man}"
+    );
+    for sub in [
+        "run",
+        "check",
+        "show",
+        "clear",
+        "debug",
+        "completions",
+        "manpage",
+    ] {
+        assert!(
+            man.contains(&format!("ipsecgw\\-{sub}")) || man.contains(&format!("ipsecgw-{sub}")),
+            "the man page names `{sub}`:\n{man}"
+        );
+    }
+}
