@@ -509,6 +509,9 @@ impl Daemon {
                         ("engine_unknown_sa", s.unknown_sa),
                         ("engine_no_next_hop", s.no_next_hop),
                         ("engine_decap_errors", s.decap_errors),
+                        // Encapsulated or decapsulated but not sent: the
+                        // AF_XDP transmit ring was full.
+                        ("engine_tx_ring_full", s.tx_ring_full),
                     ] {
                         v.push((k.to_string(), x));
                     }
