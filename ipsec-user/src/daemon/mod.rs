@@ -484,6 +484,17 @@ impl Daemon {
                 c.last_packets = total;
                 self.engine.note_child_traffic(now, c.inbound_spi);
             }
+            // Kilobyte lifetime (or sequence space) nearly used: the ESP
+            // engine knows, the IKE engine must start the rekey. The
+            // sending side asks (its outbound SA counts what the peer's
+            // inbound counts), so the two ends do not both start one.
+            if snap
+                .sas
+                .iter()
+                .any(|s| s.outbound && s.sa_id == c.out_id && s.needs_rekey)
+            {
+                self.engine.note_child_volume_soft(now, c.inbound_spi);
+            }
         }
     }
 

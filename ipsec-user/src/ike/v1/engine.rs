@@ -722,6 +722,23 @@ impl Engine {
         }
     }
 
+    /// The ESP engine reports that an SA nears a volume limit (90% of its
+    /// kilobyte lifetime, or the end of its sequence-number space): rekey it
+    /// now, exactly as the time-based soft lifetime would. Without this a
+    /// `lifetime kilobytes` SA would run into its hard limit and black-hole
+    /// traffic until the seconds lifetime ended.
+    pub fn note_child_volume_soft(&mut self, now: Instant, spi: u32) {
+        if let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)
+            .filter(|c| !c.rekeyed)
+        {
+            c.used = true;
+            c.soft = c.soft.min(now);
+        }
+    }
+
     pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
         self.sas
             .values()
