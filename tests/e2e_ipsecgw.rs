@@ -86,3 +86,72 @@ fn first_ping_raises_the_tunnel_and_counters_match() {
     let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
     assert_eq!(num(&w[0], "pkts_encaps"), 3);
 }
+
+/// `clear crypto isakmp sa` tears down phase 1 on both sides (the DELETE
+/// reaches the peer) and, as on IOS/ASA, leaves the IPsec SAs carrying
+/// traffic; after `clear crypto ipsec sa` too, the next ping negotiates
+/// phase 1 and quick mode from scratch and is answered.
+#[test]
+fn clear_isakmp_then_ipsec_and_the_next_ping_rebuilds_both() {
+    let (t, west, east) = pair("e2e-clear");
+    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(), 2);
+    let first = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap()[0].clone();
+
+    west.cli(&["clear", "crypto", "isakmp", "sa"]).unwrap();
+    let active = |gw: &Gateway| {
+        gw.cli_json(&["show", "crypto", "isakmp", "sa"])
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["active"] == true)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while active(&east) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "east dropped its ISAKMP SA on the DELETE\n{}",
+            east.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(active(&west), 0);
+    // Phase 2 outlives phase 1: same SPIs, still carrying pings.
+    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(), 2);
+    let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
+    assert_eq!(w[0]["inbound_spi"], first["inbound_spi"], "{w}");
+    assert_eq!(num(&w[0], "pkts_encaps"), 4);
+
+    west.cli(&["clear", "crypto", "ipsec", "sa"]).unwrap();
+    let w = west.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
+    assert_eq!(w.as_array().unwrap().len(), 0, "{w}");
+    let got = t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap();
+    assert_eq!(
+        got,
+        3,
+        "first ping held through phase 1 + 2\n{}",
+        west.log()
+    );
+    let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
+    let w = w
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["inbound_spi"] != first["inbound_spi"])
+        .cloned()
+        .unwrap_or_else(|| panic!("a new SA pair: {w}"));
+    assert_eq!(num(&w, "pkts_encaps"), 3, "{w}");
+    assert_eq!(num(&w, "pkts_decaps"), 3, "{w}");
+    assert_eq!(active(&west), 1);
+    assert_eq!(active(&east), 1);
+    // East's pair for the new SPIs agrees.
+    let e = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
+    assert!(
+        e.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["outbound_spi"] == w["inbound_spi"] && s["inbound_spi"] == w["outbound_spi"]),
+        "{e}"
+    );
+}

@@ -516,6 +516,27 @@ fn rekey_while_in_use_then_old_sa_expires() {
     assert_eq!(p.west.child_count(), 1);
 }
 
+/// The ESP engine's volume (kilobytes) soft limit rekeys at once, long
+/// before the seconds lifetime, and only once per SA.
+#[test]
+fn volume_soft_limit_rekeys_now() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (old, _) = p.assert_mirrored();
+    p.advance(Duration::from_secs(2));
+    assert_eq!(p.ups(Side::West).len(), 1, "no rekey without a reason");
+    p.west.note_child_volume_soft(p.now, old.outbound_spi);
+    p.advance(Duration::from_secs(1));
+    let ups = p.ups(Side::West);
+    assert_eq!(ups.len(), 2, "rekeyed on volume");
+    assert_eq!(ups[1].replaces, Some(old.inbound_spi));
+    assert_ne!(ups[1].inbound_spi, old.inbound_spi);
+    assert_eq!(p.ups(Side::East).len(), 2);
+    p.west.note_child_volume_soft(p.now, old.inbound_spi);
+    p.advance(Duration::from_secs(2));
+    assert_eq!(p.ups(Side::West).len(), 2, "an SA is rekeyed once");
+}
+
 #[test]
 fn unused_sa_is_not_rekeyed() {
     let mut w = west_peer();

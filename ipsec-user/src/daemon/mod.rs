@@ -479,7 +479,6 @@ impl Daemon {
         }
         let snap = self.snapshot();
         let now = Instant::now();
-        let mut rekey = Vec::new();
         let mut expire = Vec::new();
         for c in &mut self.children {
             let mine = || {
@@ -491,7 +490,7 @@ impl Daemon {
                 .map(|s| s.counters.pkts_encaps + s.counters.pkts_decaps)
                 .sum();
             let expired = mine().any(|s| s.expired);
-            let needs_rekey = mine().any(|s| s.needs_rekey);
+            let needs_rekey = mine().any(|s| s.outbound && s.needs_rekey);
             if total != c.last_packets {
                 c.last_packets = total;
                 self.engine.note_child_traffic(now, c.inbound_spi);
@@ -499,12 +498,12 @@ impl Daemon {
             if expired {
                 expire.push(c.inbound_spi);
             } else if needs_rekey {
-                rekey.push(c.inbound_spi);
+                // Kilobyte lifetime (or sequence space) nearly used: the
+                // ESP engine knows, the IKE engine must start the rekey.
+                // The sending side asks (its outbound SA counts what the
+                // peer's inbound counts), so both ends do not start one.
+                self.engine.note_child_volume_soft(now, c.inbound_spi);
             }
-        }
-        for spi in rekey {
-            let outs = self.engine.rekey_child(now, spi);
-            self.apply(outs).await;
         }
         for spi in expire {
             let outs = self.engine.expire_child(now, spi);

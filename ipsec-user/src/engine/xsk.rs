@@ -280,14 +280,39 @@ impl Xsk {
         } else {
             &mut self.outside
         };
-        let n = {
-            let mut w = port.tx.transmit(descs.len() as u32);
-            let n = w.insert(descs.iter().copied()) as usize;
-            w.commit();
-            n
-        };
-        // Copy mode on veth always needs the kick (sendto).
-        port.tx.wake();
+        // Copy mode (veth) sends at most 32 frames per kick (sendto), and
+        // sends them before sendto returns. One kick per batch left the
+        // rest in the ring: it filled under load and frames that had been
+        // encrypted and counted were dropped ("ring full"), and a burst's
+        // tail waited for the next packet. So: queue what fits, kick, and
+        // repeat while the kick makes progress, until everything is queued
+        // and the kernel has taken it. A device that takes nothing (or one
+        // in zero-copy mode, which drains asynchronously) stops the loop
+        // at the first kick without progress; the count bounds it anyway.
+        const MAX_KICKS: u32 = RING / 32 + 2;
+        let mut n = 0usize;
+        for _ in 0..MAX_KICKS {
+            if n < descs.len() {
+                let mut w = port.tx.transmit((descs.len() - n) as u32);
+                n += w.insert(descs[n..].iter().copied()) as usize;
+                w.commit();
+            }
+            let before = port.tx.pending();
+            port.tx.wake();
+            // The kernel stops sending when the completion ring is full:
+            // give the sent frames back as we go.
+            {
+                let mut r = port.dev.complete(RING);
+                while let Some(addr) = r.read() {
+                    self.free.push(addr - addr % FRAME_SIZE as u64);
+                }
+                r.release();
+            }
+            let after = port.tx.pending();
+            if n == descs.len() && (after == 0 || after >= before) {
+                break;
+            }
+        }
         for d in &descs[n..] {
             self.free.push(d.addr - d.addr % FRAME_SIZE as u64);
         }

@@ -732,6 +732,23 @@ impl Engine {
         }
     }
 
+    /// The ESP engine reports that an SA nears a volume limit (90% of its
+    /// kilobyte lifetime, or the end of its sequence-number space): rekey it
+    /// now, exactly as the time-based soft lifetime would. Without this a
+    /// `lifetime kilobytes` SA would run into its hard limit and black-hole
+    /// traffic until the seconds lifetime ended.
+    pub fn note_child_volume_soft(&mut self, now: Instant, spi: u32) {
+        if let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)
+            .filter(|c| !c.rekeyed)
+        {
+            c.used = true;
+            c.soft = c.soft.min(now);
+        }
+    }
+
     pub fn isakmp_sas(&self, now: Instant) -> Vec<IsakmpSaInfo> {
         self.sas
             .values()
@@ -954,23 +971,6 @@ impl Engine {
         for (sel, rep) in pending {
             self.initiate_inner(now, next, sel, rep, out);
         }
-    }
-
-    /// The ESP engine reports an SA near its kilobyte lifetime or the end
-    /// of its sequence space: rekey it now, as the soft lifetime in seconds
-    /// would. The old SA lives on until the new one replaces it.
-    pub fn rekey_child(&mut self, now: Instant, inbound_spi: u32) -> Vec<Output> {
-        let mut out = Vec::new();
-        if let Some(c) = self
-            .children
-            .iter_mut()
-            .find(|c| c.inbound_spi == inbound_spi && !c.rekeyed)
-        {
-            c.used = true;
-            c.soft = now;
-        }
-        self.child_timers(now, &mut out);
-        out
     }
 
     /// The ESP engine reports an SA past its hard kilobyte lifetime: it is
