@@ -102,3 +102,34 @@ fn mutated_exchange_messages_never_panic() {
             .all(|s| s.state == "MM_ACTIVE")
     );
 }
+
+/// A captured QM1 replayed after its exchange finished must not commit a
+/// second SA: the responder commits at QM2, so a replay would install an
+/// SA pair with the peer's SPI but new keys, and the data plane would move
+/// the selector's outbound traffic onto it (black hole).
+#[test]
+fn replayed_quick_mode_message_1_creates_no_sa() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (_, _) = p.assert_mirrored();
+    let ups_before = p.ups(Side::East).len();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    for _ in 0..3 {
+        let outs = p.east.handle_datagram(p.now, qm1.from, qm1.to, &qm1.data);
+        assert!(
+            !outs
+                .iter()
+                .any(|o| matches!(o, ipsecgw::ike::v1::Output::ChildSaUp(_))),
+            "replayed QM1 committed an SA"
+        );
+        p.absorb(Side::East, outs);
+        p.run();
+    }
+    assert_eq!(p.ups(Side::East).len(), ups_before);
+    assert_eq!(p.east.child_count(), 1);
+}

@@ -278,6 +278,7 @@ impl Engine {
             last_heard: now,
             quick: HashMap::new(),
             quick_done: Vec::new(),
+            used_mids: Default::default(),
             pending: Vec::new(),
             dpd: Default::default(),
             keepalive_next: None,
