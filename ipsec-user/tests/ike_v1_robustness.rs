@@ -133,3 +133,43 @@ fn replayed_quick_mode_message_1_creates_no_sa() {
     assert_eq!(p.ups(Side::East).len(), ups_before);
     assert_eq!(p.east.child_count(), 1);
 }
+
+/// A datagram on 4500 from a new port that does not authenticate (here a
+/// replayed QM1 and a forged body under the SA's cookies) must not move
+/// the IKE SA's peer address: its next message still goes to port 500.
+#[test]
+fn unauthenticated_datagram_does_not_float_the_sa() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    let attacker = std::net::SocketAddrV4::new(*qm1.from.ip(), 5501);
+    let natt = std::net::SocketAddrV4::new(*qm1.to.ip(), 4500);
+    let mut forged = qm1.data.clone();
+    let n = forged.len();
+    forged[n - 8..].fill(0xa5);
+    for d in [&qm1.data, &forged] {
+        let outs = p.east.handle_datagram(p.now, attacker, natt, d);
+        assert!(
+            outs.iter().all(
+                |o| !matches!(o, ipsecgw::ike::v1::Output::Send { to, .. } if *to == attacker)
+            ),
+            "answered the attacker's port"
+        );
+    }
+    let outs = p.east.delete_ipsec(p.now, None);
+    let sends: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            ipsecgw::ike::v1::Output::Send { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert!(!sends.is_empty());
+    assert!(sends.iter().all(|to| to.port() == 500), "{sends:?}");
+}

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::config::{Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, SelectorId};
 use super::message::{Chain, FLAG_ENCRYPTED, HEADER_LEN, Header, MAX_MESSAGE, Message, xt};
+use super::quick_mode::QmState;
 use super::sa::{ChildRecord, IkeSa, IsakmpSaInfo, PeerStatus, Retransmit, Role, State};
 use crate::algo::EspTransform;
 
@@ -563,12 +564,20 @@ impl Engine {
         if hdr.rcookie != zero && sa.rcookie == zero && sa.role == Role::Initiator {
             sa.rcookie = hdr.rcookie;
         }
-        // NAT-T: the peer moved to 4500 (or its NAT mapping changed).
-        if from.port() != sa.remote.port() && (to.port() == self.local.natt_port) {
+        // NAT-T: the peer moved to 4500 (or its NAT mapping changed). The
+        // reply must go to the new address, so move first; but keep the
+        // move only if the message made progress (it authenticated and was
+        // new): a forged or replayed datagram must not redirect the SA
+        // (RFC 3947 section 5).
+        let float = from.port() != sa.remote.port() && to.port() == self.local.natt_port;
+        let before = (sa.remote, sa.local, sa.nat.floated);
+        let progress_before = float.then(|| progress(&sa));
+        if float {
             sa.remote = from;
             sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
             sa.nat.floated = true;
         }
+        let heard_before = sa.last_heard;
         sa.last_heard = now;
 
         let keep = match hdr.exchange {
@@ -581,6 +590,13 @@ impl Engine {
                 true
             }
         };
+        if let Some(p) = progress_before
+            && p == progress(&sa)
+        {
+            debug!(peer = %sa.peer, sa = sa.id, %from, "datagram from a new port made no progress; not floating");
+            (sa.remote, sa.local, sa.nat.floated) = before;
+            sa.last_heard = heard_before;
+        }
         if keep {
             self.sas.insert(id, sa);
         }
@@ -1016,4 +1032,26 @@ impl Engine {
     pub fn child_count(&self) -> usize {
         self.children.len()
     }
+}
+
+/// What an accepted message changes on an IKE SA: phase-1 state and last
+/// accepted datagram, quick-mode tasks, finished quick modes, DPD.
+type Progress = (
+    State,
+    Option<[u8; 20]>,
+    Vec<(u32, QmState)>,
+    Option<u32>,
+    Option<u32>,
+);
+
+fn progress(sa: &IkeSa) -> Progress {
+    let mut quick: Vec<(u32, QmState)> = sa.quick.iter().map(|(m, t)| (*m, t.state)).collect();
+    quick.sort_by_key(|(m, _)| *m);
+    (
+        sa.state,
+        sa.last_rx,
+        quick,
+        sa.quick_done.last().map(|(m, _)| *m),
+        sa.dpd.outstanding,
+    )
 }
