@@ -173,3 +173,49 @@ fn unauthenticated_datagram_does_not_float_the_sa() {
     assert!(!sends.is_empty());
     assert!(sends.iter().all(|to| to.port() == 500), "{sends:?}");
 }
+
+/// A peer that went silent (crashed and restarted: it drops our ESP as an
+/// unknown SPI) is declared dead by DPD even while we keep sending:
+/// outbound traffic marks the SA as used but is no proof of life.
+#[test]
+fn outbound_traffic_alone_does_not_keep_a_dead_peer_alive() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (w, _) = p.assert_mirrored();
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    // West sends ESP every second; nothing comes back.
+    for _ in 0..40 {
+        p.west.note_child_traffic(p.now, w.inbound_spi);
+        p.advance(std::time::Duration::from_secs(1));
+    }
+    let f = p.failures(Side::West);
+    assert!(
+        f.iter()
+            .any(|f| matches!(f, ipsecgw::ike::v1::FailureReason::PeerDead(_))),
+        "{f:?}"
+    );
+    assert_eq!(p.west.child_count(), 0);
+}
+
+/// Inbound ESP is proof of life: no DPD question is asked while it flows.
+#[test]
+fn inbound_traffic_keeps_the_peer_alive_without_dpd() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (w, _) = p.assert_mirrored();
+    let before = p.sent.len();
+    for _ in 0..40 {
+        p.west.note_child_inbound(p.now, w.inbound_spi);
+        p.east.note_child_inbound(p.now, w.outbound_spi);
+        p.advance(std::time::Duration::from_secs(1));
+    }
+    assert!(p.failures(Side::West).is_empty());
+    assert_eq!(p.sent.len(), before, "no R-U-THERE while ESP arrives");
+    assert_eq!(p.west.child_count(), 1);
+}

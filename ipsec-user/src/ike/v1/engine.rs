@@ -719,16 +719,31 @@ impl Engine {
         out
     }
 
-    /// The daemon saw ESP traffic on an SA (for rekey-while-in-use and as
-    /// liveness for DPD).
-    pub fn note_child_traffic(&mut self, now: Instant, inbound_spi: u32) {
+    /// The daemon saw ESP traffic on an SA, either way: it is in use, so
+    /// it is rekeyed before it expires. Not liveness: packets we send say
+    /// nothing about the peer.
+    pub fn note_child_traffic(&mut self, _now: Instant, inbound_spi: u32) {
         if let Some(c) = self
             .children
             .iter_mut()
             .find(|c| c.inbound_spi == inbound_spi || c.outbound_spi == inbound_spi)
         {
             c.used = true;
-            let peer = c.peer;
+        }
+    }
+
+    /// ESP arrived from the peer on an SA (authenticated by the ESP
+    /// engine): the peer is alive, so DPD need not ask (RFC 3706 section
+    /// 5.5). Outbound traffic alone must not count, or a peer that
+    /// restarted would never be declared dead while we keep sending.
+    pub fn note_child_inbound(&mut self, now: Instant, inbound_spi: u32) {
+        self.note_child_traffic(now, inbound_spi);
+        if let Some(peer) = self
+            .children
+            .iter()
+            .find(|c| c.inbound_spi == inbound_spi)
+            .map(|c| c.peer)
+        {
             for sa in self
                 .sas
                 .values_mut()
