@@ -635,6 +635,9 @@ impl Engine {
             self.record_failure(out, peer, None, FailureReason::PeerRejected(reason));
             return;
         }
+        if self.half_open(Some(peer)) < self.local.max_half_open_per_peer {
+            self.evict_oldest_half_open_responder();
+        }
         if let Err(r) = self.half_open_allowed(peer) {
             self.record_failure(out, peer, None, r);
             return;
@@ -650,6 +653,31 @@ impl Engine {
         };
         if keep {
             self.sas.insert(sa.id, sa);
+        }
+    }
+
+    /// With the half-open table full, drop its oldest responder entry to
+    /// make room. Refusing newcomers instead would lock every legitimate
+    /// peer out for the whole half-open timeout once a flood of spoofed
+    /// first messages filled the table; evicting (as a SYN cache does)
+    /// keeps the state bounded, and a real peer, which continues within a
+    /// round trip, is only displaced by a flood that outruns the table.
+    fn evict_oldest_half_open_responder(&mut self) {
+        if self.half_open(None) < self.local.max_half_open_total {
+            return;
+        }
+        if let Some(id) = self
+            .sas
+            .values()
+            .filter(|s| s.role == Role::Responder && !s.state.is_active())
+            .min_by_key(|s| (s.created, s.id))
+            .map(|s| s.id)
+        {
+            debug!(
+                sa = id,
+                "half-open ISAKMP SA table full: evicting the oldest responder entry"
+            );
+            self.sas.remove(&id);
         }
     }
 
