@@ -1068,3 +1068,30 @@ print(s.recv(65536).decode())",
     assert!(r.contains("permission denied"), "peer-credential check: {r}");
     assert!(!r.contains("crypto map"), "no config to non-root: {r}");
 }
+
+/// Where keys live, the types wipe themselves on drop: checked at compile
+/// time on the public key holders (a test that reads freed memory is not
+/// possible in safe Rust). The ESP engine's cipher and HMAC states are
+/// covered by `esp::transform`'s Drop (see RELIABILITY.md).
+#[test]
+fn key_holders_zeroize_on_drop() {
+    use ipsecgw::ike::crypto::keys::Phase1Keys;
+    fn zod<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    fn phase1(k: &Phase1Keys) {
+        zod(&k.skeyid);
+        zod(&k.skeyid_d);
+        zod(&k.skeyid_a);
+        zod(&k.skeyid_e);
+        zod(&k.enc_key);
+    }
+    fn child(c: &ChildSa) {
+        zod(&c.inbound_keymat);
+        zod(&c.outbound_keymat);
+    }
+    let p = PeerConfig::new("X", Ipv4Addr::new(192, 0, 2, 9), b"secret");
+    zod(&p.psk);
+    let _checked: [fn(&Phase1Keys); 1] = [phase1];
+    let _checked: [fn(&ChildSa); 1] = [child];
+    // The engine's peer configuration never prints its PSK.
+    assert!(!format!("{p:?}").contains("secret"), "{p:?}");
+}
