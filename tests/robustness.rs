@@ -59,9 +59,9 @@ fn west_config(extra: &str) -> String {
     c
 }
 
-fn add_addr(t: &Topology, ns: &str, cidr: &str) {
+/// Adds an address to a gateway's outside interface (inside its namespace).
+fn add_addr(ns: &str, cidr: &str) {
     sh(Command::new("ip").args(["-n", ns, "addr", "add", cidr, "dev", GW_OUTSIDE_IF])).unwrap();
-    let _ = t;
 }
 
 /// Runs `f` on a new thread inside network namespace `netns`.
@@ -195,8 +195,7 @@ fn wait_ping(t: &Topology, ns: &str, dst: &str, limit: Duration) -> Option<Durat
 
 // ------------------------------------------------------- IKE peer simulator
 
-fn sim_peer_config(name: &str, local: Ipv4Addr, remote: Ipv4Addr, psk: &str) -> PeerConfig {
-    let _ = local;
+fn sim_peer_config(name: &str, remote: Ipv4Addr, psk: &str) -> PeerConfig {
     let mut p = PeerConfig::new(name, remote, psk.as_bytes());
     p.policies = vec![IsakmpPolicy {
         priority: 10,
@@ -232,7 +231,7 @@ struct SimRun {
 /// engine), for floods and refusal checks.
 fn first_message(local: Ipv4Addr, remote: Ipv4Addr, mode: Phase1Mode) -> Vec<u8> {
     let mut engine = Engine::new(LocalConfig::new(local));
-    let mut cfg = sim_peer_config("FLOOD", local, remote, SIM_PSK);
+    let mut cfg = sim_peer_config("FLOOD", remote, SIM_PSK);
     cfg.mode = mode;
     engine.set_peers(vec![cfg]);
     engine
@@ -253,7 +252,7 @@ fn sim_negotiate(netns: &str, local: Ipv4Addr, remote: Ipv4Addr, psk: &str) -> R
         let sock = UdpSocket::bind(SocketAddrV4::new(local, 500))?;
         sock.set_read_timeout(Some(Duration::from_millis(50)))?;
         let mut engine = Engine::new(LocalConfig::new(local));
-        engine.set_peers(vec![sim_peer_config("SIM", local, remote, &psk)]);
+        engine.set_peers(vec![sim_peer_config("SIM", remote, &psk)]);
         let mut sent = Vec::new();
         let mut outs = engine.initiate(Instant::now(), remote, 1);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -513,10 +512,15 @@ fn throw_hostile(
 #[test]
 fn hostile_input_does_not_disturb_an_established_tunnel() {
     let t = Topology::new("rb-hostile", false).unwrap();
-    add_addr(&t, &t.west_gw, &format!("{SIM_ADDR}/24"));
+    add_addr(&t.west_gw, &format!("{SIM_ADDR}/24"));
     let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
     let west = Gateway::start("west", &t.west_gw, &west_config(""), &[]).unwrap();
-    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3, "{}", west.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
     let sas = east.wait_ipsec_sa(Duration::from_secs(3)).unwrap();
     let tunnel_spi = sas[0]["inbound_spi"].as_u64().unwrap() as u32;
 
@@ -537,10 +541,16 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     let u0 = udp_snmp(&t, &t.east_gw);
     let pings = BackgroundPing::start(&t, &t.west_lan, EAST_LAN_HOST, 80, 0.2);
     let start = Instant::now();
-    let thrown = throw_hostile(&t.west_gw, sim.sent.clone(), known, 100_000, Duration::from_secs(40))
-        .join()
-        .unwrap()
-        .unwrap();
+    let thrown = throw_hostile(
+        &t.west_gw,
+        sim.sent.clone(),
+        known,
+        100_000,
+        Duration::from_secs(40),
+    )
+    .join()
+    .unwrap()
+    .unwrap();
     let elapsed = start.elapsed();
     let (ping_sent, ping_recv) = pings.finish();
     // Let the daemon drain its socket queues before counting.
@@ -576,7 +586,11 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     eprintln!("HOSTILE REPORT\n{report}");
 
     assert!(total >= 100_000, "{report}");
-    assert!(east.pid().is_some() && rss_kb(pid) > 0, "east died\n{}", east.log());
+    assert!(
+        east.pid().is_some() && rss_kb(pid) > 0,
+        "east died\n{}",
+        east.log()
+    );
     // The daemon answers and still holds both tunnels.
     let sas = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
     assert_eq!(sas.as_array().unwrap().len(), 2, "{sas}");
@@ -584,10 +598,17 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     // ESP packet was classified: unknown SPIs dropped in XDP, known SPIs
     // redirected to the engine which rejected the garbage.
     let unknown = thrown.esp_unknown_spi + thrown.udp_esp_unknown_spi;
-    assert!(delta(&c0, &c1, "outside_unknown_spi_drop") >= unknown, "{report}");
+    assert!(
+        delta(&c0, &c1, "outside_unknown_spi_drop") >= unknown,
+        "{report}"
+    );
     // IKE datagrams too big for one frame arrive as IP fragments, which
     // XDP passes (outside_fragment_pass) for the kernel to reassemble.
-    let big = thrown.by_kind.get("oversized-datagram").copied().unwrap_or(0);
+    let big = thrown
+        .by_kind
+        .get("oversized-datagram")
+        .copied()
+        .unwrap_or(0);
     let ike = thrown.ike500 + thrown.ike4500;
     assert!(delta(&c0, &c1, "outside_ike_pass") + big >= ike, "{report}");
     assert!(delta(&c0, &c1, "outside_fragment_pass") >= big, "{report}");
@@ -597,7 +618,10 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
         delta(&u0, &u1, "InDatagrams") + delta(&u0, &u1, "RcvbufErrors") >= ike,
         "{report}"
     );
-    assert!(delta(&c0, &c1, "outside_esp_redirect") >= thrown.esp_known_spi, "{report}");
+    assert!(
+        delta(&c0, &c1, "outside_esp_redirect") >= thrown.esp_known_spi,
+        "{report}"
+    );
     let rejected = delta(&c0, &c1, "engine_decap_errors");
     let sa_after = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
     let sa_rejects: u64 = sa_after
@@ -605,10 +629,15 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
         .unwrap()
         .iter()
         .map(|s| {
-            ["auth_failures", "replay_drops", "recv_errors", "policy_drops"]
-                .iter()
-                .map(|k| s[k].as_u64().unwrap_or(0))
-                .sum::<u64>()
+            [
+                "auth_failures",
+                "replay_drops",
+                "recv_errors",
+                "policy_drops",
+            ]
+            .iter()
+            .map(|k| s[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
         })
         .sum();
     eprintln!("engine rejects: decap_errors {rejected}, per-SA rejects {sa_rejects}");
@@ -618,7 +647,11 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     );
     // RSS bounded: no per-packet state.
     assert!(rss_after < rss_before + 16 * 1024, "{report}");
-    assert!(ping_sent >= 60 && ping_recv * 100 >= ping_sent * 95, "{report}\n{}", east.log());
+    assert!(
+        ping_sent >= 60 && ping_recv * 100 >= ping_sent * 95,
+        "{report}\n{}",
+        east.log()
+    );
 }
 
 // ------------------------------------------------------------------ floods
@@ -635,10 +668,16 @@ fn half_open_by_peer(gw: &Gateway) -> (usize, HashMap<String, usize>, serde_json
     let mut by = HashMap::new();
     let mut n = 0;
     // A flat list: SAs (with a role) and configured peers that are down.
-    for s in v.as_array().unwrap().iter().filter(|e| e.get("role").is_some()) {
+    for s in v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("role").is_some())
+    {
         if !s["state"].as_str().unwrap_or("").ends_with("_ACTIVE") {
             n += 1;
-            *by.entry(s["peer"].as_str().unwrap_or("").to_string()).or_default() += 1;
+            *by.entry(s["peer"].as_str().unwrap_or("").to_string())
+                .or_default() += 1;
         }
     }
     (n, by, v)
@@ -652,7 +691,7 @@ fn phase1_floods_are_bounded_and_aggressive_mode_is_refused() {
     let flood: Vec<Ipv4Addr> = (100..180).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
     let peers: Vec<String> = flood.iter().map(|a| a.to_string()).collect();
     for a in std::iter::once("192.0.2.99".to_string()).chain(peers.iter().cloned()) {
-        add_addr(&t, &t.west_gw, &format!("{a}/24"));
+        add_addr(&t.west_gw, &format!("{a}/24"));
     }
     // At most 10 peers per crypto-map entry: one entry per 10 addresses.
     let all: Vec<String> = std::iter::once("192.0.2.99".to_string())
@@ -730,17 +769,25 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
             Ok(n)
         })
     };
-    let sent1 = flood_from(flood[..40].to_vec(), 16, 7).join().unwrap().unwrap();
+    let sent1 = flood_from(flood[..40].to_vec(), 16, 7)
+        .join()
+        .unwrap()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     let (n1, by1, _) = half_open_by_peer(&east);
     eprintln!("flood 1: {sent1} MM1 from 40 peers -> {n1} half-open");
     assert!(by1.values().all(|&c| c <= 4), "{by1:?}");
-    assert!(n1 <= 160 && n1 >= 120, "about 4 per peer: {n1}");
+    assert!((120..=160).contains(&n1), "about 4 per peer: {n1}");
 
     // A legitimate peer still connects meanwhile.
     let west = Gateway::start("west", &t.west_gw, &west_config(""), &[]).unwrap();
     let legit = Instant::now();
-    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3, "{}", west.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
     eprintln!("legitimate peer up in {:?} during flood 1", legit.elapsed());
 
     // Flood 2: all 80 peers, 16 each (1280 MM1): the total limit holds.
@@ -817,8 +864,14 @@ fn punt_flood_toward_an_unreachable_peer_is_rate_limited() {
     let bound = 5 + (took.as_secs_f64() * 10.0 + 2.0 * 10.0) as u64;
     assert!(punts <= bound, "punts {punts} > {bound}");
     assert!(punts >= 1);
-    assert!(limited >= sent * 9 / 10 - punts, "rate-limited {limited} of {sent}");
-    assert!(slowest < Duration::from_secs(1), "control answered in {slowest:?}");
+    assert!(
+        limited >= sent * 9 / 10 - punts,
+        "rate-limited {limited} of {sent}"
+    );
+    assert!(
+        slowest < Duration::from_secs(1),
+        "control answered in {slowest:?}"
+    );
     assert!(rss1 < rss0 + 16 * 1024);
 }
 
@@ -867,7 +920,12 @@ fn daemon_crash_leaks_nothing_and_restart_takes_over() {
     let t = Topology::new("rb-crash", true).unwrap();
     let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
     let mut west = Gateway::start("west", &t.west_gw, &west_config(""), &[]).unwrap();
-    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3, "{}", west.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
 
     let cap = Capture::start(&t, &t.east_gw);
     let pings = BackgroundPing::start(&t, &t.west_lan, EAST_LAN_HOST, 40, 0.1);
@@ -902,27 +960,44 @@ fn daemon_crash_leaks_nothing_and_restart_takes_over() {
     let c = counters(&west);
     let no_socket = c["inside_encrypt_no_socket_drop"] + c["inside_hold_no_socket_drop"];
     let guard = c["egress_protected_cleartext_drop"];
-    eprintln!("after restart: dropped while dead: {no_socket} in XDP (no socket), {guard} by the egress guard");
+    eprintln!(
+        "after restart: dropped while dead: {no_socket} in XDP (no socket), {guard} by the egress guard"
+    );
     assert!(
         no_socket + guard >= u64::from(sent - recv),
         "every lost ping was dropped on purpose: {c:?}"
     );
     let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
     eprintln!("pings pass again {took:?} after the restart");
-    assert!(took.is_some(), "west:\n{}\neast:\n{}", west.log(), east.log());
+    assert!(
+        took.is_some(),
+        "west:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 5, 0.2).unwrap(), 5);
     let e = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
-    assert_eq!(e.as_array().unwrap().len(), 1, "east dropped the stale SA: {e}");
+    assert_eq!(
+        e.as_array().unwrap().len(),
+        1,
+        "east dropped the stale SA: {e}"
+    );
 }
 
-const DPD: &str = "tunnel-group 192.0.2.2 ipsec-attributes\n isakmp keepalive threshold 10 retry 2\n";
+const DPD: &str =
+    "tunnel-group 192.0.2.2 ipsec-attributes\n isakmp keepalive threshold 10 retry 2\n";
 
 #[test]
 fn peer_restart_is_noticed_and_the_tunnel_returns() {
     let t = Topology::new("rb-peer", false).unwrap();
     let mut east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
     let west = Gateway::start("west", &t.west_gw, &west_config(DPD), &[]).unwrap();
-    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3, "{}", west.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
     let old = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap()[0]["inbound_spi"].clone();
 
     east.restart().unwrap();
@@ -931,10 +1006,18 @@ fn peer_restart_is_noticed_and_the_tunnel_returns() {
     // not know the SPIs; west must notice by itself (DPD).
     let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(60));
     eprintln!("peer restart: pings pass again after {took:?}");
-    assert!(took.is_some(), "west:\n{}\neast:\n{}", west.log(), east.log());
+    assert!(
+        took.is_some(),
+        "west:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
     let sas = west.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
     assert!(
-        sas.as_array().unwrap().iter().all(|s| s["inbound_spi"] != old),
+        sas.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["inbound_spi"] != old),
         "stale SA gone: {sas}"
     );
     assert!(t0.elapsed() < Duration::from_secs(60));
@@ -946,13 +1029,23 @@ fn outside_link_flap_recovers() {
     let t = Topology::new("rb-flap", false).unwrap();
     let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
     let west = Gateway::start("west", &t.west_gw, &west_config(DPD), &[]).unwrap();
-    assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3, "{}", west.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
     sh(Command::new("ip").args(["-n", &t.west_gw, "link", "set", GW_OUTSIDE_IF, "down"])).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     sh(Command::new("ip").args(["-n", &t.west_gw, "link", "set", GW_OUTSIDE_IF, "up"])).unwrap();
     let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(40));
     eprintln!("link flap (3 s down): pings pass again after {took:?}");
-    assert!(took.is_some(), "west:\n{}\neast:\n{}", west.log(), east.log());
+    assert!(
+        took.is_some(),
+        "west:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 5, 0.2).unwrap(), 5);
 }
 
@@ -965,15 +1058,21 @@ fn renderings(label: &str, key: &[u8]) -> Vec<(String, String)> {
     vec![
         (format!("{label} hex"), h.clone()),
         (format!("{label} HEX"), h.to_uppercase()),
-        (format!("{label} hex prefix"), h[..16.min(h.len())].to_string()),
-        (format!("{label} debug bytes"), format!("[{}", dec.join(", "))),
+        (
+            format!("{label} hex prefix"),
+            h[..16.min(h.len())].to_string(),
+        ),
+        (
+            format!("{label} debug bytes"),
+            format!("[{}", dec.join(", ")),
+        ),
     ]
 }
 
 #[test]
 fn keys_never_reach_the_logs_and_the_socket_is_root_only() {
     let t = Topology::new("rb-keys", false).unwrap();
-    add_addr(&t, &t.west_gw, &format!("{SIM_ADDR}/24"));
+    add_addr(&t.west_gw, &format!("{SIM_ADDR}/24"));
     let east = Gateway::start_with_log("east", &t.east_gw, &east_config(""), &[], "trace").unwrap();
     let west = Gateway::start_with_log("west", &t.west_gw, &west_config(""), &[], "trace").unwrap();
     for gw in [&east, &west] {
@@ -992,7 +1091,10 @@ fn keys_never_reach_the_logs_and_the_socket_is_root_only() {
     std::thread::sleep(Duration::from_millis(300));
 
     let mut secrets = Vec::new();
-    for (l, k) in [("west psk", PSK.as_bytes()), ("sim psk", SIM_PSK.as_bytes())] {
+    for (l, k) in [
+        ("west psk", PSK.as_bytes()),
+        ("sim psk", SIM_PSK.as_bytes()),
+    ] {
         secrets.push((format!("{l} text"), String::from_utf8_lossy(k).into_owned()));
         secrets.extend(renderings(l, k));
     }
@@ -1035,7 +1137,10 @@ fn keys_never_reach_the_logs_and_the_socket_is_root_only() {
     // socket's 0600 mode and the daemon's peer-credential check.
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let mode = std::fs::metadata(&east.control).unwrap().permissions().mode();
+    let mode = std::fs::metadata(&east.control)
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
     let nobody = |path: &std::path::Path| {
         let p = path.to_path_buf();
@@ -1065,7 +1170,10 @@ print(s.recv(65536).decode())",
     std::fs::set_permissions(&east.control, std::fs::Permissions::from_mode(0o666)).unwrap();
     let r = nobody(&east.control);
     std::fs::set_permissions(&east.control, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(r.contains("permission denied"), "peer-credential check: {r}");
+    assert!(
+        r.contains("permission denied"),
+        "peer-credential check: {r}"
+    );
     assert!(!r.contains("crypto map"), "no config to non-root: {r}");
 }
 
