@@ -102,3 +102,120 @@ fn mutated_exchange_messages_never_panic() {
             .all(|s| s.state == "MM_ACTIVE")
     );
 }
+
+/// A captured QM1 replayed after its exchange finished must not commit a
+/// second SA: the responder commits at QM2, so a replay would install an
+/// SA pair with the peer's SPI but new keys, and the data plane would move
+/// the selector's outbound traffic onto it (black hole).
+#[test]
+fn replayed_quick_mode_message_1_creates_no_sa() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (_, _) = p.assert_mirrored();
+    let ups_before = p.ups(Side::East).len();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    for _ in 0..3 {
+        let outs = p.east.handle_datagram(p.now, qm1.from, qm1.to, &qm1.data);
+        assert!(
+            !outs
+                .iter()
+                .any(|o| matches!(o, ipsecgw::ike::v1::Output::ChildSaUp(_))),
+            "replayed QM1 committed an SA"
+        );
+        p.absorb(Side::East, outs);
+        p.run();
+    }
+    assert_eq!(p.ups(Side::East).len(), ups_before);
+    assert_eq!(p.east.child_count(), 1);
+}
+
+/// A datagram on 4500 from a new port that does not authenticate (here a
+/// replayed QM1 and a forged body under the SA's cookies) must not move
+/// the IKE SA's peer address: its next message still goes to port 500.
+#[test]
+fn unauthenticated_datagram_does_not_float_the_sa() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    let attacker = std::net::SocketAddrV4::new(*qm1.from.ip(), 5501);
+    let natt = std::net::SocketAddrV4::new(*qm1.to.ip(), 4500);
+    let mut forged = qm1.data.clone();
+    let n = forged.len();
+    forged[n - 8..].fill(0xa5);
+    for d in [&qm1.data, &forged] {
+        let outs = p.east.handle_datagram(p.now, attacker, natt, d);
+        assert!(
+            outs.iter().all(
+                |o| !matches!(o, ipsecgw::ike::v1::Output::Send { to, .. } if *to == attacker)
+            ),
+            "answered the attacker's port"
+        );
+    }
+    let outs = p.east.delete_ipsec(p.now, None);
+    let sends: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            ipsecgw::ike::v1::Output::Send { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert!(!sends.is_empty());
+    assert!(sends.iter().all(|to| to.port() == 500), "{sends:?}");
+}
+
+/// A peer that went silent (crashed and restarted: it drops our ESP as an
+/// unknown SPI) is declared dead by DPD even while we keep sending:
+/// outbound traffic marks the SA as used but is no proof of life.
+#[test]
+fn outbound_traffic_alone_does_not_keep_a_dead_peer_alive() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (w, _) = p.assert_mirrored();
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    // West sends ESP every second; nothing comes back.
+    for _ in 0..40 {
+        p.west.note_child_traffic(p.now, w.inbound_spi);
+        p.advance(std::time::Duration::from_secs(1));
+    }
+    let f = p.failures(Side::West);
+    assert!(
+        f.iter()
+            .any(|f| matches!(f, ipsecgw::ike::v1::FailureReason::PeerDead(_))),
+        "{f:?}"
+    );
+    assert_eq!(p.west.child_count(), 0);
+}
+
+/// Inbound ESP is proof of life: no DPD question is asked while it flows.
+#[test]
+fn inbound_traffic_keeps_the_peer_alive_without_dpd() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    let (w, _) = p.assert_mirrored();
+    let before = p.sent.len();
+    for _ in 0..40 {
+        p.west.note_child_inbound(p.now, w.inbound_spi);
+        p.east.note_child_inbound(p.now, w.outbound_spi);
+        p.advance(std::time::Duration::from_secs(1));
+    }
+    assert!(p.failures(Side::West).is_empty());
+    assert_eq!(p.sent.len(), before, "no R-U-THERE while ESP arrives");
+    assert_eq!(p.west.child_count(), 1);
+}

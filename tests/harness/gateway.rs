@@ -66,6 +66,8 @@ pub struct Gateway {
     pub dir: PathBuf,
     pub control: PathBuf,
     pub instance: String,
+    extra_args: Vec<String>,
+    rust_log: String,
     child: Option<Child>,
 }
 
@@ -73,47 +75,78 @@ impl Gateway {
     /// Starts `ipsecgw run` in `netns` with `config`, and waits until its
     /// control socket answers (or fails with the daemon's log).
     pub fn start(name: &str, netns: &str, config: &str, extra_args: &[&str]) -> Result<Gateway> {
+        let level = std::env::var("IPSECGW_TEST_LOG").unwrap_or_else(|_| "info".into());
+        Self::start_with_log(name, netns, config, extra_args, &level)
+    }
+
+    /// [`Gateway::start`] with an explicit `RUST_LOG` for this daemon only
+    /// (tests run in parallel threads, so no process-wide variable).
+    pub fn start_with_log(
+        name: &str,
+        netns: &str,
+        config: &str,
+        extra_args: &[&str],
+        rust_log: &str,
+    ) -> Result<Gateway> {
         let instance = crate::topology::unique(name);
         let dir = std::env::temp_dir().join(format!("ipsecgw-test-{instance}"));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
-        let cfg = dir.join("gateway.conf");
-        fs::write(&cfg, config)?;
+        fs::write(dir.join("gateway.conf"), config)?;
         let control = dir.join("control.sock");
-        let log = fs::File::create(dir.join("daemon.log"))?;
-        // Join only the network namespace (not `ip netns exec`, which also
-        // makes a mount namespace with its own /sys): BPF pins must live in
-        // the host's bpffs so the egress guard outlives a crashed daemon.
-        let mut cmd = Command::new(ipsecgw_bin());
-        in_netns(&mut cmd, netns)?;
-        let child = cmd
-            .arg("run")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--control")
-            .arg(&control)
-            .arg("--instance")
-            .arg(&instance)
-            .args(extra_args)
-            .env(
-                "RUST_LOG",
-                std::env::var("IPSECGW_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("spawning ipsecgw")?;
         let mut gw = Gateway {
             name: name.into(),
             netns: netns.into(),
             dir,
             control,
             instance,
-            child: Some(child),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            rust_log: rust_log.into(),
+            child: None,
         };
+        gw.spawn(false)?;
         gw.wait_ready(Duration::from_secs(20))?;
         Ok(gw)
+    }
+
+    /// Starts the daemon again with the same instance name (so it finds
+    /// its pinned BPF objects), config, control socket and log file (the
+    /// new run's lines are appended). A running daemon is killed first.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill9()?;
+        self.spawn(true)?;
+        self.wait_ready(Duration::from_secs(20))
+    }
+
+    fn spawn(&mut self, append: bool) -> Result<()> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(self.dir.join("daemon.log"))?;
+        // Join only the network namespace (not `ip netns exec`, which also
+        // makes a mount namespace with its own /sys): BPF pins must live in
+        // the host's bpffs so the egress guard outlives a crashed daemon.
+        let mut cmd = Command::new(ipsecgw_bin());
+        in_netns(&mut cmd, &self.netns)?;
+        let child = cmd
+            .arg("run")
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--control")
+            .arg(&self.control)
+            .arg("--instance")
+            .arg(&self.instance)
+            .args(&self.extra_args)
+            .env("RUST_LOG", &self.rust_log)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("spawning ipsecgw")?;
+        self.child = Some(child);
+        Ok(())
     }
 
     fn wait_ready(&mut self, limit: Duration) -> Result<()> {

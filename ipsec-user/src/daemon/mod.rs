@@ -51,6 +51,8 @@ struct ChildSaRec {
     lifetime_s: u64,
     lifetime_kb: Option<u64>,
     last_packets: u64,
+    /// Inbound packets at the last look: only these prove the peer alive.
+    last_inbound: u64,
 }
 
 /// How long an initiator waits after quick mode before it sends ESP.
@@ -388,6 +390,7 @@ impl Daemon {
             lifetime_s: u64::from(c.lifetime_s),
             lifetime_kb: c.lifetime_kb,
             last_packets: 0,
+            last_inbound: 0,
         });
         Ok(())
     }
@@ -491,6 +494,14 @@ impl Daemon {
                 .sum();
             let expired = mine().any(|s| s.expired);
             let needs_rekey = mine().any(|s| s.outbound && s.needs_rekey);
+            let inbound: u64 = mine()
+                .filter(|s| s.sa_id == c.in_id)
+                .map(|s| s.counters.pkts_decaps)
+                .sum();
+            if inbound != c.last_inbound {
+                c.last_inbound = inbound;
+                self.engine.note_child_inbound(now, c.inbound_spi);
+            }
             if total != c.last_packets {
                 c.last_packets = total;
                 self.engine.note_child_traffic(now, c.inbound_spi);

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::config::{Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, SelectorId};
 use super::message::{Chain, FLAG_ENCRYPTED, HEADER_LEN, Header, MAX_MESSAGE, Message, xt};
+use super::quick_mode::QmState;
 use super::sa::{ChildRecord, IkeSa, IsakmpSaInfo, PeerStatus, Retransmit, Role, State};
 use crate::algo::EspTransform;
 
@@ -285,6 +286,7 @@ impl Engine {
             last_heard: now,
             quick: HashMap::new(),
             quick_done: Vec::new(),
+            used_mids: Default::default(),
             pending: Vec::new(),
             dpd: Default::default(),
             keepalive_next: None,
@@ -569,12 +571,20 @@ impl Engine {
         if hdr.rcookie != zero && sa.rcookie == zero && sa.role == Role::Initiator {
             sa.rcookie = hdr.rcookie;
         }
-        // NAT-T: the peer moved to 4500 (or its NAT mapping changed).
-        if from.port() != sa.remote.port() && (to.port() == self.local.natt_port) {
+        // NAT-T: the peer moved to 4500 (or its NAT mapping changed). The
+        // reply must go to the new address, so move first; but keep the
+        // move only if the message made progress (it authenticated and was
+        // new): a forged or replayed datagram must not redirect the SA
+        // (RFC 3947 section 5).
+        let float = from.port() != sa.remote.port() && to.port() == self.local.natt_port;
+        let before = (sa.remote, sa.local, sa.nat.floated);
+        let progress_before = float.then(|| progress(&sa));
+        if float {
             sa.remote = from;
             sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
             sa.nat.floated = true;
         }
+        let heard_before = sa.last_heard;
         sa.last_heard = now;
 
         let keep = match hdr.exchange {
@@ -587,6 +597,13 @@ impl Engine {
                 true
             }
         };
+        if let Some(p) = progress_before
+            && p == progress(&sa)
+        {
+            debug!(peer = %sa.peer, sa = sa.id, %from, "datagram from a new port made no progress; not floating");
+            (sa.remote, sa.local, sa.nat.floated) = before;
+            sa.last_heard = heard_before;
+        }
         if keep {
             self.sas.insert(id, sa);
         }
@@ -625,6 +642,9 @@ impl Engine {
             self.record_failure(out, peer, None, FailureReason::PeerRejected(reason));
             return;
         }
+        if self.half_open(Some(peer)) < self.local.max_half_open_per_peer {
+            self.evict_oldest_half_open_responder();
+        }
         if let Err(r) = self.half_open_allowed(peer) {
             self.record_failure(out, peer, None, r);
             return;
@@ -640,6 +660,31 @@ impl Engine {
         };
         if keep {
             self.sas.insert(sa.id, sa);
+        }
+    }
+
+    /// With the half-open table full, drop its oldest responder entry to
+    /// make room. Refusing newcomers instead would lock every legitimate
+    /// peer out for the whole half-open timeout once a flood of spoofed
+    /// first messages filled the table; evicting (as a SYN cache does)
+    /// keeps the state bounded, and a real peer, which continues within a
+    /// round trip, is only displaced by a flood that outruns the table.
+    fn evict_oldest_half_open_responder(&mut self) {
+        if self.half_open(None) < self.local.max_half_open_total {
+            return;
+        }
+        if let Some(id) = self
+            .sas
+            .values()
+            .filter(|s| s.role == Role::Responder && !s.state.is_active())
+            .min_by_key(|s| (s.created, s.id))
+            .map(|s| s.id)
+        {
+            debug!(
+                sa = id,
+                "half-open ISAKMP SA table full: evicting the oldest responder entry"
+            );
+            self.sas.remove(&id);
         }
     }
 
@@ -712,16 +757,31 @@ impl Engine {
         out
     }
 
-    /// The daemon saw ESP traffic on an SA (for rekey-while-in-use and as
-    /// liveness for DPD).
-    pub fn note_child_traffic(&mut self, now: Instant, inbound_spi: u32) {
+    /// The daemon saw ESP traffic on an SA, either way: it is in use, so
+    /// it is rekeyed before it expires. Not liveness: packets we send say
+    /// nothing about the peer.
+    pub fn note_child_traffic(&mut self, _now: Instant, inbound_spi: u32) {
         if let Some(c) = self
             .children
             .iter_mut()
             .find(|c| c.inbound_spi == inbound_spi || c.outbound_spi == inbound_spi)
         {
             c.used = true;
-            let peer = c.peer;
+        }
+    }
+
+    /// ESP arrived from the peer on an SA (authenticated by the ESP
+    /// engine): the peer is alive, so DPD need not ask (RFC 3706 section
+    /// 5.5). Outbound traffic alone must not count, or a peer that
+    /// restarted would never be declared dead while we keep sending.
+    pub fn note_child_inbound(&mut self, now: Instant, inbound_spi: u32) {
+        self.note_child_traffic(now, inbound_spi);
+        if let Some(peer) = self
+            .children
+            .iter()
+            .find(|c| c.inbound_spi == inbound_spi)
+            .map(|c| c.peer)
+        {
             for sa in self
                 .sas
                 .values_mut()
@@ -1057,4 +1117,26 @@ impl Engine {
     pub fn child_count(&self) -> usize {
         self.children.len()
     }
+}
+
+/// What an accepted message changes on an IKE SA: phase-1 state and last
+/// accepted datagram, quick-mode tasks, finished quick modes, DPD.
+type Progress = (
+    State,
+    Option<[u8; 20]>,
+    Vec<(u32, QmState)>,
+    Option<u32>,
+    Option<u32>,
+);
+
+fn progress(sa: &IkeSa) -> Progress {
+    let mut quick: Vec<(u32, QmState)> = sa.quick.iter().map(|(m, t)| (*m, t.state)).collect();
+    quick.sort_by_key(|(m, _)| *m);
+    (
+        sa.state,
+        sa.last_rx,
+        quick,
+        sa.quick_done.last().map(|(m, _)| *m),
+        sa.dpd.outstanding,
+    )
 }

@@ -190,6 +190,7 @@ impl Engine {
             pending: None,
         };
         sa.quick.insert(mid, task);
+        sa.note_mid(mid);
         Self::send(out, sa, data);
     }
 
@@ -219,6 +220,10 @@ impl Engine {
                 }
                 return true;
             }
+        }
+        if !sa.quick.contains_key(&mid) && sa.used_mids.contains(&mid) {
+            debug!(peer = %sa.peer, mid = format_args!("{mid:#010x}"), "quick mode message for a finished exchange (replay); dropped");
+            return true;
         }
         let Some(policy) = sa.policy else { return true };
         let iv = match sa.quick.get(&mid) {
@@ -506,6 +511,7 @@ impl Engine {
             pending: None,
         };
         sa.quick.insert(mid, task);
+        sa.note_mid(mid);
         // Commit before QM2 leaves, as IOS/ASA do: the initiator installs
         // on QM2 and may send ESP at once, racing its own QM3; our inbound
         // SA must already be there or the first packets are lost.

@@ -139,6 +139,11 @@ pub struct IkeSa {
     /// Quick modes finished recently: message id -> our last message, so a
     /// retransmitted QM2 gets our QM3 again.
     pub quick_done: Vec<(u32, Vec<u8>)>,
+    /// Message ids of every quick mode started on this SA (the most recent
+    /// [`MAX_USED_MIDS`]). A message id is used once per phase 1 (RFC
+    /// 2409 section 5.5): a QM1 whose id finished already is a replay, and
+    /// answering it would commit a second SA with the same peer SPI.
+    pub used_mids: std::collections::VecDeque<u32>,
     /// Selectors to negotiate once phase 1 is up.
     pub pending: Vec<(SelectorId, Option<u32>)>,
     pub dpd: DpdState,
@@ -147,7 +152,18 @@ pub struct IkeSa {
     pub send_initial_contact: bool,
 }
 
+/// How many quick-mode message ids an IKE SA remembers against replay.
+pub const MAX_USED_MIDS: usize = 1024;
+
 impl IkeSa {
+    /// Remembers `mid` as used (bounded).
+    pub fn note_mid(&mut self, mid: u32) {
+        if self.used_mids.len() >= MAX_USED_MIDS {
+            self.used_mids.pop_front();
+        }
+        self.used_mids.push_back(mid);
+    }
+
     pub fn spi_bytes(&self) -> Vec<u8> {
         let mut v = self.icookie.to_vec();
         v.extend_from_slice(&self.rcookie);
