@@ -168,6 +168,12 @@ fn bench(what: &str) -> Result<()> {
 
 fn fuzz(seconds: u64) -> Result<()> {
     let fuzz_dir = root().join("fuzz");
+    // Seed corpora first (pcaps, sample configs, generated packets); the
+    // script is idempotent and only adds files.
+    run(Command::new("python3")
+        .arg("seed_corpus.py")
+        .current_dir(&fuzz_dir))
+    .context("fuzz/seed_corpus.py")?;
     let out = Command::new("cargo")
         .args(["+nightly", "fuzz", "list"])
         .current_dir(&fuzz_dir)
@@ -185,7 +191,11 @@ fn fuzz(seconds: u64) -> Result<()> {
             continue;
         }
         println!("== fuzz target {target}: {seconds} s");
+        // The targets exercise userspace parsers only: no eBPF toolchain
+        // needed (fuzz/.cargo/config.toml sets the same). One job: the
+        // build machines are shared.
         run(Command::new("cargo")
+            .env("IPSECGW_SKIP_EBPF", "1")
             .args([
                 "+nightly",
                 "fuzz",
@@ -193,6 +203,7 @@ fn fuzz(seconds: u64) -> Result<()> {
                 target,
                 "--",
                 &format!("-max_total_time={seconds}"),
+                "-print_final_stats=1",
             ])
             .current_dir(&fuzz_dir))?;
     }
