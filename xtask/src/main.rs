@@ -174,9 +174,8 @@ fn fuzz(seconds: u64) -> Result<()> {
         .arg("seed_corpus.py")
         .current_dir(&fuzz_dir))
     .context("fuzz/seed_corpus.py")?;
-    let out = Command::new("cargo")
+    let out = fuzz_cargo(&fuzz_dir)
         .args(["+nightly", "fuzz", "list"])
-        .current_dir(&fuzz_dir)
         .output()
         .context("cargo +nightly fuzz list (install with `cargo install cargo-fuzz`)")?;
     if !out.status.success() {
@@ -194,7 +193,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         // The targets exercise userspace parsers only: no eBPF toolchain
         // needed (fuzz/.cargo/config.toml sets the same). One job: the
         // build machines are shared.
-        run(Command::new("cargo")
+        run(fuzz_cargo(&fuzz_dir)
             .env("IPSECGW_SKIP_EBPF", "1")
             .args([
                 "+nightly",
@@ -204,8 +203,28 @@ fn fuzz(seconds: u64) -> Result<()> {
                 "--",
                 &format!("-max_total_time={seconds}"),
                 "-print_final_stats=1",
-            ])
-            .current_dir(&fuzz_dir))?;
+            ]))?;
     }
     Ok(())
+}
+
+/// `cargo` for the fuzz crate without what `cargo run` exported to xtask
+/// (CARGO_*, RUSTUP_TOOLCHAIN, ...): inherited, they make the nightly
+/// build's fingerprints differ from a `cargo +nightly fuzz` typed in a
+/// shell, and each switch rebuilds every dependency.
+fn fuzz_cargo(fuzz_dir: &Path) -> Command {
+    let mut c = Command::new("cargo");
+    c.current_dir(fuzz_dir);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if (k.starts_with("CARGO") && k != "CARGO_HOME")
+            || k.starts_with("RUSTC")
+            || k.starts_with("RUSTFLAGS")
+            || k == "RUSTDOC"
+            || k == "RUSTUP_TOOLCHAIN"
+        {
+            c.env_remove(&k);
+        }
+    }
+    c
 }
