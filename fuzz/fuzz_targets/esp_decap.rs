@@ -89,10 +89,18 @@ fn outbound(i: usize) -> OutboundSa {
 
 /// What an accepted packet must look like.
 fn check_accepted(buf: &[u8], r: std::ops::Range<usize>) {
-    let inner = buf.get(r.clone()).expect("decapsulated range inside the buffer");
-    assert!(inner.len() >= 20, "inner packet shorter than an IPv4 header");
+    let inner = buf
+        .get(r.clone())
+        .expect("decapsulated range inside the buffer");
+    assert!(
+        inner.len() >= 20,
+        "inner packet shorter than an IPv4 header"
+    );
     assert_eq!(inner[0] >> 4, 4);
-    assert_eq!(usize::from(u16::from_be_bytes([inner[2], inner[3]])), r.len());
+    assert_eq!(
+        usize::from(u16::from_be_bytes([inner[2], inner[3]])),
+        r.len()
+    );
     let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
     let dst = Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]);
     assert!(Selector::new(REMOTE_NET.into(), 24).contains(src));
@@ -104,16 +112,15 @@ fn raw(data: &[u8]) {
         return;
     };
     let mut sa = inbound(sel as usize);
-    for located in [parse_outer_ethernet(frame), parse_outer(frame)] {
-        if let Ok(o) = located {
-            let r = o.range();
-            assert!(r.end <= frame.len(), "ESP range outside the frame");
-            assert_eq!(r.len(), o.esp_len);
-            assert!(o.spi != 0);
-            let mut buf = frame.to_vec();
-            if let Ok(inner) = sa.decapsulate(&mut buf[r.clone()]) {
-                check_accepted(&buf[r], inner);
-            }
+    let located = [parse_outer_ethernet(frame), parse_outer(frame)];
+    for o in located.into_iter().flatten() {
+        let r = o.range();
+        assert!(r.end <= frame.len(), "ESP range outside the frame");
+        assert_eq!(r.len(), o.esp_len);
+        assert!(o.spi != 0);
+        let mut buf = frame.to_vec();
+        if let Ok(inner) = sa.decapsulate(&mut buf[r.clone()]) {
+            check_accepted(&buf[r], inner);
         }
     }
     let mut buf = frame.to_vec();

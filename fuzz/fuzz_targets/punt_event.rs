@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.l3_offset, b[6]);
             let id = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
             match m.verdict {
-                FrameVerdict::Encrypt { sa_id, route, fib_rc } => {
+                FrameVerdict::Encrypt {
+                    sa_id,
+                    route,
+                    fib_rc,
+                } => {
                     assert_eq!(sa_id, id);
                     assert_eq!(fib_rc, b[5]);
                     assert_eq!(route.is_some(), fib_rc == 0);

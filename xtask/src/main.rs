@@ -193,17 +193,15 @@ fn fuzz(seconds: u64) -> Result<()> {
         // The targets exercise userspace parsers only: no eBPF toolchain
         // needed (fuzz/.cargo/config.toml sets the same). One job: the
         // build machines are shared.
-        run(fuzz_cargo(&fuzz_dir)
-            .env("IPSECGW_SKIP_EBPF", "1")
-            .args([
-                "+nightly",
-                "fuzz",
-                "run",
-                target,
-                "--",
-                &format!("-max_total_time={seconds}"),
-                "-print_final_stats=1",
-            ]))?;
+        run(fuzz_cargo(&fuzz_dir).env("IPSECGW_SKIP_EBPF", "1").args([
+            "+nightly",
+            "fuzz",
+            "run",
+            target,
+            "--",
+            &format!("-max_total_time={seconds}"),
+            "-print_final_stats=1",
+        ]))?;
     }
     Ok(())
 }
