@@ -79,12 +79,12 @@ fuzz_target!(|data: &[u8]| {
     check_message(data);
 
     // As a decrypted body whose first payload type is the first byte.
-    if let Some((&first, body)) = data.split_first() {
-        if let Ok(chain) = parse_payloads(PayloadType(first), body) {
-            assert!(chain.end <= body.len());
-            if let Ok(ps) = chain.typed() {
-                ps.iter().for_each(check_payload);
-            }
+    if let Some((&first, body)) = data.split_first()
+        && let Ok(chain) = parse_payloads(PayloadType(first), body)
+    {
+        assert!(chain.end <= body.len());
+        if let Ok(ps) = chain.typed() {
+            ps.iter().for_each(check_payload);
         }
     }
 
