@@ -3,7 +3,8 @@
 //! four-namespace topology: ipsecgw on west-gw, strongSwan on east-gw.
 //! Each case runs with ipsecgw as the initiator (raised by traffic) and as
 //! the responder (`swanctl --initiate`). Both sides must show the tunnel
-//! established, agree on SPIs and algorithms, and pass pings both ways.
+//! established, agree on SPIs and algorithms, and pass pings and TCP
+//! (iperf3) both ways.
 
 use std::time::Duration;
 
@@ -168,9 +169,19 @@ fn run(c: &Case, ipsecgw_initiates: bool) {
     assert_eq!(got, 5, "west-lan -> east-lan\n{}", diag(&gw, &charon));
     let got = t.ping(&t.east_lan, WEST_LAN_HOST, 5, 0.1).unwrap();
     assert_eq!(got, 5, "east-lan -> west-lan\n{}", diag(&gw, &charon));
+    // TCP both ways through the tunnel (iperf3, then iperf3 -R).
+    for reverse in [false, true] {
+        let r = harness::iperf::run(&t, &t.west_lan, &t.east_lan, EAST_LAN_HOST, 2, reverse)
+            .unwrap_or_else(|e| panic!("iperf3 (reverse: {reverse}): {e}\n{}", diag(&gw, &charon)));
+        assert!(
+            r.bytes_received > 0 && r.bits_per_second > 0.0,
+            "iperf3 (reverse: {reverse}) moved nothing: {r:?}"
+        );
+    }
     let ours = gw.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
     let ours = &ours[0];
-    assert!(ours["pkts_decaps"].as_u64().unwrap() >= 10, "{ours}");
+    assert!(ours["pkts_decaps"].as_u64().unwrap() >= 1000, "{ours}");
+    assert!(ours["pkts_encaps"].as_u64().unwrap() >= 1000, "{ours}");
     assert_eq!(ours["recv_errors"], 0, "{ours}");
     let isakmp = gw.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
     let state = if c.aggressive {

@@ -3,6 +3,7 @@
 //! removed on drop, even when a test fails.
 
 pub mod gateway;
+pub mod iperf;
 pub mod netns;
 pub mod strongswan;
 pub mod topology;

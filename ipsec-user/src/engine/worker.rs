@@ -19,6 +19,11 @@ use crate::dataplane::meta::{self, FrameMeta, FrameVerdict};
 use crate::esp::{self, HoldQueue, InboundSa, OutboundSa, SaCounters};
 
 const BATCH: u32 = 64;
+const EMPTY_DESC: XdpDesc = XdpDesc {
+    addr: 0,
+    len: 0,
+    options: 0,
+};
 const ETH_HLEN: usize = 14;
 /// Packets held per selector while its SA is negotiated, and for how long.
 pub const HOLD_PACKETS: usize = 64;
@@ -287,22 +292,8 @@ impl Worker {
     }
 
     fn poll_inside(&mut self, now: Instant) -> usize {
-        let mut descs = [XdpDesc {
-            addr: 0,
-            len: 0,
-            options: 0,
-        }; BATCH as usize];
-        let n = {
-            let mut rx = self.xsk.inside.rx.receive(BATCH);
-            let mut n = 0;
-            while let Some(d) = rx.read() {
-                descs[n] = d;
-                n += 1;
-            }
-            rx.release();
-            n
-        };
-        self.xsk.inside.in_fill -= n as u32;
+        let mut descs = [EMPTY_DESC; BATCH as usize];
+        let n = self.xsk.receive(true, &mut descs);
         for d in &descs[..n] {
             self.stats.rx_inside += 1;
             self.from_inside(d, now);
@@ -431,22 +422,8 @@ impl Worker {
     }
 
     fn poll_outside(&mut self, now: Instant) -> usize {
-        let mut descs = [XdpDesc {
-            addr: 0,
-            len: 0,
-            options: 0,
-        }; BATCH as usize];
-        let n = {
-            let mut rx = self.xsk.outside.rx.receive(BATCH);
-            let mut n = 0;
-            while let Some(d) = rx.read() {
-                descs[n] = d;
-                n += 1;
-            }
-            rx.release();
-            n
-        };
-        self.xsk.outside.in_fill -= n as u32;
+        let mut descs = [EMPTY_DESC; BATCH as usize];
+        let n = self.xsk.receive(false, &mut descs);
         for d in &descs[..n] {
             self.stats.rx_outside += 1;
             if !self.from_outside(d, now) {

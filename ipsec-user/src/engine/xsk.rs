@@ -202,6 +202,26 @@ impl Xsk {
         (unsafe { self.frame_mut(base) }, (addr - base) as usize)
     }
 
+    /// Takes up to `out.len()` received descriptors from one port's RX
+    /// ring; the frames are ours until released or transmitted.
+    pub fn receive(&mut self, inside: bool, out: &mut [XdpDesc]) -> usize {
+        let port = if inside {
+            &mut self.inside
+        } else {
+            &mut self.outside
+        };
+        let mut rx = port.rx.receive(out.len() as u32);
+        let mut n = 0;
+        while n < out.len() {
+            let Some(d) = rx.read() else { break };
+            out[n] = d;
+            n += 1;
+        }
+        rx.release();
+        port.in_fill -= n as u32;
+        n
+    }
+
     pub fn alloc(&mut self) -> Option<u64> {
         self.free.pop()
     }

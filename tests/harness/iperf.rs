@@ -1,0 +1,109 @@
+//! iperf3 TCP between two namespaces for the tests: server with `-1`,
+//! client with `--json`, both bounded in time and killed by PID.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::topology::Topology;
+
+/// What the client's JSON report says.
+#[derive(Debug, Clone, Copy)]
+pub struct Iperf {
+    pub bits_per_second: f64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub retransmits: u64,
+}
+
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `seconds` of TCP from `client_ns` to a server in `server_ns` at
+/// `server_addr`; with `reverse` the server sends (iperf3 `-R`), so both
+/// directions of a tunnel can be loaded from one side.
+pub fn run(
+    t: &Topology,
+    client_ns: &str,
+    server_ns: &str,
+    server_addr: &str,
+    seconds: u32,
+    reverse: bool,
+) -> Result<Iperf> {
+    let _server = Reaped(
+        t.exec(server_ns, "iperf3")
+            .args(["-s", "-1", "-B", server_addr])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning iperf3 server")?,
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = t
+            .exec(server_ns, "ss")
+            .args(["-Hltn", "sport = :5201"])
+            .output()?;
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("iperf3 server did not listen");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = t.exec(client_ns, "timeout");
+    c.args([
+        &(seconds + 20).to_string(),
+        "iperf3",
+        "-c",
+        server_addr,
+        "-J",
+        "--connect-timeout",
+        "3000",
+    ]);
+    c.args(["-t", &seconds.to_string()]);
+    if reverse {
+        c.arg("-R");
+    }
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .context("running iperf3 client")?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "iperf3 output is not JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        bail!("iperf3: {e}");
+    }
+    let end = &v["end"];
+    Ok(Iperf {
+        bits_per_second: end
+            .pointer("/sum_received/bits_per_second")
+            .and_then(|b| b.as_f64())
+            .unwrap_or(0.0),
+        bytes_sent: end
+            .pointer("/sum_sent/bytes")
+            .and_then(|b| b.as_u64())
+            .unwrap_or(0),
+        bytes_received: end
+            .pointer("/sum_received/bytes")
+            .and_then(|b| b.as_u64())
+            .unwrap_or(0),
+        retransmits: end
+            .pointer("/sum_sent/retransmits")
+            .and_then(|r| r.as_u64())
+            .unwrap_or(0),
+    })
+}
