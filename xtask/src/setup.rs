@@ -24,6 +24,7 @@ const APT_PACKAGES: &[&str] = &[
     "iperf3",
     "tcpdump",
     "ethtool",
+    "python3",
     "strongswan-charon",
     "strongswan-swanctl",
     "libcharon-extra-plugins",
