@@ -213,5 +213,5 @@ fn mtu(name: &str) -> Option<usize> {
     }
     let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU, &mut req) };
     unsafe { libc::close(fd) };
-    (rc == 0).then(|| unsafe { req.ifr_ifru.ifru_mtu } as usize)
+    (rc == 0).then_some(unsafe { req.ifr_ifru.ifru_mtu } as usize)
 }

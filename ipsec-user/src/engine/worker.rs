@@ -296,13 +296,13 @@ impl Worker {
         let n = self.xsk.receive(true, &mut descs);
         for d in &descs[..n] {
             self.stats.rx_inside += 1;
-            self.from_inside(d, now);
+            self.handle_inside(d, now);
             self.xsk.release(d.addr);
         }
         n
     }
 
-    fn from_inside(&mut self, d: &XdpDesc, now: Instant) {
+    fn handle_inside(&mut self, d: &XdpDesc, now: Instant) {
         // SAFETY: the frame was just received and is ours until released.
         let (frame, off) = unsafe { self.xsk.whole_frame_mut(d.addr) };
         let Some(meta) = Self::meta(frame, off) else {
@@ -426,7 +426,7 @@ impl Worker {
         let n = self.xsk.receive(false, &mut descs);
         for d in &descs[..n] {
             self.stats.rx_outside += 1;
-            if !self.from_outside(d, now) {
+            if !self.handle_outside(d, now) {
                 self.xsk.release(d.addr);
             }
         }
@@ -435,7 +435,7 @@ impl Worker {
 
     /// Decapsulates in place; on success the same frame goes out the
     /// inside interface (returns true: the frame is no longer ours).
-    fn from_outside(&mut self, d: &XdpDesc, now: Instant) -> bool {
+    fn handle_outside(&mut self, d: &XdpDesc, now: Instant) -> bool {
         // SAFETY: the frame was just received and is ours until released.
         let (frame, off) = unsafe { self.xsk.whole_frame_mut(d.addr) };
         let Some(meta) = Self::meta(frame, off) else {
@@ -605,16 +605,15 @@ fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
 
 /// Spawns the worker thread; returns its command sender and the socket
 /// fds to register in the XSKMAPs.
-pub fn spawn(
-    cfg: WorkerConfig,
-) -> Result<
-    (
-        mpsc::Sender<WorkerCmd>,
-        (i32, i32),
-        std::thread::JoinHandle<()>,
-    ),
-    WorkerError,
-> {
+/// A running worker: its command channel, the (inside, outside) AF_XDP
+/// socket fds for the XSKMAPs, and its thread.
+pub type Spawned = (
+    mpsc::Sender<WorkerCmd>,
+    (i32, i32),
+    std::thread::JoinHandle<()>,
+);
+
+pub fn spawn(cfg: WorkerConfig) -> Result<Spawned, WorkerError> {
     let worker = Worker::new(cfg)?;
     let fds = worker.socket_fds();
     let (tx, rx) = mpsc::channel();

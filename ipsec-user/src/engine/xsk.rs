@@ -65,7 +65,7 @@ fn ifinfo(name: &str) -> Result<IfInfo, XskError> {
     Ok(info)
 }
 
-fn errno<T>(name: &str, step: &'static str) -> impl FnOnce(xdpilone::Errno) -> XskError + use<T> {
+fn errno(name: &str, step: &'static str) -> impl FnOnce(xdpilone::Errno) -> XskError + use<> {
     let name = name.to_string();
     move |e| XskError::Setup(name, step, e.get_raw())
 }
@@ -96,14 +96,13 @@ impl Xsk {
             headroom: 0,
             flags: 0,
         };
-        let umem = unsafe { Umem::new(cfg, slice) }.map_err(errno::<()>(inside, "umem"))?;
+        let umem = unsafe { Umem::new(cfg, slice) }.map_err(errno(inside, "umem"))?;
 
         let in_info = ifinfo(inside)?;
-        let in_sock =
-            Socket::with_shared(&in_info, &umem).map_err(errno::<()>(inside, "socket"))?;
+        let in_sock = Socket::with_shared(&in_info, &umem).map_err(errno(inside, "socket"))?;
         let in_dev = umem
             .fq_cq(&in_sock)
-            .map_err(errno::<()>(inside, "fill/completion rings"))?;
+            .map_err(errno(inside, "fill/completion rings"))?;
         let ring = NonZeroU32::new(RING);
         let in_user = umem
             .rx_tx(
@@ -114,16 +113,16 @@ impl Xsk {
                     bind_flags: SocketConfig::XDP_BIND_NEED_WAKEUP,
                 },
             )
-            .map_err(errno::<()>(inside, "rx/tx rings"))?;
-        let in_rx = in_user.map_rx().map_err(errno::<()>(inside, "map rx"))?;
-        let in_tx = in_user.map_tx().map_err(errno::<()>(inside, "map tx"))?;
-        umem.bind(&in_user).map_err(errno::<()>(inside, "bind"))?;
+            .map_err(errno(inside, "rx/tx rings"))?;
+        let in_rx = in_user.map_rx().map_err(errno(inside, "map rx"))?;
+        let in_tx = in_user.map_tx().map_err(errno(inside, "map tx"))?;
+        umem.bind(&in_user).map_err(errno(inside, "bind"))?;
 
         let out_info = ifinfo(outside)?;
-        let out_sock = Socket::new(&out_info).map_err(errno::<()>(outside, "socket"))?;
+        let out_sock = Socket::new(&out_info).map_err(errno(outside, "socket"))?;
         let out_dev = umem
             .fq_cq(&out_sock)
-            .map_err(errno::<()>(outside, "fill/completion rings"))?;
+            .map_err(errno(outside, "fill/completion rings"))?;
         // The second socket inherits the first one's mode: no other flags.
         let out_user = umem
             .rx_tx(
@@ -134,10 +133,10 @@ impl Xsk {
                     bind_flags: 0,
                 },
             )
-            .map_err(errno::<()>(outside, "rx/tx rings"))?;
-        let out_rx = out_user.map_rx().map_err(errno::<()>(outside, "map rx"))?;
-        let out_tx = out_user.map_tx().map_err(errno::<()>(outside, "map tx"))?;
-        umem.bind(&out_user).map_err(errno::<()>(outside, "bind"))?;
+            .map_err(errno(outside, "rx/tx rings"))?;
+        let out_rx = out_user.map_rx().map_err(errno(outside, "map rx"))?;
+        let out_tx = out_user.map_tx().map_err(errno(outside, "map tx"))?;
+        umem.bind(&out_user).map_err(errno(outside, "bind"))?;
 
         let in_fd = in_user.as_raw_fd();
         let out_fd = out_user.as_raw_fd();
