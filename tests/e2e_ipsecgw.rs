@@ -155,3 +155,92 @@ fn clear_isakmp_then_ipsec_and_the_next_ping_rebuilds_both() {
         "{e}"
     );
 }
+
+/// No silent black hole: a DF packet too big once encapsulated gets ICMP
+/// "fragmentation needed" back from the gateway (with the MTU that fits),
+/// and TCP SYNs entering the tunnel have their MSS clamped (1380, ASA's
+/// `sysopt connection tcpmss` default).
+#[test]
+fn path_mtu_is_signalled_and_tcp_mss_is_clamped() {
+    let (t, west, _east) = pair("e2e-mtu");
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(),
+        2,
+        "tunnel up"
+    );
+
+    // 1472 bytes of ICMP payload make a 1500-byte packet: it fits the LAN,
+    // not the tunnel (ESP, IV, padding and ICV come on top).
+    let out = t
+        .exec(&t.west_lan, "ping")
+        .args([
+            "-n",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "-M",
+            "do",
+            "-s",
+            "1472",
+            EAST_LAN_HOST,
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Frag needed") || text.contains("mtu"),
+        "no ICMP frag-needed came back:\n{text}"
+    );
+    let mtu: u32 = text
+        .split("mtu = ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .or_else(|| {
+            // Later pings use the cached PMTU: "message too long, mtu=1438".
+            text.split("mtu=")
+                .nth(1)
+                .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no MTU in:\n{text}"));
+    assert!((1300..1500).contains(&mtu), "MTU {mtu}");
+    // A packet of exactly that size passes the tunnel.
+    let size = (mtu - 28).to_string();
+    let out = t
+        .exec(&t.west_lan, "ping")
+        .args([
+            "-n",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "-M",
+            "do",
+            "-s",
+            &size,
+            EAST_LAN_HOST,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 received"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dp = west.cli_json(&["show", "dataplane"]).unwrap();
+    assert!(dp["engine_frag_needed_sent"].as_u64().unwrap() >= 1, "{dp}");
+
+    // One TCP connection: its SYN is clamped on the way in.
+    let r = harness::iperf::run(&t, &t.west_lan, &t.east_lan, EAST_LAN_HOST, 1, false).unwrap();
+    assert!(r.bytes_received > 0);
+    let dp = west.cli_json(&["show", "dataplane"]).unwrap();
+    assert!(dp["engine_mss_clamped"].as_u64().unwrap() >= 1, "{dp}");
+}
