@@ -15,7 +15,7 @@ use tracing::{debug, info};
 
 use super::config::{Ipv4Net, SelectorId, net_from_mask};
 use super::engine::{ChildSa, Engine, FailureReason, Output, digest};
-use super::main_mode::{NONCE_LEN, check_nonce, responder_lifetime};
+use super::exchange::{NONCE_LEN, check_nonce, responder_lifetime};
 use super::message::{
     Attr, Chain, Header, ID_IPV4_ADDR, ID_IPV4_ADDR_SUBNET, IdPayload, Message, NotifyPayload,
     Proposal, SaPayload, emit_attrs, nt, pt, xt,
