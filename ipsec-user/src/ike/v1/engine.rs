@@ -413,13 +413,12 @@ impl Engine {
         data: Vec<u8>,
         mid: Option<u32>,
     ) {
-        sa.retransmit = Some(Retransmit {
-            data: data.clone(),
-            sent: 1,
-            next: now + self.local.retransmit_base,
-            interval: self.local.retransmit_base,
+        sa.retransmit = Some(Retransmit::first(
+            data.clone(),
+            now,
+            self.local.retransmit_base,
             mid,
-        });
+        ));
         Self::send(out, sa, data);
     }
 

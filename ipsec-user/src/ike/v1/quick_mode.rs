@@ -10,12 +10,11 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use subtle::ConstantTimeEq;
 use tracing::{debug, info};
 
 use super::config::{Ipv4Net, SelectorId, net_from_mask};
 use super::engine::{ChildSa, Engine, FailureReason, Output, digest};
-use super::exchange::{NONCE_LEN, check_nonce, responder_lifetime};
+use super::exchange::{NONCE_LEN, check_nonce, hash_matches, prepend_hash, responder_lifetime};
 use super::message::{
     Attr, Chain, Header, ID_IPV4_ADDR, ID_IPV4_ADDR_SUBNET, IdPayload, Message, NotifyPayload,
     Proposal, SaPayload, emit_attrs, nt, pt, xt,
@@ -23,7 +22,6 @@ use super::message::{
 use super::proposal::{self, P2Params, p2};
 use super::sa::{ChildRecord, IkeSa, Retransmit, Role};
 use crate::algo::EspTransform;
-use crate::ike::crypto::keys::exchange_iv;
 use crate::ike::crypto::{DhPrivate, SharedSecret};
 
 /// Quick-mode states (as `show crypto ipsec sa` debugging names them).
@@ -155,11 +153,11 @@ impl Engine {
         rest.push(pt::ID, id_subnet(sel.local).emit())
             .push(pt::ID, id_subnet(sel.remote).emit());
         let Some(keys) = sa.keys.as_ref() else { return };
-        let Some(policy) = sa.policy else { return };
+        let Some(iv) = sa.exchange_iv(mid) else {
+            return;
+        };
         let hash1 = keys.hash1(mid, &rest.bytes());
         let chain = prepend_hash(hash1.to_vec(), &rest);
-        let bs = crate::ike::crypto::cipher::block_size(policy.encryption);
-        let iv = exchange_iv(policy.hash, &sa.iv, mid, bs);
         let Some((data, next_iv)) = Self::sealed(sa, xt::QUICK, mid, &chain, &iv) else {
             return;
         };
@@ -178,13 +176,12 @@ impl Engine {
             our_spi,
             local_ts: sel.local,
             remote_ts: sel.remote,
-            retransmit: Some(Retransmit {
-                data: data.clone(),
-                sent: 1,
-                next: now + self.local.retransmit_base,
-                interval: self.local.retransmit_base,
-                mid: Some(mid),
-            }),
+            retransmit: Some(Retransmit::first(
+                data.clone(),
+                now,
+                self.local.retransmit_base,
+                Some(mid),
+            )),
             last_rx: None,
             last_reply: None,
             pending: None,
@@ -225,15 +222,16 @@ impl Engine {
             debug!(peer = %sa.peer, mid = format_args!("{mid:#010x}"), "quick mode message for a finished exchange (replay); dropped");
             return true;
         }
-        let Some(policy) = sa.policy else { return true };
-        let iv = match sa.quick.get(&mid) {
-            Some(t) => t.iv.clone(),
-            None => exchange_iv(
-                policy.hash,
-                &sa.iv,
-                mid,
-                crate::ike::crypto::cipher::block_size(policy.encryption),
-            ),
+        if sa.policy.is_none() {
+            return true;
+        }
+        let Some(iv) = sa
+            .quick
+            .get(&mid)
+            .map(|t| t.iv.clone())
+            .or_else(|| sa.exchange_iv(mid))
+        else {
+            return true;
         };
         let (msg, next_iv) = match Self::open(sa, hdr, data, &iv) {
             Ok(v) => v,
@@ -276,7 +274,7 @@ impl Engine {
             .as_ref()
             .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
         let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(keys.hash1(mid, msg.after_first()).as_slice().ct_eq(hash)) {
+        if !hash_matches(&keys.hash1(mid, msg.after_first()), hash) {
             debug!(peer = %sa.peer, "quick mode HASH(1) did not verify; dropped");
             return Ok(());
         }
@@ -399,28 +397,7 @@ impl Engine {
             if let Some(t) = reply_sa.proposals[0].transforms.first_mut() {
                 t.attrs
                     .retain(|a| a.atype != p2::LIFE_TYPE && a.atype != p2::LIFE_DURATION);
-                let mut life = vec![
-                    Attr {
-                        atype: p2::LIFE_TYPE,
-                        value: 1,
-                    },
-                    Attr {
-                        atype: p2::LIFE_DURATION,
-                        value: choice.lifetime_s as u64,
-                    },
-                ];
-                if let Some(kb) = choice.lifetime_kb {
-                    life.extend([
-                        Attr {
-                            atype: p2::LIFE_TYPE,
-                            value: 2,
-                        },
-                        Attr {
-                            atype: p2::LIFE_DURATION,
-                            value: kb,
-                        },
-                    ]);
-                }
+                let mut life = lifetime_attrs(choice.lifetime_s, choice.lifetime_kb);
                 life.append(&mut t.attrs);
                 t.attrs = life;
             }
@@ -433,28 +410,7 @@ impl Engine {
         }
         rest.push(pt::ID, idci_b).push(pt::ID, idcr_b);
         if choice.shortened {
-            let mut attrs = vec![
-                Attr {
-                    atype: p2::LIFE_TYPE,
-                    value: 1,
-                },
-                Attr {
-                    atype: p2::LIFE_DURATION,
-                    value: choice.lifetime_s as u64,
-                },
-            ];
-            if let Some(kb) = choice.lifetime_kb {
-                attrs.extend([
-                    Attr {
-                        atype: p2::LIFE_TYPE,
-                        value: 2,
-                    },
-                    Attr {
-                        atype: p2::LIFE_DURATION,
-                        value: kb,
-                    },
-                ]);
-            }
+            let attrs = lifetime_attrs(choice.lifetime_s, choice.lifetime_kb);
             let mut data = Vec::new();
             emit_attrs(&attrs, &mut data);
             let n = NotifyPayload {
@@ -499,13 +455,12 @@ impl Engine {
             our_spi,
             local_ts: idcr,
             remote_ts: idci,
-            retransmit: Some(Retransmit {
-                data: data.clone(),
-                sent: 1,
-                next: now + self.local.retransmit_base,
-                interval: self.local.retransmit_base,
-                mid: Some(mid),
-            }),
+            retransmit: Some(Retransmit::first(
+                data.clone(),
+                now,
+                self.local.retransmit_base,
+                Some(mid),
+            )),
             last_rx: Some(dg),
             last_reply: Some(data.clone()),
             pending: None,
@@ -537,11 +492,7 @@ impl Engine {
             .as_ref()
             .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
         let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(
-            keys.hash2(mid, &task.ni, msg.after_first())
-                .as_slice()
-                .ct_eq(hash),
-        ) {
+        if !hash_matches(&keys.hash2(mid, &task.ni, msg.after_first()), hash) {
             debug!(peer = %sa.peer, "quick mode HASH(2) did not verify; dropped");
             sa.quick.insert(mid, task);
             return Ok(());
@@ -649,7 +600,7 @@ impl Engine {
             .as_ref()
             .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
         let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(keys.hash3(mid, &task.ni, &task.nr).as_slice().ct_eq(hash)) {
+        if !hash_matches(&keys.hash3(mid, &task.ni, &task.nr), hash) {
             debug!(peer = %sa.peer, "quick mode HASH(3) did not verify; dropped");
             return Ok(());
         }
@@ -779,11 +730,29 @@ impl Engine {
     }
 }
 
-/// HASH first, then the rest; the rest's bytes are unchanged by this
-/// (next-payload fields only depend on the following payload).
-fn prepend_hash(hash: Vec<u8>, rest: &Chain) -> Chain {
-    let mut c = Chain::new();
-    c.push(pt::HASH, hash);
-    c.extend_from(rest);
-    c
+/// Phase-2 lifetime attributes: seconds, then kilobytes when limited.
+fn lifetime_attrs(seconds: u32, kb: Option<u64>) -> Vec<Attr> {
+    let mut attrs = vec![
+        Attr {
+            atype: p2::LIFE_TYPE,
+            value: 1,
+        },
+        Attr {
+            atype: p2::LIFE_DURATION,
+            value: seconds as u64,
+        },
+    ];
+    if let Some(kb) = kb {
+        attrs.extend([
+            Attr {
+                atype: p2::LIFE_TYPE,
+                value: 2,
+            },
+            Attr {
+                atype: p2::LIFE_DURATION,
+                value: kb,
+            },
+        ]);
+    }
+    attrs
 }
