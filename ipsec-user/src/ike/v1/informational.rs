@@ -213,8 +213,7 @@ impl Engine {
                         "no ISAKMP policy matched: peer {} rejected all our proposals (NO-PROPOSAL-CHOSEN received); we offered: {ours}; compare the crypto isakmp policies on both sides",
                         sa.peer
                     );
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), FailureReason::PeerRejected(reason));
+                    self.fail_sa(sa, FailureReason::PeerRejected(reason), out);
                     return false;
                 }
                 debug!(peer = %sa.peer, ntype = n.ntype, "unprotected notify ignored");
@@ -330,8 +329,7 @@ impl Engine {
                             sa.peer
                         ))
                     };
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), reason);
+                    self.fail_sa(sa, reason, out);
                 }
                 nt::INVALID_SPI => {
                     let spi = be_u32(&n.data).or(be_u32(&n.spi));
@@ -385,7 +383,7 @@ impl Engine {
                         sa.peer, sa.dpd.sent
                     );
                     let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), FailureReason::PeerDead(reason));
+                    self.fail_sa(sa, FailureReason::PeerDead(reason), out);
                     self.drop_children_of(now, peer, out);
                     out.push(Output::IsakmpDown {
                         peer,

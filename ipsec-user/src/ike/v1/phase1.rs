@@ -49,14 +49,12 @@ impl Engine {
             // half-open timeout or the retransmission limit ends it).
             Err(Some(reason @ FailureReason::AuthFailed(_))) => {
                 if sa.failure.as_deref() != Some(reason.text()) {
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), reason);
+                    self.fail_sa(sa, reason, out);
                 }
                 true
             }
             Err(Some(reason)) => {
-                let peer = sa.peer;
-                self.record_failure(out, peer, Some(sa), reason);
+                self.fail_sa(sa, reason, out);
                 false
             }
             // dropped without killing the SA (e.g. garbage)
@@ -71,9 +69,8 @@ impl Engine {
         reason: FailureReason,
         out: &mut Vec<Output>,
     ) {
-        let peer = sa.peer;
         sa.state = State::MmNoState;
-        self.record_failure(out, peer, Some(sa), reason);
+        self.fail_sa(sa, reason, out);
     }
 
     /// Initiator: our key pair and nonce, for the KE and Ni payloads.

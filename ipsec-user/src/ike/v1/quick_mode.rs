@@ -22,7 +22,8 @@ use super::message::{
 use super::proposal::{self, P2Params, p2};
 use super::sa::{ChildRecord, IkeSa, Retransmit, Role};
 use crate::algo::EspTransform;
-use crate::ike::crypto::{DhPrivate, SharedSecret};
+use crate::ike::crypto::{DhPrivate, Phase1Keys, SharedSecret};
+use zeroize::Zeroizing;
 
 /// Quick-mode states (as `show crypto ipsec sa` debugging names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,12 +120,10 @@ impl Engine {
         let dh = match pfs.map(|g| DhPrivate::generate(g, &self.rng)) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
-                let peer = sa.peer;
-                self.record_failure(
-                    out,
-                    peer,
-                    Some(sa),
+                self.fail_sa(
+                    sa,
                     FailureReason::Protocol(format!("quick mode: PFS: {e}")),
+                    out,
                 );
                 return;
             }
@@ -253,8 +252,7 @@ impl Engine {
             Some(_) => Ok(()),
         };
         if let Err(reason) = res {
-            let peer = sa.peer;
-            self.record_failure(out, peer, Some(sa), reason);
+            self.fail_sa(sa, reason, out);
         }
         true
     }
@@ -269,12 +267,7 @@ impl Engine {
         out: &mut Vec<Output>,
     ) -> Result<(), FailureReason> {
         let mid = msg.header.mid;
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !hash_matches(&keys.hash1(mid, msg.after_first()), hash) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash1(mid, msg.after_first()))? {
             debug!(peer = %sa.peer, "quick mode HASH(1) did not verify; dropped");
             return Ok(());
         }
@@ -487,12 +480,7 @@ impl Engine {
         let Some(mut task) = sa.quick.remove(&mid) else {
             return Ok(());
         };
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !hash_matches(&keys.hash2(mid, &task.ni, msg.after_first()), hash) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash2(mid, &task.ni, msg.after_first()))? {
             debug!(peer = %sa.peer, "quick mode HASH(2) did not verify; dropped");
             sa.quick.insert(mid, task);
             return Ok(());
@@ -595,12 +583,7 @@ impl Engine {
         let Some(task) = sa.quick.get(&mid) else {
             return Ok(());
         };
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !hash_matches(&keys.hash3(mid, &task.ni, &task.nr), hash) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash3(mid, &task.ni, &task.nr))? {
             debug!(peer = %sa.peer, "quick mode HASH(3) did not verify; dropped");
             return Ok(());
         }
@@ -723,11 +706,25 @@ impl Engine {
                         sa.remote
                     ),
                 };
-                let peer = sa.peer;
-                self.record_failure(out, peer, Some(sa), FailureReason::NoReply(reason));
+                self.fail_sa(sa, FailureReason::NoReply(reason), out);
             }
         }
     }
+}
+
+/// Whether the message's HASH is the one `expected` computes from the
+/// phase-1 keys (`qm_handle` checked that the HASH comes first).
+fn leading_hash_verifies(
+    sa: &IkeSa,
+    msg: &Message,
+    expected: impl FnOnce(&Phase1Keys) -> Zeroizing<Vec<u8>>,
+) -> Result<bool, FailureReason> {
+    let keys = sa
+        .keys
+        .as_ref()
+        .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
+    let hash = msg.first(pt::HASH).unwrap_or_default();
+    Ok(hash_matches(&expected(keys), hash))
 }
 
 /// Phase-2 lifetime attributes: seconds, then kilobytes when limited.
