@@ -12,19 +12,31 @@
 
 use std::time::Instant;
 
-use subtle::ConstantTimeEq;
 use tracing::debug;
 
 use super::engine::{Engine, FailureReason, Output};
-use super::main_mode::{NONCE_LEN, check_nonce, responder_lifetime, responder_lifetime_p1};
-use super::message::{Chain, Header, NotifyPayload, SaPayload, nt, pt, xt};
+use super::exchange::{check_nonce, hash_matches};
+use super::message::{Chain, Header, SaPayload, pt, xt};
 use super::nat_t;
-use super::proposal::{self, p1};
+use super::phase1::{
+    accept_p1_answer, has_initial_contact, hash_mismatch, no_usable_policy, p1_answer,
+    push_initial_contact, push_responder_lifetime,
+};
+use super::proposal;
 use super::sa::{IkeSa, Role, State};
 use crate::ike::crypto::{DhPrivate, Prf};
 
 /// When the quick mode started right after AM3 is first sent again.
 const QM_AFTER_AM3_RETRANSMIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The failure for a malformed aggressive mode message `number`.
+fn malformed(number: u8) -> impl Fn(&str) -> Option<FailureReason> {
+    move |what| {
+        Some(FailureReason::Protocol(format!(
+            "aggressive mode message {number}: {what}"
+        )))
+    }
+}
 
 impl Engine {
     pub(super) fn am_send_1(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
@@ -37,13 +49,8 @@ impl Engine {
             .map(|p| p.group)
             .find(|g| crate::ike::crypto::dh::is_supported(*g))
         else {
-            let r = FailureReason::NoPolicyMatch(super::main_mode::no_usable_policy(
-                sa.peer,
-                &cfg.policies,
-            ));
-            let peer = sa.peer;
-            sa.state = State::MmNoState;
-            self.record_failure(out, peer, Some(sa), r);
+            let r = FailureReason::NoPolicyMatch(no_usable_policy(sa.peer, &cfg.policies));
+            self.phase1_cannot_start(sa, r, out);
             return;
         };
         let policies: Vec<_> = cfg
@@ -55,17 +62,13 @@ impl Engine {
         let dh = match DhPrivate::generate(group, &self.rng) {
             Ok(d) => d,
             Err(e) => {
-                let peer = sa.peer;
-                sa.state = State::MmNoState;
-                self.record_failure(out, peer, Some(sa), FailureReason::Protocol(e.to_string()));
+                self.phase1_cannot_start(sa, FailureReason::Protocol(e.to_string()), out);
                 return;
             }
         };
         let sa_payload = proposal::p1_sa(&policies).emit();
         sa.sai_b = sa_payload.clone();
-        sa.gxi = dh.public_value().to_vec();
-        sa.dh = Some(dh);
-        sa.ni = self.random_bytes(NONCE_LEN);
+        self.initiator_ke_nonce(sa, dh);
         let mut chain = Chain::new();
         chain
             .push(pt::SA, sa_payload)
@@ -97,28 +100,7 @@ impl Engine {
                 return true;
             }
         };
-        match res {
-            Ok(()) => {
-                sa.last_rx = Some(dg);
-                true
-            }
-            // A message that fails authentication may be forged or
-            // damaged: record why, but keep waiting for a genuine one (the
-            // half-open timeout or the retransmission limit ends it).
-            Err(Some(reason @ FailureReason::AuthFailed(_))) => {
-                if sa.failure.as_deref() != Some(reason.text()) {
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), reason);
-                }
-                true
-            }
-            Err(Some(reason)) => {
-                let peer = sa.peer;
-                self.record_failure(out, peer, Some(sa), reason);
-                false
-            }
-            Err(None) => true,
-        }
+        self.phase1_step_outcome(sa, res, dg, out)
     }
 
     fn am_recv_1(
@@ -130,11 +112,7 @@ impl Engine {
         out: &mut Vec<Output>,
     ) -> Result<(), Option<FailureReason>> {
         let msg = Self::plain_msg(hdr, data)?;
-        let bad = |w: &str| {
-            Some(FailureReason::Protocol(format!(
-                "aggressive mode message 1: {w}"
-            )))
-        };
+        let bad = malformed(1);
         let sa_b = msg.first(pt::SA).ok_or_else(|| bad("no SA"))?;
         let offered = SaPayload::parse(sa_b).map_err(|e| bad(&e.to_string()))?;
         let ke = msg.first(pt::KE).ok_or_else(|| bad("no KE"))?;
@@ -150,48 +128,16 @@ impl Engine {
         sa.peer_id_b = idii_b;
         sa.policy = Some(choice.policy);
         sa.lifetime_s = choice.lifetime_s;
-        sa.gxi = ke.to_vec();
-        sa.ni = ni.to_vec();
-        let dh =
-            DhPrivate::generate(choice.policy.group, &self.rng).map_err(|e| bad(&e.to_string()))?;
-        sa.gxr = dh.public_value().to_vec();
-        let gxy = dh.agree(ke).map_err(|e| bad(&e.to_string()))?;
-        sa.nr = self.random_bytes(NONCE_LEN);
-        self.derive_phase1(sa, gxy.as_bytes())?;
+        self.responder_key_exchange(sa, choice.policy.group, ke, ni, |_, e| bad(&e.to_string()))?;
         let idir_b = self.own_id().emit();
-        let keys = sa.keys.as_ref().ok_or(None)?;
-        let hash_r = keys.hash_r(
-            &sa.gxi,
-            &sa.gxr,
-            &sa.icookie,
-            &sa.rcookie,
-            &sa.sai_b,
-            &idir_b,
-        );
-        let mut reply = SaPayload {
-            proposals: offered
-                .proposals
-                .iter()
-                .filter(|p| p.protocol == 1)
-                .take(1)
-                .cloned()
-                .collect(),
-        };
-        if let Some(p) = reply.proposals.first_mut() {
-            p.transforms = vec![choice.transform.clone()];
-        }
+        let hash_r = sa.hash_r(&idir_b).ok_or(None)?;
         let mut chain = Chain::new();
         chain
-            .push(pt::SA, reply.emit())
+            .push(pt::SA, p1_answer(&offered, &choice).emit())
             .push(pt::KE, sa.gxr.clone())
             .push(pt::NONCE, sa.nr.clone())
             .push(pt::ID, idir_b);
-        if choice.shortened {
-            chain.push(
-                pt::NOTIFY,
-                responder_lifetime_p1(sa, choice.lifetime_s).emit(),
-            );
-        }
+        push_responder_lifetime(&mut chain, sa, &choice);
         if let Some(cfg) = self.peer_config(sa.peer) {
             nat_t::push_vids(&mut chain, cfg);
         }
@@ -213,11 +159,7 @@ impl Engine {
         out: &mut Vec<Output>,
     ) -> Result<(), Option<FailureReason>> {
         let msg = Self::plain_msg(hdr, data)?;
-        let bad = |w: &str| {
-            Some(FailureReason::Protocol(format!(
-                "aggressive mode message 2: {w}"
-            )))
-        };
+        let bad = malformed(2);
         let cfg = self.peer_config(sa.peer).ok_or(None)?;
         let chosen = SaPayload::parse(msg.first(pt::SA).ok_or_else(|| bad("no SA"))?)
             .map_err(|e| bad(&e.to_string()))?;
@@ -226,18 +168,7 @@ impl Engine {
             .first()
             .and_then(|p| p.transforms.first())
             .ok_or_else(|| bad("no transform"))?;
-        let offer = proposal::decode_p1(t);
-        let policy = cfg
-            .policies
-            .iter()
-            .find(|p| {
-                Some(p.encryption) == offer.encryption
-                    && Some(p.hash) == offer.hash
-                    && Some(p.group) == offer.group
-                    && Some(p.auth) == offer.auth
-            })
-            .copied()
-            .ok_or_else(|| bad(&format!("peer chose {offer}, which we did not offer")))?;
+        let (policy, lifetime_s) = accept_p1_answer(&cfg.policies, t, &msg).map_err(|e| bad(&e))?;
         let ke = msg.first(pt::KE).ok_or_else(|| bad("no KE"))?;
         let nr = msg.first(pt::NONCE).ok_or_else(|| bad("no nonce"))?;
         check_nonce(nr)?;
@@ -246,63 +177,20 @@ impl Engine {
         nat_t::read_vids(sa, &msg, cfg);
         let force = cfg.force_encap;
         sa.policy = Some(policy);
-        sa.lifetime_s = offer
-            .lifetime_s
-            .unwrap_or(policy.lifetime_s)
-            .min(policy.lifetime_s);
-        if let Some(l) = responder_lifetime(&msg, 1, p1::LIFE_TYPE, p1::LIFE_DURATION) {
-            sa.lifetime_s = sa.lifetime_s.min(l);
-        }
-        let dh = sa.dh.take().ok_or(None)?;
-        let gxy = dh.agree(ke).map_err(|e| bad(&e.to_string()))?;
-        sa.gxr = ke.to_vec();
-        sa.nr = nr.to_vec();
-        self.derive_phase1(sa, gxy.as_bytes())?;
-        let keys = sa.keys.as_ref().ok_or(None)?;
-        let want = keys.hash_r(
-            &sa.gxi,
-            &sa.gxr,
-            &sa.icookie,
-            &sa.rcookie,
-            &sa.sai_b,
-            &idir_b,
-        );
-        if !bool::from(want.as_slice().ct_eq(&hash)) {
-            return Err(Some(FailureReason::AuthFailed(format!(
-                "pre-shared key mismatch (the peer's HASH_R did not verify; check the tunnel-group {} pre-shared-key)",
-                sa.peer
-            ))));
+        sa.lifetime_s = lifetime_s;
+        self.initiator_key_exchange(sa, ke, nr, |e| bad(&e.to_string()))?;
+        let want = sa.hash_r(&idir_b).ok_or(None)?;
+        if !hash_matches(&want, &hash) {
+            return Err(Some(hash_mismatch(sa, "HASH_R")));
         }
         let prf = Prf::new(policy.hash);
-        let (from, to) = (sa.remote, sa.local);
-        nat_t::check_natd(sa, &msg, prf, from, to);
-        self.float_if_nat(sa);
-        sa.send_initial_contact = !self.runtime.get(&sa.peer).is_some_and(|r| r.contacted);
+        self.initiator_nat_and_contact(sa, &msg, prf);
         let idii_b = self.own_id().emit();
-        let keys = sa.keys.as_ref().ok_or(None)?;
-        let hash_i = keys.hash_i(
-            &sa.gxi,
-            &sa.gxr,
-            &sa.icookie,
-            &sa.rcookie,
-            &sa.sai_b,
-            &idii_b,
-        );
+        let hash_i = sa.hash_i(&idii_b).ok_or(None)?;
         let mut chain = Chain::new();
         chain.push(pt::HASH, hash_i.to_vec());
         self.push_natd(&mut chain, sa, prf, force);
-        if sa.send_initial_contact {
-            chain.push(
-                pt::NOTIFY,
-                NotifyPayload {
-                    protocol: 1,
-                    ntype: nt::INITIAL_CONTACT,
-                    spi: sa.spi_bytes(),
-                    data: vec![],
-                }
-                .emit(),
-            );
-        }
+        push_initial_contact(&mut chain, sa);
         let (data, iv) = Self::sealed(sa, xt::AGGRESSIVE, 0, &chain, &sa.iv).ok_or(None)?;
         sa.iv = iv;
         sa.state = State::AmActive;
@@ -332,40 +220,22 @@ impl Engine {
         data: &[u8],
         out: &mut Vec<Output>,
     ) -> Result<(), Option<FailureReason>> {
-        let mismatch = || {
-            Some(FailureReason::AuthFailed(format!(
-                "pre-shared key mismatch (the peer's HASH_I did not verify; check the tunnel-group {} pre-shared-key)",
-                sa.peer
-            )))
-        };
+        let mismatch = || Some(hash_mismatch(sa, "HASH_I"));
         let (msg, next_iv) = if hdr.encrypted() {
             Self::open(sa, hdr, data, &sa.iv).map_err(|_| mismatch())?
         } else {
             (Self::plain_msg(hdr, data)?, sa.iv.clone())
         };
         let hash = msg.first(pt::HASH).ok_or_else(mismatch)?;
-        let idii_b = sa.peer_id_b.clone();
-        let keys = sa.keys.as_ref().ok_or(None)?;
-        let want = keys.hash_i(
-            &sa.gxi,
-            &sa.gxr,
-            &sa.icookie,
-            &sa.rcookie,
-            &sa.sai_b,
-            &idii_b,
-        );
-        if !bool::from(want.as_slice().ct_eq(hash)) {
+        let want = sa.hash_i(&sa.peer_id_b).ok_or(None)?;
+        if !hash_matches(&want, hash) {
             return Err(mismatch());
         }
         sa.iv = next_iv;
         if let Some(policy) = sa.policy {
-            let (from, to) = (sa.remote, sa.local);
-            nat_t::check_natd(sa, &msg, Prf::new(policy.hash), from, to);
+            nat_t::check_natd(sa, &msg, Prf::new(policy.hash));
         }
-        let ic = msg
-            .all(pt::NOTIFY)
-            .filter_map(|n| NotifyPayload::parse(n).ok())
-            .any(|n| n.ntype == nt::INITIAL_CONTACT);
+        let ic = has_initial_contact(&msg);
         sa.state = State::AmActive;
         sa.retransmit = None;
         sa.last_reply = None;

@@ -239,6 +239,13 @@ impl Engine {
         out.push(Output::Failure { peer, reason });
     }
 
+    /// Record `reason` against `sa` (its state names where it died) and
+    /// its peer.
+    pub(super) fn fail_sa(&mut self, sa: &mut IkeSa, reason: FailureReason, out: &mut Vec<Output>) {
+        let peer = sa.peer;
+        self.record_failure(out, peer, Some(sa), reason);
+    }
+
     pub(super) fn alloc_sa(
         &mut self,
         peer: Ipv4Addr,
@@ -320,19 +327,31 @@ impl Engine {
 
     /// Build a plaintext ISAKMP message.
     pub(super) fn plain(sa: &IkeSa, exchange: u8, mid: u32, chain: &Chain) -> Vec<u8> {
-        let body = chain.bytes();
+        Self::with_header(sa, exchange, mid, chain, 0, &chain.bytes())
+    }
+
+    /// Our header (the SA's cookies) followed by `body`, which is `chain`
+    /// as is or encrypted.
+    fn with_header(
+        sa: &IkeSa,
+        exchange: u8,
+        mid: u32,
+        chain: &Chain,
+        flags: u8,
+        body: &[u8],
+    ) -> Vec<u8> {
         let hdr = Header {
             icookie: sa.icookie,
             rcookie: sa.rcookie,
             next: chain.first_type(),
             exchange,
-            flags: 0,
+            flags,
             mid,
             length: (HEADER_LEN + body.len()) as u32,
         };
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         hdr.emit(&mut out);
-        out.extend_from_slice(&body);
+        out.extend_from_slice(body);
         out
     }
 
@@ -353,18 +372,7 @@ impl Engine {
         body.resize(padded, 0);
         cipher.encrypt(iv, &mut body).ok()?;
         let next_iv = body[body.len() - bs..].to_vec();
-        let hdr = Header {
-            icookie: sa.icookie,
-            rcookie: sa.rcookie,
-            next: chain.first_type(),
-            exchange,
-            flags: FLAG_ENCRYPTED,
-            mid,
-            length: (HEADER_LEN + body.len()) as u32,
-        };
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-        hdr.emit(&mut out);
-        out.extend_from_slice(&body);
+        let out = Self::with_header(sa, exchange, mid, chain, FLAG_ENCRYPTED, &body);
         Some((out, next_iv))
     }
 
@@ -413,13 +421,12 @@ impl Engine {
         data: Vec<u8>,
         mid: Option<u32>,
     ) {
-        sa.retransmit = Some(Retransmit {
-            data: data.clone(),
-            sent: 1,
-            next: now + self.local.retransmit_base,
-            interval: self.local.retransmit_base,
+        sa.retransmit = Some(Retransmit::first(
+            data.clone(),
+            now,
+            self.local.retransmit_base,
             mid,
-        });
+        ));
         Self::send(out, sa, data);
     }
 
@@ -962,7 +969,7 @@ impl Engine {
                 };
                 let peer = sa.peer;
                 let pending = std::mem::take(&mut sa.pending);
-                self.record_failure(out, peer, Some(sa), reason);
+                self.fail_sa(sa, reason, out);
                 self.try_backup_peer(now, peer, pending, out);
                 return false;
             }

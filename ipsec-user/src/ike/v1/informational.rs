@@ -6,37 +6,30 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use subtle::ConstantTimeEq;
 use tracing::{debug, info, warn};
 
 use super::engine::{Engine, FailureReason, Output};
-use super::message::{
-    Chain, DeletePayload, HEADER_LEN, Header, Message, NotifyPayload, nt, pt, xt,
-};
+use super::exchange::{hash_matches, prepend_hash};
+use super::message::{Chain, DeletePayload, Header, NotifyPayload, nt, pt, xt};
+use super::phase1::policy_list;
 use super::proposal::p2;
 use super::sa::{IkeSa, Role};
-use crate::ike::crypto::keys::exchange_iv;
 
 impl Engine {
     /// Send a protected informational with `rest` (N or D payloads).
     pub(super) fn send_info(&self, sa: &IkeSa, rest: Chain, out: &mut Vec<Output>) {
-        let (Some(keys), Some(policy)) = (sa.keys.as_ref(), sa.policy) else {
+        let Some(keys) = sa.keys.as_ref() else {
             return;
         };
-        if sa.cipher.is_none() {
+        if sa.policy.is_none() || sa.cipher.is_none() {
             return;
         }
         let mid = self.new_mid();
         let hash = keys.hash1(mid, &rest.bytes());
-        let mut chain = Chain::new();
-        chain.push(pt::HASH, hash.to_vec());
-        chain.extend_from(&rest);
-        let iv = exchange_iv(
-            policy.hash,
-            &sa.iv,
-            mid,
-            crate::ike::crypto::cipher::block_size(policy.encryption),
-        );
+        let chain = prepend_hash(hash.to_vec(), &rest);
+        let Some(iv) = sa.exchange_iv(mid) else {
+            return;
+        };
         if let Some((data, _)) = Self::sealed(sa, xt::INFORMATIONAL, mid, &chain, &iv) {
             Self::send(out, sa, data);
         }
@@ -165,6 +158,11 @@ impl Engine {
                 });
             }
         }
+        self.drop_children_of(now, peer, out);
+    }
+
+    /// Remove every child SA with `peer` (it restarted or is dead).
+    fn drop_children_of(&mut self, now: Instant, peer: Ipv4Addr, out: &mut Vec<Output>) {
         let children: Vec<u32> = self
             .children
             .iter()
@@ -174,6 +172,15 @@ impl Engine {
         for spi in children {
             self.drop_child(now, spi, false, out);
         }
+    }
+
+    /// Our inbound SPI of the child SA with `peer` whose outbound SPI is
+    /// `spi` (the peer names its inbound SPI, which is our outbound one).
+    fn child_by_outbound(&self, peer: Ipv4Addr, spi: u32) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|c| c.peer == peer && c.outbound_spi == spi)
+            .map(|c| c.inbound_spi)
     }
 
     /// Returns false when the IKE SA must be forgotten.
@@ -190,11 +197,7 @@ impl Engine {
             if sa.keys.is_some() {
                 return true;
             }
-            let body = data
-                .get(HEADER_LEN..hdr.length as usize)
-                .unwrap_or_default()
-                .to_vec();
-            let Ok(msg) = Message::parse_plain(*hdr, body) else {
+            let Ok(msg) = Self::plain_msg(hdr, data) else {
                 return true;
             };
             for n in msg
@@ -204,33 +207,22 @@ impl Engine {
                 if n.ntype == nt::NO_PROPOSAL_CHOSEN && sa.role == Role::Initiator {
                     let ours = self
                         .peer_config(sa.peer)
-                        .map(|c| {
-                            c.policies
-                                .iter()
-                                .map(|p| p.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
+                        .map(|c| policy_list(&c.policies))
                         .unwrap_or_default();
                     let reason = format!(
                         "no ISAKMP policy matched: peer {} rejected all our proposals (NO-PROPOSAL-CHOSEN received); we offered: {ours}; compare the crypto isakmp policies on both sides",
                         sa.peer
                     );
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), FailureReason::PeerRejected(reason));
+                    self.fail_sa(sa, FailureReason::PeerRejected(reason), out);
                     return false;
                 }
                 debug!(peer = %sa.peer, ntype = n.ntype, "unprotected notify ignored");
             }
             return true;
         }
-        let Some(policy) = sa.policy else { return true };
-        let iv = exchange_iv(
-            policy.hash,
-            &sa.iv,
-            hdr.mid,
-            crate::ike::crypto::cipher::block_size(policy.encryption),
-        );
+        let Some(iv) = sa.exchange_iv(hdr.mid) else {
+            return true;
+        };
         let Ok((msg, _)) = Self::open(sa, hdr, data, &iv) else {
             debug!(peer = %sa.peer, "informational did not decrypt; dropped");
             return true;
@@ -239,10 +231,9 @@ impl Engine {
             return true;
         };
         let hash_ok = msg.payloads.first().map(|p| p.ptype) == Some(pt::HASH)
-            && bool::from(
-                keys.hash1(hdr.mid, msg.after_first())
-                    .as_slice()
-                    .ct_eq(msg.first(pt::HASH).unwrap_or_default()),
+            && hash_matches(
+                &keys.hash1(hdr.mid, msg.after_first()),
+                msg.first(pt::HASH).unwrap_or_default(),
             );
         if !hash_ok {
             warn!(peer = %sa.peer, "informational with a bad HASH dropped");
@@ -270,13 +261,7 @@ impl Engine {
                             continue;
                         };
                         let spi = u32::from_be_bytes(b);
-                        // the peer names its inbound SPI: our outbound
-                        let found = self
-                            .children
-                            .iter()
-                            .find(|c| c.peer == sa.peer && c.outbound_spi == spi)
-                            .map(|c| c.inbound_spi);
-                        if let Some(inb) = found {
+                        if let Some(inb) = self.child_by_outbound(sa.peer, spi) {
                             info!(peer = %sa.peer, spi = format_args!("{spi:#010x}"), "peer deleted an IPsec SA");
                             self.drop_child(now, inb, false, out);
                         }
@@ -291,18 +276,11 @@ impl Engine {
         {
             match n.ntype {
                 nt::R_U_THERE => {
-                    let seq = n
-                        .data
-                        .get(..4)
-                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                        .unwrap_or(0);
+                    let seq = be_u32(&n.data).unwrap_or(0);
                     self.send_dpd(sa, nt::R_U_THERE_ACK, seq, out);
                 }
                 nt::R_U_THERE_ACK => {
-                    let seq = n
-                        .data
-                        .get(..4)
-                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let seq = be_u32(&n.data);
                     if sa.dpd.outstanding.is_some() && seq == sa.dpd.outstanding {
                         sa.dpd.outstanding = None;
                         sa.dpd.sent = 0;
@@ -351,22 +329,12 @@ impl Engine {
                             sa.peer
                         ))
                     };
-                    let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), reason);
+                    self.fail_sa(sa, reason, out);
                 }
                 nt::INVALID_SPI => {
-                    let spi = n
-                        .data
-                        .get(..4)
-                        .or(n.spi.get(..4))
-                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                    let spi = be_u32(&n.data).or(be_u32(&n.spi));
                     if let Some(spi) = spi {
-                        let found = self
-                            .children
-                            .iter()
-                            .find(|c| c.peer == sa.peer && c.outbound_spi == spi)
-                            .map(|c| c.inbound_spi);
-                        if let Some(inb) = found {
+                        if let Some(inb) = self.child_by_outbound(sa.peer, spi) {
                             warn!(peer = %sa.peer, spi = format_args!("{spi:#010x}"), "peer reports INVALID-SPI: dropping the SA");
                             self.drop_child(now, inb, false, out);
                         }
@@ -415,16 +383,8 @@ impl Engine {
                         sa.peer, sa.dpd.sent
                     );
                     let peer = sa.peer;
-                    self.record_failure(out, peer, Some(sa), FailureReason::PeerDead(reason));
-                    let children: Vec<u32> = self
-                        .children
-                        .iter()
-                        .filter(|c| c.peer == peer)
-                        .map(|c| c.inbound_spi)
-                        .collect();
-                    for spi in children {
-                        self.drop_child(now, spi, false, out);
-                    }
+                    self.fail_sa(sa, FailureReason::PeerDead(reason), out);
+                    self.drop_children_of(now, peer, out);
                     out.push(Output::IsakmpDown {
                         peer,
                         icookie: sa.icookie,
@@ -440,4 +400,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// The first four bytes as a big-endian number (a DPD sequence number or
+/// an SPI), if there are four.
+fn be_u32(b: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = b.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }

@@ -8,15 +8,18 @@
 //! Layout: `config` (what the integrator fills in), `message` (the tasks'
 //! view of ISAKMP messages), `proposal` (matching with reasons), `sa`
 //! (IKE SA record and ASA state names), `engine` (dispatch, timers, public
-//! API), then one module per exchange.
+//! API), `exchange` (steps every exchange shares), `phase1` (steps main
+//! and aggressive mode share), then one module per exchange.
 
 pub mod aggressive_mode;
 pub mod config;
 pub mod engine;
+mod exchange;
 pub mod informational;
 pub mod main_mode;
 pub mod message;
 pub mod nat_t;
+mod phase1;
 pub mod proposal;
 pub mod quick_mode;
 pub mod sa;

@@ -73,17 +73,12 @@ impl Engine {
 }
 
 /// Compare the peer's NAT-D payloads with the addresses the datagram
-/// really used.
-pub(super) fn check_natd(
-    sa: &mut IkeSa,
-    msg: &Message,
-    prf: Prf,
-    from: SocketAddrV4,
-    to: SocketAddrV4,
-) {
+/// really used (the SA's current addresses: from the peer to us).
+pub(super) fn check_natd(sa: &mut IkeSa, msg: &Message, prf: Prf) {
     if !sa.nat.negotiated {
         return;
     }
+    let (from, to) = (sa.remote, sa.local);
     let hashes: Vec<&[u8]> = msg.all(pt::NAT_D).chain(msg.all(pt::NAT_D_DRAFT)).collect();
     let Some((first, rest)) = hashes.split_first() else {
         return;

@@ -10,12 +10,11 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use subtle::ConstantTimeEq;
 use tracing::{debug, info};
 
 use super::config::{Ipv4Net, SelectorId, net_from_mask};
 use super::engine::{ChildSa, Engine, FailureReason, Output, digest};
-use super::main_mode::{NONCE_LEN, check_nonce, responder_lifetime};
+use super::exchange::{NONCE_LEN, check_nonce, hash_matches, prepend_hash, responder_lifetime};
 use super::message::{
     Attr, Chain, Header, ID_IPV4_ADDR, ID_IPV4_ADDR_SUBNET, IdPayload, Message, NotifyPayload,
     Proposal, SaPayload, emit_attrs, nt, pt, xt,
@@ -23,8 +22,8 @@ use super::message::{
 use super::proposal::{self, P2Params, p2};
 use super::sa::{ChildRecord, IkeSa, Retransmit, Role};
 use crate::algo::EspTransform;
-use crate::ike::crypto::keys::exchange_iv;
-use crate::ike::crypto::{DhPrivate, SharedSecret};
+use crate::ike::crypto::{DhPrivate, Phase1Keys, SharedSecret};
+use zeroize::Zeroizing;
 
 /// Quick-mode states (as `show crypto ipsec sa` debugging names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,12 +120,10 @@ impl Engine {
         let dh = match pfs.map(|g| DhPrivate::generate(g, &self.rng)) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
-                let peer = sa.peer;
-                self.record_failure(
-                    out,
-                    peer,
-                    Some(sa),
+                self.fail_sa(
+                    sa,
                     FailureReason::Protocol(format!("quick mode: PFS: {e}")),
+                    out,
                 );
                 return;
             }
@@ -155,11 +152,11 @@ impl Engine {
         rest.push(pt::ID, id_subnet(sel.local).emit())
             .push(pt::ID, id_subnet(sel.remote).emit());
         let Some(keys) = sa.keys.as_ref() else { return };
-        let Some(policy) = sa.policy else { return };
+        let Some(iv) = sa.exchange_iv(mid) else {
+            return;
+        };
         let hash1 = keys.hash1(mid, &rest.bytes());
         let chain = prepend_hash(hash1.to_vec(), &rest);
-        let bs = crate::ike::crypto::cipher::block_size(policy.encryption);
-        let iv = exchange_iv(policy.hash, &sa.iv, mid, bs);
         let Some((data, next_iv)) = Self::sealed(sa, xt::QUICK, mid, &chain, &iv) else {
             return;
         };
@@ -178,13 +175,12 @@ impl Engine {
             our_spi,
             local_ts: sel.local,
             remote_ts: sel.remote,
-            retransmit: Some(Retransmit {
-                data: data.clone(),
-                sent: 1,
-                next: now + self.local.retransmit_base,
-                interval: self.local.retransmit_base,
-                mid: Some(mid),
-            }),
+            retransmit: Some(Retransmit::first(
+                data.clone(),
+                now,
+                self.local.retransmit_base,
+                Some(mid),
+            )),
             last_rx: None,
             last_reply: None,
             pending: None,
@@ -225,15 +221,16 @@ impl Engine {
             debug!(peer = %sa.peer, mid = format_args!("{mid:#010x}"), "quick mode message for a finished exchange (replay); dropped");
             return true;
         }
-        let Some(policy) = sa.policy else { return true };
-        let iv = match sa.quick.get(&mid) {
-            Some(t) => t.iv.clone(),
-            None => exchange_iv(
-                policy.hash,
-                &sa.iv,
-                mid,
-                crate::ike::crypto::cipher::block_size(policy.encryption),
-            ),
+        if sa.policy.is_none() {
+            return true;
+        }
+        let Some(iv) = sa
+            .quick
+            .get(&mid)
+            .map(|t| t.iv.clone())
+            .or_else(|| sa.exchange_iv(mid))
+        else {
+            return true;
         };
         let (msg, next_iv) = match Self::open(sa, hdr, data, &iv) {
             Ok(v) => v,
@@ -255,8 +252,7 @@ impl Engine {
             Some(_) => Ok(()),
         };
         if let Err(reason) = res {
-            let peer = sa.peer;
-            self.record_failure(out, peer, Some(sa), reason);
+            self.fail_sa(sa, reason, out);
         }
         true
     }
@@ -271,12 +267,7 @@ impl Engine {
         out: &mut Vec<Output>,
     ) -> Result<(), FailureReason> {
         let mid = msg.header.mid;
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(keys.hash1(mid, msg.after_first()).as_slice().ct_eq(hash)) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash1(mid, msg.after_first()))? {
             debug!(peer = %sa.peer, "quick mode HASH(1) did not verify; dropped");
             return Ok(());
         }
@@ -399,28 +390,7 @@ impl Engine {
             if let Some(t) = reply_sa.proposals[0].transforms.first_mut() {
                 t.attrs
                     .retain(|a| a.atype != p2::LIFE_TYPE && a.atype != p2::LIFE_DURATION);
-                let mut life = vec![
-                    Attr {
-                        atype: p2::LIFE_TYPE,
-                        value: 1,
-                    },
-                    Attr {
-                        atype: p2::LIFE_DURATION,
-                        value: choice.lifetime_s as u64,
-                    },
-                ];
-                if let Some(kb) = choice.lifetime_kb {
-                    life.extend([
-                        Attr {
-                            atype: p2::LIFE_TYPE,
-                            value: 2,
-                        },
-                        Attr {
-                            atype: p2::LIFE_DURATION,
-                            value: kb,
-                        },
-                    ]);
-                }
+                let mut life = lifetime_attrs(choice.lifetime_s, choice.lifetime_kb);
                 life.append(&mut t.attrs);
                 t.attrs = life;
             }
@@ -433,28 +403,7 @@ impl Engine {
         }
         rest.push(pt::ID, idci_b).push(pt::ID, idcr_b);
         if choice.shortened {
-            let mut attrs = vec![
-                Attr {
-                    atype: p2::LIFE_TYPE,
-                    value: 1,
-                },
-                Attr {
-                    atype: p2::LIFE_DURATION,
-                    value: choice.lifetime_s as u64,
-                },
-            ];
-            if let Some(kb) = choice.lifetime_kb {
-                attrs.extend([
-                    Attr {
-                        atype: p2::LIFE_TYPE,
-                        value: 2,
-                    },
-                    Attr {
-                        atype: p2::LIFE_DURATION,
-                        value: kb,
-                    },
-                ]);
-            }
+            let attrs = lifetime_attrs(choice.lifetime_s, choice.lifetime_kb);
             let mut data = Vec::new();
             emit_attrs(&attrs, &mut data);
             let n = NotifyPayload {
@@ -499,13 +448,12 @@ impl Engine {
             our_spi,
             local_ts: idcr,
             remote_ts: idci,
-            retransmit: Some(Retransmit {
-                data: data.clone(),
-                sent: 1,
-                next: now + self.local.retransmit_base,
-                interval: self.local.retransmit_base,
-                mid: Some(mid),
-            }),
+            retransmit: Some(Retransmit::first(
+                data.clone(),
+                now,
+                self.local.retransmit_base,
+                Some(mid),
+            )),
             last_rx: Some(dg),
             last_reply: Some(data.clone()),
             pending: None,
@@ -532,16 +480,7 @@ impl Engine {
         let Some(mut task) = sa.quick.remove(&mid) else {
             return Ok(());
         };
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(
-            keys.hash2(mid, &task.ni, msg.after_first())
-                .as_slice()
-                .ct_eq(hash),
-        ) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash2(mid, &task.ni, msg.after_first()))? {
             debug!(peer = %sa.peer, "quick mode HASH(2) did not verify; dropped");
             sa.quick.insert(mid, task);
             return Ok(());
@@ -644,12 +583,7 @@ impl Engine {
         let Some(task) = sa.quick.get(&mid) else {
             return Ok(());
         };
-        let keys = sa
-            .keys
-            .as_ref()
-            .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
-        let hash = msg.first(pt::HASH).unwrap_or_default();
-        if !bool::from(keys.hash3(mid, &task.ni, &task.nr).as_slice().ct_eq(hash)) {
+        if !leading_hash_verifies(sa, msg, |k| k.hash3(mid, &task.ni, &task.nr))? {
             debug!(peer = %sa.peer, "quick mode HASH(3) did not verify; dropped");
             return Ok(());
         }
@@ -772,18 +706,50 @@ impl Engine {
                         sa.remote
                     ),
                 };
-                let peer = sa.peer;
-                self.record_failure(out, peer, Some(sa), FailureReason::NoReply(reason));
+                self.fail_sa(sa, FailureReason::NoReply(reason), out);
             }
         }
     }
 }
 
-/// HASH first, then the rest; the rest's bytes are unchanged by this
-/// (next-payload fields only depend on the following payload).
-fn prepend_hash(hash: Vec<u8>, rest: &Chain) -> Chain {
-    let mut c = Chain::new();
-    c.push(pt::HASH, hash);
-    c.extend_from(rest);
-    c
+/// Whether the message's HASH is the one `expected` computes from the
+/// phase-1 keys (`qm_handle` checked that the HASH comes first).
+fn leading_hash_verifies(
+    sa: &IkeSa,
+    msg: &Message,
+    expected: impl FnOnce(&Phase1Keys) -> Zeroizing<Vec<u8>>,
+) -> Result<bool, FailureReason> {
+    let keys = sa
+        .keys
+        .as_ref()
+        .ok_or_else(|| FailureReason::Protocol("no keys".into()))?;
+    let hash = msg.first(pt::HASH).unwrap_or_default();
+    Ok(hash_matches(&expected(keys), hash))
+}
+
+/// Phase-2 lifetime attributes: seconds, then kilobytes when limited.
+fn lifetime_attrs(seconds: u32, kb: Option<u64>) -> Vec<Attr> {
+    let mut attrs = vec![
+        Attr {
+            atype: p2::LIFE_TYPE,
+            value: 1,
+        },
+        Attr {
+            atype: p2::LIFE_DURATION,
+            value: seconds as u64,
+        },
+    ];
+    if let Some(kb) = kb {
+        attrs.extend([
+            Attr {
+                atype: p2::LIFE_TYPE,
+                value: 2,
+            },
+            Attr {
+                atype: p2::LIFE_DURATION,
+                value: kb,
+            },
+        ]);
+    }
+    attrs
 }

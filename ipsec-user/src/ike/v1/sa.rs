@@ -90,6 +90,19 @@ pub struct Retransmit {
     pub mid: Option<u32>,
 }
 
+impl Retransmit {
+    /// A message just sent for the first time, next sent after `base`.
+    pub fn first(data: Vec<u8>, now: Instant, base: Duration, mid: Option<u32>) -> Self {
+        Retransmit {
+            data,
+            sent: 1,
+            next: now + base,
+            interval: base,
+            mid,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct DpdState {
     pub seq: u32,
