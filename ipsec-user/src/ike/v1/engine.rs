@@ -371,7 +371,8 @@ impl Engine {
         let padded = body.len().div_ceil(bs) * bs;
         body.resize(padded, 0);
         cipher.encrypt(iv, &mut body).ok()?;
-        let next_iv = body[body.len() - bs..].to_vec();
+        // The last ciphertext block is the next IV; an empty body has none.
+        let next_iv = body.get(body.len().checked_sub(bs)?..)?.to_vec();
         let out = Self::with_header(sa, exchange, mid, chain, FLAG_ENCRYPTED, &body);
         Some((out, next_iv))
     }
