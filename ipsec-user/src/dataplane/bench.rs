@@ -3,13 +3,18 @@
 
 use std::{net::Ipv4Addr, time::Duration};
 
-use super::{AclRule, Dataplane, DataplaneError, Prog};
+use super::{AclRule, Dataplane, DataplaneError, OutboundSaSpec, Prog, Verdict, acl};
 
 #[derive(Clone, Copy, Debug)]
 pub struct ClassifyBench {
     pub lines: usize,
-    /// The packet hits the last permit line.
+    /// The packet hits a permit line whose selector has no SA yet (the
+    /// hold path: punt rate limit, ring buffer, metadata, XSK redirect).
     pub matching: Duration,
+    /// The same packet once its selector has an outbound SA (the encrypt
+    /// path, the steady state of a protected flow: FIB lookup, SA counters,
+    /// metadata, XSK redirect).
+    pub matching_sa: Duration,
     /// The packet matches nothing.
     pub non_matching: Duration,
 }
@@ -66,13 +71,52 @@ pub fn classify_bench(sizes: &[usize], repeat: u32) -> Result<Vec<ClassifyBench>
             2000,
             64,
         );
-        let matching = dp.test_run(Prog::XdpInside, &hit, repeat)?.duration;
-        let non_matching = dp.test_run(Prog::XdpInside, &miss, repeat)?.duration;
+        let matching = timed(&dp, &hit, repeat, Verdict::InHoldNoSocketDrop)?;
+        let non_matching = timed(&dp, &miss, repeat, Verdict::InNoMatchPass)?;
+        // First match decides which selector the hit packet belongs to.
+        let selector =
+            acl::first_match(&rules, last.0, last.1, acl::IPPROTO_UDP, Some((1000, 2000)))
+                .map(|(_, r)| r.selector)
+                .unwrap_or(0);
+        dp.install_outbound_sa(
+            selector,
+            OutboundSaSpec {
+                sa_id: 1,
+                peer: Ipv4Addr::new(192, 0, 2, 2),
+                local: Ipv4Addr::new(192, 0, 2, 1),
+                natt: None,
+            },
+        )?;
+        let matching_sa = timed(&dp, &hit, repeat, Verdict::InEncryptNoSocketDrop)?;
+        dp.remove_outbound_sa(selector)?;
         out.push(ClassifyBench {
             lines: n,
             matching,
+            matching_sa,
             non_matching,
         });
     }
     Ok(out)
+}
+
+/// Runs the inside program `repeat` times on `frame` and checks that every
+/// run took the path `expect` counts (a benchmark of the wrong path would
+/// be a wrong number).
+fn timed(
+    dp: &Dataplane,
+    frame: &[u8],
+    repeat: u32,
+    expect: Verdict,
+) -> Result<Duration, DataplaneError> {
+    let before = dp.counters()?;
+    let d = dp.test_run(Prog::XdpInside, frame, repeat)?.duration;
+    let got = dp.counters()?.since(&before).get(expect);
+    if got != u64::from(repeat.max(1)) {
+        return Err(DataplaneError::BenchPath {
+            expected: super::verdict_name(expect),
+            runs: repeat.max(1),
+            counted: got,
+        });
+    }
+    Ok(d)
 }

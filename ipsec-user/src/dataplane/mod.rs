@@ -184,6 +184,12 @@ pub enum DataplaneError {
     Punt(std::io::Error),
     #[error("punt stream already taken")]
     PuntTaken,
+    #[error("benchmark took the wrong path: {runs} runs, {counted} counted as {expected}")]
+    BenchPath {
+        expected: &'static str,
+        runs: u32,
+        counted: u64,
+    },
 }
 
 type Result<T, E = DataplaneError> = std::result::Result<T, E>;
