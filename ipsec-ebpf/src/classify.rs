@@ -6,7 +6,12 @@
 //! masked and looked up in one hash map; the bucket lists the lines with
 //! exactly those prefixes, sorted by index, with protocol and port ranges.
 //! The lowest matching index over all pairs wins (first match). Cost per
-//! packet: at most one hash lookup per pair in use, never a scan of the ACL.
+//! packet: at most one hash lookup per pair in use, never a scan of the ACL;
+//! a one-hash Bloom filter (`ACL_FILTER`) skips the lookups of keys that are
+//! certainly absent, which is most pairs for most packets.
+//!
+//! Up to `FAST_TUPLES` pairs are searched by an unrolled loop in the program
+//! itself; larger sets go through a `bpf_loop` callback (see `search_tuple`).
 
 use aya_ebpf::{
     btf_maps::{Array, HashMap},
@@ -27,6 +32,13 @@ static ACL_TUPLES: Array<AclTuple, { 2 * ACL_MAX_TUPLES as usize }> = Array::new
 static ACL_RULES: HashMap<AclKey, AclBucket, { 2 * ACL_MAX_KEYS as usize }, 1> = HashMap::new();
 #[btf_map]
 static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::new();
+#[btf_map]
+static ACL_FILTER: Array<AclFilter, 2> = Array::new();
+
+/// Pairs searched without `bpf_loop`. Most ACL sets use a handful of
+/// prefix-length pairs; the callback costs ~10 ns per pair even when the
+/// filter rejects it.
+const FAST_TUPLES: u32 = 8;
 
 /// The winning line. A plain struct filled through a pointer: this
 /// function is a BPF-to-BPF call, and its BTF signature must not carry
@@ -36,17 +48,6 @@ static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::
 pub struct Match {
     pub permit: u32,
     pub selector: u32,
-}
-
-#[inline(always)]
-fn mask_of(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else if len >= 32 {
-        u32::MAX
-    } else {
-        u32::MAX << (32 - len as u32)
-    }
 }
 
 /// Does line `c` match the packet? For a packet whose ports are unknown (a
@@ -97,49 +98,50 @@ fn scan_bucket(b: &AclBucket, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) ->
     false
 }
 
-/// State shared with the per-tuple `bpf_loop` callback. The loop runs in
-/// a callback because the verifier walks a plain loop of 32 tuples x 4
-/// buckets x 8 candidates as one path with thousands of pending branches
-/// ("sequence of 8193 jumps is too complex"); a callback is verified once.
-#[repr(C)]
-struct SearchCtx {
-    pkt: Ipv4Pkt,
-    generation: u32,
-    n_tuples: u32,
-    best: u32,
-    found: Match,
+/// What the filter says about one tuple.
+enum Probe {
+    /// The key is certainly absent.
+    Absent,
+    /// Tuples are sorted by their lowest line: no later one can win.
+    Stop,
+    /// The key may be present: look it up.
+    Maybe(AclKey),
 }
 
-/// One tuple: mask, look up, scan the bucket and its overflow chain.
-/// Returns 1 to stop the loop.
-extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
-    let s = unsafe { &mut *(ctx as *mut SearchCtx) };
-    let i = i as u32;
-    if i >= s.n_tuples || i >= ACL_MAX_TUPLES {
-        return 1;
-    }
-    let generation = s.generation & 1;
+/// Masks the packet's addresses for tuple `i` and checks the filter.
+#[inline(always)]
+fn probe_tuple(i: u32, generation: u32, filter: &AclFilter, p: &Ipv4Pkt, best: u32) -> Probe {
     let slot = generation * ACL_MAX_TUPLES + i;
     let Some(t) = ACL_TUPLES.get(slot) else {
-        return 1;
+        return Probe::Stop;
     };
-    if t.min_index >= s.best {
-        // Tuples are sorted by their lowest line: nothing later can win.
-        return 1;
+    if t.min_index >= best {
+        return Probe::Stop;
     }
-    let key = AclKey {
+    let src = p.src & t.src_mask;
+    let dst = p.dst & t.dst_mask;
+    let bit = acl_filter_bit(i, src, dst);
+    let word = filter.words[(bit >> 6) as usize & (ACL_FILTER_WORDS - 1)];
+    if word & (1u64 << (bit & 63)) == 0 {
+        return Probe::Absent;
+    }
+    Probe::Maybe(AclKey {
         tuple: slot,
-        src: s.pkt.src & mask_of(t.src_len),
-        dst: s.pkt.dst & mask_of(t.dst_len),
-    };
+        src,
+        dst,
+    })
+}
+
+/// Looks `key` up, scans its bucket and the bucket's overflow chain.
+#[inline(always)]
+fn search_key(key: &AclKey, generation: u32, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) {
     // SAFETY: read-only use of a value userspace replaces only by
     // whole-generation swaps.
-    let Some(b) = (unsafe { ACL_RULES.get(&key) }) else {
-        return 0;
+    let Some(b) = (unsafe { ACL_RULES.get(key) }) else {
+        return;
     };
-    if scan_bucket(b, &s.pkt, &mut s.best, &mut s.found) {
-        return 0;
+    if scan_bucket(b, p, best, found) {
+        return;
     }
     let mut next = b.next;
     for _ in 0..ACL_MAX_CHAIN {
@@ -149,12 +151,57 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
         let Some(cb) = ACL_CHAIN.get(generation * ACL_CHAIN_ENTRIES + next - 1) else {
             break;
         };
-        if scan_bucket(cb, &s.pkt, &mut s.best, &mut s.found) {
+        if scan_bucket(cb, p, best, found) {
             break;
         }
         next = cb.next;
     }
-    0
+}
+
+/// State shared with the `bpf_loop` callbacks.
+#[repr(C)]
+struct SearchCtx {
+    pkt: Ipv4Pkt,
+    generation: u32,
+    n_tuples: u32,
+    best: u32,
+    found: Match,
+    /// The key for `key_callback`.
+    key: AclKey,
+}
+
+/// One tuple of a large set. Bucket scans run in callbacks because the
+/// verifier walks a plain loop of 32 tuples x 4 buckets x 8 candidates as
+/// one path with thousands of pending branches ("sequence of 8193 jumps is
+/// too complex"); a callback is verified once. Returns 1 to stop the loop.
+extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
+    let s = unsafe { &mut *(ctx as *mut SearchCtx) };
+    let i = i as u32;
+    if i >= s.n_tuples || i >= ACL_MAX_TUPLES {
+        return 1;
+    }
+    let generation = s.generation & 1;
+    let Some(filter) = ACL_FILTER.get(generation) else {
+        return 1;
+    };
+    match probe_tuple(i, generation, filter, &s.pkt, s.best) {
+        Probe::Absent => 0,
+        Probe::Stop => 1,
+        Probe::Maybe(key) => {
+            search_key(&key, generation, &s.pkt, &mut s.best, &mut s.found);
+            0
+        }
+    }
+}
+
+/// Searches `s.key` for the unrolled loop (one iteration).
+extern "C" fn key_callback(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
+    let s = unsafe { &mut *(ctx as *mut SearchCtx) };
+    let key = s.key;
+    search_key(&key, s.generation & 1, &s.pkt, &mut s.best, &mut s.found);
+    1
 }
 
 /// First-match classification; returns false when no line matches.
@@ -163,30 +210,60 @@ pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
     let Some(cfg) = ACL_CONFIG.get(0) else {
         return false;
     };
-    let mut s = SearchCtx {
-        pkt: *p,
-        generation: cfg.generation,
-        n_tuples: cfg.n_tuples,
-        best: u32::MAX,
-        found: Match {
-            permit: 0,
-            selector: 0,
-        },
-    };
+    let generation = cfg.generation & 1;
     let n = if cfg.n_tuples > ACL_MAX_TUPLES {
         ACL_MAX_TUPLES
     } else {
         cfg.n_tuples
     };
-    // SAFETY: the callback only touches `s`, which outlives the call.
-    unsafe {
-        bpf_loop(
-            n,
-            search_tuple as *mut core::ffi::c_void,
-            &mut s as *mut SearchCtx as *mut core::ffi::c_void,
-            0,
-        )
+    let mut s = SearchCtx {
+        pkt: *p,
+        generation,
+        n_tuples: n,
+        best: u32::MAX,
+        found: Match {
+            permit: 0,
+            selector: 0,
+        },
+        key: AclKey::default(),
     };
+    if n <= FAST_TUPLES {
+        let Some(filter) = ACL_FILTER.get(generation) else {
+            return false;
+        };
+        for i in 0..FAST_TUPLES {
+            if i >= n {
+                break;
+            }
+            match probe_tuple(i, generation, filter, p, s.best) {
+                Probe::Absent => {}
+                Probe::Stop => break,
+                Probe::Maybe(key) => {
+                    s.key = key;
+                    // SAFETY: the callback only touches `s`, which outlives
+                    // the call.
+                    unsafe {
+                        bpf_loop(
+                            1,
+                            key_callback as *mut core::ffi::c_void,
+                            &mut s as *mut SearchCtx as *mut core::ffi::c_void,
+                            0,
+                        )
+                    };
+                }
+            }
+        }
+    } else {
+        // SAFETY: the callback only touches `s`, which outlives the call.
+        unsafe {
+            bpf_loop(
+                n,
+                search_tuple as *mut core::ffi::c_void,
+                &mut s as *mut SearchCtx as *mut core::ffi::c_void,
+                0,
+            )
+        };
+    }
     *found = s.found;
     s.best != u32::MAX
 }

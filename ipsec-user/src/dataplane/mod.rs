@@ -59,7 +59,8 @@ use aya::{
     },
 };
 use ipsec_common::{
-    ACL_CHAIN_ENTRIES, ACL_MAX_TUPLES, AclBucket, AclConfig, AclKey, AclTuple, InboundSa,
+    ACL_CHAIN_ENTRIES, ACL_FILTER_WORDS, ACL_MAX_TUPLES, AclBucket, AclConfig, AclFilter, AclKey,
+    AclTuple, InboundSa,
     OutboundSa, PuntConfig, SaCounters, VERDICT_COUNT, map_names as names, prog_names,
 };
 
@@ -212,6 +213,7 @@ pub struct Dataplane {
     acl_tuples: Array<MapData, AclTuple>,
     acl_rules: HashMap<MapData, AclKey, AclBucket>,
     acl_chain: Array<MapData, AclBucket>,
+    acl_filter: Array<MapData, AclFilter>,
     out_sa: HashMap<MapData, u32, OutboundSa>,
     in_spi: HashMap<MapData, u32, InboundSa>,
     sa_stats: PerCpuHashMap<MapData, u32, SaCounters>,
@@ -315,6 +317,7 @@ impl Dataplane {
             acl_tuples: take!(names::ACL_TUPLES),
             acl_rules: take!(names::ACL_RULES),
             acl_chain: take!(names::ACL_CHAIN),
+            acl_filter: take!(names::ACL_FILTER),
             out_sa: take!(names::OUT_SA),
             in_spi: take!(names::IN_SPI),
             sa_stats: take!(names::SA_STATS),
@@ -501,6 +504,15 @@ impl Dataplane {
                 .set(new * ACL_CHAIN_ENTRIES + i as u32, b, 0)
                 .map_err(map_err(names::ACL_CHAIN))?;
         }
+        // The whole filter in one update (128 KiB), before any packet can
+        // see the new generation.
+        let mut filter = Box::new(AclFilter {
+            words: [0; ACL_FILTER_WORDS],
+        });
+        filter.words.copy_from_slice(&compiled.filter);
+        self.acl_filter
+            .set(new, &*filter, 0)
+            .map_err(map_err(names::ACL_FILTER))?;
         for (k, b) in &compiled.buckets {
             let key = AclKey {
                 tuple: new * ACL_MAX_TUPLES + k.tuple,
