@@ -166,8 +166,10 @@ struct SearchCtx {
     n_tuples: u32,
     best: u32,
     found: Match,
-    /// The key for `key_callback`.
-    key: AclKey,
+    /// The key for `key_callback`, written before each call. Left
+    /// uninitialised until then: zeroing it with `found` forms a `memset`
+    /// call (bpf-linker leaves memset to a byte-loop subprogram).
+    key: core::mem::MaybeUninit<AclKey>,
 }
 
 /// One tuple of a large set. Bucket scans run in callbacks because the
@@ -199,7 +201,8 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
 extern "C" fn key_callback(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
     // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
     let s = unsafe { &mut *(ctx as *mut SearchCtx) };
-    let key = s.key;
+    // SAFETY: the unrolled loop writes `key` before every call.
+    let key = unsafe { s.key.assume_init() };
     search_key(&key, s.generation & 1, &s.pkt, &mut s.best, &mut s.found);
     1
 }
@@ -225,7 +228,7 @@ pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
             permit: 0,
             selector: 0,
         },
-        key: AclKey::default(),
+        key: core::mem::MaybeUninit::uninit(),
     };
     if n <= FAST_TUPLES {
         let Some(filter) = ACL_FILTER.get(generation) else {
@@ -239,7 +242,7 @@ pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
                 Probe::Absent => {}
                 Probe::Stop => break,
                 Probe::Maybe(key) => {
-                    s.key = key;
+                    s.key = core::mem::MaybeUninit::new(key);
                     // SAFETY: the callback only touches `s`, which outlives
                     // the call.
                     unsafe {
