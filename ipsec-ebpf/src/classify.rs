@@ -11,7 +11,8 @@
 //! certainly absent, which is most pairs for most packets.
 //!
 //! Up to `FAST_TUPLES` pairs are searched by an unrolled loop in the program
-//! itself; larger sets go through a `bpf_loop` callback (see `search_tuple`).
+//! itself; larger sets, and packets whose key overflows its head bucket, go
+//! through a `bpf_loop` callback (see `search_tuple`).
 
 use aya_ebpf::{
     btf_maps::{Array, HashMap},
@@ -36,13 +37,14 @@ static ACL_CHAIN: Array<AclBucket, { 2 * ACL_CHAIN_ENTRIES as usize }> = Array::
 static ACL_FILTER: Array<AclFilter, 2> = Array::new();
 
 /// Pairs searched without `bpf_loop`. Most ACL sets use a handful of
-/// prefix-length pairs; the callback costs ~10 ns per pair even when the
-/// filter rejects it.
+/// prefix-length pairs, and a call costs ~10 ns here (every return goes
+/// through the kernel's return thunk). Verifying the inside program with 8
+/// takes ~140k instructions of the 1M limit (with 4: ~110k).
 const FAST_TUPLES: u32 = 8;
 
-/// The winning line. A plain struct filled through a pointer: this
-/// function is a BPF-to-BPF call, and its BTF signature must not carry
-/// Rust enum layouts (the kernel rejects `Option`'s union encoding).
+/// The winning line. A plain struct (no Rust enum layout in anything a
+/// BPF-to-BPF call or callback context carries: the kernel rejects
+/// `Option`'s union encoding in BTF).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Match {
@@ -132,18 +134,55 @@ fn probe_tuple(i: u32, generation: u32, filter: &AclFilter, p: &Ipv4Pkt, best: u
     })
 }
 
-/// Looks `key` up, scans its bucket and the bucket's overflow chain.
+/// Position of the first (lowest index) line of `b` matching the packet,
+/// or `ACL_BUCKET_CANDS` when none does.
 #[inline(always)]
-fn search_key(key: &AclKey, generation: u32, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) {
+fn first_in_bucket(b: &AclBucket, p: &Ipv4Pkt) -> usize {
+    let n = if b.count as usize > ACL_BUCKET_CANDS {
+        ACL_BUCKET_CANDS
+    } else {
+        b.count as usize
+    };
+    for j in 0..ACL_BUCKET_CANDS {
+        if j >= n {
+            break;
+        }
+        if cand_matches(&b.cands[j], p) {
+            return j;
+        }
+    }
+    ACL_BUCKET_CANDS
+}
+
+/// Looks `key` up and scans its head bucket. Returns the 1-based overflow
+/// slot still to scan, 0 when the key is absent or decided. Compares with
+/// `best` once per bucket, not once per line: the verifier then sees few
+/// distinct states, which lets the unrolled loop cover `FAST_TUPLES` pairs.
+#[inline(always)]
+fn search_head(key: &AclKey, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) -> u32 {
     // SAFETY: read-only use of a value userspace replaces only by
     // whole-generation swaps.
     let Some(b) = (unsafe { ACL_RULES.get(key) }) else {
-        return;
+        return 0;
     };
-    if scan_bucket(b, p, best, found) {
-        return;
+    let j = first_in_bucket(b, p);
+    if j < ACL_BUCKET_CANDS {
+        let c = &b.cands[j];
+        if c.index < *best {
+            *best = c.index;
+            *found = Match {
+                permit: (c.flags & CAND_PERMIT) as u32,
+                selector: c.selector,
+            };
+        }
+        return 0;
     }
-    let mut next = b.next;
+    b.next
+}
+
+/// Scans the overflow chain from 1-based slot `next`.
+#[inline(always)]
+fn search_chain(mut next: u32, generation: u32, p: &Ipv4Pkt, best: &mut u32, found: &mut Match) {
     for _ in 0..ACL_MAX_CHAIN {
         if next == 0 || next > ACL_CHAIN_ENTRIES {
             break;
@@ -158,7 +197,7 @@ fn search_key(key: &AclKey, generation: u32, p: &Ipv4Pkt, best: &mut u32, found:
     }
 }
 
-/// State shared with the `bpf_loop` callbacks.
+/// State shared with the `bpf_loop` callback.
 #[repr(C)]
 struct SearchCtx {
     pkt: Ipv4Pkt,
@@ -166,16 +205,13 @@ struct SearchCtx {
     n_tuples: u32,
     best: u32,
     found: Match,
-    /// The key for `key_callback`, written before each call. Left
-    /// uninitialised until then: zeroing it with `found` forms a `memset`
-    /// call (bpf-linker leaves memset to a byte-loop subprogram).
-    key: core::mem::MaybeUninit<AclKey>,
 }
 
-/// One tuple of a large set. Bucket scans run in callbacks because the
-/// verifier walks a plain loop of 32 tuples x 4 buckets x 8 candidates as
-/// one path with thousands of pending branches ("sequence of 8193 jumps is
-/// too complex"); a callback is verified once. Returns 1 to stop the loop.
+/// One tuple of the general search (any number of pairs, overflow chains).
+/// It runs in a callback because the verifier walks a plain loop of 32
+/// tuples x 4 buckets x 8 candidates as one path with thousands of pending
+/// branches ("sequence of 8193 jumps is too complex"); a callback is
+/// verified once per call site, and there is one. Returns 1 to stop.
 extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
     // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
     let s = unsafe { &mut *(ctx as *mut SearchCtx) };
@@ -191,20 +227,11 @@ extern "C" fn search_tuple(i: u64, ctx: *mut core::ffi::c_void) -> i64 {
         Probe::Absent => 0,
         Probe::Stop => 1,
         Probe::Maybe(key) => {
-            search_key(&key, generation, &s.pkt, &mut s.best, &mut s.found);
+            let next = search_head(&key, &s.pkt, &mut s.best, &mut s.found);
+            search_chain(next, generation, &s.pkt, &mut s.best, &mut s.found);
             0
         }
     }
-}
-
-/// Searches `s.key` for the unrolled loop (one iteration).
-extern "C" fn key_callback(_i: u64, ctx: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: bpf_loop hands back the pointer we gave it, to our stack.
-    let s = unsafe { &mut *(ctx as *mut SearchCtx) };
-    // SAFETY: the unrolled loop writes `key` before every call.
-    let key = unsafe { s.key.assume_init() };
-    search_key(&key, s.generation & 1, &s.pkt, &mut s.best, &mut s.found);
-    1
 }
 
 /// First-match classification; returns false when no line matches.
@@ -228,9 +255,14 @@ pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
             permit: 0,
             selector: 0,
         },
-        key: core::mem::MaybeUninit::uninit(),
     };
-    if n <= FAST_TUPLES {
+    // Small sets: an unrolled loop, no callback. A key whose lines overflow
+    // its head bucket (more than ACL_BUCKET_CANDS lines with the same
+    // prefixes) sends the packet to the general search instead, so the
+    // program has a single `bpf_loop` call site: the verifier walks a
+    // callback once per call site.
+    let mut general = n > FAST_TUPLES;
+    if !general {
         let Some(filter) = ACL_FILTER.get(generation) else {
             return false;
         };
@@ -242,21 +274,21 @@ pub fn classify(p: &Ipv4Pkt, found: &mut Match) -> bool {
                 Probe::Absent => {}
                 Probe::Stop => break,
                 Probe::Maybe(key) => {
-                    s.key = core::mem::MaybeUninit::new(key);
-                    // SAFETY: the callback only touches `s`, which outlives
-                    // the call.
-                    unsafe {
-                        bpf_loop(
-                            1,
-                            key_callback as *mut core::ffi::c_void,
-                            &mut s as *mut SearchCtx as *mut core::ffi::c_void,
-                            0,
-                        )
-                    };
+                    if search_head(&key, p, &mut s.best, &mut s.found) != 0 {
+                        general = true;
+                        break;
+                    }
                 }
             }
         }
-    } else {
+    }
+    if general {
+        // From scratch: simpler than resuming, and overflowing keys are rare.
+        s.best = u32::MAX;
+        s.found = Match {
+            permit: 0,
+            selector: 0,
+        };
         // SAFETY: the callback only touches `s`, which outlives the call.
         unsafe {
             bpf_loop(
