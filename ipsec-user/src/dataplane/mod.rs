@@ -60,8 +60,8 @@ use aya::{
 };
 use ipsec_common::{
     ACL_CHAIN_ENTRIES, ACL_FILTER_WORDS, ACL_MAX_TUPLES, AclBucket, AclConfig, AclFilter, AclKey,
-    AclTuple, InboundSa,
-    OutboundSa, PuntConfig, SaCounters, VERDICT_COUNT, map_names as names, prog_names,
+    AclTuple, InboundSa, OutboundSa, PuntConfig, SaCounters, VERDICT_COUNT, map_names as names,
+    prog_names,
 };
 
 pub use acl::{AclAction, AclError, AclRule, CompiledAcl};
