@@ -511,7 +511,7 @@ impl Dataplane {
         });
         filter.words.copy_from_slice(&compiled.filter);
         self.acl_filter
-            .set(new, &*filter, 0)
+            .set(new, filter.as_ref(), 0)
             .map_err(map_err(names::ACL_FILTER))?;
         for (k, b) in &compiled.buckets {
             let key = AclKey {
