@@ -251,7 +251,10 @@ pub struct PuntConfig {
 pub const PUNT_DEFAULT_INTERVAL_NS: u64 = 100_000_000;
 pub const PUNT_DEFAULT_BURST: u64 = 5;
 
-/// `PUNT_GCRA[selector]`: theoretical arrival time of the next event.
+/// `PUNT_GCRA[selector]`: theoretical arrival time of the next event, on
+/// the coarse monotonic clock (`bpf_ktime_get_coarse_ns`, one scheduler
+/// tick of resolution: ample for intervals of tens of milliseconds, and far
+/// cheaper per held packet than the precise clock).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PuntGcra {
