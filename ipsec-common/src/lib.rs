@@ -56,6 +56,8 @@ pub mod prog_names {
 /// Most distinct (source prefix length, destination prefix length) pairs an
 /// ACL set may use. Each packet costs one hash lookup per pair at most.
 pub const ACL_MAX_TUPLES: u32 = 32;
+// The classifier indexes per-tuple arrays with `i & (ACL_MAX_TUPLES - 1)`.
+const _: () = assert!(ACL_MAX_TUPLES.is_power_of_two());
 /// Candidates stored inline in one bucket.
 pub const ACL_BUCKET_CANDS: usize = 8;
 /// Overflow buckets one key may chain (so a key holds at most
@@ -108,6 +110,9 @@ pub const ACL_FILTER_WORDS: usize = 1 << (ACL_FILTER_BITS_LOG2 - 6);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AclFilter {
+    /// `(src_mask, dst_mask)` of each tuple (as in `AclTuple`), so a pass
+    /// over many tuples needs no map lookup per tuple.
+    pub masks: [[u32; 2]; ACL_MAX_TUPLES as usize],
     pub words: [u64; ACL_FILTER_WORDS],
 }
 

@@ -146,6 +146,8 @@ pub struct CompiledAcl {
     /// The key filter (`ACL_FILTER_WORDS` words): the bit of every key in
     /// `buckets` is set.
     pub filter: Vec<u64>,
+    /// `(src_mask, dst_mask)` per tuple, for the filter's map value.
+    pub masks: Vec<[u32; 2]>,
 }
 
 impl CompiledAcl {
@@ -187,7 +189,7 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
         .enumerate()
         .map(|(t, &(p, _))| (p, t as u32))
         .collect();
-    let tuples = order
+    let tuples: Vec<AclTuple> = order
         .iter()
         .map(|&((s, d), min)| AclTuple {
             src_len: s,
@@ -283,11 +285,13 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
             head,
         ));
     }
+    let masks = tuples.iter().map(|t| [t.src_mask, t.dst_mask]).collect();
     Ok(CompiledAcl {
         tuples,
         buckets,
         chain,
         filter,
+        masks,
     })
 }
 

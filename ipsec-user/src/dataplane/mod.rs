@@ -507,9 +507,11 @@ impl Dataplane {
         // The whole filter in one update (128 KiB), before any packet can
         // see the new generation.
         let mut filter = Box::new(AclFilter {
+            masks: [[0; 2]; ACL_MAX_TUPLES as usize],
             words: [0; ACL_FILTER_WORDS],
         });
         filter.words.copy_from_slice(&compiled.filter);
+        filter.masks[..compiled.masks.len()].copy_from_slice(&compiled.masks);
         self.acl_filter
             .set(new, filter.as_ref(), 0)
             .map_err(map_err(names::ACL_FILTER))?;
