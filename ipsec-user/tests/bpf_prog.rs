@@ -769,7 +769,10 @@ impl Rng {
     }
 }
 
-fn big_acl(rng: &mut Rng, n: usize) -> Vec<AclRule> {
+/// `few_tuples`: only /16, /24 and /32 sources and /16 and /24
+/// destinations (6 prefix pairs: the classifier's unrolled path, with long
+/// overflow chains); otherwise 20 pairs (its `bpf_loop` path).
+fn big_acl(rng: &mut Rng, n: usize, few_tuples: bool) -> Vec<AclRule> {
     // Prefix lengths weighted like real crypto ACLs: mostly /16../32,
     // a few very broad lines that shadow many others.
     let src_len = |rng: &mut Rng| match rng.below(100) {
@@ -788,16 +791,23 @@ fn big_acl(rng: &mut Rng, n: usize) -> Vec<AclRule> {
     (0..n)
         .map(|i| {
             // Addresses from a small space so lines overlap and shadow.
+            // With few pairs, a smaller space still gives > 8 lines per
+            // key (overflow chains).
+            let (first, second) = if few_tuples { (2, 4) } else { (4, 16) };
             let a = |rng: &mut Rng| {
                 [
-                    10 + rng.below(4) as u8,
-                    rng.below(16) as u8,
+                    10 + rng.below(first) as u8,
+                    rng.below(second) as u8,
                     rng.below(16) as u8,
                     rng.below(16) as u8,
                 ]
             };
             let (s, d) = (a(rng), a(rng));
-            let (sl, dl) = (src_len(rng), dst_len(rng));
+            let (mut sl, mut dl) = (src_len(rng), dst_len(rng));
+            if few_tuples {
+                sl = sl.max(16);
+                dl = dl.clamp(16, 24);
+            }
             let mut r = AclRule::permit_ip(1000 + i as u32, net(s, sl), net(d, dl));
             if rng.below(4) == 0 {
                 r.action = AclAction::Deny;
@@ -825,9 +835,27 @@ fn big_acl(rng: &mut Rng, n: usize) -> Vec<AclRule> {
 #[test]
 fn ten_thousand_lines_first_match() {
     let mut rng = Rng(0x1b5e_c0de_1234_5678);
-    let rules = big_acl(&mut rng, 10_000);
+    let rules = big_acl(&mut rng, 10_000, false);
+    check_against_reference(&rules, &mut rng);
+}
+
+#[test]
+fn ten_thousand_lines_few_tuples_first_match() {
+    let mut rng = Rng(0x0dd_ba11_5eed_0001);
+    let rules = big_acl(&mut rng, 10_000, true);
+    let pairs: std::collections::BTreeSet<(u8, u8)> =
+        rules.iter().map(|r| (r.src.1, r.dst.1)).collect();
+    assert_eq!(pairs.len(), 6);
+    let c = ipsecgw::dataplane::acl::compile(&rules).unwrap();
+    assert!(!c.chain.is_empty(), "some keys overflow into chains");
+    check_against_reference(&rules, &mut rng);
+}
+
+/// Installs `rules` (every permit with an SA named after its selector) and
+/// checks 3,000 packets against the linear reference `first_match`.
+fn check_against_reference(rules: &[AclRule], rng: &mut Rng) {
     let mut dp = open();
-    dp.set_acl(&rules).unwrap();
+    dp.set_acl(rules).unwrap();
     // Every permit selector has an SA whose id is the selector, and a
     // socket is registered: the metadata then names the line that won.
     for r in rules.iter().filter(|r| r.action == AclAction::Permit) {
@@ -864,7 +892,7 @@ fn ten_thousand_lines_first_match() {
         let (s, d) = if k % 10 == 0 {
             (Ipv4Addr::new(192, 0, 2, 99), Ipv4Addr::new(10, 0, 0, 1))
         } else {
-            (pick(&mut rng, r.src), pick(&mut rng, r.dst))
+            (pick(rng, r.src), pick(rng, r.dst))
         };
         let proto = r.proto.unwrap_or(if rng.below(2) == 0 { 17 } else { 1 });
         let sport = *r.src_ports.start() + (rng.below(3) as u16);
@@ -875,7 +903,7 @@ fn ten_thousand_lines_first_match() {
             _ => icmp(s.octets(), d.octets()),
         };
         let ports = matches!(proto, 6 | 17).then_some((sport, dport));
-        let want = first_match(&rules, s, d, proto, ports);
+        let want = first_match(rules, s, d, proto, ports);
         let out = dp.test_run(Prog::XdpInside, &frame, 1).unwrap();
         match want {
             Some((_, w)) if w.action == AclAction::Permit => {
@@ -939,12 +967,18 @@ fn ten_thousand_lines_first_match() {
 #[test]
 #[ignore]
 fn classify_bench() {
-    let r = ipsecgw::dataplane::bench::classify_bench(&[1, 1_000, 10_000], 1_000_000).unwrap();
+    let r = ipsecgw::dataplane::bench::classify_bench(
+        &[(1, 3), (1_000, 3), (10_000, 3), (10_000, 20)],
+        1_000_000,
+    )
+    .unwrap();
     for b in r {
         eprintln!(
-            "{:>6} lines: match {:>5} ns/pkt, no match {:>5} ns/pkt",
+            "{:>6} lines, {:>2} prefix pairs: match (no SA) {:>5} ns/pkt, match (SA) {:>5} ns/pkt, no match {:>5} ns/pkt",
             b.lines,
+            b.pairs,
             b.matching.as_nanos(),
+            b.matching_sa.as_nanos(),
             b.non_matching.as_nanos()
         );
     }

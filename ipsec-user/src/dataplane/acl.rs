@@ -4,8 +4,9 @@
 use std::{collections::BTreeMap, net::Ipv4Addr, ops::RangeInclusive};
 
 use ipsec_common::{
-    ACL_BUCKET_CANDS, ACL_CHAIN_ENTRIES, ACL_MAX_CHAIN, ACL_MAX_KEYS, ACL_MAX_TUPLES, AclBucket,
-    AclCand, AclKey, AclTuple, CAND_ANY_PROTO, CAND_HAS_PORTS, CAND_PERMIT,
+    ACL_BUCKET_CANDS, ACL_CHAIN_ENTRIES, ACL_FILTER_WORDS, ACL_MAX_CHAIN, ACL_MAX_KEYS,
+    ACL_MAX_TUPLES, AclBucket, AclCand, AclKey, AclTuple, CAND_ANY_PROTO, CAND_HAS_PORTS,
+    CAND_PERMIT, acl_filter_bit,
 };
 
 pub const IPPROTO_TCP: u8 = 6;
@@ -142,6 +143,11 @@ pub struct CompiledAcl {
     pub buckets: Vec<(AclKey, AclBucket)>,
     /// Overflow buckets; `AclBucket::next` values are 1-based slots here.
     pub chain: Vec<AclBucket>,
+    /// The key filter (`ACL_FILTER_WORDS` words): the bit of every key in
+    /// `buckets` is set.
+    pub filter: Vec<u64>,
+    /// `(src_mask, dst_mask)` per tuple, for the filter's map value.
+    pub masks: Vec<[u32; 2]>,
 }
 
 impl CompiledAcl {
@@ -183,13 +189,15 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
         .enumerate()
         .map(|(t, &(p, _))| (p, t as u32))
         .collect();
-    let tuples = order
+    let tuples: Vec<AclTuple> = order
         .iter()
         .map(|&((s, d), min)| AclTuple {
             src_len: s,
             dst_len: d,
             _pad: 0,
             min_index: min,
+            src_mask: prefix_mask(s),
+            dst_mask: prefix_mask(d),
         })
         .collect();
 
@@ -236,7 +244,10 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
     }
     let mut buckets = Vec::with_capacity(keyed.len());
     let mut chain: Vec<AclBucket> = Vec::new();
+    let mut filter = vec![0u64; ACL_FILTER_WORDS];
     for ((t, s, d), cands) in keyed {
+        let bit = acl_filter_bit(t, s, d) as usize;
+        filter[bit / 64] |= 1 << (bit % 64);
         let mut chunks: Vec<AclBucket> = cands
             .chunks(ACL_BUCKET_CANDS)
             .map(|c| {
@@ -274,10 +285,13 @@ pub fn compile(rules: &[AclRule]) -> Result<CompiledAcl, AclError> {
             head,
         ));
     }
+    let masks = tuples.iter().map(|t| [t.src_mask, t.dst_mask]).collect();
     Ok(CompiledAcl {
         tuples,
         buckets,
         chain,
+        filter,
+        masks,
     })
 }
 
@@ -316,6 +330,50 @@ mod tests {
         );
         assert_eq!(c.buckets.len(), 3);
         assert!(c.chain.is_empty());
+    }
+
+    #[test]
+    fn filter_holds_every_key_and_little_else() {
+        let rules: Vec<AclRule> = (0..10_000u32)
+            .map(|i| {
+                let len = [32u8, 24, 16][(i % 3) as usize];
+                AclRule::permit_ip(
+                    i,
+                    (Ipv4Addr::from(0x0a00_0000 | i), len),
+                    (Ipv4Addr::from(0xac10_0000 | ((i & 0xff) << 8)), 24),
+                )
+            })
+            .collect();
+        let c = compile(&rules).unwrap();
+        assert_eq!(c.filter.len(), ACL_FILTER_WORDS);
+        let set = |t: u32, s: u32, d: u32| {
+            let bit = acl_filter_bit(t, s, d) as usize;
+            c.filter[bit / 64] & (1 << (bit % 64)) != 0
+        };
+        for (k, _) in &c.buckets {
+            assert!(set(k.tuple, k.src, k.dst), "{k:?} missing from the filter");
+        }
+        // Keys that are not there: few false positives (one hash, ~1% load).
+        let fp = (0..100_000u32)
+            .filter(|&i| set(i % 3, 0xc000_0000 | i, 0xcb00_7100))
+            .count();
+        assert!(fp < 3_000, "{fp} false positives in 100,000");
+        let ones: u32 = c.filter.iter().map(|w| w.count_ones()).sum();
+        assert!(ones as usize <= c.buckets.len() && ones > 0);
+    }
+
+    #[test]
+    fn tuples_carry_their_masks() {
+        let rules = vec![AclRule::permit_ip(
+            1,
+            net([10, 0, 0, 0], 8),
+            net([0, 0, 0, 0], 0),
+        )];
+        let c = compile(&rules).unwrap();
+        assert_eq!(
+            (c.tuples[0].src_mask, c.tuples[0].dst_mask),
+            (0xff00_0000, 0)
+        );
     }
 
     #[test]

@@ -59,8 +59,9 @@ use aya::{
     },
 };
 use ipsec_common::{
-    ACL_CHAIN_ENTRIES, ACL_MAX_TUPLES, AclBucket, AclConfig, AclKey, AclTuple, InboundSa,
-    OutboundSa, PuntConfig, SaCounters, VERDICT_COUNT, map_names as names, prog_names,
+    ACL_CHAIN_ENTRIES, ACL_FILTER_WORDS, ACL_MAX_TUPLES, AclBucket, AclConfig, AclFilter, AclKey,
+    AclTuple, InboundSa, OutboundSa, PuntConfig, SaCounters, VERDICT_COUNT, map_names as names,
+    prog_names,
 };
 
 pub use acl::{AclAction, AclError, AclRule, CompiledAcl};
@@ -184,6 +185,12 @@ pub enum DataplaneError {
     Punt(std::io::Error),
     #[error("punt stream already taken")]
     PuntTaken,
+    #[error("benchmark took the wrong path: {runs} runs, {counted} counted as {expected}")]
+    BenchPath {
+        expected: &'static str,
+        runs: u32,
+        counted: u64,
+    },
 }
 
 type Result<T, E = DataplaneError> = std::result::Result<T, E>;
@@ -206,6 +213,7 @@ pub struct Dataplane {
     acl_tuples: Array<MapData, AclTuple>,
     acl_rules: HashMap<MapData, AclKey, AclBucket>,
     acl_chain: Array<MapData, AclBucket>,
+    acl_filter: Array<MapData, AclFilter>,
     out_sa: HashMap<MapData, u32, OutboundSa>,
     in_spi: HashMap<MapData, u32, InboundSa>,
     sa_stats: PerCpuHashMap<MapData, u32, SaCounters>,
@@ -309,6 +317,7 @@ impl Dataplane {
             acl_tuples: take!(names::ACL_TUPLES),
             acl_rules: take!(names::ACL_RULES),
             acl_chain: take!(names::ACL_CHAIN),
+            acl_filter: take!(names::ACL_FILTER),
             out_sa: take!(names::OUT_SA),
             in_spi: take!(names::IN_SPI),
             sa_stats: take!(names::SA_STATS),
@@ -495,6 +504,17 @@ impl Dataplane {
                 .set(new * ACL_CHAIN_ENTRIES + i as u32, b, 0)
                 .map_err(map_err(names::ACL_CHAIN))?;
         }
+        // The whole filter in one update (128 KiB), before any packet can
+        // see the new generation.
+        let mut filter = Box::new(AclFilter {
+            masks: [[0; 2]; ACL_MAX_TUPLES as usize],
+            words: [0; ACL_FILTER_WORDS],
+        });
+        filter.words.copy_from_slice(&compiled.filter);
+        filter.masks[..compiled.masks.len()].copy_from_slice(&compiled.masks);
+        self.acl_filter
+            .set(new, filter.as_ref(), 0)
+            .map_err(map_err(names::ACL_FILTER))?;
         for (k, b) in &compiled.buckets {
             let key = AclKey {
                 tuple: new * ACL_MAX_TUPLES + k.tuple,
