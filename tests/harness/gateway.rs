@@ -229,17 +229,10 @@ impl Gateway {
 
     /// SIGTERM, then wait for a clean exit (SIGKILL after 10 s).
     pub fn stop(&mut self) -> Result<()> {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while c.try_wait()?.is_none() {
-                if Instant::now() > deadline {
-                    c.kill()?;
-                    c.wait()?;
-                    bail!("{} ignored SIGTERM", self.name);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        if let Some(mut c) = self.child.take()
+            && !crate::topology::terminate(&mut c, Duration::from_secs(10))
+        {
+            bail!("{} ignored SIGTERM", self.name);
         }
         Ok(())
     }

@@ -208,13 +208,7 @@ impl Charon {
 impl Drop for Charon {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            crate::topology::terminate(&mut c, Duration::from_secs(5));
         }
         if !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);

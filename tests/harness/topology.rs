@@ -46,6 +46,24 @@ pub fn sh(cmd: &mut Command) -> Result<Output> {
     Ok(out)
 }
 
+/// Stops a child we started: SIGTERM, up to `grace` for it to exit, then
+/// SIGKILL. Returns whether it exited on SIGTERM. Always reaps it.
+pub fn terminate(c: &mut std::process::Child, grace: std::time::Duration) -> bool {
+    // SAFETY: signalling our own child by PID; it is not reaped yet, so the
+    // PID cannot have been reused.
+    unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + grace;
+    while matches!(c.try_wait(), Ok(None)) {
+        if std::time::Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
 fn ip(args: &[&str]) -> Result<()> {
     sh(Command::new("ip").args(args)).map(|_| ())
 }
