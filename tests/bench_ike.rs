@@ -27,7 +27,9 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
+
+use harness::strongswan::CHARON;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -500,7 +502,6 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
 
 // ------------------------------------------------------------ strongSwan side
 
-const CHARON: &str = "/usr/lib/ipsec/charon";
 const SW_INIT: &str = "192.0.2.1";
 const SW_RESP: &str = "192.0.2.2";
 
@@ -536,43 +537,13 @@ impl Charon {
   syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
             ),
         )?;
-        let out = fs::File::create(dir.join("charon.stdout"))?;
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON}"))
-            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .context("spawning charon")?;
-        let mut c = Charon {
+        let child = harness::strongswan::spawn_charon(ns.name(), &dir)?;
+        let c = Charon {
             dir,
             child: Some(child),
             log_offset: 0,
             established: 0,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !c.dir.join("charon.vici").exists() {
-            if let Some(st) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
-                c.child = None;
-                bail!("charon exited ({st}): {}", c.log());
-            }
-            if Instant::now() > deadline {
-                bail!("charon did not open its vici socket: {}", c.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
         Ok(c)
     }
 
@@ -769,9 +740,7 @@ impl SwanResult {
 
 fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanResult> {
     if !std::path::Path::new(CHARON).exists() {
-        bail!(
-            "{CHARON} not installed (apt-get install charon-systemd strongswan-swanctl libcharon-extra-plugins)"
-        );
+        bail!("{CHARON} not installed (run `cargo xtask setup`)");
     }
     let ni = Netns::new("ikebench-swi")?;
     let nr = Netns::new("ikebench-swr")?;

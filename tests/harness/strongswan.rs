@@ -4,7 +4,7 @@
 //! /run, its own config and vici socket; it is stopped by PID on drop.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -112,42 +112,12 @@ impl Charon {
             ),
         )?;
         fs::write(dir.join("swanctl.conf"), conn.swanctl_conf())?;
-        let out = fs::File::create(dir.join("charon.stdout"))?;
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                netns,
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON}"))
-            .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .context("spawning charon")?;
-        let mut c = Charon {
+        let child = spawn_charon(netns, &dir)?;
+        let c = Charon {
             netns: netns.into(),
             dir,
             child: Some(child),
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !c.dir.join("charon.vici").exists() {
-            if let Some(st) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
-                c.child = None;
-                bail!("charon exited ({st}): {}", c.log());
-            }
-            if Instant::now() > deadline {
-                bail!("charon did not open its vici socket: {}", c.log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
         c.swanctl(&[
             "--load-all",
             "--file",
@@ -203,6 +173,51 @@ impl Charon {
         s.push_str(&fs::read_to_string(self.dir.join("charon.stdout")).unwrap_or_default());
         s
     }
+}
+
+/// Starts charon in `netns` with `dir/strongswan.conf`, in a mount
+/// namespace of its own with a private /run (its pid file lives there), and
+/// waits until its vici socket `dir/charon.vici` exists. Output goes to
+/// `dir/charon.stdout`. The returned child is charon itself: `ip netns
+/// exec`, `unshare` and `sh` all exec.
+pub fn spawn_charon(netns: &str, dir: &Path) -> Result<Child> {
+    let out = fs::File::create(dir.join("charon.stdout"))?;
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns,
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON}"))
+        .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .context("spawning charon")?;
+    let logs = || {
+        let mut s = fs::read_to_string(dir.join("charon.log")).unwrap_or_default();
+        s.push_str(&fs::read_to_string(dir.join("charon.stdout")).unwrap_or_default());
+        s
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !dir.join("charon.vici").exists() {
+        if let Some(st) = child.try_wait()? {
+            bail!("charon exited ({st}): {}", logs());
+        }
+        if Instant::now() > deadline {
+            crate::topology::terminate(&mut child, Duration::from_secs(2));
+            bail!("charon did not open its vici socket: {}", logs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(child)
 }
 
 impl Drop for Charon {
