@@ -430,6 +430,17 @@ fn running_config_round_trips_through_check() {
     assert_eq!(ipsecgw::config::print(&again.config), running);
 }
 
+/// Every subcommand of `ipsecgw`, as completions and the man page must name them.
+const SUBCOMMANDS: [&str; 7] = [
+    "run",
+    "check",
+    "show",
+    "clear",
+    "debug",
+    "completions",
+    "manpage",
+];
+
 #[test]
 fn completions_and_manpage_name_the_subcommands() {
     let out = run_bounded(
@@ -442,15 +453,7 @@ fn completions_and_manpage_name_the_subcommands() {
         bash.contains("complete -F _ipsecgw"),
         "a bash completion function"
     );
-    for sub in [
-        "run",
-        "check",
-        "show",
-        "clear",
-        "debug",
-        "completions",
-        "manpage",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(
             bash.contains(&format!("ipsecgw__subcmd__{sub}")),
             "bash completion knows `{sub}`"
@@ -472,15 +475,7 @@ fn completions_and_manpage_name_the_subcommands() {
         man.contains(".SH SUBCOMMANDS") || man.contains("SUBCOMMANDS"),
         "{man}"
     );
-    for sub in [
-        "run",
-        "check",
-        "show",
-        "clear",
-        "debug",
-        "completions",
-        "manpage",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(
             man.contains(&format!("ipsecgw\\-{sub}")) || man.contains(&format!("ipsecgw-{sub}")),
             "the man page names `{sub}`:\n{man}"
