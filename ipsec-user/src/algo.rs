@@ -103,6 +103,30 @@ impl EspCipher {
         )
     }
 
+    /// Bytes of IV carried in each ESP packet (RFC 2405/2451/3602 CBC
+    /// block, RFC 4106/7634 8-byte explicit IV, none for ESP-NULL).
+    pub fn iv_len(self) -> usize {
+        match self {
+            EspCipher::Null => 0,
+            EspCipher::Des | EspCipher::TripleDes => 8,
+            EspCipher::Aes128Cbc | EspCipher::Aes192Cbc | EspCipher::Aes256Cbc => 16,
+            EspCipher::Aes128Gcm | EspCipher::Aes256Gcm | EspCipher::ChaCha20Poly1305 => 8,
+        }
+    }
+
+    /// What the padded plaintext must be a multiple of: the cipher's block,
+    /// or ESP's 4-byte minimum for stream-like ciphers (RFC 4303 2.4).
+    pub fn pad_align(self) -> usize {
+        match self {
+            EspCipher::Des | EspCipher::TripleDes => 8,
+            EspCipher::Aes128Cbc | EspCipher::Aes192Cbc | EspCipher::Aes256Cbc => 16,
+            EspCipher::Null
+            | EspCipher::Aes128Gcm
+            | EspCipher::Aes256Gcm
+            | EspCipher::ChaCha20Poly1305 => 4,
+        }
+    }
+
     /// Bytes of key material taken from KEYMAT (AEADs include their 4-byte
     /// salt, RFC 4106 section 8.1 / RFC 7634 section 2).
     pub fn key_len(self) -> usize {

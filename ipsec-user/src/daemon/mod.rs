@@ -668,14 +668,7 @@ impl Daemon {
             let o = find(c.out_id);
             let i = find(c.in_id);
             let used_kb = (o.bytes_encaps.max(i.bytes_decaps)) / 1024;
-            let iv = match c.transform.cipher {
-                crate::algo::EspCipher::Null => 0,
-                crate::algo::EspCipher::Des | crate::algo::EspCipher::TripleDes => 8,
-                crate::algo::EspCipher::Aes128Cbc
-                | crate::algo::EspCipher::Aes192Cbc
-                | crate::algo::EspCipher::Aes256Cbc => 16,
-                _ => 8,
-            };
+            let iv = c.transform.cipher.iv_len() as u32;
             let overhead = 20
                 + 8
                 + iv

@@ -196,12 +196,7 @@ impl Transform {
             EspInteg::HmacSha384_192 => Integ::Sha384(hmac(akey)?),
             EspInteg::HmacSha512_256 => Integ::Sha512(hmac(akey)?),
         };
-        let (iv_len, align) = match alg.cipher {
-            EspCipher::Null => (0, 4),
-            EspCipher::Des | EspCipher::TripleDes => (8, 8),
-            EspCipher::Aes128Cbc | EspCipher::Aes192Cbc | EspCipher::Aes256Cbc => (16, 16),
-            EspCipher::Aes128Gcm | EspCipher::Aes256Gcm | EspCipher::ChaCha20Poly1305 => (8, 4),
-        };
+        let (iv_len, align) = (alg.cipher.iv_len(), alg.cipher.pad_align());
         let iv_gen = if iv_len > 0 && !alg.cipher.is_aead() {
             let mut k = [0u8; 16];
             ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k)
