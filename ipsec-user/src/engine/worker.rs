@@ -296,27 +296,29 @@ impl Worker {
         let n = self.xsk.receive(true, &mut descs);
         for d in &descs[..n] {
             self.stats.rx_inside += 1;
-            self.handle_inside(d, now);
-            self.xsk.release(d.addr);
+            if !self.handle_inside(d, now) {
+                self.xsk.release(d.addr);
+            }
         }
         n
     }
 
-    fn handle_inside(&mut self, d: &XdpDesc, now: Instant) {
+    /// Returns true when the frame left encrypted (it is no longer ours).
+    fn handle_inside(&mut self, d: &XdpDesc, now: Instant) -> bool {
         // SAFETY: the frame was just received and is ours until released.
         let (frame, off) = unsafe { self.xsk.whole_frame_mut(d.addr) };
         let Some(meta) = Self::meta(frame, off) else {
             self.stats.bad_meta += 1;
-            return;
+            return false;
         };
         let l3 = off + meta.l3_offset as usize;
         let end = off + d.len as usize;
         let Some(inner) = frame.get_mut(l3..end) else {
             self.stats.bad_meta += 1;
-            return;
+            return false;
         };
         let inner = trim_ipv4(inner);
-        match meta.verdict {
+        let sa_id = match meta.verdict {
             FrameVerdict::Encrypt { sa_id, route, .. } => {
                 // The program's FIB answer toward the peer is the freshest.
                 if let Some(o) = self.out_by_id.get_mut(&sa_id)
@@ -325,65 +327,71 @@ impl Worker {
                     o.l2 = Some((r.smac, r.dmac));
                     o.l2_checked = now;
                 }
-                self.encrypt(sa_id, inner, now);
+                sa_id
             }
             FrameVerdict::Hold { selector } => {
                 // The SA may have arrived since the program looked.
                 if let Some(&sa_id) = self.out_by_selector.get(&selector) {
-                    self.encrypt(sa_id, inner, now);
-                    return;
-                }
-                let q = self.hold.entry(selector).or_insert_with(|| {
-                    HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME)
-                });
-                if q.push(inner, now) {
-                    self.stats.held += 1;
+                    sa_id
+                } else {
+                    let q = self.hold.entry(selector).or_insert_with(|| {
+                        HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME)
+                    });
+                    if q.push(inner, now) {
+                        self.stats.held += 1;
+                    }
+                    return false;
                 }
             }
-            FrameVerdict::Decrypt { .. } => self.stats.bad_meta += 1,
+            FrameVerdict::Decrypt { .. } => {
+                self.stats.bad_meta += 1;
+                return false;
+            }
+        };
+        let Some((smac, dmac)) = self.prepare(sa_id, inner, now) else {
+            return false;
+        };
+        // Encrypt in the frame the packet arrived in: the outer headers go
+        // into the headroom in front of it (the kernel leaves 256 bytes
+        // there, where the program's metadata was), the trailer after it.
+        let Some(o) = self.out_by_id.get_mut(&sa_id) else {
+            return false;
+        };
+        if l3 < ETH_HLEN + o.sa.header_len() {
+            // Not enough headroom (a driver that leaves none): copy.
+            let inner_len = inner.len();
+            let mut copy = [0u8; FRAME_SIZE as usize];
+            copy[..inner_len].copy_from_slice(&frame[l3..l3 + inner_len]);
+            self.encrypt_copy_prepared(sa_id, &copy[..inner_len], smac, dmac);
+            return false;
         }
+        let Ok(r) = o.sa.encapsulate_in_place(frame, l3) else {
+            return false;
+        };
+        let Some(eth) = r.start.checked_sub(ETH_HLEN) else {
+            return false;
+        };
+        write_eth(&mut frame[eth..r.start], dmac, smac);
+        let base = d.addr - d.addr % FRAME_SIZE as u64;
+        self.tx_out.push(XdpDesc {
+            addr: base + eth as u64,
+            len: (r.end - eth) as u32,
+            options: 0,
+        });
+        true
     }
 
     /// Encapsulates one inner IPv4 packet with outbound SA `sa_id` into a
-    /// fresh frame queued for the outside interface.
-    fn encrypt(&mut self, sa_id: u32, inner: &mut [u8], now: Instant) {
-        if self.cfg.tcp_mss != 0 && esp::clamp_tcp_mss(inner, self.cfg.tcp_mss) {
-            self.stats.mss_clamped += 1;
+    /// fresh frame queued for the outside interface (for packets that are
+    /// not in a frame of their own: those released from a hold queue).
+    fn encrypt_copy(&mut self, sa_id: u32, inner: &mut [u8], now: Instant) {
+        if let Some((smac, dmac)) = self.prepare(sa_id, inner, now) {
+            self.encrypt_copy_prepared(sa_id, inner, smac, dmac);
         }
+    }
+
+    fn encrypt_copy_prepared(&mut self, sa_id: u32, inner: &[u8], smac: [u8; 6], dmac: [u8; 6]) {
         let Some(o) = self.out_by_id.get_mut(&sa_id) else {
-            self.stats.unknown_sa += 1;
-            return;
-        };
-        let max_inner = o.sa.max_inner_len(self.cfg.outside_mtu);
-        if inner.len() > max_inner && inner.get(6).is_some_and(|b| b & 0x40 != 0) {
-            // DF set and too big once encapsulated: tell the sender, ASA
-            // style, instead of a silent black hole.
-            let Some(frame_addr) = self.xsk.alloc() else {
-                self.stats.no_frame += 1;
-                return;
-            };
-            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
-            let mtu = u16::try_from(max_inner).unwrap_or(u16::MAX);
-            match esp::build_frag_needed(inner, mtu, self.cfg.inside_addr, &mut buf[ETH_HLEN..]) {
-                Ok(len) => {
-                    // Back to whoever sent it: the inner source's MAC is
-                    // not at hand here, so resolve it like any inside hop.
-                    let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
-                    self.queue_inside(frame_addr, ETH_HLEN + len, src, now);
-                    self.stats.frag_needed_sent += 1;
-                }
-                Err(_) => self.xsk.release(frame_addr),
-            }
-            return;
-        }
-        if o.l2.is_none() || now.duration_since(o.l2_checked) > NEIGH_TTL {
-            o.l2_checked = now;
-            if let Ok(Some((_, mac))) = self.nl.next_hop_mac(o.peer) {
-                o.l2 = Some((self.outside_mac, mac));
-            }
-        }
-        let Some((smac, dmac)) = o.l2 else {
-            self.stats.no_next_hop += 1;
             return;
         };
         let Some(frame_addr) = self.xsk.alloc() else {
@@ -403,6 +411,58 @@ impl Worker {
         }
     }
 
+    /// What comes before encapsulating a packet with SA `sa_id`: the MSS
+    /// clamp, the path-MTU check (a too-big DF packet gets ICMP
+    /// fragmentation-needed back and is not sent) and the next hop toward
+    /// the peer. Returns the (source, destination) MACs, or None when the
+    /// packet is not to be encrypted (and has been counted).
+    fn prepare(
+        &mut self,
+        sa_id: u32,
+        inner: &mut [u8],
+        now: Instant,
+    ) -> Option<([u8; 6], [u8; 6])> {
+        if self.cfg.tcp_mss != 0 && esp::clamp_tcp_mss(inner, self.cfg.tcp_mss) {
+            self.stats.mss_clamped += 1;
+        }
+        let Some(o) = self.out_by_id.get_mut(&sa_id) else {
+            self.stats.unknown_sa += 1;
+            return None;
+        };
+        let max_inner = o.sa.max_inner_len(self.cfg.outside_mtu);
+        if inner.len() > max_inner && inner.get(6).is_some_and(|b| b & 0x40 != 0) {
+            // DF set and too big once encapsulated: tell the sender, ASA
+            // style, instead of a silent black hole.
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return None;
+            };
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            let mtu = u16::try_from(max_inner).unwrap_or(u16::MAX);
+            match esp::build_frag_needed(inner, mtu, self.cfg.inside_addr, &mut buf[ETH_HLEN..]) {
+                Ok(len) => {
+                    // Back to whoever sent it: the inner source's MAC is
+                    // not at hand here, so resolve it like any inside hop.
+                    let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
+                    self.queue_inside(frame_addr, ETH_HLEN + len, src, now);
+                    self.stats.frag_needed_sent += 1;
+                }
+                Err(_) => self.xsk.release(frame_addr),
+            }
+            return None;
+        }
+        if o.l2.is_none() || now.duration_since(o.l2_checked) > NEIGH_TTL {
+            o.l2_checked = now;
+            if let Ok(Some((_, mac))) = self.nl.next_hop_mac(o.peer) {
+                o.l2 = Some((self.outside_mac, mac));
+            }
+        }
+        if o.l2.is_none() {
+            self.stats.no_next_hop += 1;
+        }
+        o.l2
+    }
+
     fn release_held(&mut self, selector: u32, sa_id: u32) {
         let Some(mut q) = self.hold.remove(&selector) else {
             return;
@@ -414,7 +474,7 @@ impl Worker {
         for p in packets {
             let n = p.len();
             buf[..n].copy_from_slice(&p);
-            self.encrypt(sa_id, &mut buf[..n], now);
+            self.encrypt_copy(sa_id, &mut buf[..n], now);
             self.stats.hold_released += 1;
         }
         self.hold.insert(selector, q);

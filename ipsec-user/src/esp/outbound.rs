@@ -7,6 +7,7 @@ use super::ipv4::{self, IPV4_HEADER, Ipv4Emit, PROTO_ESP, PROTO_UDP, UDP_HEADER}
 use super::sa::{SaParams, byte_limits};
 use super::transform::{ESP_HEADER, Transform};
 use std::net::Ipv4Addr;
+use std::ops::Range;
 
 /// Next header value of a tunnel-mode IPv4 payload.
 pub const NEXT_HEADER_IPV4: u8 = 4;
@@ -106,13 +107,50 @@ impl OutboundSa {
         (room / self.xf.align() * self.xf.align()).saturating_sub(2)
     }
 
+    /// Bytes the outer headers take in front of the inner packet: outer
+    /// IPv4 (+ UDP under NAT-T), ESP header and IV.
+    pub fn header_len(&self) -> usize {
+        self.outer_len() + ESP_HEADER + self.xf.iv_len()
+    }
+
     /// Encapsulates the IPv4 packet `inner` into `out`: outer IPv4 header
     /// (+ UDP with checksum 0 under NAT-T), ESP header, IV, ciphertext,
     /// ICV. Returns the length written. The outer header copies the inner
     /// TOS and DF bit.
     pub fn encapsulate(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
-        match self.encapsulate_inner(inner, out) {
-            Ok(n) => Ok(n),
+        let at = self.header_len();
+        let Some(info) = ipv4::parse(inner) else {
+            self.counters.send_errors += 1;
+            return Err(EspError::InnerMalformed);
+        };
+        let inner = &inner[..info.total_len];
+        let need = self.encapsulated_len(inner.len());
+        if out.len() < need {
+            self.counters.send_errors += 1;
+            return Err(EspError::BufferTooSmall {
+                need,
+                have: out.len(),
+            });
+        }
+        out[at..at + inner.len()].copy_from_slice(inner);
+        self.encapsulate_in_place(out, at).map(|r| r.len())
+    }
+
+    /// Encapsulates, without copying it, the IPv4 packet that starts at
+    /// `buf[inner_at..]`: the outer headers are written into the
+    /// [`header_len`](Self::header_len) bytes in front of it and the
+    /// trailer and ICV after it, so `buf` needs that much headroom and
+    /// about 50 bytes of tailroom. Bytes after the inner packet's total
+    /// length are overwritten. Returns where the outer packet now lies in
+    /// `buf`. This is the engine's hot path: the frame a packet arrived in
+    /// leaves encrypted, with no copy of its payload.
+    pub fn encapsulate_in_place(
+        &mut self,
+        buf: &mut [u8],
+        inner_at: usize,
+    ) -> Result<Range<usize>, EspError> {
+        match self.encapsulate_inner(buf, inner_at) {
+            Ok(r) => Ok(r),
             Err(e) => {
                 self.counters.send_errors += 1;
                 Err(e)
@@ -120,40 +158,50 @@ impl OutboundSa {
         }
     }
 
-    fn encapsulate_inner(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
-        let info = ipv4::parse(inner).ok_or(EspError::InnerMalformed)?;
-        let inner = &inner[..info.total_len];
+    fn encapsulate_inner(
+        &mut self,
+        buf: &mut [u8],
+        inner_at: usize,
+    ) -> Result<Range<usize>, EspError> {
+        let info = buf
+            .get(inner_at..)
+            .and_then(ipv4::parse)
+            .ok_or(EspError::InnerMalformed)?;
+        let inner_len = info.total_len;
         let seq = self.next_seq;
         if seq == 0 || (!self.esn && seq > u64::from(u32::MAX)) {
             return Err(EspError::SequenceExhausted);
         }
-        if self
-            .counters
-            .bytes_encaps
-            .saturating_add(inner.len() as u64)
-            > self.hard_bytes
-        {
+        if self.counters.bytes_encaps.saturating_add(inner_len as u64) > self.hard_bytes {
             return Err(EspError::LifetimeExpired);
         }
         let (iv_len, icv_len, align) = (self.xf.iv_len(), self.xf.icv_len(), self.xf.align());
-        let padded = (inner.len() + 2).div_ceil(align) * align;
-        let pad_len = padded - inner.len() - 2;
+        let padded = (inner_len + 2).div_ceil(align) * align;
+        let pad_len = padded - inner_len - 2;
         let outer_len = self.outer_len();
         let esp_len = ESP_HEADER + iv_len + padded + icv_len;
         let total = outer_len + esp_len;
         if total > usize::from(u16::MAX) {
             return Err(EspError::TooBig { len: total });
         }
-        if out.len() < total {
+        let head = outer_len + ESP_HEADER + iv_len;
+        let Some(start) = inner_at.checked_sub(head) else {
             return Err(EspError::BufferTooSmall {
-                need: total,
-                have: out.len(),
+                need: head,
+                have: inner_at,
+            });
+        };
+        if buf.len() < start + total {
+            return Err(EspError::BufferTooSmall {
+                need: start + total,
+                have: buf.len(),
             });
         }
-        let out = &mut out[..total];
+        let out = &mut buf[start..start + total];
         let (hdrs, esp) = out.split_at_mut(outer_len);
 
-        // ESP header, IV, payload, padding (1, 2, 3, ... RFC 4303 2.4).
+        // ESP header, IV, payload (already in place), padding (1, 2, 3,
+        // ... RFC 4303 2.4).
         esp[0..4].copy_from_slice(&self.spi.to_be_bytes());
         esp[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
         let ct_start = ESP_HEADER + iv_len;
@@ -161,8 +209,7 @@ impl OutboundSa {
         let mut iv = [0u8; 16];
         self.xf.make_iv(seq, &mut iv[..iv_len]);
         esp[ESP_HEADER..ct_start].copy_from_slice(&iv[..iv_len]);
-        esp[ct_start..ct_start + inner.len()].copy_from_slice(inner);
-        let trailer = &mut esp[ct_start + inner.len()..ct_end];
+        let trailer = &mut esp[ct_start + inner_len..ct_end];
         for (i, b) in trailer[..pad_len].iter_mut().enumerate() {
             *b = (i + 1) as u8;
         }
@@ -223,8 +270,8 @@ impl OutboundSa {
         if self.xf.has_icv() {
             c.pkts_digest += 1;
         }
-        c.bytes_encaps += inner.len() as u64;
-        Ok(total)
+        c.bytes_encaps += inner_len as u64;
+        Ok(start..start + total)
     }
 }
 
