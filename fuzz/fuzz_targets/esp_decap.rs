@@ -270,7 +270,7 @@ fn replay(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let mut w = ReplayWindow::new(mode & 1 != 0);
+    let w = ReplayWindow::new(mode & 1 != 0);
     let mut seen = BTreeSet::new();
     let mut top = 0u64;
     let mut prev = 0u64;

@@ -290,6 +290,80 @@ fn sequence_exhaustion_and_lifetime() {
     assert_eq!(o.counters().send_errors, 1);
 }
 
+/// One SA used by several workers (one per queue): every packet gets its
+/// own sequence number whichever worker sent it, the sequence space and
+/// the kilobyte lifetime are the SA's, and a packet decrypted by one
+/// worker is a replay for every other.
+#[test]
+fn workers_of_one_sa_share_sequence_window_and_lifetime() {
+    let t = EspTransform {
+        cipher: EspCipher::Aes128Cbc,
+        integ: EspInteg::HmacSha256_128,
+    };
+    let km = keymat(t, 4);
+    let mut prm = params(t, &km, false, false);
+    prm.lifetime_kb = Some(2);
+    let mut outs = OutboundSa::new_group(&prm, 3).unwrap();
+    let mut ins = InboundSa::new_group(&prm, 2).unwrap();
+    assert_eq!((outs.len(), ins.len()), (3, 2));
+    let p = inner(SRC, DST, 80, 0); // 100 bytes
+    let mut seqs = Vec::new();
+    let mut wires = Vec::new();
+    for k in 0..19 {
+        let esp = wire(&mut outs[k % 3], &p);
+        seqs.push(u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]));
+        wires.push(esp);
+    }
+    assert_eq!(seqs, (1..=19).collect::<Vec<u32>>());
+    // 1,900 of 2,048 bytes: past 90% for every handle, not only the
+    // worker that sent the last packet.
+    assert!(outs.iter().all(|o| o.needs_rekey() && !o.expired()));
+    let mut buf = [0u8; 256];
+    for o in &mut outs {
+        // 2,000 fits; 2,100 does not, whoever sends it.
+        let _ = o.encapsulate(&p, &mut buf);
+    }
+    let sent: u64 = outs.iter().map(|o| o.counters().pkts_encaps).sum();
+    assert_eq!(sent, 20);
+    let refused: u64 = outs.iter().map(|o| o.counters().send_errors).sum();
+    assert_eq!(refused, 2);
+    // Decrypt alternately on two workers, then replay each packet on the
+    // other one.
+    for (k, esp) in wires.iter().enumerate() {
+        let mut a = esp.clone();
+        ins[k % 2].decapsulate(&mut a).unwrap();
+        let mut b = esp.clone();
+        assert_eq!(
+            ins[(k + 1) % 2].decapsulate(&mut b),
+            Err(EspError::Replay(ReplayVerdict::Duplicate))
+        );
+    }
+    assert_eq!(
+        ins[0].counters().pkts_decaps + ins[1].counters().pkts_decaps,
+        19
+    );
+    assert_eq!(
+        ins[0].counters().replay_drops + ins[1].counters().replay_drops,
+        19
+    );
+    assert!(ins.iter().all(|i| i.needs_rekey() && i.highest_seq() == 19));
+    // Exhaustion is the SA's too: no handle sends past 2^32 - 1.
+    let mut outs = OutboundSa::new_group(&params(t, &km, false, false), 3).unwrap();
+    outs[0].set_next_seq(0xffff_ffff);
+    assert!(wire_ok(&mut outs[1], &p));
+    assert!(!wire_ok(&mut outs[2], &p));
+    assert!(!wire_ok(&mut outs[0], &p));
+}
+
+fn wire_ok(out: &mut OutboundSa, pkt: &[u8]) -> bool {
+    let mut buf = vec![0u8; 2048];
+    match out.encapsulate(pkt, &mut buf) {
+        Ok(_) => true,
+        Err(EspError::SequenceExhausted) => false,
+        Err(e) => panic!("unexpected {e}"),
+    }
+}
+
 #[test]
 fn small_buffers_and_bad_inner_are_errors_not_panics() {
     let t = EspTransform {

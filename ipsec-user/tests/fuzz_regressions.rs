@@ -202,7 +202,7 @@ fn tfc_padding_is_cut_off() {
 #[test]
 fn replay_window_matches_a_model() {
     for esn in [false, true] {
-        let mut w = ReplayWindow::new(esn);
+        let w = ReplayWindow::new(esn);
         let mut seen = BTreeSet::new();
         let mut top = 0u64;
         let mut seq = 0u64;

@@ -9,6 +9,8 @@
 //! forgery nor a policy violation can advance it.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::EspError;
 use super::counters::SaCounters;
@@ -22,13 +24,23 @@ use super::transform::{ESP_HEADER, Transform};
 /// be discarded silently.
 const NEXT_HEADER_NONE: u8 = 59;
 
-/// One inbound SA, owned by one worker.
+/// What the workers decrypting one SA share: the replay window (lock-free,
+/// see [`super::replay`]) and the bytes the kilobyte lifetime counts.
+#[derive(Debug)]
+struct Shared {
+    window: ReplayWindow,
+    bytes: AtomicU64,
+}
+
+/// One inbound SA as one worker uses it: its own cipher state and
+/// counters, the replay window and lifetime shared with the other workers
+/// of the SA (see [`InboundSa::new_group`]).
 #[derive(Debug)]
 pub struct InboundSa {
     spi: u32,
     xf: Transform,
     esn: bool,
-    window: ReplayWindow,
+    shared: Arc<Shared>,
     local_ts: Selector,
     remote_ts: Selector,
     soft_bytes: u64,
@@ -38,6 +50,26 @@ pub struct InboundSa {
 
 impl InboundSa {
     pub fn new(p: &SaParams<'_>) -> Result<Self, EspError> {
+        let shared = Arc::new(Shared {
+            window: ReplayWindow::new(p.esn),
+            bytes: AtomicU64::new(0),
+        });
+        Self::with_shared(p, shared)
+    }
+
+    /// `n` handles on one SA, one per worker: each expands its own key
+    /// schedule, all share one replay window and one lifetime.
+    pub fn new_group(p: &SaParams<'_>, n: usize) -> Result<Vec<Self>, EspError> {
+        let first = Self::new(p)?;
+        let mut group = Vec::with_capacity(n.max(1));
+        for _ in 1..n {
+            group.push(Self::with_shared(p, first.shared.clone())?);
+        }
+        group.insert(0, first);
+        Ok(group)
+    }
+
+    fn with_shared(p: &SaParams<'_>, shared: Arc<Shared>) -> Result<Self, EspError> {
         if p.spi == 0 {
             return Err(EspError::Unsupported("SPI 0 is reserved"));
         }
@@ -46,7 +78,7 @@ impl InboundSa {
             spi: p.spi,
             xf: Transform::new(p.transform, p.keymat)?,
             esn: p.esn,
-            window: ReplayWindow::new(p.esn),
+            shared,
             local_ts: p.local_ts,
             remote_ts: p.remote_ts,
             soft_bytes,
@@ -59,23 +91,24 @@ impl InboundSa {
         self.spi
     }
 
+    /// This worker's counters (the daemon adds up the workers').
     pub fn counters(&self) -> &SaCounters {
         &self.counters
     }
 
     /// Highest sequence number accepted so far.
     pub fn highest_seq(&self) -> u64 {
-        self.window.top()
+        self.shared.window.top()
     }
 
     /// 90% of the kilobyte lifetime received.
     pub fn needs_rekey(&self) -> bool {
-        self.counters.bytes_decaps >= self.soft_bytes
+        self.shared.bytes.load(Ordering::Relaxed) >= self.soft_bytes
     }
 
     /// The kilobyte lifetime is used up.
     pub fn expired(&self) -> bool {
-        self.counters.bytes_decaps >= self.hard_bytes
+        self.shared.bytes.load(Ordering::Relaxed) >= self.hard_bytes
     }
 
     /// Decapsulates `esp` (from the ESP header to the end of the ICV, as
@@ -128,8 +161,8 @@ impl InboundSa {
             });
         }
         let seq_lo = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
-        let seq = self.window.infer(seq_lo);
-        self.window.check(seq).map_err(EspError::Replay)?;
+        let seq = self.shared.window.infer(seq_lo);
+        self.shared.window.check(seq).map_err(EspError::Replay)?;
 
         let mut iv = [0u8; 16];
         iv[..iv_len].copy_from_slice(&esp[ESP_HEADER..ct_start]);
@@ -173,7 +206,7 @@ impl InboundSa {
         }
         if next == NEXT_HEADER_NONE {
             // Authentic dummy packet: discard, but it did use its number.
-            let _ = self.window.accept(seq);
+            let _ = self.shared.window.accept(seq);
             return Err(EspError::Dummy);
         }
         if next != NEXT_HEADER_IPV4 {
@@ -187,7 +220,10 @@ impl InboundSa {
                 dst: info.dst,
             });
         }
-        self.window.accept(seq).map_err(EspError::Replay)?;
+        self.shared.window.accept(seq).map_err(EspError::Replay)?;
+        self.shared
+            .bytes
+            .fetch_add(info.total_len as u64, Ordering::Relaxed);
         let c = &mut self.counters;
         c.pkts_decaps += 1;
         c.bytes_decaps += info.total_len as u64;

@@ -8,6 +8,8 @@ use super::sa::{SaParams, byte_limits};
 use super::transform::{ESP_HEADER, Transform};
 use std::net::Ipv4Addr;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Next header value of a tunnel-mode IPv4 payload.
 pub const NEXT_HEADER_IPV4: u8 = 4;
@@ -17,8 +19,22 @@ const SOFT_SEQ_32: u64 = 0xF000_0000;
 const SOFT_SEQ_64: u64 = u64::MAX - (1 << 32);
 const OUTER_TTL: u8 = 64;
 
-/// One outbound SA, owned by one worker: no locks, no allocation per
-/// packet.
+/// What the workers using one outbound SA share: the sequence number
+/// (RFC 4303 forbids sending one twice) and the bytes the kilobyte
+/// lifetime counts. Atomics, not a lock.
+#[derive(Debug)]
+struct Shared {
+    /// Sequence number of the next packet (the first is 1; 0 once the
+    /// space is used up, with ESN).
+    next_seq: AtomicU64,
+    /// Inner bytes encapsulated by all workers.
+    bytes: AtomicU64,
+}
+
+/// One outbound SA as one worker uses it: its own cipher state and
+/// counters, and the sequence and lifetime shared with the other workers
+/// of the same SA (see [`OutboundSa::new_group`]). No lock and no
+/// allocation per packet.
 #[derive(Debug)]
 pub struct OutboundSa {
     spi: u32,
@@ -27,8 +43,7 @@ pub struct OutboundSa {
     dst: Ipv4Addr,
     udp: Option<(u16, u16)>,
     esn: bool,
-    /// Sequence number of the next packet (the first is 1).
-    next_seq: u64,
+    shared: Arc<Shared>,
     ident: u16,
     soft_bytes: u64,
     hard_bytes: u64,
@@ -37,6 +52,26 @@ pub struct OutboundSa {
 
 impl OutboundSa {
     pub fn new(p: &SaParams<'_>) -> Result<Self, EspError> {
+        let shared = Arc::new(Shared {
+            next_seq: AtomicU64::new(1),
+            bytes: AtomicU64::new(0),
+        });
+        Self::with_shared(p, shared)
+    }
+
+    /// `n` handles on one SA, one per worker: each expands its own key
+    /// schedule, all draw from one sequence space and one lifetime.
+    pub fn new_group(p: &SaParams<'_>, n: usize) -> Result<Vec<Self>, EspError> {
+        let first = Self::new(p)?;
+        let mut group = Vec::with_capacity(n.max(1));
+        for _ in 1..n {
+            group.push(Self::with_shared(p, first.shared.clone())?);
+        }
+        group.insert(0, first);
+        Ok(group)
+    }
+
+    fn with_shared(p: &SaParams<'_>, shared: Arc<Shared>) -> Result<Self, EspError> {
         if p.spi == 0 {
             return Err(EspError::Unsupported("SPI 0 is reserved"));
         }
@@ -48,7 +83,7 @@ impl OutboundSa {
             dst: p.tunnel_dst,
             udp: p.udp_encap,
             esn: p.esn,
-            next_seq: 1,
+            shared,
             ident: 0,
             soft_bytes,
             hard_bytes,
@@ -60,32 +95,51 @@ impl OutboundSa {
         self.spi
     }
 
+    /// This worker's counters (the daemon adds up the workers').
     pub fn counters(&self) -> &SaCounters {
         &self.counters
     }
 
     /// The sequence number the next packet will carry.
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.shared.next_seq.load(Ordering::Acquire)
     }
 
     /// Starts the sequence at `seq` (tests of the wrap, and resuming).
-    pub fn set_next_seq(&mut self, seq: u64) {
-        self.next_seq = seq;
+    pub fn set_next_seq(&self, seq: u64) {
+        self.shared.next_seq.store(seq, Ordering::Release);
     }
 
     /// Rekey is due: the sequence number nears its end (a 32-bit one
     /// without ESN) or 90% of the kilobyte lifetime is used.
     pub fn needs_rekey(&self) -> bool {
         let soft_seq = if self.esn { SOFT_SEQ_64 } else { SOFT_SEQ_32 };
-        self.next_seq >= soft_seq
-            || self.next_seq == 0
-            || self.counters.bytes_encaps >= self.soft_bytes
+        let next = self.next_seq();
+        next >= soft_seq
+            || next == 0
+            || self.shared.bytes.load(Ordering::Relaxed) >= self.soft_bytes
     }
 
     /// The kilobyte lifetime is used up: `encapsulate` refuses.
     pub fn expired(&self) -> bool {
-        self.counters.bytes_encaps >= self.hard_bytes
+        self.shared.bytes.load(Ordering::Relaxed) >= self.hard_bytes
+    }
+
+    /// Takes the next sequence number, or none once the space is used up:
+    /// the counter never moves past the end, so no number is sent twice
+    /// whatever the number of workers.
+    fn take_seq(&self) -> Result<u64, EspError> {
+        let esn = self.esn;
+        self.shared
+            .next_seq
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                if s == 0 || (!esn && s > u64::from(u32::MAX)) {
+                    None
+                } else {
+                    Some(s.wrapping_add(1))
+                }
+            })
+            .map_err(|_| EspError::SequenceExhausted)
     }
 
     fn outer_len(&self) -> usize {
@@ -168,11 +222,10 @@ impl OutboundSa {
             .and_then(ipv4::parse)
             .ok_or(EspError::InnerMalformed)?;
         let inner_len = info.total_len;
-        let seq = self.next_seq;
-        if seq == 0 || (!self.esn && seq > u64::from(u32::MAX)) {
-            return Err(EspError::SequenceExhausted);
-        }
-        if self.counters.bytes_encaps.saturating_add(inner_len as u64) > self.hard_bytes {
+        // The lifetime is checked against what all workers sent; two
+        // workers racing past the limit overshoot it by a packet each.
+        let sent = self.shared.bytes.load(Ordering::Relaxed);
+        if sent.saturating_add(inner_len as u64) > self.hard_bytes {
             return Err(EspError::LifetimeExpired);
         }
         let (iv_len, icv_len, align) = (self.xf.iv_len(), self.xf.icv_len(), self.xf.align());
@@ -197,6 +250,8 @@ impl OutboundSa {
                 have: buf.len(),
             });
         }
+        // Taken last: every error above leaves the sequence untouched.
+        let seq = self.take_seq()?;
         let out = &mut buf[start..start + total];
         let (hdrs, esp) = out.split_at_mut(outer_len);
 
@@ -261,7 +316,9 @@ impl OutboundSa {
         }
         .emit(hdrs);
 
-        self.next_seq = seq.wrapping_add(1);
+        self.shared
+            .bytes
+            .fetch_add(inner_len as u64, Ordering::Relaxed);
         let c = &mut self.counters;
         c.pkts_encaps += 1;
         if self.xf.encrypts() {
