@@ -3,8 +3,8 @@
 //! One tokio task owns all control-plane state (the IKE engine, the SA
 //! records, the data plane handle) and reacts to five sources: IKE
 //! datagrams on UDP 500 and 4500, punt events from the XDP program, the
-//! control socket, the IKE engine's timers and signals. The ESP worker is
-//! a thread of its own, reached through commands.
+//! control socket, the IKE engine's timers and signals. The ESP workers
+//! (one per queue) are threads of their own, reached through commands.
 
 pub mod mapping;
 mod preflight;
@@ -12,7 +12,6 @@ mod preflight;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
-use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -26,7 +25,8 @@ use crate::config::{self, Config};
 use crate::control::proto::*;
 use crate::control::server;
 use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, Side};
-use crate::engine::worker::{self, Snapshot, WorkerCmd, WorkerConfig};
+use crate::engine::pool::Workers;
+use crate::engine::worker::{Snapshot, WorkerConfig};
 use crate::esp::{self, InboundSa, OutboundSa, SaParams};
 use crate::ike::v1::{self as ikev1, Engine, Output};
 use mapping::SelectorInfo;
@@ -63,7 +63,8 @@ struct DeferredOutbound {
     selector: u32,
     sa_id: u32,
     spec: OutboundSaSpec,
-    sa: Box<OutboundSa>,
+    /// One handle per worker.
+    sas: Vec<OutboundSa>,
 }
 
 struct Daemon {
@@ -72,7 +73,7 @@ struct Daemon {
     local: Ipv4Addr,
     engine: Engine,
     dp: Dataplane,
-    worker: std_mpsc::Sender<WorkerCmd>,
+    workers: Workers,
     sock500: UdpSocket,
     sock4500: UdpSocket,
     children: Vec<ChildSaRec>,
@@ -111,7 +112,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         })
         .context("loading the BPF data plane")?;
         dp.set_acl(&rules).context("installing the crypto-map ACLs")?;
-        let (worker_tx, (fd_in, fd_out), _handle) = worker::spawn(WorkerConfig {
+        let workers = Workers::spawn(&WorkerConfig {
+            queue: 0,
             inside: pre.inside_if.clone(),
             outside: pre.outside_if.clone(),
             outside_mtu: pre.outside_mtu,
@@ -119,8 +121,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             inside_addr: pre.inside_addr,
         })
         .context("starting the ESP engine (AF_XDP)")?;
-        dp.register_xsk(Side::Inside, 0, fd_in)?;
-        dp.register_xsk(Side::Outside, 0, fd_out)?;
+        for (queue, fd_in, fd_out) in workers.sockets() {
+            dp.register_xsk(Side::Inside, queue, fd_in)?;
+            dp.register_xsk(Side::Outside, queue, fd_out)?;
+        }
+        info!(workers = workers.len(), "ESP engine: one worker per queue");
         let mut punts = dp.punt_events()?;
 
         let sock500 = bind_udp(pre.local, 500).await?;
@@ -141,7 +146,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             local: pre.local,
             engine,
             dp,
-            worker: worker_tx,
+            workers,
             sock500,
             sock4500,
             children: Vec::new(),
@@ -192,7 +197,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         info!("shutting down: deleting SAs and detaching the data plane");
         let outs = d.engine.delete_isakmp(Instant::now(), None);
         d.apply(outs).await;
-        let _ = d.worker.send(WorkerCmd::Stop);
+        d.workers.stop();
         d.dp.detach()?;
         Ok(())
     })
@@ -315,35 +320,39 @@ impl Daemon {
         let out_id = self.alloc_id();
         let local_ts = esp::Selector::new(c.local_ts.addr(), c.local_ts.prefix());
         let remote_ts = esp::Selector::new(c.remote_ts.addr(), c.remote_ts.prefix());
-        let inbound = InboundSa::new(&SaParams {
-            spi: c.inbound_spi,
-            transform: c.transform,
-            keymat: &c.inbound_keymat,
-            tunnel_src: c.peer,
-            tunnel_dst: c.local,
-            udp_encap: c.udp_encap.map(|(l, r)| (r, l)),
-            esn: false,
-            local_ts,
-            remote_ts,
-            lifetime_kb: c.lifetime_kb,
-        })?;
-        let outbound = OutboundSa::new(&SaParams {
-            spi: c.outbound_spi,
-            transform: c.transform,
-            keymat: &c.outbound_keymat,
-            tunnel_src: c.local,
-            tunnel_dst: c.peer,
-            udp_encap: c.udp_encap,
-            esn: false,
-            local_ts,
-            remote_ts,
-            lifetime_kb: c.lifetime_kb,
-        })?;
+        let n = self.workers.len();
+        let inbound = InboundSa::new_group(
+            &SaParams {
+                spi: c.inbound_spi,
+                transform: c.transform,
+                keymat: &c.inbound_keymat,
+                tunnel_src: c.peer,
+                tunnel_dst: c.local,
+                udp_encap: c.udp_encap.map(|(l, r)| (r, l)),
+                esn: false,
+                local_ts,
+                remote_ts,
+                lifetime_kb: c.lifetime_kb,
+            },
+            n,
+        )?;
+        let outbound = OutboundSa::new_group(
+            &SaParams {
+                spi: c.outbound_spi,
+                transform: c.transform,
+                keymat: &c.outbound_keymat,
+                tunnel_src: c.local,
+                tunnel_dst: c.peer,
+                udp_encap: c.udp_encap,
+                esn: false,
+                local_ts,
+                remote_ts,
+                lifetime_kb: c.lifetime_kb,
+            },
+            n,
+        )?;
         // Inbound first: the peer may use the SA as soon as it has it.
-        self.worker.send(WorkerCmd::InstallInbound {
-            sa_id: in_id,
-            sa: Box::new(inbound),
-        })?;
+        self.workers.install_inbound(in_id, inbound)?;
         self.dp.install_inbound_spi(c.inbound_spi, in_id)?;
         let out = DeferredOutbound {
             selector: c.selector,
@@ -354,7 +363,7 @@ impl Daemon {
                 local: c.local,
                 natt: c.udp_encap,
             },
-            sa: Box::new(outbound),
+            sas: outbound,
         };
         if self.initiating.contains_key(&c.selector) {
             // We initiated: the peer installs its inbound SA only when our
@@ -396,12 +405,8 @@ impl Daemon {
     }
 
     fn install_outbound(&mut self, o: DeferredOutbound) -> Result<()> {
-        self.worker.send(WorkerCmd::InstallOutbound {
-            sa_id: o.sa_id,
-            selector: o.selector,
-            peer: o.spec.peer,
-            sa: o.sa,
-        })?;
+        self.workers
+            .install_outbound(o.sa_id, o.selector, o.spec.peer, o.sas)?;
         self.dp.install_outbound_sa(o.selector, o.spec)?;
         Ok(())
     }
@@ -458,18 +463,14 @@ impl Daemon {
                 },
             );
         }
-        let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.in_id });
-        let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.out_id });
+        self.workers.remove(c.in_id);
+        self.workers.remove(c.out_id);
         let _ = self.dp.remove_sa_counters(c.out_id);
         info!(%peer, inbound_spi = format_args!("{:08x}", inbound_spi), "IPsec SA pair removed");
     }
 
     fn snapshot(&self) -> Snapshot {
-        let (tx, rx) = std_mpsc::channel();
-        if self.worker.send(WorkerCmd::Snapshot(tx)).is_err() {
-            return Snapshot::default();
-        }
-        rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+        self.workers.snapshot()
     }
 
     /// Twice a second, from the ESP engine's counters: tell the IKE engine
@@ -532,7 +533,8 @@ impl Daemon {
                 Ok(c) => {
                     let mut v: Vec<(String, u64)> =
                         c.iter().map(|(k, v)| (k.to_string(), v)).collect();
-                    let s = self.snapshot().stats;
+                    let snap = self.snapshot();
+                    let s = snap.stats;
                     for (k, x) in [
                         ("engine_rx_inside", s.rx_inside),
                         ("engine_rx_outside", s.rx_outside),
@@ -563,6 +565,17 @@ impl Daemon {
                         ),
                     ] {
                         v.push((k.to_string(), x));
+                    }
+                    // Which worker (queue) moved what: RSS at work.
+                    for (q, w) in snap.per_queue.iter().enumerate() {
+                        for (k, x) in [
+                            ("rx_inside", w.rx_inside),
+                            ("rx_outside", w.rx_outside),
+                            ("tx_inside", w.tx_inside),
+                            ("tx_outside", w.tx_outside),
+                        ] {
+                            v.push((format!("engine_q{q}_{k}"), x));
+                        }
                     }
                     Reply::ok(ReplyData::Dataplane(v))
                 }

@@ -2,5 +2,6 @@
 //! and next-hop resolution from the kernel's tables.
 
 pub mod neigh;
+pub mod pool;
 pub mod worker;
 pub mod xsk;

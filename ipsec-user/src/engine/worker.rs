@@ -64,6 +64,9 @@ pub enum WorkerCmd {
 pub struct Snapshot {
     pub sas: Vec<SaSnapshot>,
     pub stats: EngineStats,
+    /// Each worker's own engine counters, in queue order (filled in by
+    /// [`super::pool::Workers::snapshot`]; empty from a single worker).
+    pub per_queue: Vec<EngineStats>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +101,34 @@ pub struct EngineStats {
     pub xsk_outside: super::xsk::SocketStats,
 }
 
+impl EngineStats {
+    /// Adds another worker's counters to these.
+    pub fn add(&mut self, o: &EngineStats) {
+        let pairs: [(&mut u64, u64); 15] = [
+            (&mut self.rx_inside, o.rx_inside),
+            (&mut self.rx_outside, o.rx_outside),
+            (&mut self.tx_inside, o.tx_inside),
+            (&mut self.tx_outside, o.tx_outside),
+            (&mut self.bad_meta, o.bad_meta),
+            (&mut self.unknown_sa, o.unknown_sa),
+            (&mut self.held, o.held),
+            (&mut self.hold_overflow, o.hold_overflow),
+            (&mut self.hold_released, o.hold_released),
+            (&mut self.no_frame, o.no_frame),
+            (&mut self.tx_ring_full, o.tx_ring_full),
+            (&mut self.no_next_hop, o.no_next_hop),
+            (&mut self.frag_needed_sent, o.frag_needed_sent),
+            (&mut self.mss_clamped, o.mss_clamped),
+            (&mut self.decap_errors, o.decap_errors),
+        ];
+        for (a, b) in pairs {
+            *a += b;
+        }
+        self.xsk_inside.add(&o.xsk_inside);
+        self.xsk_outside.add(&o.xsk_outside);
+    }
+}
+
 struct Outbound {
     sa: Box<OutboundSa>,
     /// Next hop MACs toward the peer, from the program's fib lookup or
@@ -114,7 +145,10 @@ struct Pending {
     since: Instant,
 }
 
+#[derive(Clone)]
 pub struct WorkerConfig {
+    /// The queue (of both interfaces) this worker serves.
+    pub queue: u32,
     pub inside: String,
     pub outside: String,
     /// Largest frame the outside link carries (Ethernet payload).
@@ -153,7 +187,7 @@ pub enum WorkerError {
 impl Worker {
     /// Opens the sockets. Call from a thread in the gateway's namespace.
     pub fn new(cfg: WorkerConfig) -> Result<Worker, WorkerError> {
-        let xsk = Xsk::open(&cfg.inside, &cfg.outside)?;
+        let xsk = Xsk::open(&cfg.inside, &cfg.outside, cfg.queue)?;
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
         let inside_mac =
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
@@ -178,7 +212,8 @@ impl Worker {
         })
     }
 
-    /// The AF_XDP socket fds, to be registered in the XSKMAPs (queue 0).
+    /// The AF_XDP socket fds, to be registered in the XSKMAPs at the
+    /// worker's queue.
     pub fn socket_fds(&self) -> (i32, i32) {
         (self.xsk.inside.fd, self.xsk.outside.fd)
     }
@@ -280,7 +315,11 @@ impl Worker {
                 for q in self.hold.values() {
                     stats.hold_overflow += q.counters().overflow + q.counters().too_big;
                 }
-                let _ = reply.send(Snapshot { sas, stats });
+                let _ = reply.send(Snapshot {
+                    sas,
+                    stats,
+                    per_queue: Vec::new(),
+                });
             }
             WorkerCmd::Stop => {}
         }
@@ -663,8 +702,6 @@ fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
     }
 }
 
-/// Spawns the worker thread; returns its command sender and the socket
-/// fds to register in the XSKMAPs.
 /// A running worker: its command channel, the (inside, outside) AF_XDP
 /// socket fds for the XSKMAPs, and its thread.
 pub type Spawned = (
@@ -673,12 +710,14 @@ pub type Spawned = (
     std::thread::JoinHandle<()>,
 );
 
+/// Opens the worker's sockets and starts its thread.
 pub fn spawn(cfg: WorkerConfig) -> Result<Spawned, WorkerError> {
+    let cfg_queue = cfg.queue;
     let worker = Worker::new(cfg)?;
     let fds = worker.socket_fds();
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
-        .name("ipsecgw-esp".into())
+        .name(format!("ipsecgw-esp/{}", cfg_queue))
         .spawn(move || worker.run(rx))
         .map_err(|e| WorkerError::Io("spawn worker", e))?;
     Ok((tx, fds, handle))

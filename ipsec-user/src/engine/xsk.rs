@@ -1,8 +1,9 @@
-//! AF_XDP plumbing for the engine: one UMEM shared by a socket on the
-//! inside interface and one on the outside interface (queue 0 each; veth
-//! has one queue and copy mode only, see shared/toolchain/afxdp.md), and a
+//! AF_XDP plumbing for one worker: one UMEM shared by a socket on queue N
+//! of the inside interface and one on queue N of the outside interface
+//! (veth runs in copy mode only, see shared/toolchain/afxdp.md), and a
 //! free list of frames. A frame may be received on one interface and
-//! transmitted on the other without a copy.
+//! transmitted on the other without a copy. Each worker has its own UMEM,
+//! so workers share no frames and no rings.
 //!
 //! xdpilone was chosen for the rings: pure Rust (libc + spin), small,
 //! proven on this kernel; the frame accounting on top of it is ours.
@@ -55,13 +56,13 @@ pub struct Xsk {
 // The raw pointers refer to our own mapping, which lives as long as Xsk.
 unsafe impl Send for Xsk {}
 
-fn ifinfo(name: &str) -> Result<IfInfo, XskError> {
+fn ifinfo(name: &str, queue: u32) -> Result<IfInfo, XskError> {
     let mut info = IfInfo::invalid();
     let cname = std::ffi::CString::new(name)
         .map_err(|e| XskError::Interface(name.into(), e.to_string()))?;
     info.from_name(&cname)
         .map_err(|e| XskError::Interface(name.into(), format!("{e:?}")))?;
-    info.set_queue(0);
+    info.set_queue(queue);
     Ok(info)
 }
 
@@ -71,7 +72,7 @@ fn errno(name: &str, step: &'static str) -> impl FnOnce(xdpilone::Errno) -> XskE
 }
 
 impl Xsk {
-    pub fn open(inside: &str, outside: &str) -> Result<Xsk, XskError> {
+    pub fn open(inside: &str, outside: &str, queue: u32) -> Result<Xsk, XskError> {
         let len = (FRAMES * FRAME_SIZE) as usize;
         let ptr = unsafe {
             libc::mmap(
@@ -98,7 +99,7 @@ impl Xsk {
         };
         let umem = unsafe { Umem::new(cfg, slice) }.map_err(errno(inside, "umem"))?;
 
-        let in_info = ifinfo(inside)?;
+        let in_info = ifinfo(inside, queue)?;
         let in_sock = Socket::with_shared(&in_info, &umem).map_err(errno(inside, "socket"))?;
         let in_dev = umem
             .fq_cq(&in_sock)
@@ -118,7 +119,7 @@ impl Xsk {
         let in_tx = in_user.map_tx().map_err(errno(inside, "map tx"))?;
         umem.bind(&in_user).map_err(errno(inside, "bind"))?;
 
-        let out_info = ifinfo(outside)?;
+        let out_info = ifinfo(outside, queue)?;
         let out_sock = Socket::new(&out_info).map_err(errno(outside, "socket"))?;
         let out_dev = umem
             .fq_cq(&out_sock)
@@ -351,6 +352,15 @@ pub struct SocketStats {
     pub rx_ring_full: u64,
     pub rx_fill_ring_empty: u64,
     pub tx_invalid_descs: u64,
+}
+
+impl SocketStats {
+    pub fn add(&mut self, o: &SocketStats) {
+        self.rx_dropped += o.rx_dropped;
+        self.rx_ring_full += o.rx_ring_full;
+        self.rx_fill_ring_empty += o.rx_fill_ring_empty;
+        self.tx_invalid_descs += o.tx_invalid_descs;
+    }
 }
 
 impl Port {

@@ -2,8 +2,9 @@
 //!
 //! Plain `u64` fields in a `#[repr(C)]` struct so the engine can share a
 //! snapshot with the control plane (or a BPF-map mirror) without
-//! translation. Each SA direction is owned by exactly one worker, so the
-//! fields are updated with ordinary adds: no atomics on the packet path.
+//! translation. Each worker keeps its own counters for its handle on an
+//! SA, updated with ordinary adds (no atomics on the packet path); the
+//! daemon adds the workers' counters up.
 
 /// Counters of one SA direction. Outbound SAs fill the `encaps` side,
 /// inbound SAs the `decaps` side.
@@ -41,4 +42,24 @@ pub struct SaCounters {
     /// `#pkts invalid len` and friends: truncated, misaligned, bad padding,
     /// next header not IPv4, inner IPv4 header broken.
     pub malformed: u64,
+}
+
+impl SaCounters {
+    /// Adds the counters of another worker's handle on the same SA.
+    pub fn add(&mut self, o: &SaCounters) {
+        self.pkts_encaps += o.pkts_encaps;
+        self.pkts_encrypt += o.pkts_encrypt;
+        self.pkts_digest += o.pkts_digest;
+        self.pkts_decaps += o.pkts_decaps;
+        self.pkts_decrypt += o.pkts_decrypt;
+        self.pkts_verify += o.pkts_verify;
+        self.bytes_encaps += o.bytes_encaps;
+        self.bytes_decaps += o.bytes_decaps;
+        self.send_errors += o.send_errors;
+        self.recv_errors += o.recv_errors;
+        self.auth_failures += o.auth_failures;
+        self.replay_drops += o.replay_drops;
+        self.policy_drops += o.policy_drops;
+        self.malformed += o.malformed;
+    }
 }
