@@ -84,6 +84,8 @@ struct Daemon {
     failures: HashMap<Ipv4Addr, String>,
     log: crate::cli::logging::LogControl,
     path_mtu: u32,
+    /// `--esp-first-seq`: consumed by the first outbound SA installed.
+    esp_first_seq: Option<u64>,
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
@@ -151,6 +153,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             failures: HashMap::new(),
             log,
             path_mtu: pre.outside_mtu as u32,
+            esp_first_seq: args.esp_first_seq,
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -327,7 +330,7 @@ impl Daemon {
             remote_ts,
             lifetime_kb: c.lifetime_kb,
         })?;
-        let outbound = OutboundSa::new(&SaParams {
+        let mut outbound = OutboundSa::new(&SaParams {
             spi: c.outbound_spi,
             transform: c.transform,
             keymat: &c.outbound_keymat,
@@ -339,6 +342,12 @@ impl Daemon {
             remote_ts,
             lifetime_kb: c.lifetime_kb,
         })?;
+        // Test knob: only the first SA, or every rekey would start near
+        // the end again and rekey forever.
+        if let Some(seq) = self.esp_first_seq.take() {
+            info!(seq, "--esp-first-seq: first outbound SA starts at this sequence number");
+            outbound.set_next_seq(seq);
+        }
         // Inbound first: the peer may use the SA as soon as it has it.
         self.worker.send(WorkerCmd::InstallInbound {
             sa_id: in_id,
