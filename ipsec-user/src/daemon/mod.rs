@@ -365,12 +365,19 @@ impl Daemon {
             },
             sa: Box::new(outbound),
         };
-        if self.initiating.contains_key(&c.selector) {
+        // A rekey: an older pair for this selector still sends, so waiting
+        // costs nothing (whichever side started the quick mode).
+        let rekey = self.children.iter().any(|o| o.selector == c.selector);
+        if self.initiating.contains_key(&c.selector) || rekey {
             // We initiated: the peer installs its inbound SA only when our
             // QM3 arrives, and our held packets would race it (strongSwan
             // loses them). RFC 2409's commit bit exists for this; a short
             // grace does the same without a round trip. Packets keep being
             // held meanwhile.
+            // We respond to a rekey: this runs when we send QM2, before the
+            // initiator has read it and installed its inbound SA, so our
+            // next packet on the new SA would be dropped there as an
+            // unknown SPI. The old SA carries traffic during the grace.
             self.deferred.push((Instant::now() + INITIATOR_GRACE, out));
         } else {
             self.install_outbound(out)?;
