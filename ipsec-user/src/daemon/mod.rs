@@ -345,7 +345,10 @@ impl Daemon {
         // Test knob: only the first SA, or every rekey would start near
         // the end again and rekey forever.
         if let Some(seq) = self.esp_first_seq.take() {
-            info!(seq, "--esp-first-seq: first outbound SA starts at this sequence number");
+            info!(
+                seq,
+                "--esp-first-seq: first outbound SA starts at this sequence number"
+            );
             outbound.set_next_seq(seq);
         }
         // Inbound first: the peer may use the SA as soon as it has it.
@@ -464,15 +467,30 @@ impl Daemon {
             .rev()
             .find(|o| o.selector == c.selector)
         {
-            let _ = self.dp.install_outbound_sa(
-                newest.selector,
-                OutboundSaSpec {
-                    sa_id: newest.out_id,
-                    peer: newest.peer,
-                    local: self.local,
-                    natt: newest.udp_encap,
-                },
-            );
+            let spec = OutboundSaSpec {
+                sa_id: newest.out_id,
+                peer: newest.peer,
+                local: self.local,
+                natt: newest.udp_encap,
+            };
+            // The newer SA may still wait out its grace (the peer deleted
+            // the old one right after a rekey): the worker does not know
+            // it yet, so install it now rather than point at it.
+            match self
+                .deferred
+                .iter()
+                .position(|(_, o)| o.sa_id == spec.sa_id)
+            {
+                Some(pos) => {
+                    let (_, o) = self.deferred.remove(pos);
+                    if let Err(e) = self.install_outbound(o) {
+                        warn!(error = %e, "installing outbound SA failed");
+                    }
+                }
+                None => {
+                    let _ = self.dp.install_outbound_sa(newest.selector, spec);
+                }
+            }
         }
         let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.in_id });
         let _ = self.worker.send(WorkerCmd::Remove { sa_id: c.out_id });
