@@ -76,6 +76,14 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub ike_retransmit_ms: Option<u64>,
+    /// Testing aid: the first outbound ESP SA this daemon installs starts
+    /// its sequence number at N instead of 1 (only that one; every later
+    /// SA, rekeys included, starts at 1). Hidden: it exists so a test can
+    /// reach the end of the 32-bit sequence space (RFC 4303 3.3.3) and see
+    /// the SA rekeyed, without sending four billion packets.
+    #[arg(long, hide = true, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    pub esp_first_seq: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -85,6 +85,8 @@ struct Daemon {
     failures: HashMap<Ipv4Addr, String>,
     log: crate::cli::logging::LogControl,
     path_mtu: u32,
+    /// `--esp-first-seq`: consumed by the first outbound SA installed.
+    esp_first_seq: Option<u64>,
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
@@ -156,6 +158,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             failures: HashMap::new(),
             log,
             path_mtu: pre.outside_mtu as u32,
+            esp_first_seq: args.esp_first_seq,
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -351,6 +354,17 @@ impl Daemon {
             },
             n,
         )?;
+        // Test knob: only the first SA, or every rekey would start near
+        // the end again and rekey forever. The handles share the counter.
+        if let Some(seq) = self.esp_first_seq.take() {
+            info!(
+                seq,
+                "--esp-first-seq: first outbound SA starts at this sequence number"
+            );
+            if let Some(o) = outbound.first() {
+                o.set_next_seq(seq);
+            }
+        }
         // Inbound first: the peer may use the SA as soon as it has it.
         self.workers.install_inbound(in_id, inbound)?;
         self.dp.install_inbound_spi(c.inbound_spi, in_id)?;
@@ -365,12 +379,19 @@ impl Daemon {
             },
             sas: outbound,
         };
-        if self.initiating.contains_key(&c.selector) {
+        // A rekey: an older pair for this selector still sends, so waiting
+        // costs nothing (whichever side started the quick mode).
+        let rekey = self.children.iter().any(|o| o.selector == c.selector);
+        if self.initiating.contains_key(&c.selector) || rekey {
             // We initiated: the peer installs its inbound SA only when our
             // QM3 arrives, and our held packets would race it (strongSwan
             // loses them). RFC 2409's commit bit exists for this; a short
             // grace does the same without a round trip. Packets keep being
             // held meanwhile.
+            // We respond to a rekey: this runs when we send QM2, before the
+            // initiator has read it and installed its inbound SA, so our
+            // next packet on the new SA would be dropped there as an
+            // unknown SPI. The old SA carries traffic during the grace.
             self.deferred.push((Instant::now() + INITIATOR_GRACE, out));
         } else {
             self.install_outbound(out)?;
@@ -453,15 +474,30 @@ impl Daemon {
             .rev()
             .find(|o| o.selector == c.selector)
         {
-            let _ = self.dp.install_outbound_sa(
-                newest.selector,
-                OutboundSaSpec {
-                    sa_id: newest.out_id,
-                    peer: newest.peer,
-                    local: self.local,
-                    natt: newest.udp_encap,
-                },
-            );
+            let spec = OutboundSaSpec {
+                sa_id: newest.out_id,
+                peer: newest.peer,
+                local: self.local,
+                natt: newest.udp_encap,
+            };
+            // The newer SA may still wait out its grace (the peer deleted
+            // the old one right after a rekey): the worker does not know
+            // it yet, so install it now rather than point at it.
+            match self
+                .deferred
+                .iter()
+                .position(|(_, o)| o.sa_id == spec.sa_id)
+            {
+                Some(pos) => {
+                    let (_, o) = self.deferred.remove(pos);
+                    if let Err(e) = self.install_outbound(o) {
+                        warn!(error = %e, "installing outbound SA failed");
+                    }
+                }
+                None => {
+                    let _ = self.dp.install_outbound_sa(newest.selector, spec);
+                }
+            }
         }
         self.workers.remove(c.in_id);
         self.workers.remove(c.out_id);
