@@ -3,7 +3,7 @@
 
 use ipsecgw::algo::{EspCipher, EspInteg, EspTransform};
 use ipsecgw::esp::{
-    EspError, InboundSa, OutboundSa, ReplayVerdict, SaParams, Selector, parse_outer,
+    EspError, InboundSa, OutboundSa, REPLAY_WINDOW, ReplayVerdict, SaParams, Selector, parse_outer,
 };
 use std::net::Ipv4Addr;
 
@@ -136,7 +136,9 @@ fn replay_is_dropped_and_counted() {
     };
     let (mut o, mut i) = pair(t, false, false);
     let p = inner(SRC, DST, 40, 0);
-    let pkts: Vec<Vec<u8>> = (0..1100).map(|_| wire(&mut o, &p)).collect();
+    let w = REPLAY_WINDOW as usize;
+    let last = w + 100;
+    let pkts: Vec<Vec<u8>> = (0..last).map(|_| wire(&mut o, &p)).collect();
     let mut first = pkts[0].clone();
     i.decapsulate(&mut first).unwrap();
     let mut again = pkts[0].clone();
@@ -145,12 +147,12 @@ fn replay_is_dropped_and_counted() {
         Err(EspError::Replay(ReplayVerdict::Duplicate))
     );
     assert_eq!(i.counters().replay_drops, 1);
-    // Jump to seq 1100; seq 77 (1100 - 1023) is the oldest still accepted,
-    // 76 is too old.
-    i.decapsulate(&mut pkts[1099].clone()).unwrap();
-    i.decapsulate(&mut pkts[76].clone()).unwrap();
+    // Jump to seq `last`; `last - (W - 1)` is the oldest still accepted,
+    // the one before it is too old (packet k carries seq k + 1).
+    i.decapsulate(&mut pkts[last - 1].clone()).unwrap();
+    i.decapsulate(&mut pkts[last - w].clone()).unwrap();
     assert_eq!(
-        i.decapsulate(&mut pkts[75].clone()),
+        i.decapsulate(&mut pkts[last - w - 1].clone()),
         Err(EspError::Replay(ReplayVerdict::TooOld))
     );
     // Out of order inside the window is fine, once.

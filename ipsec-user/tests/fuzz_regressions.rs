@@ -215,8 +215,8 @@ fn replay_window_matches_a_model() {
             let step = (x % 64) as i64 - 24;
             seq = match (x >> 60, step) {
                 // A far jump ahead, or back to around the window's edge.
-                (0, s) if s > 0 => seq.saturating_add_signed(s * 700),
-                (0, s) => top.saturating_add_signed(s * 60),
+                (0, s) if s > 0 => seq.saturating_add_signed(s * (REPLAY_WINDOW as i64 * 2 / 3)),
+                (0, s) => top.saturating_add_signed(s * (REPLAY_WINDOW as i64 / 16)),
                 _ => seq.saturating_add_signed(step),
             };
             let model = if seq == 0 {

@@ -37,6 +37,20 @@ pub fn run(
     seconds: u32,
     reverse: bool,
 ) -> Result<Iperf> {
+    let extra: &[&str] = if reverse { &["-R"] } else { &[] };
+    run_with(t, client_ns, server_ns, server_addr, seconds, extra)
+}
+
+/// As [`run`], with extra client arguments (e.g. `-P 16` for parallel
+/// streams).
+pub fn run_with(
+    t: &Topology,
+    client_ns: &str,
+    server_ns: &str,
+    server_addr: &str,
+    seconds: u32,
+    extra: &[&str],
+) -> Result<Iperf> {
     let _server = Reaped(
         t.exec(server_ns, "iperf3")
             .args(["-s", "-1", "-B", server_addr])
@@ -71,9 +85,7 @@ pub fn run(
         "3000",
     ]);
     c.args(["-t", &seconds.to_string()]);
-    if reverse {
-        c.arg("-R");
-    }
+    c.args(extra);
     let out = c
         .stdin(Stdio::null())
         .output()

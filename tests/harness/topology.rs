@@ -82,6 +82,14 @@ impl Topology {
     /// gateway, so that anything the data plane failed to protect would
     /// leak in cleartext (the fail-closed tests want that possibility).
     pub fn new(tag: &str, route_between_gateways: bool) -> Result<Topology> {
+        Self::with_queues(tag, route_between_gateways, 1)
+    }
+
+    /// As [`Topology::new`], with every veth given `queues` receive and
+    /// transmit queues (the ESP engine then runs one worker per queue;
+    /// veth hands a packet to the peer's receive queue of the same number
+    /// as the transmit queue the sender's flow hash picked).
+    pub fn with_queues(tag: &str, route_between_gateways: bool, queues: u32) -> Result<Topology> {
         let id = unique(tag);
         let mut t = Topology {
             west_lan: format!("ipsecgw-wl-{id}"),
@@ -96,48 +104,22 @@ impl Topology {
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
         // veth pairs, created directly inside their namespaces.
-        ip(&[
-            "link",
-            "add",
-            "eth0",
-            "netns",
-            &t.west_lan,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            GW_INSIDE_IF,
-            "netns",
-            &t.west_gw,
-        ])?;
-        ip(&[
-            "link",
-            "add",
-            GW_OUTSIDE_IF,
-            "netns",
-            &t.west_gw,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            GW_OUTSIDE_IF,
-            "netns",
-            &t.east_gw,
-        ])?;
-        ip(&[
-            "link",
-            "add",
-            GW_INSIDE_IF,
-            "netns",
-            &t.east_gw,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            &t.east_lan,
-        ])?;
+        let q = queues.to_string();
+        let veth = |a: &str, ns_a: &str, b: &str, ns_b: &str| {
+            let mut args = vec!["link", "add", a, "netns", ns_a];
+            let qs = ["numtxqueues", q.as_str(), "numrxqueues", q.as_str()];
+            if queues > 1 {
+                args.extend(qs);
+            }
+            args.extend(["type", "veth", "peer", "name", b, "netns", ns_b]);
+            if queues > 1 {
+                args.extend(qs);
+            }
+            ip(&args)
+        };
+        veth("eth0", &t.west_lan, GW_INSIDE_IF, &t.west_gw)?;
+        veth(GW_OUTSIDE_IF, &t.west_gw, GW_OUTSIDE_IF, &t.east_gw)?;
+        veth(GW_INSIDE_IF, &t.east_gw, "eth0", &t.east_lan)?;
         let addrs = [
             (&t.west_lan, "eth0", "198.51.100.10/24"),
             (&t.west_gw, GW_INSIDE_IF, "198.51.100.1/24"),
