@@ -212,7 +212,7 @@ mod tests {
             w.accept(s).unwrap();
         }
         for s in 50000 - (W - 1)..50000 {
-            let seen = (s - (50000 - (W - 1))) % 3 == 0;
+            let seen = (s - (50000 - (W - 1))).is_multiple_of(3);
             assert_eq!(w.check(s).is_err(), seen, "{s}");
         }
         // Advancing by one block keeps the rest of the bits.
@@ -222,7 +222,7 @@ mod tests {
         // stay marked, the one just below its bottom fell out, the newly
         // entered numbers are free.
         let bottom = 50064 - (W - 1);
-        let marked = |s: u64| (s - (50000 - (W - 1))) % 3 == 0;
+        let marked = |s: u64| (s - (50000 - (W - 1))).is_multiple_of(3);
         let first_marked = (bottom..).find(|&s| marked(s)).unwrap();
         assert_eq!(w.check(first_marked), Err(ReplayVerdict::Duplicate));
         assert_eq!(w.check(bottom - 1), Err(ReplayVerdict::TooOld));
