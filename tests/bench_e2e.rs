@@ -24,7 +24,7 @@
 //! next wait, then the normal drops clean up).
 //!
 //! Usage: `bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw]
-//! [--xdp-mode native|skb] [--ipsecgw-routes]` (root; `cargo xtask bench e2e -- ARGS`).
+//! [--xdp-mode native|skb] [--ipsecgw-routes] [--queues N]` (root; `cargo xtask bench e2e -- ARGS`).
 //! The daemon is `ipsecgw` next to this binary, or `$IPSECGW_BIN`.
 
 use std::fmt::Write as _;
@@ -128,6 +128,8 @@ struct Opts {
     /// daemon needs them); off by default so that a figure cannot be
     /// cleartext routed around a broken data plane.
     ipsecgw_routes: bool,
+    /// Receive/transmit queues per veth (ipsecgw runs a worker per queue).
+    queues: u32,
 }
 
 fn parse_args() -> Result<Opts> {
@@ -137,6 +139,7 @@ fn parse_args() -> Result<Opts> {
         only: None,
         xdp_mode: None,
         ipsecgw_routes: false,
+        queues: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -165,9 +168,16 @@ fn parse_args() -> Result<Opts> {
             }
             "--xdp-mode" => o.xdp_mode = Some(value("--xdp-mode")?),
             "--ipsecgw-routes" => o.ipsecgw_routes = true,
+            "--queues" => {
+                o.queues = value("--queues")?
+                    .parse()
+                    .ok()
+                    .filter(|q| (1..=16).contains(q))
+                    .context("--queues takes 1 to 16")?
+            }
             "-h" | "--help" => {
                 println!(
-                    "bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw] [--xdp-mode native|skb] [--ipsecgw-routes]"
+                    "bench-e2e [--seconds N] [--markdown FILE] [--only plain,strongswan,ipsecgw] [--xdp-mode native|skb] [--ipsecgw-routes] [--queues N]"
                 );
                 std::process::exit(0);
             }
@@ -465,7 +475,7 @@ fn run_path(path: Path, opts: &Opts) -> Outcome {
         Path::StrongSwan(_) => false,
         Path::Ipsecgw(_) => opts.ipsecgw_routes,
     };
-    let topo = match Topology::new("bench", routes) {
+    let topo = match Topology::with_queues("bench", routes, opts.queues) {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("topology: {e:#}")),
     };
