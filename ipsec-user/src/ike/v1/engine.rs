@@ -76,6 +76,8 @@ pub struct ChildSa {
     pub remote_ts: Ipv4Net,
     /// The inbound SPI of the SA this one replaces (rekey), if any.
     pub replaces: Option<u32>,
+    /// Extended (64-bit) sequence numbers, as negotiated (RFC 4304).
+    pub esn: bool,
 }
 
 impl fmt::Debug for ChildSa {
@@ -87,6 +89,7 @@ impl fmt::Debug for ChildSa {
             .field("outbound_spi", &format_args!("{:#010x}", self.outbound_spi))
             .field("transform", &self.transform)
             .field("udp_encap", &self.udp_encap)
+            .field("esn", &self.esn)
             .field("local_ts", &self.local_ts)
             .field("remote_ts", &self.remote_ts)
             .finish_non_exhaustive()

@@ -31,6 +31,8 @@ pub mod p2 {
     pub const ENCAP: u16 = 4;
     pub const AUTH: u16 = 5;
     pub const KEY_LEN: u16 = 6;
+    /// RFC 4304: Extended (64-bit) Sequence Number, value 1.
+    pub const ESN: u16 = 11;
     pub const ENCAP_TUNNEL: u64 = 1;
     pub const ENCAP_TRANSPORT: u64 = 2;
     pub const ENCAP_UDP_TUNNEL: u64 = 3;
@@ -396,6 +398,10 @@ pub struct P2Offer {
     pub encap: Option<u64>,
     pub lifetime_s: Option<u64>,
     pub lifetime_kb: Option<u64>,
+    /// 64-bit sequence numbers (RFC 4304). The ESP engine supports them,
+    /// so an offer with ESN is accepted with ESN: both ends must agree, or
+    /// every ICV (and AEAD tag) fails.
+    pub esn: bool,
 }
 
 impl fmt::Display for P2Offer {
@@ -406,6 +412,9 @@ impl fmt::Display for P2Offer {
         }
         if let Some(g) = self.pfs {
             write!(f, " pfs {g}")?;
+        }
+        if self.esn {
+            write!(f, " esn")?;
         }
         Ok(())
     }
@@ -449,6 +458,7 @@ pub fn decode_p2(t: &Transform) -> P2Offer {
         encap: t.attr(p2::ENCAP),
         lifetime_s,
         lifetime_kb,
+        esn: t.attr(p2::ESN) == Some(1),
     }
 }
 
@@ -577,6 +587,25 @@ mod tests {
             e,
             "no transform set matched: peer offered esp-aes-gcm-256 (transport mode); ours esp-aes-gcm-256"
         );
+    }
+
+    /// RFC 4304: a peer that offers 64-bit sequence numbers gets them. The
+    /// chosen proposal (echoed in our reply) keeps the attribute and the
+    /// choice says so, so both ends install ESN SAs; without it the peer
+    /// would authenticate the high half and we would not.
+    #[test]
+    fn esn_offer_is_accepted_with_esn() {
+        let plain = choose_p2(&ours(), None, 28800, None, &offer(p2::ENCAP_UDP_TUNNEL)).unwrap();
+        assert!(!plain.offer.esn);
+        let mut with_esn = offer(p2::ENCAP_UDP_TUNNEL);
+        with_esn.proposals[0].transforms[0].attrs.push(Attr {
+            atype: p2::ESN,
+            value: 1,
+        });
+        let c = choose_p2(&ours(), None, 28800, None, &with_esn).unwrap();
+        assert!(c.offer.esn);
+        assert_eq!(c.offer.to_string(), "esp-aes-gcm-256 esn");
+        assert_eq!(c.proposal.transforms[0].attr(p2::ESN), Some(1));
     }
 
     #[test]

@@ -419,7 +419,7 @@ impl Engine {
         let chain = prepend_hash(hash2.to_vec(), &rest);
         let (data, iv) =
             Self::sealed(sa, xt::QUICK, mid, &chain, &next_iv).ok_or_else(|| bad("encryption"))?;
-        let child = self.make_child(
+        let mut child = self.make_child(
             sa,
             &sel.id,
             choice.esp,
@@ -434,6 +434,8 @@ impl Engine {
             choice.lifetime_kb,
             None,
         );
+        // Our reply echoes the chosen proposal, ESN attribute included.
+        child.esn = choice.offer.esn;
         let task = QuickTask {
             mid,
             role: Role::Responder,
@@ -552,7 +554,7 @@ impl Engine {
         if sa.quick_done.len() > 8 {
             sa.quick_done.remove(0);
         }
-        let child = self.make_child(
+        let mut child = self.make_child(
             sa,
             &task.selector,
             esp,
@@ -567,6 +569,9 @@ impl Engine {
             life_kb,
             task.replaces,
         );
+        // We never offer ESN, but a responder that answers with it means
+        // to use it: follow the answer rather than break every packet.
+        child.esn = offer.esn;
         task.nr = nr;
         self.commit_child(now, child, Role::Initiator, out);
         Ok(())
@@ -636,6 +641,7 @@ impl Engine {
             local_ts,
             remote_ts,
             replaces,
+            esn: false,
         }
     }
 
