@@ -1,5 +1,6 @@
 //! The operator's side of ipsecgw, for real: `run` refuses with one clear
-//! line (not root, missing interface, a config that fails `check`),
+//! line (not root, missing interface, a config that fails `check`,
+//! interfaces with different numbers of queues),
 //! `check` points at line and column, the control socket is root-only,
 //! `debug crypto isakmp` changes verbosity of a running daemon, `show
 //! running-config` loads again, and the completions and man page name the
@@ -199,6 +200,38 @@ fn run_refuses_a_config_that_fails_check() {
         line.ends_with(&format!("(run `ipsecgw check --config {}`)", cfg.display())),
         "{line}"
     );
+}
+
+/// One ESP worker per pair of queues: with two queues inside and one
+/// outside some packets would reach no worker, so `run` refuses before it
+/// loads anything, naming both counts and the fix.
+#[test]
+fn run_refuses_interfaces_with_different_queue_counts() {
+    let t = Topology::with_queues("op-queues", false, 2).unwrap();
+    // The outside veth down to one queue each way; the inside keeps two.
+    for ns in [&t.west_gw, &t.east_gw] {
+        let out = t
+            .exec(ns, "ethtool")
+            .args(["-L", GW_OUTSIDE_IF, "rx", "1", "tx", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let s = Scratch::new("queues");
+    let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
+    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    in_netns(&mut cmd, &t.west_gw).unwrap();
+    let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
+    assert_eq!(
+        line,
+        "ipsecgw: inside `lan0` has 2 receive queue(s) and outside `wan0` has 1: the ESP engine \
+         runs one worker per pair of queues; give both the same number (ethtool -L IFACE combined N)"
+    );
+    assert!(!s.0.join("control.sock").exists(), "nothing was started");
 }
 
 #[test]

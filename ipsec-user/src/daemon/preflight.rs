@@ -143,6 +143,9 @@ pub fn preflight(args: &RunArgs) -> Result<Preflight> {
             );
         }
     }
+    // One ESP worker per pair of queues: refuse before anything is loaded
+    // rather than leave queues no worker serves.
+    crate::engine::pool::queue_pairs(&inside.ifname, &outside.ifname)?;
     let local = match outside.address {
         Some((a, _)) => a,
         None => first_ipv4(&outside.ifname).ok_or_else(|| {

@@ -82,6 +82,23 @@ pub fn rx_queues(ifname: &str) -> std::io::Result<u32> {
     Ok((ch[5] + ch[8]).max(1))
 }
 
+/// How many workers two interfaces need: one per pair of queues, so both
+/// must have the same number (a queue without a worker would drop what
+/// the XDP program redirects to it).
+pub fn queue_pairs(inside: &str, outside: &str) -> Result<u32, PoolError> {
+    let q = |name: &str| rx_queues(name).map_err(|e| PoolError::Queues(name.into(), e));
+    let (n_in, n_out) = (q(inside)?, q(outside)?);
+    if n_in != n_out {
+        return Err(PoolError::QueueMismatch {
+            inside: inside.into(),
+            outside: outside.into(),
+            n_in,
+            n_out,
+        });
+    }
+    Ok(n_in.max(1))
+}
+
 struct Handle {
     queue: u32,
     tx: mpsc::Sender<WorkerCmd>,
@@ -99,18 +116,9 @@ impl Workers {
     /// (whose `queue` is ignored). Call from a thread in the gateway's
     /// namespace.
     pub fn spawn(base: &WorkerConfig) -> Result<Workers, PoolError> {
-        let q = |name: &str| rx_queues(name).map_err(|e| PoolError::Queues(name.into(), e));
-        let (n_in, n_out) = (q(&base.inside)?, q(&base.outside)?);
-        if n_in != n_out {
-            return Err(PoolError::QueueMismatch {
-                inside: base.inside.clone(),
-                outside: base.outside.clone(),
-                n_in,
-                n_out,
-            });
-        }
+        let n = queue_pairs(&base.inside, &base.outside)?;
         let mut workers = Vec::new();
-        for queue in 0..n_in.max(1) {
+        for queue in 0..n {
             let cfg = WorkerConfig {
                 queue,
                 ..base.clone()
