@@ -61,7 +61,7 @@ pub use mss::{DEFAULT_MSS, clamp_tcp_mss};
 pub use outbound::OutboundSa;
 pub use outer::{OuterError, OuterEsp, parse_outer, parse_outer_ethernet};
 pub use replay::{REPLAY_WINDOW, ReplayVerdict};
-pub use sa::{SaParams, Selector};
+pub use sa::{SaParams, Selector, volume_rekey_due};
 
 /// Everything that can go wrong installing an SA or processing a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -106,9 +106,53 @@ pub(crate) fn byte_limits(lifetime_kb: Option<u64>) -> (u64, u64) {
     }
 }
 
+/// Is a rekey by volume due for an SA that has carried `bytes` of its
+/// kilobyte lifetime and carries `rate` bytes per second now? At 90% of the
+/// lifetime as before; earlier when, at the current rate, the rest would
+/// be used up within `lead` (the time a rekey needs: noticing it, quick
+/// mode, the initiator's grace), since past the hard limit the SA sends
+/// nothing. A fixed 10% margin is a second at 1 Gbit/s with ASA's default
+/// 4,608,000 KB, under half a second at 10 Gbit/s. Never before half the
+/// lifetime, so a small lifetime on a fast link rekeys at half, not
+/// continuously.
+pub fn volume_rekey_due(
+    lifetime_kb: Option<u64>,
+    bytes: u64,
+    rate: f64,
+    lead: std::time::Duration,
+) -> bool {
+    let (soft, hard) = byte_limits(lifetime_kb);
+    if lifetime_kb.is_none() {
+        return false;
+    }
+    let by_rate = hard as f64 - rate.max(0.0) * lead.as_secs_f64();
+    let at = by_rate.clamp(hard as f64 / 2.0, soft as f64);
+    bytes as f64 >= at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volume_rekey_leaves_time_at_high_rates() {
+        use std::time::Duration;
+        let lead = Duration::from_secs(2);
+        let kb = Some(4_608_000); // ASA's default, 4.4 GiB
+        let hard = 4_608_000u64 * 1024;
+        // Slow: at 90% as always.
+        assert!(!volume_rekey_due(kb, hard / 10 * 9 - 1, 1e6, lead));
+        assert!(volume_rekey_due(kb, hard / 10 * 9, 1e6, lead));
+        // 10 Gbit/s: 2 s are 2.5 GB, more than half: due at half.
+        assert!(!volume_rekey_due(kb, hard / 2 - 1, 1.25e9, lead));
+        assert!(volume_rekey_due(kb, hard / 2, 1.25e9, lead));
+        // 3 Gbit/s: due 750 MB (2 s) before the end, at 84%, not 90%.
+        let at = hard - 750_000_000;
+        assert!(!volume_rekey_due(kb, at - 1_000_000, 3.75e8, lead));
+        assert!(volume_rekey_due(kb, at, 3.75e8, lead));
+        // No kilobyte lifetime: never.
+        assert!(!volume_rekey_due(None, u64::MAX, 1e12, lead));
+    }
 
     #[test]
     fn selector_contains() {
