@@ -5,33 +5,15 @@
 
 use std::time::Duration;
 
-use harness::gateway::{Gateway, seed_config};
+use harness::gateway::{Gateway, num, seed_pair};
 use harness::topology::*;
 
 const PSK: &str = "e2e-test-psk-1234";
 
 fn pair(tag: &str) -> (Topology, Gateway, Gateway) {
     let t = Topology::new(tag, false).unwrap();
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
-        &[],
-    )
-    .unwrap();
-    let west = Gateway::start(
-        "west",
-        &t.west_gw,
-        &seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK),
-        &[],
-    )
-    .unwrap();
+    let (west, east) = seed_pair(&t, PSK, |c| c, &[]).unwrap();
     (t, west, east)
-}
-
-fn num(v: &serde_json::Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }
 
 #[test]

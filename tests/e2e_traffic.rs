@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use harness::gateway::{Gateway, in_netns};
+use harness::gateway::{Gateway, in_netns, num};
 use harness::netns::Netns;
 use harness::topology::*;
 use serde_json::Value;
@@ -444,23 +444,9 @@ fn inject(netns: &str, ifname: &str, frames: &[Vec<u8>]) -> Result<()> {
 
 // ------------------------------------------------------------- counters
 
-fn num(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("{k} missing in {v}"))
-}
-
-/// All IPsec SAs of a gateway, as `show crypto ipsec sa --json` gives them.
-fn sas(gw: &Gateway) -> Vec<Value> {
-    gw.cli_json(&["show", "crypto", "ipsec", "sa"])
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// The only IPsec SA of a gateway.
 fn only_sa(gw: &Gateway) -> Value {
-    let v = sas(gw);
+    let v = gw.ipsec_sas();
     assert_eq!(v.len(), 1, "{}: exactly one SA pair: {v:?}", gw.name);
     v.into_iter().next().unwrap()
 }
@@ -569,8 +555,8 @@ fn iperf(n: &Net, secs: u32, extra: &[&str]) -> Value {
         panic!(
             "iperf3 failed: {}\nbytes per interval: {per_second:?}\nwest SAs {:?}\neast SAs {:?}\nwest dataplane {}\neast dataplane {}\n{}",
             v["error"],
-            sas(&n.west),
-            sas(&n.east),
+            n.west.ipsec_sas(),
+            n.east.ipsec_sas(),
             n.west.cli(&["show", "dataplane"]).unwrap_or_default(),
             n.east.cli(&["show", "dataplane"]).unwrap_or_default(),
             n.logs()
@@ -776,8 +762,8 @@ fn rekey_during_iperf_is_seamless() {
 
     // A new SPI pair, agreed by both sides, now carries the traffic.
     let (old_in, old_out) = (num(&w0, "inbound_spi"), num(&w0, "outbound_spi"));
-    let w: Vec<Value> = sas(&n.west);
-    let e: Vec<Value> = sas(&n.east);
+    let w: Vec<Value> = n.west.ipsec_sas();
+    let e: Vec<Value> = n.east.ipsec_sas();
     let fresh = w
         .iter()
         .find(|s| num(s, "inbound_spi") != old_in && num(s, "outbound_spi") != old_out)
@@ -1017,7 +1003,7 @@ fn rekey_by_time_keeps_pings_flowing() {
         "pings across the rekey: {got} of 236\n{}",
         n.logs()
     );
-    let w = sas(&n.west);
+    let w = n.west.ipsec_sas();
     let fresh = w
         .iter()
         .find(|s| num(s, "inbound_spi") != num(&w0, "inbound_spi"))

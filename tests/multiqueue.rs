@@ -13,16 +13,11 @@
 
 use std::time::{Duration, Instant};
 
-use harness::gateway::{Gateway, seed_config};
+use harness::gateway::{Gateway, num, seed_pair};
 use harness::topology::*;
 use serde_json::Value;
 
 const PSK: &str = "multiqueue-psk-7Hq3";
-
-fn num(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("{k} missing in {v}"))
-}
 
 /// The one SA pair of a gateway, once its counters stop moving (the
 /// workers report asynchronously).
@@ -47,8 +42,8 @@ fn settled_sa(gw: &Gateway) -> Value {
 /// config lines; both must have started two workers.
 fn gateways(tag: &str, extra: &str) -> (Topology, Gateway, Gateway) {
     let t = Topology::with_queues(tag, false, 2).unwrap();
-    let cfg = |local: &str, remote: &str, peer: &str| {
-        let c = seed_config(local, remote, peer, PSK)
+    let gcm = |c: String| {
+        let c = c
             .replace(
                 "crypto ipsec transform-set ESP-3DES-SHA esp-3des esp-sha-hmac",
                 "crypto ipsec ikev1 transform-set GCM esp-aes-gcm esp-none",
@@ -60,20 +55,7 @@ fn gateways(tag: &str, extra: &str) -> (Topology, Gateway, Gateway) {
         assert!(c.contains("esp-aes-gcm"), "seed config changed: {c}");
         c + extra
     };
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &cfg("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE),
-        &[],
-    )
-    .unwrap();
-    let west = Gateway::start(
-        "west",
-        &t.west_gw,
-        &cfg("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE),
-        &[],
-    )
-    .unwrap();
+    let (west, east) = seed_pair(&t, PSK, gcm, &[]).unwrap();
     for gw in [&west, &east] {
         assert!(
             gw.log().contains("workers=2"),
@@ -154,14 +136,6 @@ fn two_queues_run_two_workers_sharing_one_sa() {
     }
 }
 
-fn all_sas(gw: &Gateway) -> Vec<Value> {
-    gw.cli_json(&["show", "crypto", "ipsec", "sa"])
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn total(list: &[Value], k: &str) -> u64 {
     list.iter().map(|s| num(s, k)).sum()
 }
@@ -177,7 +151,7 @@ fn volume_rekey_with_two_workers_is_seamless() {
         "crypto map OUTSIDE_MAP 10 set security-association lifetime seconds 3600 kilobytes 16000\n",
     );
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3);
-    let first = all_sas(&west);
+    let first = west.ipsec_sas();
     assert_eq!(first.len(), 1, "{first:?}");
     // 8 streams of 16 Mbit/s for 4 s: 64 MB, four times the lifetime. At
     // 16 MB/s the last 10% of a lifetime last 0.1 s, less than a rekey
@@ -193,10 +167,10 @@ fn volume_rekey_with_two_workers_is_seamless() {
     )
     .unwrap();
     let settle = Instant::now() + Duration::from_secs(3);
-    let (mut w, mut e) = (all_sas(&west), all_sas(&east));
+    let (mut w, mut e) = (west.ipsec_sas(), east.ipsec_sas());
     while Instant::now() < settle {
         std::thread::sleep(Duration::from_millis(300));
-        let (w2, e2) = (all_sas(&west), all_sas(&east));
+        let (w2, e2) = (west.ipsec_sas(), east.ipsec_sas());
         if w2 == w && e2 == e {
             break;
         }

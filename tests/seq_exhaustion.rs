@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use harness::gateway::{Gateway, seed_config};
+use harness::gateway::{Gateway, num, seed_pair};
 use harness::topology::*;
 use serde_json::Value;
 
@@ -25,35 +25,26 @@ const SOFT_SEQ_32: u64 = 0xF000_0000;
 
 fn pair(tag: &str, west_first_seq: u64) -> (Topology, Gateway, Gateway) {
     let t = Topology::new(tag, false).unwrap();
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
-        &[],
-    )
-    .unwrap();
     let seq = west_first_seq.to_string();
-    let west = Gateway::start(
-        "west",
-        &t.west_gw,
-        &seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK),
-        &["--esp-first-seq", &seq],
-    )
-    .unwrap();
+    let (west, east) = seed_pair(&t, PSK, |c| c, &["--esp-first-seq", &seq]).unwrap();
     (t, west, east)
 }
 
-fn num(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("{k} missing in {v}"))
-}
-
-fn sas(gw: &Gateway) -> Vec<Value> {
-    gw.cli_json(&["show", "crypto", "ipsec", "sa"])
-        .unwrap()
-        .as_array()
+/// West's old pair (outbound SPI `old_out`) and the new one, which must
+/// have new SPIs both ways.
+fn old_and_new(w: &[Value], old_out: u64, old_in: u64, ctx: &str) -> (Value, Value) {
+    let old = by_outbound(w, old_out).expect("old pair still installed on west");
+    let new = w
+        .iter()
+        .find(|s| num(s, "outbound_spi") != old_out)
         .cloned()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no new pair on west\n{ctx}"));
+    assert_ne!(
+        num(&new, "inbound_spi"),
+        old_in,
+        "new SPIs both ways\n{ctx}"
+    );
+    (old, new)
 }
 
 /// The SA pair whose outbound SPI is `spi`.
@@ -67,7 +58,7 @@ fn by_outbound(list: &[Value], spi: u64) -> Option<Value> {
 fn wait_rekeyed(west: &Gateway, east: &Gateway, old_out: u64, limit: Duration) -> Vec<Value> {
     let deadline = Instant::now() + limit;
     loop {
-        let w = sas(west);
+        let w = west.ipsec_sas();
         if w.iter().any(|s| num(s, "outbound_spi") != old_out) {
             return w;
         }
@@ -127,7 +118,7 @@ fn soft_sequence_limit_rekeys_without_loss() {
     let sent = 399;
     let got = t.ping(&t.west_lan, EAST_LAN_HOST, sent, 0.01).unwrap();
     let w = wait_rekeyed(&west, &east, old_out, Duration::from_secs(5));
-    let e = sas(&east);
+    let e = east.ipsec_sas();
     let ctx = format!(
         "west: {w:#?}\neast: {e:#?}\nwest log:\n{}\neast log:\n{}",
         west.log(),
@@ -137,12 +128,8 @@ fn soft_sequence_limit_rekeys_without_loss() {
 
     // Both pairs are listed: the old one stays until its hard lifetime.
     assert_eq!(w.len(), 2, "{ctx}");
-    let old = by_outbound(&w, old_out).expect("old pair still installed on west");
-    let new = w
-        .iter()
-        .find(|s| num(s, "outbound_spi") != old_out)
-        .unwrap();
-    assert_ne!(num(new, "inbound_spi"), old_in, "new SPIs both ways\n{ctx}");
+    let (old, new) = old_and_new(&w, old_out, old_in, &ctx);
+    let new = &new;
     // The old SA carried traffic up to (and past) the soft mark, the new
     // one the rest; together every echo request, and none refused.
     let (old_pkts, new_pkts) = (num(&old, "pkts_encaps"), num(new, "pkts_encaps"));
@@ -202,8 +189,8 @@ fn hard_sequence_wall_refuses_never_wraps_and_rekeys() {
     // Traffic flows on the new pair, all of it.
     let after = 20;
     let got_after = t.ping(&t.west_lan, EAST_LAN_HOST, after, 0.01).unwrap();
-    let w_end = sas(&west);
-    let e = sas(&east);
+    let w_end = west.ipsec_sas();
+    let e = east.ipsec_sas();
     let ctx = format!(
         "burst answered {got}/{burst}\nwest: {w_end:#?}\neast: {e:#?}\nwest log:\n{}\neast log:\n{}",
         west.log(),
@@ -215,12 +202,8 @@ fn hard_sequence_wall_refuses_never_wraps_and_rekeys() {
     assert_eq!(w_end.len(), 2, "{ctx}");
     assert_eq!(e.len(), 2, "old pair kept on east too\n{ctx}");
 
-    let old = by_outbound(&w_end, old_out).expect("old pair still installed on west");
-    let new = w_end
-        .iter()
-        .find(|s| num(s, "outbound_spi") != old_out)
-        .unwrap();
-    assert_ne!(num(new, "inbound_spi"), old_in, "new SPIs both ways\n{ctx}");
+    let (old, new) = old_and_new(&w_end, old_out, old_in, &ctx);
+    let new = &new;
     let (old_pkts, refused) = (num(&old, "pkts_encaps"), num(&old, "send_errors"));
     let new_pkts = num(new, "pkts_encaps");
     eprintln!(

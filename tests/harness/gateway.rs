@@ -203,6 +203,16 @@ impl Gateway {
         Ok(serde_json::from_str(&self.cli(&a)?)?)
     }
 
+    /// Every IPsec SA pair, as `show crypto ipsec sa --json` lists them
+    /// (panics if the daemon does not answer: a test cannot go on).
+    pub fn ipsec_sas(&self) -> Vec<serde_json::Value> {
+        self.cli_json(&["show", "crypto", "ipsec", "sa"])
+            .unwrap_or_else(|e| panic!("{}: show crypto ipsec sa: {e}", self.name))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Waits until `show crypto ipsec sa --json` lists at least one SA.
     pub fn wait_ipsec_sa(&self, limit: Duration) -> Result<serde_json::Value> {
         let deadline = Instant::now() + limit;
@@ -255,4 +265,46 @@ impl Drop for Gateway {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// A counter of a `--json` answer (panics, naming it, if it is missing).
+pub fn num(v: &serde_json::Value, k: &str) -> u64 {
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+/// Two gateways in `t`, each with the seed configuration for its side
+/// passed through `edit`: east first (it must listen when west's first
+/// packet raises the tunnel), then west with `west_args`. Returns (west,
+/// east).
+pub fn seed_pair(
+    t: &crate::topology::Topology,
+    psk: &str,
+    edit: impl Fn(String) -> String,
+    west_args: &[&str],
+) -> Result<(Gateway, Gateway)> {
+    use crate::topology::{EAST_GW_OUTSIDE, WEST_GW_OUTSIDE};
+    let east = Gateway::start(
+        "east",
+        &t.east_gw,
+        &edit(seed_config(
+            "203.0.113.0",
+            "198.51.100.0",
+            WEST_GW_OUTSIDE,
+            psk,
+        )),
+        &[],
+    )?;
+    let west = Gateway::start(
+        "west",
+        &t.west_gw,
+        &edit(seed_config(
+            "198.51.100.0",
+            "203.0.113.0",
+            EAST_GW_OUTSIDE,
+            psk,
+        )),
+        west_args,
+    )?;
+    Ok((west, east))
 }

@@ -17,7 +17,7 @@ use super::counters::SaCounters;
 use super::ipv4;
 use super::outbound::{NEXT_HEADER_IPV4, aad_for};
 use super::replay::{ReplayVerdict, ReplayWindow};
-use super::sa::{SaParams, Selector, byte_limits};
+use super::sa::{SaParams, Selector, byte_limits, handles};
 use super::transform::{ESP_HEADER, Transform};
 
 /// RFC 4303 section 2.6: a dummy packet (traffic flow confidentiality) to
@@ -60,13 +60,9 @@ impl InboundSa {
     /// `n` handles on one SA, one per worker: each expands its own key
     /// schedule, all share one replay window and one lifetime.
     pub fn new_group(p: &SaParams<'_>, n: usize) -> Result<Vec<Self>, EspError> {
-        let first = Self::new(p)?;
-        let mut group = Vec::with_capacity(n.max(1));
-        for _ in 1..n {
-            group.push(Self::with_shared(p, first.shared.clone())?);
-        }
-        group.insert(0, first);
-        Ok(group)
+        handles(n, Self::new(p)?, |first| {
+            Self::with_shared(p, first.shared.clone())
+        })
     }
 
     fn with_shared(p: &SaParams<'_>, shared: Arc<Shared>) -> Result<Self, EspError> {

@@ -4,7 +4,7 @@
 use super::EspError;
 use super::counters::SaCounters;
 use super::ipv4::{self, IPV4_HEADER, Ipv4Emit, PROTO_ESP, PROTO_UDP, UDP_HEADER};
-use super::sa::{SaParams, byte_limits};
+use super::sa::{SaParams, byte_limits, handles};
 use super::transform::{ESP_HEADER, Transform};
 use std::net::Ipv4Addr;
 use std::ops::Range;
@@ -62,13 +62,9 @@ impl OutboundSa {
     /// `n` handles on one SA, one per worker: each expands its own key
     /// schedule, all draw from one sequence space and one lifetime.
     pub fn new_group(p: &SaParams<'_>, n: usize) -> Result<Vec<Self>, EspError> {
-        let first = Self::new(p)?;
-        let mut group = Vec::with_capacity(n.max(1));
-        for _ in 1..n {
-            group.push(Self::with_shared(p, first.shared.clone())?);
-        }
-        group.insert(0, first);
-        Ok(group)
+        handles(n, Self::new(p)?, |first| {
+            Self::with_shared(p, first.shared.clone())
+        })
     }
 
     fn with_shared(p: &SaParams<'_>, shared: Arc<Shared>) -> Result<Self, EspError> {

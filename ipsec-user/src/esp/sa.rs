@@ -106,6 +106,21 @@ pub(crate) fn byte_limits(lifetime_kb: Option<u64>) -> (u64, u64) {
     }
 }
 
+/// One handle per worker on one SA: `first` and `n - 1` more made from it
+/// by `more` (which shares `first`'s sequence, window and lifetime).
+pub(crate) fn handles<T, E>(
+    n: usize,
+    first: T,
+    more: impl Fn(&T) -> Result<T, E>,
+) -> Result<Vec<T>, E> {
+    let mut group = Vec::with_capacity(n.max(1));
+    for _ in 1..n {
+        group.push(more(&first)?);
+    }
+    group.insert(0, first);
+    Ok(group)
+}
+
 /// Is a rekey by volume due for an SA that has carried `bytes` of its
 /// kilobyte lifetime and carries `rate` bytes per second now? At 90% of the
 /// lifetime as before; earlier when, at the current rate, the rest would
