@@ -57,6 +57,13 @@ fn gateways(tag: &str, extra: &str) -> (Topology, Gateway, Gateway) {
     };
     let (west, east) = seed_pair(&t, PSK, gcm, &[]).unwrap();
     for gw in [&west, &east] {
+        // veth has no zero-copy AF_XDP: each worker says so.
+        for q in 0..2 {
+            let bound = format!(
+                "ESP worker: AF_XDP sockets bound queue={q} inside=\"copy\" outside=\"copy\""
+            );
+            assert!(gw.log().contains(&bound), "{bound}\n{}", gw.log());
+        }
         assert!(
             gw.log().contains("workers=2"),
             "two queues, two workers:\n{}",

@@ -193,6 +193,17 @@ impl Worker {
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
             interface_mac(&cfg.outside).map_err(|e| WorkerError::Io("outside MAC", e))?;
+        let mode = |p: &super::xsk::Port| match p.zero_copy() {
+            Some(true) => "zero-copy",
+            Some(false) => "copy",
+            None => "unknown",
+        };
+        tracing::info!(
+            queue = cfg.queue,
+            inside = mode(&xsk.inside),
+            outside = mode(&xsk.outside),
+            "ESP worker: AF_XDP sockets bound"
+        );
         Ok(Worker {
             cfg,
             xsk,

@@ -364,6 +364,30 @@ impl SocketStats {
 }
 
 impl Port {
+    /// Whether the kernel runs this socket in zero-copy mode (the driver
+    /// DMAs straight into the UMEM) rather than copy mode (veth, and
+    /// drivers without AF_XDP support). The bind asks for neither, so the
+    /// kernel takes zero-copy where it can.
+    pub fn zero_copy(&self) -> Option<bool> {
+        const SOL_XDP: libc::c_int = 283;
+        const XDP_OPTIONS: libc::c_int = 8;
+        const XDP_OPTIONS_ZEROCOPY: u32 = 1;
+        let mut flags: u32 = 0;
+        let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+        // SAFETY: our socket; the kernel writes at most `len` bytes into
+        // `flags` (struct xdp_options is one u32).
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                SOL_XDP,
+                XDP_OPTIONS,
+                (&mut flags as *mut u32).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then_some(flags & XDP_OPTIONS_ZEROCOPY != 0)
+    }
+
     pub fn stats(&self) -> SocketStats {
         match self.user.statistics_v2() {
             Ok(s) => SocketStats {
