@@ -194,7 +194,7 @@ const AT: usize = 256;
 /// arrived and decrypted where the ESP arrived. Decryption puts the inner
 /// packet back at `AT`, so the next round starts from the same bytes.
 fn round_trip(o: &mut OutboundSa, i: &mut InboundSa, frame: &mut [u8]) {
-    let r = o.encapsulate_in_place(frame, AT).unwrap();
+    let r = o.encapsulate_in_place(frame, AT..AT + LEN).unwrap();
     let inner = i.decapsulate(&mut frame[r.start + 20..r.end]).unwrap();
     debug_assert_eq!(r.start + 20 + inner.start, AT);
     black_box(inner);

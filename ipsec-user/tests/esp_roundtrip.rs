@@ -431,7 +431,9 @@ fn in_place_encapsulation_matches_the_copying_path() {
                 let at = 256;
                 let mut frame = vec![0xeeu8; 4096];
                 frame[at..at + p.len()].copy_from_slice(&p);
-                let r = in_place.encapsulate_in_place(&mut frame, at).unwrap();
+                let r = in_place
+                    .encapsulate_in_place(&mut frame, at..at + p.len())
+                    .unwrap();
                 assert_eq!(r.end - r.start, n, "{t} udp={udp} len={len}");
                 assert_eq!(r.start, at - in_place.header_len());
                 // CBC IVs are unpredictable (keyed per SA): the bytes match
@@ -462,20 +464,28 @@ fn in_place_encapsulation_matches_the_copying_path() {
             let mut frame = vec![0u8; 512];
             frame[h - 1..h - 1 + p.len()].copy_from_slice(&p);
             assert!(matches!(
-                in_place.encapsulate_in_place(&mut frame, h - 1),
+                in_place.encapsulate_in_place(&mut frame, h - 1..h - 1 + p.len()),
                 Err(EspError::BufferTooSmall { .. })
             ));
             let mut tight = vec![0u8; h + p.len()];
             tight[h..].copy_from_slice(&p);
             assert!(matches!(
-                in_place.encapsulate_in_place(&mut tight, h),
+                in_place.encapsulate_in_place(&mut tight, h..h + p.len()),
                 Err(EspError::BufferTooSmall { .. })
             ));
             assert_eq!(
-                in_place.encapsulate_in_place(&mut [0u8; 64], 60),
+                in_place.encapsulate_in_place(&mut [0u8; 64], 60..64),
                 Err(EspError::InnerMalformed)
             );
-            assert_eq!(in_place.counters().send_errors, 3);
+            // A header claiming more than was received: what follows in
+            // the frame is an earlier packet's leftovers, never sent.
+            let mut stale = vec![0x5au8; 4096];
+            stale[256..256 + p.len()].copy_from_slice(&p);
+            assert_eq!(
+                in_place.encapsulate_in_place(&mut stale, 256..256 + p.len() - 1),
+                Err(EspError::InnerMalformed)
+            );
+            assert_eq!(in_place.counters().send_errors, 4);
         }
     }
 }

@@ -401,6 +401,8 @@ impl Worker {
         let Some((smac, dmac)) = self.prepare(sa_id, inner, now) else {
             return false;
         };
+        // What was received (link-layer padding cut), and nothing after it.
+        let inner_len = inner.len();
         // Encrypt in the frame the packet arrived in: the outer headers go
         // into the headroom in front of it (the kernel leaves 256 bytes
         // there, where the program's metadata was), the trailer after it.
@@ -409,13 +411,12 @@ impl Worker {
         };
         if l3 < ETH_HLEN + o.sa.header_len() {
             // Not enough headroom (a driver that leaves none): copy.
-            let inner_len = inner.len();
             let mut copy = [0u8; FRAME_SIZE as usize];
             copy[..inner_len].copy_from_slice(&frame[l3..l3 + inner_len]);
             self.encrypt_copy_prepared(sa_id, &copy[..inner_len], smac, dmac);
             return false;
         }
-        let Ok(r) = o.sa.encapsulate_in_place(frame, l3) else {
+        let Ok(r) = o.sa.encapsulate_in_place(frame, l3..l3 + inner_len) else {
             return false;
         };
         let Some(eth) = r.start.checked_sub(ETH_HLEN) else {

@@ -183,23 +183,28 @@ impl OutboundSa {
             });
         }
         out[at..at + inner.len()].copy_from_slice(inner);
-        self.encapsulate_in_place(out, at).map(|r| r.len())
+        self.encapsulate_in_place(out, at..at + inner.len())
+            .map(|r| r.len())
     }
 
-    /// Encapsulates, without copying it, the IPv4 packet that starts at
-    /// `buf[inner_at..]`: the outer headers are written into the
+    /// Encapsulates, without copying it, the IPv4 packet received in
+    /// `buf[received]`: the outer headers are written into the
     /// [`header_len`](Self::header_len) bytes in front of it and the
     /// trailer and ICV after it, so `buf` needs that much headroom and
     /// about 50 bytes of tailroom. Bytes after the inner packet's total
     /// length are overwritten. Returns where the outer packet now lies in
     /// `buf`. This is the engine's hot path: the frame a packet arrived in
     /// leaves encrypted, with no copy of its payload.
+    ///
+    /// The packet's IPv4 total length must fit in `received`: the rest of
+    /// a frame holds whatever an earlier packet left there, which must
+    /// never be encrypted and sent.
     pub fn encapsulate_in_place(
         &mut self,
         buf: &mut [u8],
-        inner_at: usize,
+        received: Range<usize>,
     ) -> Result<Range<usize>, EspError> {
-        match self.encapsulate_inner(buf, inner_at) {
+        match self.encapsulate_inner(buf, received) {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.counters.send_errors += 1;
@@ -211,10 +216,11 @@ impl OutboundSa {
     fn encapsulate_inner(
         &mut self,
         buf: &mut [u8],
-        inner_at: usize,
+        received: Range<usize>,
     ) -> Result<Range<usize>, EspError> {
+        let inner_at = received.start;
         let info = buf
-            .get(inner_at..)
+            .get(received)
             .and_then(ipv4::parse)
             .ok_or(EspError::InnerMalformed)?;
         let inner_len = info.total_len;
