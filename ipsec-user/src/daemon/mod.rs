@@ -604,6 +604,7 @@ impl Daemon {
                         ("engine_held", s.held),
                         ("engine_hold_released", s.hold_released),
                         ("engine_hold_overflow", s.hold_overflow),
+                        ("engine_hold_expired", s.hold_expired),
                         ("engine_unknown_sa", s.unknown_sa),
                         ("engine_no_next_hop", s.no_next_hop),
                         ("engine_decap_errors", s.decap_errors),

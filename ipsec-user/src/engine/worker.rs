@@ -89,6 +89,8 @@ pub struct EngineStats {
     pub unknown_sa: u64,
     pub held: u64,
     pub hold_overflow: u64,
+    /// Held packets dropped because their SA did not come in time.
+    pub hold_expired: u64,
     pub hold_released: u64,
     pub no_frame: u64,
     pub tx_ring_full: u64,
@@ -104,7 +106,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 15] = [
+        let pairs: [(&mut u64, u64); 16] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -113,6 +115,7 @@ impl EngineStats {
             (&mut self.unknown_sa, o.unknown_sa),
             (&mut self.held, o.held),
             (&mut self.hold_overflow, o.hold_overflow),
+            (&mut self.hold_expired, o.hold_expired),
             (&mut self.hold_released, o.hold_released),
             (&mut self.no_frame, o.no_frame),
             (&mut self.tx_ring_full, o.tx_ring_full),
@@ -131,6 +134,9 @@ impl EngineStats {
 
 struct Outbound {
     sa: Box<OutboundSa>,
+    /// The selector whose traffic it carries (and whose hold queue takes
+    /// that traffic if the SA runs out of sequence numbers).
+    selector: u32,
     /// Next hop MACs toward the peer, from the program's fib lookup or
     /// from rtnetlink.
     l2: Option<([u8; 6], [u8; 6])>,
@@ -279,6 +285,7 @@ impl Worker {
                     sa_id,
                     Outbound {
                         sa,
+                        selector,
                         l2: None,
                         l2_checked: Instant::now() - NEIGH_TTL,
                         peer,
@@ -325,6 +332,7 @@ impl Worker {
                 stats.xsk_outside = self.xsk.outside.stats();
                 for q in self.hold.values() {
                     stats.hold_overflow += q.counters().overflow + q.counters().too_big;
+                    stats.hold_expired += q.counters().expired;
                 }
                 let _ = reply.send(Snapshot {
                     sas,
@@ -384,12 +392,7 @@ impl Worker {
                 if let Some(&sa_id) = self.out_by_selector.get(&selector) {
                     sa_id
                 } else {
-                    let q = self.hold.entry(selector).or_insert_with(|| {
-                        HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME)
-                    });
-                    if q.push(inner, now) {
-                        self.stats.held += 1;
-                    }
+                    self.hold_packet(selector, inner, now);
                     return false;
                 }
             }
@@ -397,6 +400,22 @@ impl Worker {
                 self.stats.bad_meta += 1;
                 return false;
             }
+        };
+        // An SA out of sequence numbers sends nothing more; its rekey has
+        // been under way since the soft mark. Its traffic goes to the SA
+        // that replaced it, if this worker has it already (the program
+        // may still name the old one), or waits in the selector's hold
+        // queue for it, as a tunnel's first packets do.
+        let sa_id = match self.out_by_id.get(&sa_id) {
+            Some(o) if o.sa.exhausted() => match self.out_by_selector.get(&o.selector) {
+                Some(&newer) if newer != sa_id => newer,
+                _ => {
+                    let selector = o.selector;
+                    self.hold_packet(selector, inner, now);
+                    return false;
+                }
+            },
+            _ => sa_id,
         };
         let Some((smac, dmac)) = self.prepare(sa_id, inner, now) else {
             return false;
@@ -430,6 +449,17 @@ impl Worker {
             options: 0,
         });
         true
+    }
+
+    /// Keeps a copy of `inner` until the selector's SA is installed.
+    fn hold_packet(&mut self, selector: u32, inner: &[u8], now: Instant) {
+        let q = self
+            .hold
+            .entry(selector)
+            .or_insert_with(|| HoldQueue::new(HOLD_PACKETS, FRAME_SIZE as usize, HOLD_TIME));
+        if q.push(inner, now) {
+            self.stats.held += 1;
+        }
     }
 
     /// Encapsulates one inner IPv4 packet with outbound SA `sa_id` into a

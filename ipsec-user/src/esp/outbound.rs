@@ -121,6 +121,17 @@ impl OutboundSa {
         self.shared.bytes.load(Ordering::Relaxed) >= self.hard_bytes
     }
 
+    /// The sequence space is used up: `encapsulate` refuses until the SA is
+    /// replaced (RFC 4303 3.3.3: a sequence number never cycles).
+    pub fn exhausted(&self) -> bool {
+        Self::past_end(self.next_seq(), self.esn)
+    }
+
+    /// 0 is where a 64-bit counter lands after its last number.
+    fn past_end(next: u64, esn: bool) -> bool {
+        next == 0 || (!esn && next > u64::from(u32::MAX))
+    }
+
     /// Takes the next sequence number, or none once the space is used up:
     /// the counter never moves past the end, so no number is sent twice
     /// whatever the number of workers.
@@ -129,11 +140,7 @@ impl OutboundSa {
         self.shared
             .next_seq
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                if s == 0 || (!esn && s > u64::from(u32::MAX)) {
-                    None
-                } else {
-                    Some(s.wrapping_add(1))
-                }
+                (!Self::past_end(s, esn)).then(|| s.wrapping_add(1))
             })
             .map_err(|_| EspError::SequenceExhausted)
     }
