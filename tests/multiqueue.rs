@@ -25,9 +25,8 @@ fn settled_sa(gw: &Gateway) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut last = Value::Null;
     loop {
-        let list = gw.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
-        let sas = list.as_array().cloned().unwrap_or_default();
-        assert_eq!(sas.len(), 1, "one SA pair, shared by the workers: {list}");
+        let sas = gw.ipsec_sas();
+        assert_eq!(sas.len(), 1, "one SA pair, shared by the workers: {sas:?}");
         let now = sas[0].clone();
         if now == last || Instant::now() > deadline {
             return now;
