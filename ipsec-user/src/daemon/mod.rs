@@ -24,7 +24,7 @@ use crate::cli::{RunArgs, XdpMode};
 use crate::config::{self, Config};
 use crate::control::proto::*;
 use crate::control::server;
-use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, Side};
+use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, PuntKind, Side};
 use crate::engine::pool::Workers;
 use crate::engine::worker::{Snapshot, WorkerConfig};
 use crate::esp::{self, InboundSa, OutboundSa, SaParams};
@@ -189,7 +189,10 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 }
                 ev = punts.recv() => {
                     match ev {
-                        Ok(Ok(ev)) => d.punt(ev.selector).await,
+                        Ok(Ok(ev)) => match ev.kind {
+                            PuntKind::NoSa { selector } => d.punt(selector).await,
+                            PuntKind::UnknownSpi { spi } => d.unknown_spi(ev.src, spi).await,
+                        },
                         Ok(Err(e)) => warn!(error = %e, "malformed punt event dropped"),
                         Err(e) => { warn!(error = %e, "punt ring failed"); tokio::time::sleep(Duration::from_millis(100)).await; }
                     }
@@ -274,6 +277,50 @@ impl Daemon {
         info!(%peer, selector, map = %sel.map, seq = sel.seq, "interesting traffic: starting negotiation");
         self.initiating.insert(selector, now);
         let outs = self.engine.initiate(now, peer, selector);
+        self.apply(outs).await;
+    }
+
+    /// ESP from `src` for an SPI with no inbound SA (invalid-SPI recovery,
+    /// like IOS `crypto isakmp invalid-spi-recovery`). After a restart the
+    /// peer still encrypts with SAs we lost; a new phase 1 toward it carries
+    /// INITIAL-CONTACT (the first one to that peer since start), on which
+    /// the peer drops every old SA with us and renegotiates.
+    async fn unknown_spi(&mut self, src: Ipv4Addr, spi: u32) {
+        // Only configured peers: an arbitrary sender must never make us
+        // initiate (the XDP program already limits events per source).
+        let Some(selector) = self
+            .selectors
+            .iter()
+            .find(|s| s.peers.contains(&src))
+            .map(|s| s.id)
+        else {
+            debug!(%src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a non-peer ignored");
+            return;
+        };
+        // Any SA pair with this peer: the newest of its selector carries our
+        // outbound traffic, so the peer knows us; the SPI is a stale one
+        // (a packet in flight across a rekey or a delete).
+        if self.children.iter().any(|c| c.peer == src) {
+            debug!(peer = %src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a peer we have SAs with: stale, ignored");
+            return;
+        }
+        let now = Instant::now();
+        let busy = self.initiating.iter().any(|(sel, t)| {
+            now.duration_since(*t) < Duration::from_secs(10)
+                && self
+                    .selectors
+                    .iter()
+                    .any(|s| s.id == *sel && s.peers.contains(&src))
+        });
+        if busy {
+            return;
+        }
+        info!(
+            peer = %src,
+            "ESP from {src} for unknown SPI {spi:#010x}: the peer holds SAs we lost; starting phase 1 with INITIAL-CONTACT"
+        );
+        self.initiating.insert(selector, now);
+        let outs = self.engine.initiate(now, src, selector);
         self.apply(outs).await;
     }
 
