@@ -76,6 +76,56 @@ struct DeferredOutbound {
     sas: Vec<OutboundSa>,
 }
 
+/// How long a negotiation we started counts as under way: punts and
+/// unknown-SPI events for its selector (or peer) start no other.
+const INITIATING_HOLD: Duration = Duration::from_secs(10);
+
+/// What to do about ESP from `src` for an SPI we have no inbound SA for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SpiRecovery {
+    /// Not a peer of any crypto map entry: an arbitrary sender must never
+    /// make us initiate.
+    NotAPeer,
+    /// We hold an SA pair with the peer: the newest of its selector carries
+    /// our outbound traffic, so the peer knows us and the SPI is a stale
+    /// one (a packet in flight across a rekey or a delete).
+    HaveSas,
+    /// A negotiation with the peer started less than [`INITIATING_HOLD`] ago.
+    Busy,
+    /// Start phase 1 (INITIAL-CONTACT) toward `src` for `selector`, the
+    /// first whose crypto map lists it.
+    Initiate { selector: u32 },
+}
+
+/// Invalid-SPI recovery (IOS `crypto isakmp invalid-spi-recovery`): after
+/// we restart, the peer still encrypts with SAs we lost; a new phase 1
+/// toward it carries INITIAL-CONTACT (the first to that peer since start),
+/// on which the peer drops every old SA with us and renegotiates.
+fn spi_recovery(
+    selectors: &[SelectorInfo],
+    mut sa_peers: impl Iterator<Item = Ipv4Addr>,
+    initiating: &HashMap<u32, Instant>,
+    src: Ipv4Addr,
+    now: Instant,
+) -> SpiRecovery {
+    let Some(first) = selectors.iter().find(|s| s.peers.contains(&src)) else {
+        return SpiRecovery::NotAPeer;
+    };
+    if sa_peers.any(|p| p == src) {
+        return SpiRecovery::HaveSas;
+    }
+    let busy = initiating.iter().any(|(sel, t)| {
+        now.saturating_duration_since(*t) < INITIATING_HOLD
+            && selectors
+                .iter()
+                .any(|s| s.id == *sel && s.peers.contains(&src))
+    });
+    if busy {
+        return SpiRecovery::Busy;
+    }
+    SpiRecovery::Initiate { selector: first.id }
+}
+
 struct Daemon {
     cfg: Config,
     selectors: Vec<SelectorInfo>,
@@ -264,7 +314,7 @@ impl Daemon {
             return; // an SA exists; the program will see it on the next packet
         }
         if let Some(t) = self.initiating.get(&selector)
-            && now.duration_since(*t) < Duration::from_secs(10)
+            && now.duration_since(*t) < INITIATING_HOLD
         {
             return;
         }
@@ -286,35 +336,25 @@ impl Daemon {
     /// INITIAL-CONTACT (the first one to that peer since start), on which
     /// the peer drops every old SA with us and renegotiates.
     async fn unknown_spi(&mut self, src: Ipv4Addr, spi: u32) {
-        // Only configured peers: an arbitrary sender must never make us
-        // initiate (the XDP program already limits events per source).
-        let Some(selector) = self
-            .selectors
-            .iter()
-            .find(|s| s.peers.contains(&src))
-            .map(|s| s.id)
-        else {
-            debug!(%src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a non-peer ignored");
-            return;
-        };
-        // Any SA pair with this peer: the newest of its selector carries our
-        // outbound traffic, so the peer knows us; the SPI is a stale one
-        // (a packet in flight across a rekey or a delete).
-        if self.children.iter().any(|c| c.peer == src) {
-            debug!(peer = %src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a peer we have SAs with: stale, ignored");
-            return;
-        }
         let now = Instant::now();
-        let busy = self.initiating.iter().any(|(sel, t)| {
-            now.duration_since(*t) < Duration::from_secs(10)
-                && self
-                    .selectors
-                    .iter()
-                    .any(|s| s.id == *sel && s.peers.contains(&src))
-        });
-        if busy {
-            return;
-        }
+        let selector = match spi_recovery(
+            &self.selectors,
+            self.children.iter().map(|c| c.peer),
+            &self.initiating,
+            src,
+            now,
+        ) {
+            SpiRecovery::NotAPeer => {
+                debug!(%src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a non-peer ignored");
+                return;
+            }
+            SpiRecovery::HaveSas => {
+                debug!(peer = %src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a peer we have SAs with: stale, ignored");
+                return;
+            }
+            SpiRecovery::Busy => return,
+            SpiRecovery::Initiate { selector } => selector,
+        };
         info!(
             peer = %src,
             "ESP from {src} for unknown SPI {spi:#010x}: the peer holds SAs we lost; starting phase 1 with INITIAL-CONTACT"
@@ -863,5 +903,67 @@ fn split_state(detail: &str) -> (String, String) {
             (s.to_string(), r.to_string())
         }
         _ => ("IDLE".to_string(), detail.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod spi_recovery_tests {
+    use super::*;
+
+    fn sel(id: u32, peers: &[[u8; 4]]) -> SelectorInfo {
+        let net = |a: [u8; 4]| config::Ipv4Net::new(Ipv4Addr::from(a), 24).unwrap();
+        SelectorInfo {
+            id,
+            entry: id as usize,
+            map: "OUTSIDE_MAP".into(),
+            seq: 10 + id,
+            acl: "L2L".into(),
+            acl_text: String::new(),
+            local: net([198, 51, 100, 0]),
+            remote: net([203, 0, 113, 0]),
+            proto: 0,
+            peers: peers.iter().map(|p| Ipv4Addr::from(*p)).collect(),
+            interface: "outside".into(),
+        }
+    }
+
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const BACKUP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+
+    #[test]
+    fn decides_who_may_make_us_initiate() {
+        let sels = [
+            sel(0, &[[192, 0, 2, 9]]),
+            sel(1, &[[192, 0, 2, 2], [192, 0, 2, 3]]),
+            sel(2, &[[192, 0, 2, 2]]),
+        ];
+        let now = Instant::now();
+        let none = HashMap::new();
+        let d = |peers: &[Ipv4Addr], init: &HashMap<u32, Instant>, src| {
+            spi_recovery(&sels, peers.iter().copied(), init, src, now)
+        };
+        // The first selector whose crypto map lists the sender, backup
+        // peers included.
+        assert_eq!(d(&[], &none, PEER), SpiRecovery::Initiate { selector: 1 });
+        assert_eq!(d(&[], &none, BACKUP), SpiRecovery::Initiate { selector: 1 });
+        assert_eq!(
+            d(&[], &none, Ipv4Addr::new(203, 0, 113, 7)),
+            SpiRecovery::NotAPeer
+        );
+        // An SA pair with that peer (any selector): stale SPI.
+        assert_eq!(d(&[PEER], &none, PEER), SpiRecovery::HaveSas);
+        // An SA pair with another peer does not count.
+        assert_eq!(
+            d(&[Ipv4Addr::new(192, 0, 2, 9)], &none, PEER),
+            SpiRecovery::Initiate { selector: 1 }
+        );
+        // A negotiation toward the peer (any of its selectors) under way
+        // for less than 10 s: wait; older, or for another peer: go.
+        let recent = HashMap::from([(2, now - Duration::from_secs(3))]);
+        assert_eq!(d(&[], &recent, PEER), SpiRecovery::Busy);
+        let old = HashMap::from([(2, now - Duration::from_secs(11))]);
+        assert_eq!(d(&[], &old, PEER), SpiRecovery::Initiate { selector: 1 });
+        let other = HashMap::from([(0, now)]);
+        assert_eq!(d(&[], &other, PEER), SpiRecovery::Initiate { selector: 1 });
     }
 }
