@@ -5,9 +5,9 @@
 
 #![no_main]
 
-use ipsec_common::{PUNT_EVENT_SIZE, XDP_META_MAGIC, XDP_META_SIZE};
+use ipsec_common::{PUNT_EVENT_SIZE, PUNT_UNKNOWN_SPI, XDP_META_MAGIC, XDP_META_SIZE};
 use ipsecgw::dataplane::meta::{self, FrameVerdict};
-use ipsecgw::dataplane::punt::{PuntDecodeError, PuntEvent};
+use ipsecgw::dataplane::punt::{PuntDecodeError, PuntEvent, PuntKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +17,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(ev.src.octets(), data[4..8]);
             assert_eq!(ev.dst.octets(), data[8..12]);
             assert_eq!(ev.proto, data[16]);
+            let id = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
+            match ev.kind {
+                PuntKind::UnknownSpi { spi } => {
+                    assert_ne!(data[17] & PUNT_UNKNOWN_SPI, 0);
+                    assert_eq!(spi, id);
+                }
+                PuntKind::NoSa { selector } => {
+                    assert_eq!(data[17] & PUNT_UNKNOWN_SPI, 0);
+                    assert_eq!(selector, id);
+                }
+            }
         }
         Err(PuntDecodeError::BadLength(n)) => {
             assert_eq!(n, data.len());

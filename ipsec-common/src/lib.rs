@@ -218,8 +218,15 @@ pub struct SaCounters {
 /// `PuntEvent::flags`: the packet was an IPv4 fragment or its L4 header was
 /// missing, so the ports are unknown (zero).
 pub const PUNT_PORTS_UNKNOWN: u8 = 1;
+/// `PuntEvent::flags`: ESP (or NAT-T ESP) arrived on the outside for an SPI
+/// with no inbound SA. `selector` then holds the SPI, `src`/`dst` the outer
+/// addresses and the ports the UDP ports under NAT-T (zero for raw ESP).
+/// The daemon may answer with a phase 1 carrying INITIAL-CONTACT toward a
+/// configured peer that still holds SAs we lost (a restart).
+pub const PUNT_UNKNOWN_SPI: u8 = 2;
 
-/// Sent to `PUNT_RING` when protected traffic has no outbound SA yet.
+/// Sent to `PUNT_RING` when protected traffic has no outbound SA yet, or
+/// (flag [`PUNT_UNKNOWN_SPI`]) when ESP arrives for an unknown SPI.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PuntEvent {
@@ -256,7 +263,15 @@ pub struct PuntConfig {
 pub const PUNT_DEFAULT_INTERVAL_NS: u64 = 100_000_000;
 pub const PUNT_DEFAULT_BURST: u64 = 5;
 
-/// `PUNT_GCRA[selector]`: theoretical arrival time of the next event, on
+/// Key of `PUNT_GCRA` for unknown-SPI events from outer source `src`
+/// (host order): the top bit set, so it never equals a selector number
+/// (selectors are small and allocated from 1).
+#[inline(always)]
+pub const fn punt_key_unknown_spi(src: u32) -> u32 {
+    0x8000_0000 | (src & 0x7fff_ffff)
+}
+
+/// `PUNT_GCRA[selector]` (or [`punt_key_unknown_spi`]): theoretical arrival time of the next event, on
 /// the coarse monotonic clock (`bpf_ktime_get_coarse_ns`, one scheduler
 /// tick of resolution: ample for intervals of tens of milliseconds, and far
 /// cheaper per held packet than the precise clock).

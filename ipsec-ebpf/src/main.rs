@@ -176,7 +176,7 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
         );
     }
     // Protected, no SA yet: tell the daemon (rate-limited) and hold it.
-    punt(ctx, &pkt, m.selector);
+    punt(ctx, &pkt, m.selector, m.selector, 0);
     let meta = XdpMeta {
         magic: XDP_META_MAGIC,
         kind: META_KIND_HOLD,
@@ -250,9 +250,15 @@ fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut 
     meta.dmac = p.dmac;
 }
 
-/// GCRA rate limit per selector, then one event into the ring buffer.
+/// GCRA rate limit per `key`, then one event into the ring buffer with
+/// `id` in its `selector` field and `flags` (plus `PUNT_PORTS_UNKNOWN` when
+/// the ports could not be read). Keys: the selector for traffic without an
+/// SA, [`punt_key_unknown_spi`] of the outer source for ESP with an unknown
+/// SPI (so one noisy source cannot starve a selector, nor the reverse).
+/// The verdicts `PuntSent`, `PuntRateLimited` and `PuntRingFull` count
+/// both kinds of event.
 #[inline(always)]
-fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
+fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, key: u32, id: u32, flags: u8) {
     let (interval, burst) = match PUNT_CFG.get(0) {
         Some(c) => (
             if c.interval_ns == 0 {
@@ -284,7 +290,7 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
     };
     let burst = if burst > 1024 { 1024 } else { burst };
     let tolerance = interval * (burst - 1);
-    match PUNT_GCRA.get_ptr_mut(selector) {
+    match PUNT_GCRA.get_ptr_mut(key) {
         Some(g) => {
             // SAFETY: valid map value pointer; races between CPUs only make
             // the limit approximate.
@@ -298,7 +304,7 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
         }
         None => {
             let _ = PUNT_GCRA.insert(
-                selector,
+                key,
                 PuntGcra {
                     tat_ns: now + interval,
                 },
@@ -307,16 +313,16 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
         }
     }
     let ev = PuntEvent {
-        selector,
+        selector: id,
         src: pkt.src.to_be_bytes(),
         dst: pkt.dst.to_be_bytes(),
         sport: pkt.sport,
         dport: pkt.dport,
         proto: pkt.proto,
         flags: if pkt.ports_known {
-            0
+            flags
         } else {
-            PUNT_PORTS_UNKNOWN
+            flags | PUNT_PORTS_UNKNOWN
         },
         _pad: 0,
         ifindex: ctx.ingress_ifindex() as u32,
@@ -420,6 +426,17 @@ fn to_engine(ctx: &XdpContext, pkt: &Ipv4Pkt, spi: u32, flags: u8) -> u32 {
     // SAFETY: read-only copy.
     let Some(sa) = (unsafe { IN_SPI.get(spi) }).copied() else {
         count(Verdict::OutUnknownSpiDrop);
+        // The peer may hold SAs we lost (we restarted): tell the daemon,
+        // which decides whether the source is a configured peer. Limited
+        // per source address, so a flood of random SPIs from one host
+        // costs at most `burst` events per interval.
+        punt(
+            ctx,
+            pkt,
+            punt_key_unknown_spi(pkt.src),
+            spi,
+            PUNT_UNKNOWN_SPI,
+        );
         return xdp_action::XDP_DROP;
     };
     let meta = XdpMeta {

@@ -11,8 +11,8 @@ use ipsec_common::{
     XDP_META_SIZE,
 };
 use ipsecgw::dataplane::{
-    AclAction, AclRule, Dataplane, FrameVerdict, OutboundSaSpec, Prog, Side, Verdict,
-    VerdictCounters, acl::first_match, meta,
+    AclAction, AclRule, Dataplane, FrameVerdict, OutboundSaSpec, Prog, PuntEvent, PuntKind,
+    PuntStream, Side, Verdict, VerdictCounters, acl::first_match, meta,
 };
 
 const XDP_DROP: u32 = 1;
@@ -263,7 +263,7 @@ fn inside_verdicts_and_punt_event() {
         .expect("punt event within 2 s")
         .unwrap()
         .unwrap();
-    assert_eq!(ev.selector, 10);
+    assert_eq!(ev.kind, PuntKind::NoSa { selector: 10 });
     assert_eq!(
         (ev.src, ev.dst, ev.proto, ev.ports),
         (ip(WEST_LAN), ip(EAST_LAN), 17, Some((1000, 2000)))
@@ -276,7 +276,10 @@ fn inside_verdicts_and_punt_event() {
         XDP_DROP,
         &[InHoldNoSocketDrop, PuntSent],
     );
-    assert_eq!(punts.try_recv().unwrap().unwrap().selector, 20);
+    assert_eq!(
+        punts.try_recv().unwrap().unwrap().kind,
+        PuntKind::NoSa { selector: 20 }
+    );
 
     // With a hold socket the packet is redirected, with `hold` metadata.
     let xsk = Xsk::new();
@@ -562,9 +565,27 @@ fn inside_malformed_never_leaks() {
     expect(&dp, Prog::XdpInside, &qinq, XDP_PASS, &[InNonIpv4Pass]);
 }
 
+/// Every punt event queued now (the ring is read without waiting: the
+/// program wrote them synchronously under test-run).
+fn drain(punts: &mut PuntStream) -> Vec<PuntEvent> {
+    let mut v = Vec::new();
+    for _ in 0..10_000 {
+        match punts.try_recv() {
+            Some(ev) => v.push(ev.expect("well-formed punt event")),
+            None => break,
+        }
+    }
+    v
+}
+
 #[test]
 fn outside_verdicts() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut dp = open();
+    let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
     use Verdict::*;
     dp.install_inbound_spi(0x1000_0001, 9).unwrap();
     let ike = udp(EAST_GW, WEST_GW, 500, 500, &[0u8; 40]);
@@ -611,12 +632,21 @@ fn outside_verdicts() {
         XDP_DROP,
         &[OutEspNoSocketDrop],
     );
+    assert!(drain(&mut punts).is_empty(), "known SPI: no punt");
+    // Unknown SPI: dropped, and the daemon is told who sent it.
     expect(
         &dp,
         Prog::XdpOutside,
         &esp(EAST_GW, WEST_GW, 0x2000_0002),
         XDP_DROP,
-        &[OutUnknownSpiDrop],
+        &[OutUnknownSpiDrop, PuntSent],
+    );
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].kind, PuntKind::UnknownSpi { spi: 0x2000_0002 });
+    assert_eq!(
+        (ev[0].src, ev[0].dst, ev[0].proto, ev[0].ports),
+        (ip(EAST_GW), ip(WEST_GW), 50, Some((0, 0)))
     );
     let mut natt = 0x1000_0001u32.to_be_bytes().to_vec();
     natt.extend_from_slice(&[0x33; 40]);
@@ -634,7 +664,14 @@ fn outside_verdicts() {
         Prog::XdpOutside,
         &udp(EAST_GW, WEST_GW, 4500, 4500, &natt),
         XDP_DROP,
-        &[OutUnknownSpiDrop],
+        &[OutUnknownSpiDrop, PuntSent],
+    );
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].kind, PuntKind::UnknownSpi { spi: 0x7700_0001 });
+    assert_eq!(
+        (ev[0].src, ev[0].proto, ev[0].ports),
+        (ip(EAST_GW), 17, Some((4500, 4500)))
     );
     // ESP too short for an SPI, malformed IPv4: to the stack.
     expect(
@@ -680,7 +717,112 @@ fn outside_verdicts() {
     assert_eq!(s.packets, 2);
     assert_eq!(s.bytes, (e.len() - 14 + natt_frame.len() - 14) as u64);
     dp.remove_inbound_spi(0x1000_0001).unwrap();
-    expect(&dp, Prog::XdpOutside, &e, XDP_DROP, &[OutUnknownSpiDrop]);
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &e,
+        XDP_DROP,
+        &[OutUnknownSpiDrop, PuntSent],
+    );
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].kind, PuntKind::UnknownSpi { spi: 0x1000_0001 });
+}
+
+/// Unknown-SPI events are limited per outer source address, in buckets of
+/// their own: a burst from one source yields at most `burst` events, another
+/// source and the selectors keep theirs (even a source whose address equals
+/// a selector number in its low bits).
+#[test]
+fn unknown_spi_punt_rate_limit() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut dp = open();
+    dp.set_acl(&standard_acl()).unwrap();
+    dp.set_punt_rate(Duration::from_secs(3600), 3).unwrap();
+    let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
+    use Verdict::*;
+
+    let before = dp.counters().unwrap();
+    for i in 0..50u32 {
+        let out = dp
+            .test_run(Prog::XdpOutside, &esp(EAST_GW, WEST_GW, 0x4000_0000 + i), 1)
+            .unwrap();
+        assert_eq!(out.action, XDP_DROP);
+    }
+    let d = dp.counters().unwrap().since(&before);
+    assert_eq!(d.values[OutUnknownSpiDrop as usize], 50);
+    assert_eq!(d.values[PuntSent as usize], 3);
+    assert_eq!(d.values[PuntRateLimited as usize], 47);
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len(), 3, "at most the burst: {ev:?}");
+    for (i, e) in ev.iter().enumerate() {
+        assert_eq!(
+            e.kind,
+            PuntKind::UnknownSpi {
+                spi: 0x4000_0000 + i as u32
+            }
+        );
+        assert_eq!(e.src, ip(EAST_GW));
+    }
+
+    // Another source has its own bucket.
+    expect(
+        &dp,
+        Prog::XdpOutside,
+        &esp([203, 0, 113, 99], WEST_GW, 0x5000_0000),
+        XDP_DROP,
+        &[OutUnknownSpiDrop, PuntSent],
+    );
+    assert_eq!(drain(&mut punts)[0].src, ip([203, 0, 113, 99]));
+
+    // Selector 10's bucket is not a source's: exhaust it, then ESP from
+    // 0.0.0.10 and 128.0.0.10 (both keyed 0x8000_000a, one bucket with
+    // room for both) still punts, and selector 10 stays limited.
+    let frame = udp(WEST_LAN, EAST_LAN, 1, 2, b"x");
+    for _ in 0..3 {
+        expect(
+            &dp,
+            Prog::XdpInside,
+            &frame,
+            XDP_DROP,
+            &[InHoldNoSocketDrop, PuntSent],
+        );
+    }
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntRateLimited],
+    );
+    for src in [[0, 0, 0, 10], [128, 0, 0, 10]] {
+        expect(
+            &dp,
+            Prog::XdpOutside,
+            &esp(src, WEST_GW, 0x6000_0000),
+            XDP_DROP,
+            &[OutUnknownSpiDrop, PuntSent],
+        );
+    }
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len(), 5);
+    assert!(
+        ev[..3]
+            .iter()
+            .all(|e| e.kind == PuntKind::NoSa { selector: 10 })
+    );
+    assert_eq!(ev[3].kind, PuntKind::UnknownSpi { spi: 0x6000_0000 });
+    assert_eq!(ev[4].src, ip([128, 0, 0, 10]));
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntRateLimited],
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::cli::{RunArgs, XdpMode};
 use crate::config::{self, Config};
 use crate::control::proto::*;
 use crate::control::server;
-use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, Side};
+use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, PuntKind, Side};
 use crate::engine::pool::Workers;
 use crate::engine::worker::{Snapshot, WorkerConfig};
 use crate::esp::{self, InboundSa, OutboundSa, SaParams};
@@ -74,6 +74,56 @@ struct DeferredOutbound {
     spec: OutboundSaSpec,
     /// One handle per worker.
     sas: Vec<OutboundSa>,
+}
+
+/// How long a negotiation we started counts as under way: punts and
+/// unknown-SPI events for its selector (or peer) start no other.
+const INITIATING_HOLD: Duration = Duration::from_secs(10);
+
+/// What to do about ESP from `src` for an SPI we have no inbound SA for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SpiRecovery {
+    /// Not a peer of any crypto map entry: an arbitrary sender must never
+    /// make us initiate.
+    NotAPeer,
+    /// We hold an SA pair with the peer: the newest of its selector carries
+    /// our outbound traffic, so the peer knows us and the SPI is a stale
+    /// one (a packet in flight across a rekey or a delete).
+    HaveSas,
+    /// A negotiation with the peer started less than [`INITIATING_HOLD`] ago.
+    Busy,
+    /// Start phase 1 (INITIAL-CONTACT) toward `src` for `selector`, the
+    /// first whose crypto map lists it.
+    Initiate { selector: u32 },
+}
+
+/// Invalid-SPI recovery (IOS `crypto isakmp invalid-spi-recovery`): after
+/// we restart, the peer still encrypts with SAs we lost; a new phase 1
+/// toward it carries INITIAL-CONTACT (the first to that peer since start),
+/// on which the peer drops every old SA with us and renegotiates.
+fn spi_recovery(
+    selectors: &[SelectorInfo],
+    mut sa_peers: impl Iterator<Item = Ipv4Addr>,
+    initiating: &HashMap<u32, Instant>,
+    src: Ipv4Addr,
+    now: Instant,
+) -> SpiRecovery {
+    let Some(first) = selectors.iter().find(|s| s.peers.contains(&src)) else {
+        return SpiRecovery::NotAPeer;
+    };
+    if sa_peers.any(|p| p == src) {
+        return SpiRecovery::HaveSas;
+    }
+    let busy = initiating.iter().any(|(sel, t)| {
+        now.saturating_duration_since(*t) < INITIATING_HOLD
+            && selectors
+                .iter()
+                .any(|s| s.id == *sel && s.peers.contains(&src))
+    });
+    if busy {
+        return SpiRecovery::Busy;
+    }
+    SpiRecovery::Initiate { selector: first.id }
 }
 
 struct Daemon {
@@ -189,7 +239,10 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 }
                 ev = punts.recv() => {
                     match ev {
-                        Ok(Ok(ev)) => d.punt(ev.selector).await,
+                        Ok(Ok(ev)) => match ev.kind {
+                            PuntKind::NoSa { selector } => d.punt(selector).await,
+                            PuntKind::UnknownSpi { spi } => d.unknown_spi(ev.src, spi).await,
+                        },
                         Ok(Err(e)) => warn!(error = %e, "malformed punt event dropped"),
                         Err(e) => { warn!(error = %e, "punt ring failed"); tokio::time::sleep(Duration::from_millis(100)).await; }
                     }
@@ -261,7 +314,7 @@ impl Daemon {
             return; // an SA exists; the program will see it on the next packet
         }
         if let Some(t) = self.initiating.get(&selector)
-            && now.duration_since(*t) < Duration::from_secs(10)
+            && now.duration_since(*t) < INITIATING_HOLD
         {
             return;
         }
@@ -274,6 +327,40 @@ impl Daemon {
         info!(%peer, selector, map = %sel.map, seq = sel.seq, "interesting traffic: starting negotiation");
         self.initiating.insert(selector, now);
         let outs = self.engine.initiate(now, peer, selector);
+        self.apply(outs).await;
+    }
+
+    /// ESP from `src` for an SPI with no inbound SA (invalid-SPI recovery,
+    /// like IOS `crypto isakmp invalid-spi-recovery`). After a restart the
+    /// peer still encrypts with SAs we lost; a new phase 1 toward it carries
+    /// INITIAL-CONTACT (the first one to that peer since start), on which
+    /// the peer drops every old SA with us and renegotiates.
+    async fn unknown_spi(&mut self, src: Ipv4Addr, spi: u32) {
+        let now = Instant::now();
+        let selector = match spi_recovery(
+            &self.selectors,
+            self.children.iter().map(|c| c.peer),
+            &self.initiating,
+            src,
+            now,
+        ) {
+            SpiRecovery::NotAPeer => {
+                debug!(%src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a non-peer ignored");
+                return;
+            }
+            SpiRecovery::HaveSas => {
+                debug!(peer = %src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI from a peer we have SAs with: stale, ignored");
+                return;
+            }
+            SpiRecovery::Busy => return,
+            SpiRecovery::Initiate { selector } => selector,
+        };
+        info!(
+            peer = %src,
+            "ESP from {src} for unknown SPI {spi:#010x}: the peer holds SAs we lost; starting phase 1 with INITIAL-CONTACT"
+        );
+        self.initiating.insert(selector, now);
+        let outs = self.engine.initiate(now, src, selector);
         self.apply(outs).await;
     }
 
@@ -816,5 +903,67 @@ fn split_state(detail: &str) -> (String, String) {
             (s.to_string(), r.to_string())
         }
         _ => ("IDLE".to_string(), detail.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod spi_recovery_tests {
+    use super::*;
+
+    fn sel(id: u32, peers: &[[u8; 4]]) -> SelectorInfo {
+        let net = |a: [u8; 4]| config::Ipv4Net::new(Ipv4Addr::from(a), 24).unwrap();
+        SelectorInfo {
+            id,
+            entry: id as usize,
+            map: "OUTSIDE_MAP".into(),
+            seq: 10 + id,
+            acl: "L2L".into(),
+            acl_text: String::new(),
+            local: net([198, 51, 100, 0]),
+            remote: net([203, 0, 113, 0]),
+            proto: 0,
+            peers: peers.iter().map(|p| Ipv4Addr::from(*p)).collect(),
+            interface: "outside".into(),
+        }
+    }
+
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const BACKUP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+
+    #[test]
+    fn decides_who_may_make_us_initiate() {
+        let sels = [
+            sel(0, &[[192, 0, 2, 9]]),
+            sel(1, &[[192, 0, 2, 2], [192, 0, 2, 3]]),
+            sel(2, &[[192, 0, 2, 2]]),
+        ];
+        let now = Instant::now();
+        let none = HashMap::new();
+        let d = |peers: &[Ipv4Addr], init: &HashMap<u32, Instant>, src| {
+            spi_recovery(&sels, peers.iter().copied(), init, src, now)
+        };
+        // The first selector whose crypto map lists the sender, backup
+        // peers included.
+        assert_eq!(d(&[], &none, PEER), SpiRecovery::Initiate { selector: 1 });
+        assert_eq!(d(&[], &none, BACKUP), SpiRecovery::Initiate { selector: 1 });
+        assert_eq!(
+            d(&[], &none, Ipv4Addr::new(203, 0, 113, 7)),
+            SpiRecovery::NotAPeer
+        );
+        // An SA pair with that peer (any selector): stale SPI.
+        assert_eq!(d(&[PEER], &none, PEER), SpiRecovery::HaveSas);
+        // An SA pair with another peer does not count.
+        assert_eq!(
+            d(&[Ipv4Addr::new(192, 0, 2, 9)], &none, PEER),
+            SpiRecovery::Initiate { selector: 1 }
+        );
+        // A negotiation toward the peer (any of its selectors) under way
+        // for less than 10 s: wait; older, or for another peer: go.
+        let recent = HashMap::from([(2, now - Duration::from_secs(3))]);
+        assert_eq!(d(&[], &recent, PEER), SpiRecovery::Busy);
+        let old = HashMap::from([(2, now - Duration::from_secs(11))]);
+        assert_eq!(d(&[], &old, PEER), SpiRecovery::Initiate { selector: 1 });
+        let other = HashMap::from([(0, now)]);
+        assert_eq!(d(&[], &other, PEER), SpiRecovery::Initiate { selector: 1 });
     }
 }

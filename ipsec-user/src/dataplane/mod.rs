@@ -68,7 +68,7 @@ pub use acl::{AclAction, AclError, AclRule, CompiledAcl};
 pub use counters::{SaStats, VerdictCounters, verdict_name};
 pub use ipsec_common::Verdict;
 pub use meta::{FrameMeta, FrameVerdict, Route};
-pub use punt::{PuntDecodeError, PuntEvent, PuntStream};
+pub use punt::{PuntDecodeError, PuntEvent, PuntKind, PuntStream};
 
 /// The eBPF object, empty when built with `IPSECGW_SKIP_EBPF=1`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ipsec-ebpf.o"));

@@ -4,17 +4,31 @@
 use std::net::Ipv4Addr;
 
 use aya::maps::{MapData, RingBuf};
-use ipsec_common::{PUNT_EVENT_SIZE, PUNT_PORTS_UNKNOWN};
+use ipsec_common::{PUNT_EVENT_SIZE, PUNT_PORTS_UNKNOWN, PUNT_UNKNOWN_SPI};
 use tokio::io::unix::AsyncFd;
 
-/// "Protected traffic without an SA": the daemon starts IKE for `selector`.
+/// Why the XDP program punted a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PuntKind {
+    /// Protected traffic (inside) matched `selector` but has no outbound
+    /// SA: the daemon starts IKE for it.
+    NoSa { selector: u32 },
+    /// ESP (raw, or UDP 4500 under NAT-T) arrived on the outside for `spi`,
+    /// which has no inbound SA. `src` of the event is the sender: if it is a
+    /// configured peer it may hold SAs we lost by restarting.
+    UnknownSpi { spi: u32 },
+}
+
+/// One punt event: the kind, and the packet's (outer, for
+/// [`PuntKind::UnknownSpi`]) addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PuntEvent {
-    pub selector: u32,
+    pub kind: PuntKind,
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
     pub proto: u8,
-    /// `None` for fragments and packets without an L4 header.
+    /// `None` for fragments and packets without an L4 header; for raw ESP
+    /// `Some((0, 0))`, for NAT-T ESP the UDP ports.
     pub ports: Option<(u16, u16)>,
     pub ifindex: u32,
     /// CLOCK_MONOTONIC nanoseconds.
@@ -41,8 +55,14 @@ impl PuntEvent {
         let mut k = [0u8; 8];
         k.copy_from_slice(&b[24..32]);
         let flags = b[17];
+        let id = u32_at(0);
+        let kind = if flags & PUNT_UNKNOWN_SPI != 0 {
+            PuntKind::UnknownSpi { spi: id }
+        } else {
+            PuntKind::NoSa { selector: id }
+        };
         Ok(Self {
-            selector: u32_at(0),
+            kind,
             src: Ipv4Addr::new(b[4], b[5], b[6], b[7]),
             dst: Ipv4Addr::new(b[8], b[9], b[10], b[11]),
             proto: b[16],
@@ -106,7 +126,12 @@ mod tests {
         // SAFETY: repr(C) POD with explicit padding.
         let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(raw) };
         let ev = PuntEvent::decode(&bytes).unwrap();
-        assert_eq!(ev.selector, 0x0102_0304);
+        assert_eq!(
+            ev.kind,
+            PuntKind::NoSa {
+                selector: 0x0102_0304
+            }
+        );
         assert_eq!(ev.src, Ipv4Addr::new(198, 51, 100, 10));
         assert_eq!(ev.dst, Ipv4Addr::new(203, 0, 113, 10));
         assert_eq!(ev.proto, 17);
@@ -124,5 +149,37 @@ mod tests {
             Err(PuntDecodeError::BadLength(31))
         );
         assert_eq!(PuntEvent::decode(&[]), Err(PuntDecodeError::BadLength(0)));
+    }
+
+    #[test]
+    fn decodes_an_unknown_spi_event() {
+        let raw = ipsec_common::PuntEvent {
+            selector: 0xdead_beef,
+            src: [198, 51, 100, 2],
+            dst: [203, 0, 113, 2],
+            sport: 4500,
+            dport: 4500,
+            proto: 17,
+            flags: PUNT_UNKNOWN_SPI,
+            _pad: 0,
+            ifindex: 3,
+            ktime_ns: 42,
+        };
+        // SAFETY: repr(C) POD with explicit padding.
+        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(raw) };
+        let ev = PuntEvent::decode(&bytes).unwrap();
+        assert_eq!(ev.kind, PuntKind::UnknownSpi { spi: 0xdead_beef });
+        assert_eq!(ev.src, Ipv4Addr::new(198, 51, 100, 2));
+        assert_eq!(ev.dst, Ipv4Addr::new(203, 0, 113, 2));
+        assert_eq!(ev.ports, Some((4500, 4500)));
+        // Both flags: still an unknown SPI, ports unknown.
+        let both = ipsec_common::PuntEvent {
+            flags: PUNT_UNKNOWN_SPI | PUNT_PORTS_UNKNOWN,
+            ..raw
+        };
+        let bytes: [u8; PUNT_EVENT_SIZE] = unsafe { std::mem::transmute(both) };
+        let ev = PuntEvent::decode(&bytes).unwrap();
+        assert_eq!(ev.kind, PuntKind::UnknownSpi { spi: 0xdead_beef });
+        assert_eq!(ev.ports, None);
     }
 }
