@@ -138,7 +138,7 @@ fn live_counters_punts_and_bpftool() {
             .expect("punt event")
             .unwrap()
             .unwrap();
-        assert_eq!(ev.selector, 1);
+        assert_eq!(ev.kind, ipsecgw::dataplane::PuntKind::NoSa { selector: 1 });
         assert_eq!(
             (ev.src, ev.dst, ev.proto),
             (
