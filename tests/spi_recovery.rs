@@ -13,15 +13,16 @@ use harness::topology::*;
 
 const PSK: &str = "spi-recovery-psk-1234";
 
-/// The seed configuration with DPD disabled in the tunnel-group (an ASA
-/// tunnel-group has DPD 10/2 by default, which would also recover the
-/// tunnel, only later): this test must see the unknown-SPI path alone.
+/// The seed configuration with invalid-SPI recovery on (off by default,
+/// as on IOS) and DPD disabled in the tunnel-group (an ASA tunnel-group
+/// has DPD 10/2 by default, which would also recover the tunnel, only
+/// later): this test must see the unknown-SPI path alone.
 fn no_dpd(c: String) -> String {
     assert!(
         c.ends_with(" pre-shared-key spi-recovery-psk-1234\n"),
         "{c}"
     );
-    c + " isakmp keepalive disable\n"
+    c + " isakmp keepalive disable\ncrypto isakmp invalid-spi-recovery\n"
 }
 
 /// (inbound, outbound) SPIs of every IPsec SA pair of `gw`.
@@ -73,6 +74,7 @@ fn esp_for_unknown_spi_after_peer_restart_recovers_the_tunnel() {
     for gw in [&west, &east] {
         let rc = gw.cli(&["show", "running-config"]).unwrap();
         assert!(rc.contains("isakmp keepalive disable"), "DPD off:\n{rc}");
+        assert!(rc.contains("crypto isakmp invalid-spi-recovery"), "{rc}");
     }
 
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3);

@@ -87,6 +87,7 @@ crypto ikev1 enable outside
 crypto ikev1 enable inside
 no crypto isakmp nat-traversal
 crypto isakmp allow-weak-groups
+crypto isakmp invalid-spi-recovery
 no sysopt connection tcpmss
 crypto isakmp policy 1
  authentication rsa-sig

@@ -32,6 +32,8 @@
 //!
 //! * `crypto isakmp allow-weak-groups`: acknowledges DH groups 1/2/5 (the
 //!   check stops warning about them).
+//! * `crypto isakmp invalid-spi-recovery` (an IOS command): ESP from a
+//!   configured peer for SAs we lost starts phase 1 with INITIAL-CONTACT.
 //! * `sysopt connection tcpmss N` (an ASA command; 0 disables clamping):
 //!   MSS clamp for TCP SYNs entering a tunnel, default 1380.
 //!

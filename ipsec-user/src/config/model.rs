@@ -45,6 +45,12 @@ pub struct Config {
     /// ipsecgw knob `crypto isakmp allow-weak-groups`: acknowledges DH
     /// groups 1/2/5, silencing `check`'s warning about them.
     pub allow_weak_groups: bool,
+    /// IOS `crypto isakmp invalid-spi-recovery`: ESP from a configured peer
+    /// for an SPI we do not know (it holds SAs we lost, e.g. after our
+    /// restart) starts phase 1 toward it, whose INITIAL-CONTACT makes it
+    /// drop them. Off by default, as on IOS (ASA has no such command): a
+    /// forged packet could make us start IKE toward a peer.
+    pub invalid_spi_recovery: bool,
     /// `sysopt connection tcpmss N` (0 = do not clamp). Default 1380.
     pub tcp_mss: u16,
     /// Global `crypto ipsec security-association lifetime seconds S`.
@@ -66,6 +72,7 @@ impl Default for Config {
             ikev1_enabled_on: Vec::new(),
             nat_traversal: Some(DEFAULT_NATT_KEEPALIVE_S),
             allow_weak_groups: false,
+            invalid_spi_recovery: false,
             tcp_mss: DEFAULT_TCP_MSS,
             ipsec_lifetime_s: DEFAULT_IPSEC_LIFETIME_S,
             ipsec_lifetime_kb: Some(DEFAULT_IPSEC_LIFETIME_KB),

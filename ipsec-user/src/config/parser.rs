@@ -100,6 +100,7 @@ pub(super) struct Raw<'a> {
     pub ikev1_enabled_on: Vec<(usize, Word<'a>)>,
     pub nat_traversal: Option<Option<u32>>,
     pub allow_weak_groups: bool,
+    pub invalid_spi_recovery: bool,
     pub tcp_mss: Option<u16>,
     pub ipsec_lifetime_s: Option<u32>,
     pub ipsec_lifetime_kb: Option<Option<u64>>,
@@ -605,7 +606,13 @@ impl<'a> Raw<'a> {
     /// `[crypto] isakmp|ikev1 ...`; `at` is the index of the word after
     /// `isakmp`/`ikev1`.
     fn isakmp(&mut self, line: &Line<'a>, at: usize) -> Res<SubMode<'a>> {
-        const OURS: &[&str] = &["policy", "enable", "nat-traversal", "allow-weak-groups"];
+        const OURS: &[&str] = &[
+            "policy",
+            "enable",
+            "nat-traversal",
+            "allow-weak-groups",
+            "invalid-spi-recovery",
+        ];
         const THEIRS: &[&str] = &[
             "identity",
             "reload-wait",
@@ -658,6 +665,11 @@ impl<'a> Raw<'a> {
             "allow-weak-groups" => {
                 c.done()?;
                 self.allow_weak_groups = true;
+                Ok(SubMode::None)
+            }
+            "invalid-spi-recovery" => {
+                c.done()?;
+                self.invalid_spi_recovery = true;
                 Ok(SubMode::None)
             }
             other => {

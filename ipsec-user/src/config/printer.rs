@@ -201,6 +201,9 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
     if c.allow_weak_groups {
         writeln!(o, "crypto isakmp allow-weak-groups")?;
     }
+    if c.invalid_spi_recovery {
+        writeln!(o, "crypto isakmp invalid-spi-recovery")?;
+    }
     writeln!(o, "sysopt connection tcpmss {}", c.tcp_mss)?;
 
     // One group-policy per idle timeout other than the default.

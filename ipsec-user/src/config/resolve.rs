@@ -521,6 +521,7 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
         config.nat_traversal = n;
     }
     config.allow_weak_groups = raw.allow_weak_groups;
+    config.invalid_spi_recovery = raw.invalid_spi_recovery;
     if let Some(m) = raw.tcp_mss {
         config.tcp_mss = m;
     }

@@ -336,6 +336,10 @@ impl Daemon {
     /// INITIAL-CONTACT (the first one to that peer since start), on which
     /// the peer drops every old SA with us and renegotiates.
     async fn unknown_spi(&mut self, src: Ipv4Addr, spi: u32) {
+        if !self.cfg.invalid_spi_recovery {
+            debug!(%src, spi = format_args!("{spi:#010x}"), "ESP for unknown SPI ignored (crypto isakmp invalid-spi-recovery is off)");
+            return;
+        }
         let now = Instant::now();
         let selector = match spi_recovery(
             &self.selectors,
