@@ -203,18 +203,7 @@ fn first_ipv4(name: &str) -> Option<Ipv4Addr> {
 }
 
 fn mtu(name: &str) -> Option<usize> {
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    if name.len() >= req.ifr_name.len() {
-        return None;
-    }
-    for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
-        *d = *s as libc::c_char;
-    }
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return None;
-    }
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU, &mut req) };
-    unsafe { libc::close(fd) };
-    (rc == 0).then_some(unsafe { req.ifr_ifru.ifru_mtu } as usize)
+    let req = crate::engine::iface::ioctl(name, libc::SIOCGIFMTU, |_| {}).ok()?;
+    // SAFETY: SIOCGIFMTU filled in the MTU member.
+    Some(unsafe { req.ifr_ifru.ifru_mtu } as usize)
 }

@@ -280,27 +280,8 @@ impl Netlink {
 /// The MAC address of a local interface in the calling thread's network
 /// namespace (SIOCGIFHWADDR; sysfs would show the mount's namespace).
 pub fn interface_mac(ifname: &str) -> io::Result<[u8; 6]> {
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let name = ifname.as_bytes();
-    if name.len() >= req.ifr_name.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "interface name too long",
-        ));
-    }
-    for (d, s) in req.ifr_name.iter_mut().zip(name) {
-        *d = *s as libc::c_char;
-    }
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut req) };
-    let err = io::Error::last_os_error();
-    unsafe { libc::close(fd) };
-    if rc < 0 {
-        return Err(err);
-    }
+    let req = super::iface::ioctl(ifname, libc::SIOCGIFHWADDR, |_| {})?;
+    // SAFETY: SIOCGIFHWADDR filled in the hardware-address member.
     let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
     let mut mac = [0u8; 6];
     for (d, s) in mac.iter_mut().zip(data.iter()) {

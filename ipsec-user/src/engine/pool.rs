@@ -52,34 +52,14 @@ pub fn rx_queues(ifname: &str) -> std::io::Result<u32> {
     // max_combined, rx_count, tx_count, other_count, combined_count.
     let mut ch = [0u32; 9];
     ch[0] = ETHTOOL_GCHANNELS;
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let name = ifname.as_bytes();
-    if name.len() >= req.ifr_name.len() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "interface name too long",
-        ));
+    let asked = super::iface::ioctl(ifname, libc::SIOCETHTOOL, |req| {
+        req.ifr_ifru.ifru_data = ch.as_mut_ptr().cast();
+    });
+    match asked {
+        Ok(_) => Ok((ch[5] + ch[8]).max(1)),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(1),
+        Err(e) => Err(e),
     }
-    for (d, s) in req.ifr_name.iter_mut().zip(name) {
-        *d = *s as libc::c_char;
-    }
-    req.ifr_ifru.ifru_data = ch.as_mut_ptr() as *mut libc::c_char;
-    // SAFETY: a datagram socket of our own; the ioctl writes at most the
-    // nine u32 of `ch`, which outlives the call.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL, &mut req) };
-    let err = std::io::Error::last_os_error();
-    unsafe { libc::close(fd) };
-    if rc < 0 {
-        return match err.raw_os_error() {
-            Some(libc::EOPNOTSUPP) => Ok(1),
-            _ => Err(err),
-        };
-    }
-    Ok((ch[5] + ch[8]).max(1))
 }
 
 /// How many workers two interfaces need: one per pair of queues, so both
