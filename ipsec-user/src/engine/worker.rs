@@ -376,46 +376,56 @@ impl Worker {
             return false;
         };
         let inner = trim_ipv4(inner);
+        // An SA out of sequence numbers sends nothing more; its rekey has
+        // been under way since the soft mark. Its traffic goes to the SA
+        // that replaced it, if this worker has it already (the program
+        // may still name the old one), or waits in the selector's hold
+        // queue for it, as a tunnel's first packets do.
         let sa_id = match meta.verdict {
-            FrameVerdict::Encrypt { sa_id, route, .. } => {
-                // The program's FIB answer toward the peer is the freshest.
-                if let Some(o) = self.out_by_id.get_mut(&sa_id)
-                    && let Some(r) = route
-                {
-                    o.l2 = Some((r.smac, r.dmac));
-                    o.l2_checked = now;
+            FrameVerdict::Encrypt { sa_id, route, .. } => match self.out_by_id.get_mut(&sa_id) {
+                Some(o) => {
+                    // The program's FIB answer toward the peer is the freshest.
+                    if let Some(r) = route {
+                        o.l2 = Some((r.smac, r.dmac));
+                        o.l2_checked = now;
+                    }
+                    if !o.sa.exhausted() {
+                        sa_id
+                    } else {
+                        match self.out_by_selector.get(&o.selector) {
+                            Some(&newer) if newer != sa_id => newer,
+                            _ => {
+                                let selector = o.selector;
+                                self.hold_packet(selector, inner, now);
+                                return false;
+                            }
+                        }
+                    }
                 }
-                sa_id
-            }
+                // Counted by `prepare` as an unknown SA.
+                None => sa_id,
+            },
             FrameVerdict::Hold { selector } => {
-                // The SA may have arrived since the program looked.
-                if let Some(&sa_id) = self.out_by_selector.get(&selector) {
-                    sa_id
-                } else {
-                    self.hold_packet(selector, inner, now);
-                    return false;
+                // The SA may have arrived since the program looked (the
+                // selector's newest: if even it is used up, wait for the
+                // next one).
+                let usable = self
+                    .out_by_selector
+                    .get(&selector)
+                    .copied()
+                    .filter(|id| !self.out_by_id.get(id).is_some_and(|o| o.sa.exhausted()));
+                match usable {
+                    Some(sa_id) => sa_id,
+                    None => {
+                        self.hold_packet(selector, inner, now);
+                        return false;
+                    }
                 }
             }
             FrameVerdict::Decrypt { .. } => {
                 self.stats.bad_meta += 1;
                 return false;
             }
-        };
-        // An SA out of sequence numbers sends nothing more; its rekey has
-        // been under way since the soft mark. Its traffic goes to the SA
-        // that replaced it, if this worker has it already (the program
-        // may still name the old one), or waits in the selector's hold
-        // queue for it, as a tunnel's first packets do.
-        let sa_id = match self.out_by_id.get(&sa_id) {
-            Some(o) if o.sa.exhausted() => match self.out_by_selector.get(&o.selector) {
-                Some(&newer) if newer != sa_id => newer,
-                _ => {
-                    let selector = o.selector;
-                    self.hold_packet(selector, inner, now);
-                    return false;
-                }
-            },
-            _ => sa_id,
         };
         let Some((smac, dmac)) = self.prepare(sa_id, inner, now) else {
             return false;
