@@ -46,6 +46,16 @@ impl Scratch {
         std::fs::create_dir_all(&d).unwrap();
         Scratch(d)
     }
+    /// A copy of the `ipsecgw` binary inside this (world-readable)
+    /// directory. `nobody` cannot execute the one under `target/` when the
+    /// clone lives below a 0700 directory such as root's home.
+    fn ipsecgw_for_nobody(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.0.join("ipsecgw");
+        std::fs::copy(ipsecgw_bin(), &p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
     fn file(&self, name: &str, text: &str) -> PathBuf {
         let p = self.0.join(name);
         std::fs::write(&p, text).unwrap();
@@ -138,7 +148,11 @@ fn refusal(out: &Output) -> String {
 }
 
 fn run_cmd(config: &Path, control: &Path) -> Command {
-    let mut c = Command::new(ipsecgw_bin());
+    run_cmd_with(&ipsecgw_bin(), config, control)
+}
+
+fn run_cmd_with(bin: &Path, config: &Path, control: &Path) -> Command {
+    let mut c = Command::new(bin);
     c.arg("run")
         .arg("--config")
         .arg(config)
@@ -153,7 +167,7 @@ fn run_cmd(config: &Path, control: &Path) -> Command {
 fn run_refuses_a_non_root_user() {
     let s = Scratch::new("nonroot");
     let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
-    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    let mut cmd = run_cmd_with(&s.ipsecgw_for_nobody(), &cfg, &s.0.join("control.sock"));
     as_nobody(&mut cmd);
     let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
     assert_eq!(
@@ -309,8 +323,14 @@ fn lone_gateway(tag: &str, peer: &str, args: &[&str]) -> (Topology, Gateway) {
 #[test]
 fn control_socket_refuses_a_non_root_caller() {
     let (_t, gw) = lone_gateway("op-sock", EAST_GW_OUTSIDE, &[]);
+    let s = Scratch::new("sock");
+    let nobody_bin = s.ipsecgw_for_nobody();
     let show = |who_nobody: bool| {
-        let mut c = Command::new(ipsecgw_bin());
+        let mut c = Command::new(if who_nobody {
+            nobody_bin.clone()
+        } else {
+            ipsecgw_bin()
+        });
         c.arg("--control")
             .arg(&gw.control)
             .args(["show", "crypto", "isakmp", "sa"]);
