@@ -226,3 +226,68 @@ fn path_mtu_is_signalled_and_tcp_mss_is_clamped() {
     let dp = west.cli_json(&["show", "dataplane"]).unwrap();
     assert!(dp["engine_mss_clamped"].as_u64().unwrap() >= 1, "{dp}");
 }
+
+/// `set peer DEAD EAST`, each with its own tunnel-group and key: the
+/// primary never answers (no such host), so west gives up on it and tries
+/// the backup, which comes up with the backup's own key. Before, the
+/// backup was offered the primary's key and never authenticated.
+#[test]
+fn backup_peer_with_its_own_key_comes_up_when_the_primary_never_answers() {
+    const DEAD: &str = "192.0.2.99";
+    let t = Topology::new("e2e-backup", false).unwrap();
+    let east = Gateway::start(
+        "east",
+        &t.east_gw,
+        &harness::gateway::seed_config(
+            "203.0.113.0",
+            "198.51.100.0",
+            WEST_GW_OUTSIDE,
+            "backup-peer-key",
+        ),
+        &[],
+    )
+    .unwrap();
+    let west_cfg = harness::gateway::seed_config(
+        "198.51.100.0",
+        "203.0.113.0",
+        EAST_GW_OUTSIDE,
+        "backup-peer-key",
+    )
+    .replace(
+        &format!("set peer {EAST_GW_OUTSIDE}\n"),
+        &format!("set peer {DEAD} {EAST_GW_OUTSIDE}\n"),
+    ) + &format!(
+        "tunnel-group {DEAD} type ipsec-l2l\ntunnel-group {DEAD} ipsec-attributes\n pre-shared-key primary-peer-key\n"
+    );
+    // 100 ms first retransmission: the primary is given up after about 3 s.
+    let west = Gateway::start(
+        "west",
+        &t.west_gw,
+        &west_cfg,
+        &["--ike-retransmit-ms", "100"],
+    )
+    .unwrap();
+    // The first pings wait (held, then dropped by age) while the primary
+    // times out; the later ones cross the tunnel to the backup.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut answered = 0;
+    while answered == 0 && std::time::Instant::now() < deadline {
+        answered = t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.5).unwrap();
+    }
+    assert!(
+        answered > 0,
+        "no ping crossed to the backup peer\nwest:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
+    let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
+    assert_eq!(w[0]["peer"], EAST_GW_OUTSIDE, "{w}");
+    assert!(num(&w[0], "pkts_decaps") > 0, "{w}");
+    let isakmp = east.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
+    assert!(isakmp.contains("MM_ACTIVE"), "{isakmp}");
+    assert!(
+        !east.log().contains("pre-shared key mismatch"),
+        "the backup was offered its own key\n{}",
+        east.log()
+    );
+}

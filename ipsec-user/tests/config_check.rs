@@ -240,3 +240,45 @@ fn lifetimes_resolve_global_then_entry() {
     assert_eq!((m[1].lifetime_s, m[1].lifetime_kb), (3600, None));
     assert_eq!(m[1].interface.as_deref(), Some("outside"));
 }
+
+#[test]
+fn rsa_sig_is_refused_until_certificates_exist() {
+    // Before, rsa-sig was accepted and phase 1 ran as pre-shared key with
+    // an empty key (no tunnel-group key was even asked for).
+    let rsa = edit(
+        " encryption aes-256\n",
+        " authentication rsa-sig\n encryption aes-256\n",
+    )
+    .replace(" ikev1 pre-shared-key k3y\n", "");
+    let d = diags(&rsa);
+    assert!(
+        d.iter().any(|l| l.starts_with(
+            "line 6: error: isakmp policy 10: authentication rsa-sig needs certificates, which ipsecgw does not support yet"
+        )),
+        "{d:#?}"
+    );
+    assert!(
+        d.iter()
+            .any(|l| l.contains("tunnel-group 192.0.2.2: no pre-shared key for peer 192.0.2.2")),
+        "a missing key is an error even when every policy is rsa-sig: {d:#?}"
+    );
+}
+
+#[test]
+fn a_peer_in_two_crypto_map_entries_is_refused() {
+    let two = edit(
+        "crypto map M interface outside\n",
+        "access-list L2 extended permit ip 198.51.100.0 255.255.255.0 192.0.2.128 255.255.255.128\n\
+crypto map M 20 match address L2\n\
+crypto map M 20 set peer 192.0.2.2\n\
+crypto map M 20 set ikev1 transform-set T\n\
+crypto map M interface outside\n",
+    );
+    let d = diags(&two);
+    assert!(
+        d.iter().any(|l| l.contains(
+            "error: crypto map M 20: peer 192.0.2.2 is also listed in crypto map M 10; ipsecgw negotiates one crypto map entry per peer"
+        )),
+        "{d:#?}"
+    );
+}

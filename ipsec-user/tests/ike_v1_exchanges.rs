@@ -681,3 +681,103 @@ fn half_open_limit_per_peer() {
             .any(|f| f.text().contains("half-open"))
     );
 }
+
+/// Before, a policy with `authentication rsa-sig` was offered and accepted,
+/// and phase 1 then ran as pre-shared key: a tunnel came up under a name
+/// it did not use. Now such a policy is never negotiated.
+#[test]
+fn rsa_sig_policies_are_never_negotiated() {
+    let mut w = west_peer();
+    let mut e = east_peer();
+    for c in [&mut w, &mut e] {
+        c.policies[0].auth = ipsecgw::algo::IkeAuth::RsaSig;
+    }
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    assert!(p.ups(Side::West).is_empty(), "no tunnel under a false name");
+    let f = p.failures(Side::West);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].text().contains(
+            "authentication rsa-sig needs certificates, which this build does not support"
+        ),
+        "{}",
+        f[0]
+    );
+}
+
+/// An empty pre-shared key is no secret: neither side derives keys from
+/// it. As initiator, phase 1 does not start; as responder, it is refused
+/// before any key is derived.
+#[test]
+fn an_empty_pre_shared_key_is_never_accepted() {
+    let no_key = |f: &&FailureReason| {
+        matches!(f, FailureReason::AuthFailed(_))
+            && f.text()
+                .starts_with("no pre-shared key configured for peer")
+    };
+    for (west_empty, east_empty) in [(true, false), (false, true)] {
+        let mut w = west_peer();
+        let mut e = east_peer();
+        if west_empty {
+            w.psk = zeroize::Zeroizing::new(Vec::new());
+        }
+        if east_empty {
+            e.psk = zeroize::Zeroizing::new(Vec::new());
+        }
+        let mut p = Pair::new(w, e);
+        p.initiate_west();
+        p.advance(Duration::from_secs(70));
+        assert!(p.ups(Side::West).is_empty() && p.ups(Side::East).is_empty());
+        let side = if west_empty { Side::West } else { Side::East };
+        assert!(
+            p.failures(side).iter().any(no_key),
+            "{side:?}: {:?}",
+            p.failures(side)
+        );
+        if west_empty {
+            assert!(p.sent.is_empty(), "nothing sent without a key");
+        }
+    }
+}
+
+/// `set peer DEAD EAST`: the backup authenticates with its own key, not
+/// the primary's.
+#[test]
+fn backup_peer_uses_its_own_key() {
+    use ipsecgw::ike::v1::config::PeerCredentials;
+    let mut w = west_peer();
+    let dead = std::net::Ipv4Addr::new(192, 0, 2, 99);
+    w.addresses = vec![dead, EAST];
+    w.psk = zeroize::Zeroizing::new(b"the-primary-key".to_vec());
+    w.per_address = vec![
+        (
+            dead,
+            PeerCredentials {
+                psk: zeroize::Zeroizing::new(b"the-primary-key".to_vec()),
+                dpd: None,
+            },
+        ),
+        (
+            EAST,
+            PeerCredentials {
+                psk: zeroize::Zeroizing::new(PSK.to_vec()),
+                dpd: w.dpd,
+            },
+        ),
+    ];
+    let mut p = Pair::new(w, east_peer());
+    p.hook = Box::new(move |_, pk| {
+        if *pk.to.ip() == dead {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    let outs = p.west.initiate(p.now, dead, 1);
+    p.absorb(Side::West, outs);
+    p.run();
+    p.advance(Duration::from_secs(70));
+    assert_eq!(p.ups(Side::West).len(), 1, "{:?}", p.failures(Side::East));
+    assert_eq!(p.ups(Side::West)[0].peer, EAST);
+}

@@ -28,6 +28,19 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
 
     for p in &c.isakmp_policies {
         let line = src.isakmp_policies.get(&p.priority).copied().unwrap_or(0);
+        if p.auth == IkeAuth::RsaSig {
+            out.push(
+                Diagnostic::error(
+                    line,
+                    0,
+                    format!(
+                        "isakmp policy {}: authentication rsa-sig needs certificates, which ipsecgw does not support yet",
+                        p.priority
+                    ),
+                )
+                .with_hint("use `authentication pre-share` with a tunnel-group `ikev1 pre-shared-key`, or remove this policy"),
+            );
+        }
         if p.encryption == IkeEncryption::Des {
             out.push(
                 Diagnostic::warning(
@@ -125,19 +138,44 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                 .with_hint("add `crypto ikev1 policy 10`"),
         );
     }
-    let needs_psk = c.isakmp_policies.is_empty()
-        || c.isakmp_policies
-            .iter()
-            .any(|p| p.auth == IkeAuth::PreShare);
+    // Every peer authenticates with a pre-shared key: it is the only method
+    // this build has (rsa-sig is refused above), and a missing key must
+    // never become an empty one.
+    let needs_psk = true;
     let set_names: Vec<&str> = c.transform_sets.keys().map(String::as_str).collect();
 
-    for e in &c.crypto_maps {
+    for (i, e) in c.crypto_maps.iter().enumerate() {
         let line = src
             .crypto_maps
             .get(&(e.map.clone(), e.seq))
             .copied()
             .unwrap_or(0);
         let who = format!("crypto map {} {}", e.map, e.seq);
+        // One peer, one entry: the engine negotiates the ACL of the entry a
+        // peer belongs to, so a second entry's lines would never be offered
+        // or accepted and its traffic would wait for a tunnel that cannot
+        // come up. Refuse instead of silently negotiating only one of them.
+        for p in &e.peers {
+            if let Some(first) = c.crypto_maps[..i]
+                .iter()
+                .find(|o| o.interface.is_some() && e.interface.is_some() && o.peers.contains(p))
+            {
+                out.push(
+                    Diagnostic::error(
+                        line,
+                        0,
+                        format!(
+                            "{who}: peer {p} is also listed in crypto map {} {}; ipsecgw negotiates one crypto map entry per peer",
+                            first.map, first.seq
+                        ),
+                    )
+                    .with_hint(format!(
+                        "put the networks of both entries in one access-list (crypto map {} {} match address), or remove {p} from one of them",
+                        first.map, first.seq
+                    )),
+                );
+            }
+        }
         if e.peers.is_empty() {
             out.push(
                 Diagnostic::error(line, 0, format!("{who}: no peer"))

@@ -133,14 +133,19 @@ pub fn ike_peers(cfg: &Config, sels: &[SelectorInfo]) -> Vec<ike::PeerConfig> {
         .collect();
     let mut out = Vec::new();
     for (idx, e) in live_entries(cfg) {
-        let tg = cfg.tunnel_group_for(e.peers[0]);
-        let psk = tg
-            .and_then(|t| t.psk.as_ref())
-            .map(|k| k.expose().to_vec())
-            .unwrap_or_default();
-        let mut p = ike::PeerConfig::new(&format!("{} {}", e.map, e.seq), e.peers[0], &psk);
-        p.psk = Zeroizing::new(psk);
+        // No key of its own for the entry: every address of `set peer A B C`
+        // authenticates with its own tunnel-group (a backup peer is another
+        // box with another key and other keepalive settings). An address
+        // without a key keeps an empty one, which the engine refuses to
+        // negotiate with (and `check` reports).
+        let mut p = ike::PeerConfig::new(&format!("{} {}", e.map, e.seq), e.peers[0], &[]);
         p.addresses = e.peers.clone();
+        p.per_address = e
+            .peers
+            .iter()
+            .map(|&addr| (addr, peer_credentials(cfg, addr)))
+            .collect();
+        p.dpd = p.dpd_for(e.peers[0]);
         p.policies = policies.clone();
         p.mode = match e.phase1_mode {
             config::Phase1Mode::Main => ike::Phase1Mode::Main,
@@ -170,14 +175,76 @@ pub fn ike_peers(cfg: &Config, sels: &[SelectorInfo]) -> Vec<ike::PeerConfig> {
         if let Some(k) = cfg.nat_traversal {
             p.nat_keepalive = Duration::from_secs(u64::from(k.max(1)));
         }
-        p.dpd = tg
+        out.push(p);
+    }
+    out
+}
+
+/// `addr`'s tunnel-group (its own, or DefaultL2LGroup): key and DPD.
+fn peer_credentials(cfg: &Config, addr: Ipv4Addr) -> ike::PeerCredentials {
+    let tg = cfg.tunnel_group_for(addr);
+    ike::PeerCredentials {
+        psk: Zeroizing::new(
+            tg.and_then(|t| t.psk.as_ref())
+                .map(|k| k.expose().to_vec())
+                .unwrap_or_default(),
+        ),
+        dpd: tg
             .and_then(|t| t.dpd)
             .map(|(threshold, retry)| ike::DpdConfig {
                 threshold: Duration::from_secs(u64::from(threshold)),
                 retry: Duration::from_secs(u64::from(retry.max(1))),
                 max_retries: 5,
-            });
-        out.push(p);
+            }),
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `set peer PRIMARY BACKUP` with a tunnel-group each: every address
+    /// authenticates with its own key and keepalive settings. Before, the
+    /// backup was offered the primary's key (and DPD).
+    #[test]
+    fn each_peer_address_has_its_own_tunnel_group() {
+        let text = "\
+interface wan0
+ nameif outside
+access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0
+crypto ikev1 policy 10
+ encryption aes-256
+ hash sha256
+ group 14
+crypto ipsec ikev1 transform-set T esp-aes-256 esp-sha256-hmac
+crypto map M 10 match address L2L
+crypto map M 10 set peer 192.0.2.2 192.0.2.3
+crypto map M 10 set ikev1 transform-set T
+crypto map M interface outside
+crypto ikev1 enable outside
+tunnel-group 192.0.2.2 type ipsec-l2l
+tunnel-group 192.0.2.2 ipsec-attributes
+ ikev1 pre-shared-key primary-key
+ isakmp keepalive threshold 30 retry 3
+tunnel-group 192.0.2.3 type ipsec-l2l
+tunnel-group 192.0.2.3 ipsec-attributes
+ ikev1 pre-shared-key backup-key
+ isakmp keepalive disable
+";
+        let cfg = config::parse(text).unwrap().config;
+        let sels = selectors(&cfg);
+        let peers = ike_peers(&cfg, &sels);
+        assert_eq!(peers.len(), 1);
+        let p = &peers[0];
+        let (primary, backup) = ("192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap());
+        assert_eq!(p.addresses, vec![primary, backup]);
+        assert_eq!(p.psk_for(primary), b"primary-key");
+        assert_eq!(p.psk_for(backup), b"backup-key");
+        assert_eq!(
+            p.dpd_for(primary)
+                .map(|d| (d.threshold.as_secs(), d.retry.as_secs())),
+            Some((30, 3))
+        );
+        assert_eq!(p.dpd_for(backup), None);
+    }
 }

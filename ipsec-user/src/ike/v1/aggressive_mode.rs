@@ -19,7 +19,7 @@ use super::exchange::{check_nonce, hash_matches};
 use super::message::{Chain, Header, SaPayload, pt, xt};
 use super::nat_t;
 use super::phase1::{
-    accept_p1_answer, has_initial_contact, hash_mismatch, no_usable_policy, p1_answer,
+    accept_p1_answer, has_initial_contact, hash_mismatch, no_key, no_usable_policy, p1_answer,
     push_initial_contact, push_responder_lifetime,
 };
 use super::proposal;
@@ -46,17 +46,21 @@ impl Engine {
         let Some(group) = cfg
             .policies
             .iter()
+            .find(|p| proposal::usable_p1(p))
             .map(|p| p.group)
-            .find(|g| crate::ike::crypto::dh::is_supported(*g))
         else {
             let r = FailureReason::NoPolicyMatch(no_usable_policy(sa.peer, &cfg.policies));
             self.phase1_cannot_start(sa, r, out);
             return;
         };
+        if cfg.psk_for(sa.peer).is_empty() {
+            self.phase1_cannot_start(sa, no_key(sa.peer), out);
+            return;
+        }
         let policies: Vec<_> = cfg
             .policies
             .iter()
-            .filter(|p| p.group == group)
+            .filter(|p| p.group == group && proposal::usable_p1(p))
             .copied()
             .collect();
         let dh = match DhPrivate::generate(group, &self.rng) {
@@ -75,7 +79,7 @@ impl Engine {
             .push(pt::KE, sa.gxi.clone())
             .push(pt::NONCE, sa.ni.clone())
             .push(pt::ID, self.own_id().emit());
-        nat_t::push_vids(&mut chain, cfg);
+        nat_t::push_vids(&mut chain, cfg, sa.peer);
         let data = Self::plain(sa, xt::AGGRESSIVE, 0, &chain);
         self.send_request(out, sa, now, data, None);
     }
@@ -139,7 +143,7 @@ impl Engine {
             .push(pt::ID, idir_b);
         push_responder_lifetime(&mut chain, sa, &choice);
         if let Some(cfg) = self.peer_config(sa.peer) {
-            nat_t::push_vids(&mut chain, cfg);
+            nat_t::push_vids(&mut chain, cfg, sa.peer);
         }
         self.push_natd(&mut chain, sa, Prf::new(choice.policy.hash), force);
         chain.push(pt::HASH, hash_r.to_vec());

@@ -78,6 +78,15 @@ pub struct DpdConfig {
     pub max_retries: u32,
 }
 
+/// What one address of `set peer A B ...` authenticates with: its own
+/// tunnel-group's key and keepalive settings. A backup peer is another
+/// box, usually with another key; it must never be offered the primary's.
+#[derive(Clone)]
+pub struct PeerCredentials {
+    pub psk: Zeroizing<Vec<u8>>,
+    pub dpd: Option<DpdConfig>,
+}
+
 /// One crypto-map entry with its tunnel-group: everything about a peer.
 pub struct PeerConfig {
     /// `OUTSIDE_MAP 10`, for messages.
@@ -85,7 +94,12 @@ pub struct PeerConfig {
     /// `set peer A B ...`: tried in order when initiating; any of them may
     /// initiate to us.
     pub addresses: Vec<Ipv4Addr>,
+    /// The key of an address that has no entry in `per_address`. The
+    /// configuration mapping fills `per_address` for every address, so
+    /// this serves engines built by hand (tests, benchmarks).
     pub psk: Zeroizing<Vec<u8>>,
+    /// Each address's own tunnel-group credentials.
+    pub per_address: Vec<(Ipv4Addr, PeerCredentials)>,
     /// ISAKMP policies, lowest priority number first.
     pub policies: Vec<IsakmpPolicy>,
     pub mode: Phase1Mode,
@@ -144,7 +158,27 @@ impl PeerConfig {
                 max_retries: 5,
             }),
             aggressive_responder: false,
+            per_address: Vec::new(),
         }
+    }
+
+    fn credentials(&self, addr: Ipv4Addr) -> Option<&PeerCredentials> {
+        self.per_address
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, c)| c)
+    }
+
+    /// The pre-shared key `addr` authenticates with. Empty means none is
+    /// configured: the engine refuses to negotiate rather than derive keys
+    /// from an empty secret.
+    pub fn psk_for(&self, addr: Ipv4Addr) -> &[u8] {
+        self.credentials(addr).map_or(&self.psk[..], |c| &c.psk[..])
+    }
+
+    /// The DPD settings of `addr`'s tunnel-group.
+    pub fn dpd_for(&self, addr: Ipv4Addr) -> Option<DpdConfig> {
+        self.credentials(addr).map_or(self.dpd, |c| c.dpd)
     }
 }
 

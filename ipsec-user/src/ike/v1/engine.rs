@@ -709,7 +709,7 @@ impl Engine {
         // a phase-1 failure is history once phase 1 is up
         rt.last_failure = None;
         if let Some(cfg) = self.peer_config(sa.peer) {
-            if let Some(d) = cfg.dpd {
+            if let Some(d) = cfg.dpd_for(sa.peer) {
                 sa.dpd.next = Some(now + d.threshold);
             }
             if sa.nat.floated && sa.nat.local_behind_nat {

@@ -286,7 +286,7 @@ impl Engine {
                         sa.dpd.sent = 0;
                         sa.dpd.next = self
                             .peer_config(sa.peer)
-                            .and_then(|c| c.dpd)
+                            .and_then(|c| c.dpd_for(sa.peer))
                             .map(|d| now + d.threshold);
                     }
                 }
@@ -356,7 +356,7 @@ impl Engine {
         if !sa.state.is_active() || !sa.nat.peer_dpd {
             return true;
         }
-        let Some(d) = self.peer_config(sa.peer).and_then(|c| c.dpd) else {
+        let Some(d) = self.peer_config(sa.peer).and_then(|c| c.dpd_for(sa.peer)) else {
             return true;
         };
         let Some(next) = sa.dpd.next else { return true };

@@ -18,8 +18,8 @@ use super::exchange::{check_nonce, hash_matches};
 use super::message::{Chain, Header, Message, NotifyPayload, SaPayload, nt, pt, xt};
 use super::nat_t;
 use super::phase1::{
-    DhStep, accept_p1_answer, has_initial_contact, hash_mismatch, no_usable_policy, p1_answer,
-    push_initial_contact, push_responder_lifetime,
+    DhStep, accept_p1_answer, has_initial_contact, hash_mismatch, no_key, no_usable_policy,
+    p1_answer, push_initial_contact, push_responder_lifetime,
 };
 use super::proposal;
 use super::sa::{IkeSa, Role, State};
@@ -33,7 +33,7 @@ impl Engine {
         let usable: Vec<_> = cfg
             .policies
             .iter()
-            .filter(|p| crate::ike::crypto::dh::is_supported(p.group))
+            .filter(|p| proposal::usable_p1(p))
             .copied()
             .collect();
         if usable.is_empty() {
@@ -41,10 +41,14 @@ impl Engine {
             self.phase1_cannot_start(sa, r, out);
             return;
         }
+        if cfg.psk_for(sa.peer).is_empty() {
+            self.phase1_cannot_start(sa, no_key(sa.peer), out);
+            return;
+        }
         let sa_payload = proposal::p1_sa(&usable).emit();
         let mut chain = Chain::new();
         chain.push(pt::SA, sa_payload.clone());
-        nat_t::push_vids(&mut chain, cfg);
+        nat_t::push_vids(&mut chain, cfg, sa.peer);
         sa.sai_b = sa_payload;
         let data = Self::plain(sa, xt::MAIN, 0, &chain);
         self.send_request(out, sa, now, data, None);
@@ -116,7 +120,7 @@ impl Engine {
         let mut chain = Chain::new();
         chain.push(pt::SA, p1_answer(&offered, &choice).emit());
         push_responder_lifetime(&mut chain, sa, &choice);
-        nat_t::push_vids(&mut chain, cfg);
+        nat_t::push_vids(&mut chain, cfg, sa.peer);
         let data = Self::plain(sa, xt::MAIN, 0, &chain);
         sa.state = State::MmWaitMsg3;
         sa.last_reply = Some(data.clone());

@@ -4,7 +4,7 @@
 //! always UDP-encapsulated; `force_encap` does the same from our side (a
 //! random NAT-D for our own address makes the peer see a NAT).
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::config::PeerConfig;
 use super::engine::Engine;
@@ -22,11 +22,11 @@ pub const VID_DPD: [u8; 16] = [
 ];
 
 /// Push the vendor ids we support.
-pub(super) fn push_vids(chain: &mut Chain, cfg: &PeerConfig) {
+pub(super) fn push_vids(chain: &mut Chain, cfg: &PeerConfig, peer: Ipv4Addr) {
     if cfg.nat_t {
         chain.push(pt::VID, VID_RFC3947.to_vec());
     }
-    if cfg.dpd.is_some() {
+    if cfg.dpd_for(peer).is_some() {
         chain.push(pt::VID, VID_DPD.to_vec());
     }
 }

@@ -18,7 +18,7 @@ use super::message::{
 use super::nat_t;
 use super::proposal::{self, P1Choice, p1};
 use super::sa::{IkeSa, State};
-use crate::algo::DhGroup;
+use crate::algo::{DhGroup, IkeAuth};
 use crate::ike::crypto::keys::{Phase1Inputs, phase1_iv};
 use crate::ike::crypto::{CryptoError, DhPrivate, Phase1Cipher, Phase1Keys, Prf, cipher};
 
@@ -123,6 +123,11 @@ impl Engine {
     ) -> Result<(), Option<FailureReason>> {
         let policy = sa.policy.ok_or(None)?;
         let cfg = self.peer_config(sa.peer).ok_or(None)?;
+        let psk = cfg.psk_for(sa.peer);
+        // An empty key is no secret: anyone could complete this phase 1.
+        if psk.is_empty() {
+            return Err(Some(no_key(sa.peer)));
+        }
         let inputs = Phase1Inputs {
             ni_b: &sa.ni,
             nr_b: &sa.nr,
@@ -130,7 +135,7 @@ impl Engine {
             cky_i: &sa.icookie,
             cky_r: &sa.rcookie,
         };
-        let keys = Phase1Keys::derive_psk(policy.hash, policy.encryption, &cfg.psk, &inputs);
+        let keys = Phase1Keys::derive_psk(policy.hash, policy.encryption, psk, &inputs);
         let c = Phase1Cipher::new(policy.encryption, &keys.enc_key)
             .map_err(|e| Some(FailureReason::Protocol(e.to_string())))?;
         sa.iv = phase1_iv(
@@ -322,11 +327,29 @@ pub(super) fn policy_list(policies: &[IsakmpPolicy]) -> String {
 /// Why we cannot start phase 1 with these policies.
 pub(super) fn no_usable_policy(peer: std::net::Ipv4Addr, policies: &[IsakmpPolicy]) -> String {
     if policies.is_empty() {
-        format!("no ISAKMP policy configured for peer {peer}")
-    } else {
-        format!(
-            "no usable ISAKMP policy for peer {peer}: {} (Diffie-Hellman group 21 / P-521 is not supported by this build)",
-            policy_list(policies)
-        )
+        return format!("no ISAKMP policy configured for peer {peer}");
     }
+    let mut why = Vec::new();
+    if policies
+        .iter()
+        .any(|p| !crate::ike::crypto::dh::is_supported(p.group))
+    {
+        why.push("Diffie-Hellman group 21 / P-521 is not supported by this build");
+    }
+    if policies.iter().any(|p| p.auth != IkeAuth::PreShare) {
+        why.push("authentication rsa-sig needs certificates, which this build does not support");
+    }
+    format!(
+        "no usable ISAKMP policy for peer {peer}: {} ({})",
+        policy_list(policies),
+        why.join("; ")
+    )
+}
+
+/// A peer whose tunnel-group has no pre-shared key: phase 1 is refused,
+/// never run with an empty key.
+pub(super) fn no_key(peer: std::net::Ipv4Addr) -> FailureReason {
+    FailureReason::AuthFailed(format!(
+        "no pre-shared key configured for peer {peer}: phase 1 refused (add `tunnel-group {peer} ipsec-attributes` / ` ikev1 pre-shared-key KEY`)"
+    ))
 }

@@ -237,6 +237,14 @@ pub struct P1Choice {
     pub transform: Transform,
 }
 
+/// A policy this build can negotiate: its DH group is computable (not
+/// P-521) and it authenticates with a pre-shared key. `rsa-sig` needs
+/// certificates, which do not exist yet: matching it would run phase 1 as
+/// PSK under another name, so it never matches (and `check` refuses it).
+pub fn usable_p1(p: &IsakmpPolicy) -> bool {
+    crate::ike::crypto::dh::is_supported(p.group) && p.auth == IkeAuth::PreShare
+}
+
 pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice, String> {
     let offers: Vec<(&Transform, P1Offer)> = offered
         .proposals
@@ -245,11 +253,7 @@ pub fn choose_p1(ours: &[IsakmpPolicy], offered: &SaPayload) -> Result<P1Choice,
         .flat_map(|p| p.transforms.iter())
         .map(|t| (t, decode_p1(t)))
         .collect();
-    // A policy whose DH group this build cannot compute (P-521) never matches.
-    for p in ours
-        .iter()
-        .filter(|p| crate::ike::crypto::dh::is_supported(p.group))
-    {
+    for p in ours.iter().filter(|p| usable_p1(p)) {
         for (t, o) in &offers {
             if p1_diff(p, o).is_empty() {
                 let offered_life = o.lifetime_s.unwrap_or(p.lifetime_s);
