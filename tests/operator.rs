@@ -535,3 +535,40 @@ fn completions_and_manpage_name_the_subcommands() {
         );
     }
 }
+
+/// The daemon holds keys: it never writes a core dump (RLIMIT_CORE 0 and
+/// not dumpable, set before the configuration is read).
+#[test]
+fn the_daemon_never_dumps_core() {
+    // The daemon must not rely on a limit it inherited (a shell's `ulimit
+    // -c` is often 0 already): start it with cores allowed, then restore.
+    let mut before = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid pointers; this test process's own limits.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_CORE, &mut before), 0);
+        let allow = libc::rlimit {
+            rlim_cur: before.rlim_max,
+            rlim_max: before.rlim_max,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_CORE, &allow), 0);
+    }
+    let started = std::panic::catch_unwind(|| lone_gateway("op-core", EAST_GW_OUTSIDE, &[]));
+    // SAFETY: as above.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &before) };
+    let (_t, gw) = started.unwrap();
+    assert_ne!(
+        before.rlim_max, 0,
+        "the test needs a hard core limit above 0"
+    );
+    let pid = gw.pid().expect("daemon running");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "{core}");
+}

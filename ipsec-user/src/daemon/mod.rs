@@ -6,6 +6,7 @@
 //! control socket, the IKE engine's timers and signals. The ESP workers
 //! (one per queue) are threads of their own, reached through commands.
 
+mod hardening;
 pub mod mapping;
 mod preflight;
 
@@ -150,6 +151,8 @@ struct Daemon {
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
     let log = crate::cli::logging::init();
+    // Before the configuration (and its keys) is read.
+    hardening::no_core_dumps().context("disabling core dumps")?;
     let pre = preflight::preflight(&args)?;
     let instance = args
         .instance
