@@ -291,3 +291,54 @@ fn backup_peer_with_its_own_key_comes_up_when_the_primary_never_answers() {
         east.log()
     );
 }
+
+/// West's ACL line is a /25 of its LAN, east's the whole /24: east, the
+/// responder, accepts the narrower proxy identities and must send only
+/// that traffic into the SA. Before, it installed the SA for its whole
+/// line, and a packet for the other half went into a tunnel whose far end
+/// drops it (counted there as a policy drop).
+#[test]
+fn narrowed_proxy_identities_carry_only_what_was_negotiated() {
+    let t = Topology::new("e2e-narrow", false).unwrap();
+    let east = Gateway::start(
+        "east",
+        &t.east_gw,
+        &harness::gateway::seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
+        &[],
+    )
+    .unwrap();
+    let west_cfg =
+        harness::gateway::seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK).replace(
+            "permit ip 198.51.100.0 255.255.255.0",
+            "permit ip 198.51.100.0 255.255.255.128",
+        );
+    let west = Gateway::start("west", &t.west_gw, &west_cfg, &[]).unwrap();
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
+    let e = east.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
+    assert_eq!(e[0]["remote_ident"]["mask"], "255.255.255.128", "{e}");
+    let encaps_before = num(&e[0], "pkts_encaps");
+    // 198.51.100.200 is in east's line but outside what was negotiated.
+    let _ = t.ping(&t.east_lan, "198.51.100.200", 2, 0.2);
+    std::thread::sleep(Duration::from_millis(300));
+    let e = east.ipsec_sas();
+    let w = west.ipsec_sas();
+    let narrowed: Vec<_> = e
+        .iter()
+        .filter(|s| s["remote_ident"]["mask"] == "255.255.255.128")
+        .collect();
+    assert_eq!(narrowed.len(), 1, "{e:?}");
+    assert_eq!(
+        num(narrowed[0], "pkts_encaps"),
+        encaps_before,
+        "traffic outside the negotiated identities stays out of the SA\neast:\n{}",
+        east.log()
+    );
+    assert!(w.iter().all(|s| num(s, "policy_drops") == 0), "{w:?}");
+    // What was negotiated still crosses.
+    assert_eq!(t.ping(&t.east_lan, WEST_LAN_HOST, 2, 0.2).unwrap(), 2);
+}

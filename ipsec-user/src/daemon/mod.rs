@@ -8,6 +8,7 @@
 
 mod hardening;
 pub mod mapping;
+mod narrowed;
 mod preflight;
 
 use std::collections::HashMap;
@@ -39,7 +40,13 @@ const MAX_DATAGRAM: usize = 65_535;
 
 /// An installed IPsec SA pair, as the daemon remembers it.
 struct ChildSaRec {
+    /// The configured selector (crypto-map ACL line) it was negotiated for.
     selector: u32,
+    /// The data-plane selector its outbound SA serves: `selector`, or the
+    /// line of its own when the peer narrowed the proxy identities.
+    dp_selector: u32,
+    /// The proxy identities as negotiated (what `show` names).
+    negotiated: narrowed::Negotiated,
     peer: Ipv4Addr,
     inbound_spi: u32,
     outbound_spi: u32,
@@ -147,6 +154,8 @@ struct Daemon {
     path_mtu: u32,
     /// `--esp-first-seq`: consumed by the first outbound SA installed.
     esp_first_seq: Option<u64>,
+    /// The ACL lines in the data plane: configured plus narrowed ones.
+    acl: narrowed::NarrowedAcl,
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
@@ -176,6 +185,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         })
         .context("loading the BPF data plane")?;
         dp.set_acl(&rules).context("installing the crypto-map ACLs")?;
+        let acl = narrowed::NarrowedAcl::new(rules);
         let workers = Workers::spawn(&WorkerConfig {
             queue: 0,
             inside: pre.inside_if.clone(),
@@ -221,6 +231,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             log,
             path_mtu: pre.outside_mtu as u32,
             esp_first_seq: args.esp_first_seq,
+            acl,
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -424,6 +435,25 @@ impl Daemon {
     }
 
     fn install(&mut self, c: ikev1::ChildSa) -> Result<()> {
+        // Install what was negotiated: a narrowed child gets a line of its
+        // own in front of its ACL line.
+        let negotiated = narrowed::Negotiated {
+            local: (c.local_ts.addr(), c.local_ts.prefix()),
+            remote: (c.remote_ts.addr(), c.remote_ts.prefix()),
+            proto: c.proto,
+            local_port: c.local_port,
+            remote_port: c.remote_port,
+        };
+        let (dp_selector, changed) = self.acl.acquire(c.selector, negotiated);
+        if changed {
+            info!(peer = %c.peer, selector = c.selector, dp_selector, local = %c.local_ts, remote = %c.remote_ts,
+                  proto = c.proto, local_port = c.local_port, remote_port = c.remote_port,
+                  "peer narrowed the proxy identities: the SA carries only that traffic");
+            if let Err(e) = self.dp.set_acl(&self.acl.rules()) {
+                self.acl.release(dp_selector);
+                return Err(e).context("installing the narrowed ACL line");
+            }
+        }
         let in_id = self.alloc_id();
         let out_id = self.alloc_id();
         let local_ts = esp::Selector::new(c.local_ts.addr(), c.local_ts.prefix());
@@ -474,7 +504,7 @@ impl Daemon {
         self.workers.install_inbound(in_id, inbound)?;
         self.dp.install_inbound_spi(c.inbound_spi, in_id)?;
         let out = DeferredOutbound {
-            selector: c.selector,
+            selector: dp_selector,
             sa_id: out_id,
             spec: OutboundSaSpec {
                 sa_id: out_id,
@@ -486,7 +516,7 @@ impl Daemon {
         };
         // A rekey: an older pair for this selector still sends, so waiting
         // costs nothing (whichever side started the quick mode).
-        let rekey = self.children.iter().any(|o| o.selector == c.selector);
+        let rekey = self.children.iter().any(|o| o.dp_selector == dp_selector);
         if self.initiating.contains_key(&c.selector) || rekey {
             // We initiated: the peer installs its inbound SA only when our
             // QM3 arrives, and our held packets would race it (strongSwan
@@ -507,6 +537,8 @@ impl Daemon {
         self.failures.remove(&c.peer);
         self.children.push(ChildSaRec {
             selector: c.selector,
+            dp_selector,
+            negotiated,
             peer: c.peer,
             inbound_spi: c.inbound_spi,
             outbound_spi: c.outbound_spi,
@@ -573,13 +605,19 @@ impl Daemon {
         let c = self.children.remove(pos);
         let _ = self.dp.remove_inbound_spi(c.inbound_spi);
         // Only if no newer SA took the selector over (rekey).
-        if !self.children.iter().any(|o| o.selector == c.selector) {
-            let _ = self.dp.remove_outbound_sa(c.selector);
+        // A narrowed line goes with its last child.
+        if self.acl.release(c.dp_selector)
+            && let Err(e) = self.dp.set_acl(&self.acl.rules())
+        {
+            warn!(error = %e, "removing a narrowed ACL line failed");
+        }
+        if !self.children.iter().any(|o| o.dp_selector == c.dp_selector) {
+            let _ = self.dp.remove_outbound_sa(c.dp_selector);
         } else if let Some(newest) = self
             .children
             .iter()
             .rev()
-            .find(|o| o.selector == c.selector)
+            .find(|o| o.dp_selector == c.dp_selector)
         {
             let spec = OutboundSaSpec {
                 sa_id: newest.out_id,
@@ -602,7 +640,7 @@ impl Daemon {
                     }
                 }
                 None => {
-                    let _ = self.dp.install_outbound_sa(newest.selector, spec);
+                    let _ = self.dp.install_outbound_sa(newest.dp_selector, spec);
                 }
             }
         }
@@ -851,17 +889,28 @@ impl Daemon {
                 seq: sel.seq,
                 local_addr: self.local,
                 acl: sel.acl_text.clone(),
+                // What was negotiated (a peer may have narrowed the line).
                 local_ident: Ident {
-                    addr: sel.local.addr(),
-                    mask: sel.local.mask(),
-                    prot: sel.proto,
-                    port: 0,
+                    addr: c.negotiated.local.0,
+                    mask: config::Ipv4Net::new(c.negotiated.local.0, c.negotiated.local.1)
+                        .map_or(sel.local.mask(), |n| n.mask()),
+                    prot: if c.negotiated.proto != 0 {
+                        c.negotiated.proto
+                    } else {
+                        sel.proto
+                    },
+                    port: c.negotiated.local_port,
                 },
                 remote_ident: Ident {
-                    addr: sel.remote.addr(),
-                    mask: sel.remote.mask(),
-                    prot: sel.proto,
-                    port: 0,
+                    addr: c.negotiated.remote.0,
+                    mask: config::Ipv4Net::new(c.negotiated.remote.0, c.negotiated.remote.1)
+                        .map_or(sel.remote.mask(), |n| n.mask()),
+                    prot: if c.negotiated.proto != 0 {
+                        c.negotiated.proto
+                    } else {
+                        sel.proto
+                    },
+                    port: c.negotiated.remote_port,
                 },
                 peer: c.peer,
                 pkts_encaps: o.pkts_encaps,

@@ -78,6 +78,12 @@ pub struct ChildSa {
     pub replaces: Option<u32>,
     /// Extended (64-bit) sequence numbers, as negotiated (RFC 4304).
     pub esn: bool,
+    /// The IP protocol and ports of the proxy identities (0: any), as
+    /// negotiated: a peer may narrow an ACL line to one protocol or port,
+    /// and the SA then carries only that traffic.
+    pub proto: u8,
+    pub local_port: u16,
+    pub remote_port: u16,
 }
 
 impl fmt::Debug for ChildSa {

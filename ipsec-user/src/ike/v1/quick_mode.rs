@@ -291,14 +291,16 @@ impl Engine {
             [a, b] => (a.to_vec(), b.to_vec()),
             _ => return Err(bad("expected two ID payloads")),
         };
-        let idci = IdPayload::parse(&idci_b)
-            .ok()
-            .and_then(|i| id_to_net(&i))
-            .ok_or_else(|| bad("IDci"))?;
-        let idcr = IdPayload::parse(&idcr_b)
-            .ok()
-            .and_then(|i| id_to_net(&i))
-            .ok_or_else(|| bad("IDcr"))?;
+        let idci_p = IdPayload::parse(&idci_b).map_err(|_| bad("IDci"))?;
+        let idcr_p = IdPayload::parse(&idcr_b).map_err(|_| bad("IDcr"))?;
+        let idci = id_to_net(&idci_p).ok_or_else(|| bad("IDci"))?;
+        let idcr = id_to_net(&idcr_p).ok_or_else(|| bad("IDcr"))?;
+        // Both identities name one protocol (or none): traffic of protocol
+        // A one way and B the other is no selector an SA can carry.
+        if idci_p.protocol != idcr_p.protocol && idci_p.protocol != 0 && idcr_p.protocol != 0 {
+            return Err(bad("IDci and IDcr name different IP protocols"));
+        }
+        let id_proto = idci_p.protocol.max(idcr_p.protocol);
         let cfg = self
             .peer_config(sa.peer)
             .ok_or_else(|| bad("peer no longer configured"))?;
@@ -436,6 +438,11 @@ impl Engine {
         );
         // Our reply echoes the chosen proposal, ESN attribute included.
         child.esn = choice.offer.esn;
+        // What was negotiated, not the whole ACL line: the peer's IDci is
+        // our remote side, its IDcr our local side.
+        child.proto = id_proto;
+        child.local_port = idcr_p.port;
+        child.remote_port = idci_p.port;
         let task = QuickTask {
             mid,
             role: Role::Responder,
@@ -642,6 +649,9 @@ impl Engine {
             remote_ts,
             replaces,
             esn: false,
+            proto: 0,
+            local_port: 0,
+            remote_port: 0,
         }
     }
 
