@@ -3,6 +3,8 @@
 
 mod ike_v1_common;
 
+use std::net::{Ipv4Addr, SocketAddrV4};
+
 use ike_v1_common::*;
 
 /// xorshift64*: deterministic, no dependency.
@@ -218,4 +220,32 @@ fn inbound_traffic_keeps_the_peer_alive_without_dpd() {
     assert!(p.failures(Side::West).is_empty());
     assert_eq!(p.sent.len(), before, "no R-U-THERE while ESP arrives");
     assert_eq!(p.west.child_count(), 1);
+}
+
+/// A first message from an address that is no configured peer costs a
+/// counter and nothing else: no answer, no failure event (the daemon logs
+/// those), no SA; the configured peer is unaffected.
+#[test]
+fn first_messages_from_unconfigured_sources_only_count() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.hook = Box::new(|_, _| Action::Drop);
+    p.initiate_west();
+    let mm1 = p.sent[0].clone();
+    p.hook = Box::new(|_, _| Action::Deliver);
+    for i in 0..1000u32 {
+        let forged = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i);
+        let mut d = mm1.data.clone();
+        d[..4].copy_from_slice(&i.to_be_bytes());
+        let outs = p
+            .east
+            .handle_datagram(p.now, SocketAddrV4::new(forged, 500), mm1.to, &d);
+        assert!(outs.is_empty(), "forged source {forged} got {outs:?}");
+    }
+    assert_eq!(p.east.stats().unconfigured_first_msgs, 1000);
+    assert!(p.east.isakmp_sas(p.now).is_empty());
+    assert_eq!(p.east.peer_status().len(), 1);
+    p.west = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
+    p.west.set_peers(vec![west_peer()]);
+    p.initiate_west();
+    p.assert_mirrored();
 }

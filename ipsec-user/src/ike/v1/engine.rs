@@ -138,6 +138,44 @@ pub(super) struct PeerRuntime {
     pub last_invalid_spi: Option<Instant>,
 }
 
+/// Datagrams the engine dropped before any state existed for them. Only
+/// counters: a flood of forged first messages from random sources must
+/// cost a number, not a record (or a log line) per source.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStats {
+    /// First messages (main or aggressive mode 1) from an address that is
+    /// no configured peer.
+    pub unconfigured_first_msgs: u64,
+    /// Datagrams naming no ISAKMP SA we hold (and not a first message).
+    pub unknown_sa_drops: u64,
+}
+
+/// At most one debug line per [`QUIET_LOG_INTERVAL`] about unconfigured
+/// sources, with the number suppressed in between.
+#[derive(Debug, Default)]
+pub(super) struct QuietLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+const QUIET_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+impl QuietLog {
+    /// Some(number suppressed since the last line) when a line may be
+    /// written now.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < QUIET_LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 /// All IKE SAs of this gateway.
 pub struct Engine {
     pub(super) local: LocalConfig,
@@ -147,7 +185,11 @@ pub struct Engine {
     pub(super) next_id: u64,
     pub(super) children: Vec<ChildRecord>,
     pub(super) spis: HashSet<u32>,
+    /// Per configured peer address only: a record per forged source
+    /// would grow without bound.
     pub(super) runtime: HashMap<Ipv4Addr, PeerRuntime>,
+    pub(super) stats: EngineStats,
+    pub(super) unconfigured_log: QuietLog,
 }
 
 /// Digest identifying a datagram for duplicate detection.
@@ -167,11 +209,22 @@ impl Engine {
             children: Vec::new(),
             spis: HashSet::new(),
             runtime: HashMap::new(),
+            stats: EngineStats::default(),
+            unconfigured_log: QuietLog::default(),
         }
+    }
+
+    /// Counters of dropped unauthenticated datagrams (`show dataplane`).
+    pub fn stats(&self) -> EngineStats {
+        self.stats
     }
 
     pub fn set_peers(&mut self, peers: Vec<PeerConfig>) {
         self.peers = peers;
+        // A reload may remove peers: their records go with them.
+        let peers = &self.peers;
+        self.runtime
+            .retain(|a, _| peers.iter().any(|p| p.addresses.contains(a)));
     }
 
     pub fn local_config(&self) -> &LocalConfig {
@@ -238,7 +291,9 @@ impl Engine {
         if let Some(sa) = sa {
             sa.failure = Some(reason.text().to_string());
         }
-        self.runtime.entry(peer).or_default().last_failure = Some(text);
+        if self.peer_config(peer).is_some() {
+            self.runtime.entry(peer).or_default().last_failure = Some(text);
+        }
         out.push(Output::Failure { peer, reason });
     }
 
@@ -562,6 +617,7 @@ impl Engine {
             {
                 self.respond_new(now, from, to, &hdr, data, dg, &mut out);
             } else {
+                self.stats.unknown_sa_drops += 1;
                 debug!(%from, exchange = hdr.exchange, "datagram for an unknown ISAKMP SA dropped");
             }
             return out;
@@ -635,10 +691,17 @@ impl Engine {
     ) {
         let peer = *from.ip();
         let Some(cfg) = self.peer_config(peer) else {
-            let reason = format!(
-                "no crypto map entry or tunnel-group for peer {peer}: phase 1 from it refused"
-            );
-            self.record_failure(out, peer, None, FailureReason::NoPeerConfig(reason));
+            // Anyone can forge this from any address: a counter, and a
+            // debug line at most once a second, nothing per source.
+            self.stats.unconfigured_first_msgs += 1;
+            if let Some(suppressed) = self.unconfigured_log.allow(now) {
+                debug!(
+                    %peer,
+                    suppressed,
+                    total = self.stats.unconfigured_first_msgs,
+                    "phase 1 from an address with no crypto map entry or tunnel-group dropped"
+                );
+            }
             return;
         };
         let mode = if hdr.exchange == xt::MAIN {

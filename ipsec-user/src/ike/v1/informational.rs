@@ -109,6 +109,9 @@ impl Engine {
     /// the peer (INVALID-SPI), at most once per interval.
     pub fn invalid_spi(&mut self, now: Instant, peer: Ipv4Addr, spi: u32) -> Vec<Output> {
         let mut out = Vec::new();
+        if self.peer_config(peer).is_none() {
+            return out;
+        }
         let interval = self.local.invalid_spi_interval;
         let rt = self.runtime.entry(peer).or_default();
         if rt.last_invalid_spi.is_some_and(|t| now < t + interval) {

@@ -27,5 +27,5 @@ pub mod sa;
 pub use config::{
     DpdConfig, Ipv4Net, IsakmpPolicy, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId,
 };
-pub use engine::{ChildSa, Engine, FailureReason, Output};
+pub use engine::{ChildSa, Engine, EngineStats, FailureReason, Output};
 pub use sa::{IsakmpSaInfo, PeerStatus, Role, State};
