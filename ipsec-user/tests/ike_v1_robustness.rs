@@ -6,6 +6,8 @@ mod ike_v1_common;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use ike_v1_common::*;
+use ipsecgw::ike::v1::FailureReason;
+use std::time::Duration;
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -248,4 +250,79 @@ fn first_messages_from_unconfigured_sources_only_count() {
     p.west.set_peers(vec![west_peer()]);
     p.initiate_west();
     p.assert_mirrored();
+}
+
+/// The SA's cookies are cleartext: anyone on the path can aim encrypted
+/// garbage at it. Such datagrams do not decrypt and authenticate, so they
+/// are no proof of life: DPD still declares the silent peer dead, and the
+/// next negotiation ends on the backup peer.
+#[test]
+fn garbage_under_the_cookies_does_not_keep_a_dead_peer_alive() {
+    let backup = Ipv4Addr::new(192, 0, 2, 9);
+    let mut w = west_peer();
+    w.addresses = vec![EAST, backup];
+    let mut p = Pair::new(w, east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let mm = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::West && s.data.get(18) == Some(&2))
+        .cloned()
+        .expect("east sent a main mode message");
+    // East goes silent; a spoofer sends garbage under the SA's cookies
+    // from east's address, every 500 ms, as quick mode and informational.
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut garbage = |exchange: u8| {
+        let mut d = mm.data[..16].to_vec();
+        d.extend_from_slice(&[8, 0x10, exchange, 1]);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        d.extend_from_slice(&((x as u32) | 1).to_be_bytes());
+        d.extend_from_slice(&(28u32 + 64).to_be_bytes());
+        d.extend((0..64).map(|i| (x >> (i % 8 * 8)) as u8));
+        d
+    };
+    let mut dead_at = None;
+    for step in 0..120 {
+        for exchange in [32u8, 5] {
+            let d = garbage(exchange);
+            let outs = p.west.handle_datagram(p.now, mm.from, mm.to, &d);
+            p.absorb(Side::West, outs);
+        }
+        p.advance(Duration::from_millis(500));
+        if dead_at.is_none()
+            && p.failures(Side::West)
+                .iter()
+                .any(|f| matches!(f, FailureReason::PeerDead(_)))
+        {
+            dead_at = Some(step);
+            break;
+        }
+    }
+    assert!(
+        dead_at.is_some(),
+        "garbage kept the dead peer alive: {:?}",
+        p.failures(Side::West)
+    );
+    assert_eq!(p.west.child_count(), 0);
+    // The daemon's next punt asks for the primary again; it stays silent,
+    // so the backup is tried.
+    let outs = p.west.initiate(p.now, EAST, 1);
+    p.absorb(Side::West, outs);
+    p.run();
+    p.advance(Duration::from_secs(70));
+    assert!(
+        p.sent.iter().any(|s| *s.to.ip() == backup),
+        "the backup peer was never tried: {:?}",
+        p.failures(Side::West)
+    );
 }

@@ -651,8 +651,9 @@ impl Engine {
             sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
             sa.nat.floated = true;
         }
-        let heard_before = sa.last_heard;
-        sa.last_heard = now;
+        // No `last_heard` here: the cookies are cleartext, so anyone can
+        // aim a datagram at this SA. Only a message that decrypted and
+        // authenticated proves the peer alive (the handlers set it).
 
         let keep = match hdr.exchange {
             xt::MAIN => self.mm_handle(now, &mut sa, &hdr, data, dg, &mut out),
@@ -669,7 +670,6 @@ impl Engine {
         {
             debug!(peer = %sa.peer, sa = sa.id, %from, "datagram from a new port made no progress; not floating");
             (sa.remote, sa.local, sa.nat.floated) = before;
-            sa.last_heard = heard_before;
         }
         if keep {
             self.sas.insert(id, sa);
@@ -767,6 +767,8 @@ impl Engine {
         sa.established = Some(now);
         sa.expires = Some(now + Duration::from_secs(sa.lifetime_s.max(60) as u64));
         sa.retransmit = None;
+        // The message that completed phase 1 authenticated the peer.
+        sa.last_heard = now;
         let rt = self.runtime.entry(sa.peer).or_default();
         rt.contacted = true;
         // a phase-1 failure is history once phase 1 is up

@@ -239,9 +239,10 @@ impl Engine {
                 msg.first(pt::HASH).unwrap_or_default(),
             );
         if !hash_ok {
-            warn!(peer = %sa.peer, "informational with a bad HASH dropped");
+            debug!(peer = %sa.peer, "informational with a bad HASH dropped");
             return true;
         }
+        sa.last_heard = now;
         let mut keep = true;
         for d in msg
             .all(pt::DELETE)

@@ -271,6 +271,9 @@ impl Engine {
             debug!(peer = %sa.peer, "quick mode HASH(1) did not verify; dropped");
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         if sa.quick.len() >= MAX_QUICK_TASKS {
             return Ok(());
         }
@@ -487,6 +490,9 @@ impl Engine {
             sa.quick.insert(mid, task);
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         let bad = |w: &str| {
             FailureReason::Protocol(format!(
                 "quick mode: malformed message 2 from the peer ({w})"
@@ -592,6 +598,9 @@ impl Engine {
             debug!(peer = %sa.peer, "quick mode HASH(3) did not verify; dropped");
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         if let Some(mut task) = sa.quick.remove(&mid) {
             if let Some(child) = task.pending.take() {
                 self.commit_child(now, child, Role::Responder, out);
