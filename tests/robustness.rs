@@ -800,7 +800,9 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
     assert!(by2.values().all(|&c| c <= 4), "{by2:?}");
     assert!(n2 <= 256, "total half-open limit: {n2}");
     assert!(n2 >= 250, "the flood filled the table: {n2}");
-    assert!(east.log().contains("half-open ISAKMP SA limit reached"));
+    // No refusal is logged: a full quota evicts the oldest responder
+    // entry (of that peer, or of anyone when the table is full).
+    assert!(!east.log().contains("half-open ISAKMP SA limit reached"));
     // The established tunnel is untouched.
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3);
     let rss = rss_kb(east.pid().unwrap());

@@ -360,21 +360,28 @@ impl Engine {
         }
     }
 
-    fn half_open(&self, peer: Option<Ipv4Addr>) -> usize {
+    /// Half-open SAs in `role`, with `peer` or with anyone. Initiator and
+    /// responder entries are counted apart: responder entries are created
+    /// by unauthenticated first messages, which anyone can forge from a
+    /// peer's address, so they must never stand in the way of our own
+    /// initiation.
+    fn half_open(&self, peer: Option<Ipv4Addr>, role: Role) -> usize {
         self.sas
             .values()
-            .filter(|s| !s.state.is_active() && peer.is_none_or(|p| s.peer == p))
+            .filter(|s| !s.state.is_active() && s.role == role && peer.is_none_or(|p| s.peer == p))
             .count()
     }
 
+    /// May we start phase 1 toward `peer`? Only our own half-open
+    /// initiations count (at most one per peer is ever under way).
     pub(super) fn half_open_allowed(&self, peer: Ipv4Addr) -> Result<(), FailureReason> {
-        if self.half_open(None) >= self.local.max_half_open_total {
+        if self.half_open(None, Role::Initiator) >= self.local.max_half_open_total {
             return Err(FailureReason::Limit(format!(
                 "half-open ISAKMP SA limit reached ({} in total); refusing {peer}",
                 self.local.max_half_open_total
             )));
         }
-        if self.half_open(Some(peer)) >= self.local.max_half_open_per_peer {
+        if self.half_open(Some(peer), Role::Initiator) >= self.local.max_half_open_per_peer {
             return Err(FailureReason::Limit(format!(
                 "half-open ISAKMP SA limit reached for peer {peer} ({})",
                 self.local.max_half_open_per_peer
@@ -716,13 +723,7 @@ impl Engine {
             self.record_failure(out, peer, None, FailureReason::PeerRejected(reason));
             return;
         }
-        if self.half_open(Some(peer)) < self.local.max_half_open_per_peer {
-            self.evict_oldest_half_open_responder();
-        }
-        if let Err(r) = self.half_open_allowed(peer) {
-            self.record_failure(out, peer, None, r);
-            return;
-        }
+        self.make_room_for_responder(peer);
         let mut sa = self.alloc_sa(peer, Role::Responder, mode, now);
         sa.icookie = hdr.icookie;
         sa.rcookie = self.cookie();
@@ -737,26 +738,38 @@ impl Engine {
         }
     }
 
-    /// With the half-open table full, drop its oldest responder entry to
-    /// make room. Refusing newcomers instead would lock every legitimate
-    /// peer out for the whole half-open timeout once a flood of spoofed
-    /// first messages filled the table; evicting (as a SYN cache does)
-    /// keeps the state bounded, and a real peer, which continues within a
-    /// round trip, is only displaced by a flood that outruns the table.
-    fn evict_oldest_half_open_responder(&mut self) {
-        if self.half_open(None) < self.local.max_half_open_total {
-            return;
-        }
+    /// Before a new responder entry for `peer`: with that peer's quota
+    /// full, drop its oldest half-open responder entry; with the whole
+    /// table full, drop the oldest one of anyone. Refusing newcomers
+    /// instead would lock a legitimate peer out for the whole half-open
+    /// timeout once spoofed first messages (from its address, or from
+    /// anywhere) filled the table; evicting, as a SYN cache does, keeps the
+    /// state bounded, and a real peer, which continues within a round
+    /// trip, is only displaced by a flood that outruns its quota.
+    fn make_room_for_responder(&mut self, peer: Ipv4Addr) {
+        let victim =
+            if self.half_open(Some(peer), Role::Responder) >= self.local.max_half_open_per_peer {
+                Some(Some(peer))
+            } else if self.half_open(None, Role::Responder) >= self.local.max_half_open_total {
+                Some(None)
+            } else {
+                None
+            };
+        let Some(of) = victim else { return };
         if let Some(id) = self
             .sas
             .values()
-            .filter(|s| s.role == Role::Responder && !s.state.is_active())
+            .filter(|s| {
+                s.role == Role::Responder && !s.state.is_active() && of.is_none_or(|p| s.peer == p)
+            })
             .min_by_key(|s| (s.created, s.id))
             .map(|s| s.id)
         {
             debug!(
                 sa = id,
-                "half-open ISAKMP SA table full: evicting the oldest responder entry"
+                %peer,
+                per_peer = of.is_some(),
+                "half-open ISAKMP SA quota full: evicting the oldest responder entry"
             );
             self.sas.remove(&id);
         }
