@@ -326,3 +326,69 @@ fn garbage_under_the_cookies_does_not_keep_a_dead_peer_alive() {
         p.failures(Side::West)
     );
 }
+
+/// A captured DPD R-U-THERE (an authenticated informational) replayed
+/// later is recognised by its message id: no answer, and it is no proof
+/// of life either.
+#[test]
+fn replayed_informational_is_ignored() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    // Only west asks (east's DPD answers but never needs to ask first).
+    let before = p.sent.len();
+    p.advance(Duration::from_secs(12));
+    let info = p.sent[before..]
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&5))
+        .cloned()
+        .expect("west sent a DPD R-U-THERE");
+    for _ in 0..3 {
+        let outs = p
+            .east
+            .handle_datagram(p.now, info.from, info.to, &info.data);
+        assert!(
+            outs.is_empty(),
+            "a replayed R-U-THERE was answered: {outs:?}"
+        );
+    }
+    assert!(p.east.stats().replayed_drops >= 3);
+    assert_eq!(p.east.child_count(), 1);
+}
+
+/// The quick-mode replay memory lasts as long as the phase 1: a QM1
+/// captured more than 1,024 quick modes ago (the old memory's size) is
+/// still recognised and commits no SA.
+#[test]
+fn quick_mode_ids_are_remembered_for_the_whole_phase_1() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    for _ in 0..1100 {
+        let outs = p.west.delete_ipsec(p.now, None);
+        p.absorb(Side::West, outs);
+        p.run();
+        let outs = p.west.initiate(p.now, EAST, 1);
+        p.absorb(Side::West, outs);
+        p.run();
+        p.sent.clear();
+    }
+    assert_eq!(p.east.child_count(), 1);
+    assert_eq!(p.east.isakmp_sas(p.now).len(), 1, "still the first phase 1");
+    let ups = p.ups(Side::East).len();
+    let outs = p.east.handle_datagram(p.now, qm1.from, qm1.to, &qm1.data);
+    assert!(
+        !outs
+            .iter()
+            .any(|o| matches!(o, ipsecgw::ike::v1::Output::ChildSaUp(_))),
+        "an old QM1 replayed committed an SA"
+    );
+    assert_eq!(p.ups(Side::East).len(), ups);
+    assert_eq!(p.east.child_count(), 1);
+}

@@ -688,6 +688,11 @@ impl Daemon {
                         ike.unconfigured_first_msgs,
                     ));
                     v.push(("ike_unknown_sa_drops".into(), ike.unknown_sa_drops));
+                    v.push(("ike_replayed_drops".into(), ike.replayed_drops));
+                    v.push((
+                        "ike_mid_memory_full_drops".into(),
+                        ike.mid_memory_full_drops,
+                    ));
                     let s = snap.stats;
                     for (k, x) in [
                         ("engine_rx_inside", s.rx_inside),

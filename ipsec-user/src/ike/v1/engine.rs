@@ -148,6 +148,12 @@ pub struct EngineStats {
     pub unconfigured_first_msgs: u64,
     /// Datagrams naming no ISAKMP SA we hold (and not a first message).
     pub unknown_sa_drops: u64,
+    /// Quick-mode or informational messages whose message id was used
+    /// already on their ISAKMP SA (replays).
+    pub replayed_drops: u64,
+    /// Authenticated messages ignored because their ISAKMP SA's
+    /// message-id memory was full.
+    pub mid_memory_full_drops: u64,
 }
 
 /// At most one debug line per [`QUIET_LOG_INTERVAL`] about unconfigured
@@ -352,6 +358,8 @@ impl Engine {
             quick: HashMap::new(),
             quick_done: Vec::new(),
             used_mids: Default::default(),
+            info_mids: Default::default(),
+            initial_contact_done: false,
             pending: Vec::new(),
             dpd: Default::default(),
             keepalive_next: None,

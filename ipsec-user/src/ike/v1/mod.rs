@@ -22,6 +22,8 @@ pub mod nat_t;
 mod phase1;
 pub mod proposal;
 pub mod quick_mode;
+#[cfg(test)]
+mod replay_tests;
 pub mod sa;
 
 pub use config::{
