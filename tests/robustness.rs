@@ -1342,7 +1342,7 @@ fn forged_first_messages_from_random_sources_cost_a_counter_only() {
             }
             // Paced by east's own socket queue, so that what arrives is
             // what was sent (bounded wait per burst).
-            if sent % 64 == 0 {
+            if sent.is_multiple_of(64) {
                 let t0 = Instant::now();
                 while udp500_rx_queue(pid).unwrap_or(0) > 16 * 1024
                     && t0.elapsed() < Duration::from_millis(50)
