@@ -655,11 +655,13 @@ fn initial_contact_drops_stale_sas() {
     assert_eq!(p.east.child_count(), 1);
 }
 
+/// A peer's half-open quota is kept by evicting that peer's oldest
+/// responder entry: the newest first message is always answered.
 #[test]
 fn half_open_limit_per_peer() {
     let mut p = Pair::new(west_peer(), east_peer());
-    // east never answers MM2's follow-up: make west send many MM1s by
-    // starting over with new engines' cookies
+    // east's answers are lost: every west engine stays at MM_WAIT_MSG2
+    // and east keeps a half-open responder entry for each
     p.hook = Box::new(|_, pk| {
         if pk.to_side == Side::West {
             Action::Drop
@@ -675,10 +677,16 @@ fn half_open_limit_per_peer() {
         p.run();
     }
     assert_eq!(p.east.isakmp_sas(p.now).len(), 4);
+    let mm2s = p
+        .sent
+        .iter()
+        .filter(|s| s.to_side == Side::West && s.data.get(18) == Some(&2))
+        .count();
+    assert_eq!(mm2s, 6, "every first message was answered");
     assert!(
+        p.failures(Side::East).is_empty(),
+        "{:?}",
         p.failures(Side::East)
-            .iter()
-            .any(|f| f.text().contains("half-open"))
     );
 }
 
@@ -780,4 +788,47 @@ fn backup_peer_uses_its_own_key() {
     p.advance(Duration::from_secs(70));
     assert_eq!(p.ups(Side::West).len(), 1, "{:?}", p.failures(Side::East));
     assert_eq!(p.ups(Side::West)[0].peer, EAST);
+}
+
+/// Forged first messages "from" a peer fill its responder quota; that
+/// must not stop us from initiating toward it (the tunnel would die at
+/// the next phase-1 expiry), and the real peer's own first message is
+/// still answered.
+#[test]
+fn forged_responder_entries_never_block_our_initiation() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.hook = Box::new(|_, _| Action::Drop);
+    p.initiate_west();
+    let mm1 = p.sent[0].clone();
+    p.hook = Box::new(|_, _| Action::Deliver);
+    p.sent.clear();
+    p.queue.clear();
+    // eight forged MM1s from west's address, fresh cookies, answers lost
+    let mut answered = 0;
+    for i in 0..8u8 {
+        let mut d = mm1.data.clone();
+        d[0] ^= 0x80 | i;
+        let outs = p.east.handle_datagram(p.now, mm1.from, mm1.to, &d);
+        answered += outs
+            .iter()
+            .filter(|o| matches!(o, Output::Send { .. }))
+            .count();
+    }
+    assert!(answered >= 4, "the quota was filled ({answered} answered)");
+    assert_eq!(p.east.isakmp_sas(p.now).len(), 4, "per-peer quota");
+    // east initiates toward west: message 1 goes out
+    let outs = p.east.initiate(p.now, WEST, 1);
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::Send { to, .. } if *to.ip() == WEST)),
+        "east did not send message 1: {outs:?}"
+    );
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Failure { .. })),
+        "{outs:?}"
+    );
+    p.absorb(Side::East, outs);
+    p.run();
+    assert_eq!(p.ups(Side::East).len(), 1, "{:?}", p.failures(Side::East));
+    p.assert_mirrored();
 }

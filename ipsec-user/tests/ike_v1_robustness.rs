@@ -3,7 +3,11 @@
 
 mod ike_v1_common;
 
+use std::net::{Ipv4Addr, SocketAddrV4};
+
 use ike_v1_common::*;
+use ipsecgw::ike::v1::FailureReason;
+use std::time::Duration;
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -218,4 +222,173 @@ fn inbound_traffic_keeps_the_peer_alive_without_dpd() {
     assert!(p.failures(Side::West).is_empty());
     assert_eq!(p.sent.len(), before, "no R-U-THERE while ESP arrives");
     assert_eq!(p.west.child_count(), 1);
+}
+
+/// A first message from an address that is no configured peer costs a
+/// counter and nothing else: no answer, no failure event (the daemon logs
+/// those), no SA; the configured peer is unaffected.
+#[test]
+fn first_messages_from_unconfigured_sources_only_count() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.hook = Box::new(|_, _| Action::Drop);
+    p.initiate_west();
+    let mm1 = p.sent[0].clone();
+    p.hook = Box::new(|_, _| Action::Deliver);
+    for i in 0..1000u32 {
+        let forged = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i);
+        let mut d = mm1.data.clone();
+        d[..4].copy_from_slice(&i.to_be_bytes());
+        let outs = p
+            .east
+            .handle_datagram(p.now, SocketAddrV4::new(forged, 500), mm1.to, &d);
+        assert!(outs.is_empty(), "forged source {forged} got {outs:?}");
+    }
+    assert_eq!(p.east.stats().unconfigured_first_msgs, 1000);
+    assert!(p.east.isakmp_sas(p.now).is_empty());
+    assert_eq!(p.east.peer_status().len(), 1);
+    p.west = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
+    p.west.set_peers(vec![west_peer()]);
+    p.initiate_west();
+    p.assert_mirrored();
+}
+
+/// The SA's cookies are cleartext: anyone on the path can aim encrypted
+/// garbage at it. Such datagrams do not decrypt and authenticate, so they
+/// are no proof of life: DPD still declares the silent peer dead, and the
+/// next negotiation ends on the backup peer.
+#[test]
+fn garbage_under_the_cookies_does_not_keep_a_dead_peer_alive() {
+    let backup = Ipv4Addr::new(192, 0, 2, 9);
+    let mut w = west_peer();
+    w.addresses = vec![EAST, backup];
+    let mut p = Pair::new(w, east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let mm = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::West && s.data.get(18) == Some(&2))
+        .cloned()
+        .expect("east sent a main mode message");
+    // East goes silent; a spoofer sends garbage under the SA's cookies
+    // from east's address, every 500 ms, as quick mode and informational.
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut garbage = |exchange: u8| {
+        let mut d = mm.data[..16].to_vec();
+        d.extend_from_slice(&[8, 0x10, exchange, 1]);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        d.extend_from_slice(&((x as u32) | 1).to_be_bytes());
+        d.extend_from_slice(&(28u32 + 64).to_be_bytes());
+        d.extend((0..64).map(|i| (x >> (i % 8 * 8)) as u8));
+        d
+    };
+    let mut dead_at = None;
+    for step in 0..120 {
+        for exchange in [32u8, 5] {
+            let d = garbage(exchange);
+            let outs = p.west.handle_datagram(p.now, mm.from, mm.to, &d);
+            p.absorb(Side::West, outs);
+        }
+        p.advance(Duration::from_millis(500));
+        if dead_at.is_none()
+            && p.failures(Side::West)
+                .iter()
+                .any(|f| matches!(f, FailureReason::PeerDead(_)))
+        {
+            dead_at = Some(step);
+            break;
+        }
+    }
+    assert!(
+        dead_at.is_some(),
+        "garbage kept the dead peer alive: {:?}",
+        p.failures(Side::West)
+    );
+    assert_eq!(p.west.child_count(), 0);
+    // The daemon's next punt asks for the primary again; it stays silent,
+    // so the backup is tried.
+    let outs = p.west.initiate(p.now, EAST, 1);
+    p.absorb(Side::West, outs);
+    p.run();
+    p.advance(Duration::from_secs(70));
+    assert!(
+        p.sent.iter().any(|s| *s.to.ip() == backup),
+        "the backup peer was never tried: {:?}",
+        p.failures(Side::West)
+    );
+}
+
+/// A captured DPD R-U-THERE (an authenticated informational) replayed
+/// later is recognised by its message id: no answer, and it is no proof
+/// of life either.
+#[test]
+fn replayed_informational_is_ignored() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    // Only west asks (east's DPD answers but never needs to ask first).
+    let before = p.sent.len();
+    p.advance(Duration::from_secs(12));
+    let info = p.sent[before..]
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&5))
+        .cloned()
+        .expect("west sent a DPD R-U-THERE");
+    for _ in 0..3 {
+        let outs = p
+            .east
+            .handle_datagram(p.now, info.from, info.to, &info.data);
+        assert!(
+            outs.is_empty(),
+            "a replayed R-U-THERE was answered: {outs:?}"
+        );
+    }
+    assert!(p.east.stats().replayed_drops >= 3);
+    assert_eq!(p.east.child_count(), 1);
+}
+
+/// The quick-mode replay memory lasts as long as the phase 1: a QM1
+/// captured more than 1,024 quick modes ago (the old memory's size) is
+/// still recognised and commits no SA.
+#[test]
+fn quick_mode_ids_are_remembered_for_the_whole_phase_1() {
+    let mut p = Pair::new(west_peer(), east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    let qm1 = p
+        .sent
+        .iter()
+        .find(|s| s.to_side == Side::East && s.data.get(18) == Some(&32))
+        .cloned()
+        .expect("west sent a quick mode message 1");
+    for _ in 0..1100 {
+        let outs = p.west.delete_ipsec(p.now, None);
+        p.absorb(Side::West, outs);
+        p.run();
+        let outs = p.west.initiate(p.now, EAST, 1);
+        p.absorb(Side::West, outs);
+        p.run();
+        p.sent.clear();
+    }
+    assert_eq!(p.east.child_count(), 1);
+    assert_eq!(p.east.isakmp_sas(p.now).len(), 1, "still the first phase 1");
+    let ups = p.ups(Side::East).len();
+    let outs = p.east.handle_datagram(p.now, qm1.from, qm1.to, &qm1.data);
+    assert!(
+        !outs
+            .iter()
+            .any(|o| matches!(o, ipsecgw::ike::v1::Output::ChildSaUp(_))),
+        "an old QM1 replayed committed an SA"
+    );
+    assert_eq!(p.ups(Side::East).len(), ups);
+    assert_eq!(p.east.child_count(), 1);
 }

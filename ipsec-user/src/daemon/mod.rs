@@ -148,8 +148,6 @@ struct Daemon {
     next_sa_id: u32,
     /// Negotiations we started for a selector and when (punts repeat).
     initiating: HashMap<u32, Instant>,
-    /// Last failure per peer, from the IKE engine, for `show`.
-    failures: HashMap<Ipv4Addr, String>,
     log: crate::cli::logging::LogControl,
     path_mtu: u32,
     /// `--esp-first-seq`: consumed by the first outbound SA installed.
@@ -227,7 +225,6 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             deferred: Vec::new(),
             next_sa_id: 1,
             initiating: HashMap::new(),
-            failures: HashMap::new(),
             log,
             path_mtu: pre.outside_mtu as u32,
             esp_first_seq: args.esp_first_seq,
@@ -415,7 +412,6 @@ impl Daemon {
                 } => self.uninstall(peer, inbound_spi, outbound_spi),
                 Output::Failure { peer, reason } => {
                     warn!(%peer, %reason, "tunnel negotiation failed");
-                    self.failures.insert(peer, reason.to_string());
                     self.initiating.retain(|sel, _| {
                         self.selectors
                             .iter()
@@ -534,7 +530,6 @@ impl Daemon {
         info!(peer = %c.peer, selector = c.selector, inbound_spi = format_args!("{:08x}", c.inbound_spi),
               outbound_spi = format_args!("{:08x}", c.outbound_spi), transform = %c.transform, "IPsec SA pair installed");
         self.initiating.remove(&c.selector);
-        self.failures.remove(&c.peer);
         self.children.push(ChildSaRec {
             selector: c.selector,
             dp_selector,
@@ -727,6 +722,18 @@ impl Daemon {
                     let mut v: Vec<(String, u64)> =
                         c.iter().map(|(k, v)| (k.to_string(), v)).collect();
                     let snap = self.snapshot();
+                    // IKE datagrams dropped before any state existed.
+                    let ike = self.engine.stats();
+                    v.push((
+                        "ike_unconfigured_first_msgs".into(),
+                        ike.unconfigured_first_msgs,
+                    ));
+                    v.push(("ike_unknown_sa_drops".into(), ike.unknown_sa_drops));
+                    v.push(("ike_replayed_drops".into(), ike.replayed_drops));
+                    v.push((
+                        "ike_mid_memory_full_drops".into(),
+                        ike.mid_memory_full_drops,
+                    ));
                     let s = snap.stats;
                     for (k, x) in [
                         ("engine_rx_inside", s.rx_inside),

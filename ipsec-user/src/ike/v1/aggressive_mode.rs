@@ -244,7 +244,7 @@ impl Engine {
         sa.retransmit = None;
         sa.last_reply = None;
         if ic {
-            self.initial_contact(now, sa.peer, sa.id, out);
+            self.initial_contact(now, sa, out);
         }
         self.phase1_done(now, sa, out);
         Ok(())

@@ -144,6 +144,50 @@ pub(super) struct PeerRuntime {
     pub last_invalid_spi: Option<Instant>,
 }
 
+/// Datagrams the engine dropped before any state existed for them. Only
+/// counters: a flood of forged first messages from random sources must
+/// cost a number, not a record (or a log line) per source.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStats {
+    /// First messages (main or aggressive mode 1) from an address that is
+    /// no configured peer.
+    pub unconfigured_first_msgs: u64,
+    /// Datagrams naming no ISAKMP SA we hold (and not a first message).
+    pub unknown_sa_drops: u64,
+    /// Quick-mode or informational messages whose message id was used
+    /// already on their ISAKMP SA (replays).
+    pub replayed_drops: u64,
+    /// Authenticated messages ignored because their ISAKMP SA's
+    /// message-id memory was full.
+    pub mid_memory_full_drops: u64,
+}
+
+/// At most one debug line per [`QUIET_LOG_INTERVAL`] about unconfigured
+/// sources, with the number suppressed in between.
+#[derive(Debug, Default)]
+pub(super) struct QuietLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+const QUIET_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+impl QuietLog {
+    /// Some(number suppressed since the last line) when a line may be
+    /// written now.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < QUIET_LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 /// All IKE SAs of this gateway.
 pub struct Engine {
     pub(super) local: LocalConfig,
@@ -153,7 +197,11 @@ pub struct Engine {
     pub(super) next_id: u64,
     pub(super) children: Vec<ChildRecord>,
     pub(super) spis: HashSet<u32>,
+    /// Per configured peer address only: a record per forged source
+    /// would grow without bound.
     pub(super) runtime: HashMap<Ipv4Addr, PeerRuntime>,
+    pub(super) stats: EngineStats,
+    pub(super) unconfigured_log: QuietLog,
 }
 
 /// Digest identifying a datagram for duplicate detection.
@@ -173,11 +221,22 @@ impl Engine {
             children: Vec::new(),
             spis: HashSet::new(),
             runtime: HashMap::new(),
+            stats: EngineStats::default(),
+            unconfigured_log: QuietLog::default(),
         }
+    }
+
+    /// Counters of dropped unauthenticated datagrams (`show dataplane`).
+    pub fn stats(&self) -> EngineStats {
+        self.stats
     }
 
     pub fn set_peers(&mut self, peers: Vec<PeerConfig>) {
         self.peers = peers;
+        // A reload may remove peers: their records go with them.
+        let peers = &self.peers;
+        self.runtime
+            .retain(|a, _| peers.iter().any(|p| p.addresses.contains(a)));
     }
 
     pub fn local_config(&self) -> &LocalConfig {
@@ -244,7 +303,9 @@ impl Engine {
         if let Some(sa) = sa {
             sa.failure = Some(reason.text().to_string());
         }
-        self.runtime.entry(peer).or_default().last_failure = Some(text);
+        if self.peer_config(peer).is_some() {
+            self.runtime.entry(peer).or_default().last_failure = Some(text);
+        }
         out.push(Output::Failure { peer, reason });
     }
 
@@ -303,6 +364,8 @@ impl Engine {
             quick: HashMap::new(),
             quick_done: Vec::new(),
             used_mids: Default::default(),
+            info_mids: Default::default(),
+            initial_contact_done: false,
             pending: Vec::new(),
             dpd: Default::default(),
             keepalive_next: None,
@@ -311,21 +374,28 @@ impl Engine {
         }
     }
 
-    fn half_open(&self, peer: Option<Ipv4Addr>) -> usize {
+    /// Half-open SAs in `role`, with `peer` or with anyone. Initiator and
+    /// responder entries are counted apart: responder entries are created
+    /// by unauthenticated first messages, which anyone can forge from a
+    /// peer's address, so they must never stand in the way of our own
+    /// initiation.
+    fn half_open(&self, peer: Option<Ipv4Addr>, role: Role) -> usize {
         self.sas
             .values()
-            .filter(|s| !s.state.is_active() && peer.is_none_or(|p| s.peer == p))
+            .filter(|s| !s.state.is_active() && s.role == role && peer.is_none_or(|p| s.peer == p))
             .count()
     }
 
+    /// May we start phase 1 toward `peer`? Only our own half-open
+    /// initiations count (at most one per peer is ever under way).
     pub(super) fn half_open_allowed(&self, peer: Ipv4Addr) -> Result<(), FailureReason> {
-        if self.half_open(None) >= self.local.max_half_open_total {
+        if self.half_open(None, Role::Initiator) >= self.local.max_half_open_total {
             return Err(FailureReason::Limit(format!(
                 "half-open ISAKMP SA limit reached ({} in total); refusing {peer}",
                 self.local.max_half_open_total
             )));
         }
-        if self.half_open(Some(peer)) >= self.local.max_half_open_per_peer {
+        if self.half_open(Some(peer), Role::Initiator) >= self.local.max_half_open_per_peer {
             return Err(FailureReason::Limit(format!(
                 "half-open ISAKMP SA limit reached for peer {peer} ({})",
                 self.local.max_half_open_per_peer
@@ -568,6 +638,7 @@ impl Engine {
             {
                 self.respond_new(now, from, to, &hdr, data, dg, &mut out);
             } else {
+                self.stats.unknown_sa_drops += 1;
                 debug!(%from, exchange = hdr.exchange, "datagram for an unknown ISAKMP SA dropped");
             }
             return out;
@@ -601,8 +672,9 @@ impl Engine {
             sa.local = SocketAddrV4::new(self.local.address, self.local.natt_port);
             sa.nat.floated = true;
         }
-        let heard_before = sa.last_heard;
-        sa.last_heard = now;
+        // No `last_heard` here: the cookies are cleartext, so anyone can
+        // aim a datagram at this SA. Only a message that decrypted and
+        // authenticated proves the peer alive (the handlers set it).
 
         let keep = match hdr.exchange {
             xt::MAIN => self.mm_handle(now, &mut sa, &hdr, data, dg, &mut out),
@@ -619,7 +691,6 @@ impl Engine {
         {
             debug!(peer = %sa.peer, sa = sa.id, %from, "datagram from a new port made no progress; not floating");
             (sa.remote, sa.local, sa.nat.floated) = before;
-            sa.last_heard = heard_before;
         }
         if keep {
             self.sas.insert(id, sa);
@@ -641,10 +712,17 @@ impl Engine {
     ) {
         let peer = *from.ip();
         let Some(cfg) = self.peer_config(peer) else {
-            let reason = format!(
-                "no crypto map entry or tunnel-group for peer {peer}: phase 1 from it refused"
-            );
-            self.record_failure(out, peer, None, FailureReason::NoPeerConfig(reason));
+            // Anyone can forge this from any address: a counter, and a
+            // debug line at most once a second, nothing per source.
+            self.stats.unconfigured_first_msgs += 1;
+            if let Some(suppressed) = self.unconfigured_log.allow(now) {
+                debug!(
+                    %peer,
+                    suppressed,
+                    total = self.stats.unconfigured_first_msgs,
+                    "phase 1 from an address with no crypto map entry or tunnel-group dropped"
+                );
+            }
             return;
         };
         let mode = if hdr.exchange == xt::MAIN {
@@ -659,13 +737,7 @@ impl Engine {
             self.record_failure(out, peer, None, FailureReason::PeerRejected(reason));
             return;
         }
-        if self.half_open(Some(peer)) < self.local.max_half_open_per_peer {
-            self.evict_oldest_half_open_responder();
-        }
-        if let Err(r) = self.half_open_allowed(peer) {
-            self.record_failure(out, peer, None, r);
-            return;
-        }
+        self.make_room_for_responder(peer);
         let mut sa = self.alloc_sa(peer, Role::Responder, mode, now);
         sa.icookie = hdr.icookie;
         sa.rcookie = self.cookie();
@@ -680,26 +752,38 @@ impl Engine {
         }
     }
 
-    /// With the half-open table full, drop its oldest responder entry to
-    /// make room. Refusing newcomers instead would lock every legitimate
-    /// peer out for the whole half-open timeout once a flood of spoofed
-    /// first messages filled the table; evicting (as a SYN cache does)
-    /// keeps the state bounded, and a real peer, which continues within a
-    /// round trip, is only displaced by a flood that outruns the table.
-    fn evict_oldest_half_open_responder(&mut self) {
-        if self.half_open(None) < self.local.max_half_open_total {
-            return;
-        }
+    /// Before a new responder entry for `peer`: with that peer's quota
+    /// full, drop its oldest half-open responder entry; with the whole
+    /// table full, drop the oldest one of anyone. Refusing newcomers
+    /// instead would lock a legitimate peer out for the whole half-open
+    /// timeout once spoofed first messages (from its address, or from
+    /// anywhere) filled the table; evicting, as a SYN cache does, keeps the
+    /// state bounded, and a real peer, which continues within a round
+    /// trip, is only displaced by a flood that outruns its quota.
+    fn make_room_for_responder(&mut self, peer: Ipv4Addr) {
+        let victim =
+            if self.half_open(Some(peer), Role::Responder) >= self.local.max_half_open_per_peer {
+                Some(Some(peer))
+            } else if self.half_open(None, Role::Responder) >= self.local.max_half_open_total {
+                Some(None)
+            } else {
+                None
+            };
+        let Some(of) = victim else { return };
         if let Some(id) = self
             .sas
             .values()
-            .filter(|s| s.role == Role::Responder && !s.state.is_active())
+            .filter(|s| {
+                s.role == Role::Responder && !s.state.is_active() && of.is_none_or(|p| s.peer == p)
+            })
             .min_by_key(|s| (s.created, s.id))
             .map(|s| s.id)
         {
             debug!(
                 sa = id,
-                "half-open ISAKMP SA table full: evicting the oldest responder entry"
+                %peer,
+                per_peer = of.is_some(),
+                "half-open ISAKMP SA quota full: evicting the oldest responder entry"
             );
             self.sas.remove(&id);
         }
@@ -710,6 +794,8 @@ impl Engine {
         sa.established = Some(now);
         sa.expires = Some(now + Duration::from_secs(sa.lifetime_s.max(60) as u64));
         sa.retransmit = None;
+        // The message that completed phase 1 authenticated the peer.
+        sa.last_heard = now;
         let rt = self.runtime.entry(sa.peer).or_default();
         rt.contacted = true;
         // a phase-1 failure is history once phase 1 is up

@@ -109,6 +109,9 @@ impl Engine {
     /// the peer (INVALID-SPI), at most once per interval.
     pub fn invalid_spi(&mut self, now: Instant, peer: Ipv4Addr, spi: u32) -> Vec<Output> {
         let mut out = Vec::new();
+        if self.peer_config(peer).is_none() {
+            return out;
+        }
         let interval = self.local.invalid_spi_interval;
         let rt = self.runtime.entry(peer).or_default();
         if rt.last_invalid_spi.is_some_and(|t| now < t + interval) {
@@ -133,18 +136,25 @@ impl Engine {
         out
     }
 
-    /// The peer restarted: every other SA with it is stale.
+    /// The peer restarted (INITIAL-CONTACT on the authenticated IKE SA
+    /// `carrier`): every SA with it that is older than `carrier` is stale.
+    /// Acted on once per IKE SA, and never on SAs newer than the carrier,
+    /// so a replay of the message can drop nothing that came up since.
     pub(super) fn initial_contact(
         &mut self,
         now: Instant,
-        peer: Ipv4Addr,
-        keep: u64,
+        carrier: &mut IkeSa,
         out: &mut Vec<Output>,
     ) {
+        if std::mem::replace(&mut carrier.initial_contact_done, true) {
+            debug!(peer = %carrier.peer, sa = carrier.id, "INITIAL-CONTACT again on this ISAKMP SA; ignored");
+            return;
+        }
+        let (peer, newest) = (carrier.peer, carrier.id);
         let stale: Vec<u64> = self
             .sas
             .values()
-            .filter(|s| s.peer == peer && s.id != keep)
+            .filter(|s| s.peer == peer && s.id < newest)
             .map(|s| s.id)
             .collect();
         for id in stale {
@@ -158,7 +168,15 @@ impl Engine {
                 });
             }
         }
-        self.drop_children_of(now, peer, out);
+        let children: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| c.peer == peer && c.ike_sa < newest)
+            .map(|c| c.inbound_spi)
+            .collect();
+        for spi in children {
+            self.drop_child(now, spi, false, out);
+        }
     }
 
     /// Remove every child SA with `peer` (it restarted or is dead).
@@ -220,6 +238,11 @@ impl Engine {
             }
             return true;
         }
+        if sa.info_mids.contains(hdr.mid) {
+            self.stats.replayed_drops += 1;
+            debug!(peer = %sa.peer, mid = format_args!("{:#010x}", hdr.mid), "informational with a message id used already (replay); dropped");
+            return true;
+        }
         let Some(iv) = sa.exchange_iv(hdr.mid) else {
             return true;
         };
@@ -236,9 +259,17 @@ impl Engine {
                 msg.first(pt::HASH).unwrap_or_default(),
             );
         if !hash_ok {
-            warn!(peer = %sa.peer, "informational with a bad HASH dropped");
+            debug!(peer = %sa.peer, "informational with a bad HASH dropped");
             return true;
         }
+        // Authentic: remember its id for the SA's life so that a replay
+        // of it is dropped above, before it can delete anything again.
+        if !sa.info_mids.insert(hdr.mid) {
+            self.stats.mid_memory_full_drops += 1;
+            debug!(peer = %sa.peer, "informational message-id memory of this ISAKMP SA is full; ignored");
+            return true;
+        }
+        sa.last_heard = now;
         let mut keep = true;
         for d in msg
             .all(pt::DELETE)
@@ -290,7 +321,7 @@ impl Engine {
                             .map(|d| now + d.threshold);
                     }
                 }
-                nt::INITIAL_CONTACT => self.initial_contact(now, sa.peer, sa.id, out),
+                nt::INITIAL_CONTACT => self.initial_contact(now, sa, out),
                 nt::NO_PROPOSAL_CHOSEN | nt::INVALID_ID_INFORMATION
                     if n.protocol == p2::PROTO_ESP =>
                 {

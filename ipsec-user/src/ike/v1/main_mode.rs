@@ -270,7 +270,7 @@ impl Engine {
         sa.last_reply = Some(reply.clone());
         Self::send(out, sa, reply);
         if ic {
-            self.initial_contact(now, sa.peer, sa.id, out);
+            self.initial_contact(now, sa, out);
         }
         self.phase1_done(now, sa, out);
         Ok(())

@@ -22,10 +22,12 @@ pub mod nat_t;
 mod phase1;
 pub mod proposal;
 pub mod quick_mode;
+#[cfg(test)]
+mod replay_tests;
 pub mod sa;
 
 pub use config::{
     DpdConfig, Ipv4Net, IsakmpPolicy, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId,
 };
-pub use engine::{ChildSa, Engine, FailureReason, Output};
+pub use engine::{ChildSa, Engine, EngineStats, FailureReason, Output};
 pub use sa::{IsakmpSaInfo, PeerStatus, Role, State};

@@ -101,6 +101,19 @@ impl Engine {
         if sa.quick.len() >= MAX_QUICK_TASKS {
             return;
         }
+        if sa.used_mids.is_full() {
+            // Every message id of this phase 1 must stay remembered, so it
+            // takes no more quick modes: end it now; the next negotiation
+            // for the selector starts a fresh phase 1.
+            let reason = FailureReason::Limit(format!(
+                "quick-mode message-id memory of the ISAKMP SA with {} full ({} exchanges); replacing the ISAKMP SA",
+                sa.peer,
+                super::sa::MAX_USED_MIDS
+            ));
+            self.fail_sa(sa, reason, out);
+            sa.expires = Some(now);
+            return;
+        }
         if sa
             .quick
             .values()
@@ -114,7 +127,10 @@ impl Engine {
             cfg.lifetime_s,
             cfg.lifetime_kb,
         );
-        let mid = self.new_mid();
+        let mut mid = self.new_mid();
+        while sa.used_mids.contains(mid) {
+            mid = self.new_mid();
+        }
         let our_spi = self.new_spi();
         let ni = self.random_bytes(NONCE_LEN);
         let dh = match pfs.map(|g| DhPrivate::generate(g, &self.rng)) {
@@ -186,7 +202,7 @@ impl Engine {
             pending: None,
         };
         sa.quick.insert(mid, task);
-        sa.note_mid(mid);
+        sa.used_mids.insert(mid);
         Self::send(out, sa, data);
     }
 
@@ -217,9 +233,17 @@ impl Engine {
                 return true;
             }
         }
-        if !sa.quick.contains_key(&mid) && sa.used_mids.contains(&mid) {
-            debug!(peer = %sa.peer, mid = format_args!("{mid:#010x}"), "quick mode message for a finished exchange (replay); dropped");
-            return true;
+        if !sa.quick.contains_key(&mid) {
+            if sa.used_mids.contains(mid) {
+                self.stats.replayed_drops += 1;
+                debug!(peer = %sa.peer, mid = format_args!("{mid:#010x}"), "quick mode message for a finished exchange (replay); dropped");
+                return true;
+            }
+            if sa.used_mids.is_full() {
+                self.stats.mid_memory_full_drops += 1;
+                debug!(peer = %sa.peer, "quick-mode message-id memory of this ISAKMP SA is full; new quick mode dropped");
+                return true;
+            }
         }
         if sa.policy.is_none() {
             return true;
@@ -271,6 +295,9 @@ impl Engine {
             debug!(peer = %sa.peer, "quick mode HASH(1) did not verify; dropped");
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         if sa.quick.len() >= MAX_QUICK_TASKS {
             return Ok(());
         }
@@ -468,11 +495,11 @@ impl Engine {
             pending: None,
         };
         sa.quick.insert(mid, task);
-        sa.note_mid(mid);
+        sa.used_mids.insert(mid);
         // Commit before QM2 leaves, as IOS/ASA do: the initiator installs
         // on QM2 and may send ESP at once, racing its own QM3; our inbound
         // SA must already be there or the first packets are lost.
-        self.commit_child(now, child, Role::Responder, out);
+        self.commit_child(now, sa.id, child, Role::Responder, out);
         Self::send(out, sa, data);
         Ok(())
     }
@@ -494,6 +521,9 @@ impl Engine {
             sa.quick.insert(mid, task);
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         let bad = |w: &str| {
             FailureReason::Protocol(format!(
                 "quick mode: malformed message 2 from the peer ({w})"
@@ -580,7 +610,7 @@ impl Engine {
         // to use it: follow the answer rather than break every packet.
         child.esn = offer.esn;
         task.nr = nr;
-        self.commit_child(now, child, Role::Initiator, out);
+        self.commit_child(now, sa.id, child, Role::Initiator, out);
         Ok(())
     }
 
@@ -599,9 +629,12 @@ impl Engine {
             debug!(peer = %sa.peer, "quick mode HASH(3) did not verify; dropped");
             return Ok(());
         }
+        // Authentic and new (replays stop at the message-id check): proof
+        // of life for DPD.
+        sa.last_heard = now;
         if let Some(mut task) = sa.quick.remove(&mid) {
             if let Some(child) = task.pending.take() {
-                self.commit_child(now, child, Role::Responder, out);
+                self.commit_child(now, sa.id, child, Role::Responder, out);
             }
         }
         Ok(())
@@ -655,7 +688,14 @@ impl Engine {
         }
     }
 
-    fn commit_child(&mut self, now: Instant, child: ChildSa, role: Role, out: &mut Vec<Output>) {
+    fn commit_child(
+        &mut self,
+        now: Instant,
+        ike_sa: u64,
+        child: ChildSa,
+        role: Role,
+        out: &mut Vec<Output>,
+    ) {
         let life = Duration::from_secs(child.lifetime_s.max(1) as u64);
         // Rekey at 85-90% of the lifetime, jittered so both ends do not
         // start at once; the responder of the SA waits a little longer.
@@ -677,6 +717,7 @@ impl Engine {
         self.spis.insert(child.inbound_spi);
         self.children.push(ChildRecord {
             peer: child.peer,
+            ike_sa,
             selector: child.selector,
             inbound_spi: child.inbound_spi,
             outbound_spi: child.outbound_spi,

@@ -1,6 +1,6 @@
 //! The IKE SA record, its ASA state names and the records of child SAs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -152,11 +152,17 @@ pub struct IkeSa {
     /// Quick modes finished recently: message id -> our last message, so a
     /// retransmitted QM2 gets our QM3 again.
     pub quick_done: Vec<(u32, Vec<u8>)>,
-    /// Message ids of every quick mode started on this SA (the most recent
-    /// [`MAX_USED_MIDS`]). A message id is used once per phase 1 (RFC
-    /// 2409 section 5.5): a QM1 whose id finished already is a replay, and
-    /// answering it would commit a second SA with the same peer SPI.
-    pub used_mids: std::collections::VecDeque<u32>,
+    /// Message ids of every quick mode started on this SA, for its whole
+    /// life. A message id is used once per phase 1 (RFC 2409 section
+    /// 5.5): a QM1 whose id finished already is a replay, and answering it
+    /// would commit a second SA with the same peer SPI.
+    pub used_mids: MidMemory,
+    /// Message ids of the peer's authenticated informationals on this SA,
+    /// for its whole life: a captured DELETE, INITIAL-CONTACT or DPD
+    /// message replayed later is recognised and ignored.
+    pub info_mids: MidMemory,
+    /// INITIAL-CONTACT was acted on for this SA (it is, once at most).
+    pub initial_contact_done: bool,
     /// Selectors to negotiate once phase 1 is up.
     pub pending: Vec<(SelectorId, Option<u32>)>,
     pub dpd: DpdState,
@@ -165,18 +171,52 @@ pub struct IkeSa {
     pub send_initial_contact: bool,
 }
 
-/// How many quick-mode message ids an IKE SA remembers against replay.
-pub const MAX_USED_MIDS: usize = 1024;
+/// How many message ids of each kind (quick mode, informational) one IKE
+/// SA remembers against replay. An IKE SA lives at most its lifetime
+/// (86,400 s by default): 32,768 is a quick mode every 2.6 s or a DPD
+/// message every 2.6 s for a whole day. A peer that sends more is ignored
+/// (counted) until the IKE SA is replaced; memory is at most a few hundred
+/// KiB per IKE SA, and only an authenticated peer can fill it.
+pub const MAX_USED_MIDS: usize = 32_768;
 
-impl IkeSa {
-    /// Remembers `mid` as used (bounded).
-    pub fn note_mid(&mut self, mid: u32) {
-        if self.used_mids.len() >= MAX_USED_MIDS {
-            self.used_mids.pop_front();
-        }
-        self.used_mids.push_back(mid);
+/// Message ids used on one IKE SA, kept for the SA's life, bounded.
+#[derive(Debug, Default)]
+pub struct MidMemory {
+    ids: HashSet<u32>,
+}
+
+impl MidMemory {
+    pub fn contains(&self, mid: u32) -> bool {
+        self.ids.contains(&mid)
     }
 
+    pub fn is_full(&self) -> bool {
+        self.ids.len() >= MAX_USED_MIDS
+    }
+
+    /// Remembers `mid`; false when the memory is full (then nothing is
+    /// forgotten: forgetting would let old messages be replayed).
+    pub fn insert(&mut self, mid: u32) -> bool {
+        if self.ids.contains(&mid) {
+            return true;
+        }
+        if self.is_full() {
+            return false;
+        }
+        self.ids.insert(mid);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl IkeSa {
     pub fn spi_bytes(&self) -> Vec<u8> {
         let mut v = self.icookie.to_vec();
         v.extend_from_slice(&self.rcookie);
@@ -188,6 +228,9 @@ impl IkeSa {
 #[derive(Debug, Clone)]
 pub struct ChildRecord {
     pub peer: Ipv4Addr,
+    /// The IKE SA whose quick mode created it (ids only grow): an
+    /// INITIAL-CONTACT drops only children of older IKE SAs.
+    pub ike_sa: u64,
     pub selector: SelectorId,
     pub inbound_spi: u32,
     pub outbound_spi: u32,
