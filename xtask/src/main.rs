@@ -4,6 +4,7 @@
 //! idempotent and only installs what is missing, so the README's two
 //! commands work on a fresh Debian 12 machine as root.
 
+mod deb;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,16 @@ enum Cmd {
         /// --markdown BENCHMARKS.md`).
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Build the Debian package target/deb/ipsecgw_VERSION_amd64.deb.
+    Deb {
+        /// Package this binary instead of building the release one (the
+        /// install test packages the debug binary it was built with).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Directory for the staging tree and the .deb (default target/deb).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run every fuzz target for N seconds (needs the rustup nightly).
     Fuzz {
@@ -105,6 +116,10 @@ fn main() -> Result<()> {
             bench(&what, &args)
         }
         Cmd::Fuzz { seconds } => fuzz(seconds),
+        Cmd::Deb { binary, out } => {
+            setup::run()?;
+            deb::build(binary, out).map(|_| ())
+        }
     }
 }
 
@@ -115,7 +130,7 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
     c

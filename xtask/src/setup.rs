@@ -25,6 +25,9 @@ const APT_PACKAGES: &[&str] = &[
     "tcpdump",
     "ethtool",
     "python3",
+    // `cargo xtask deb` (objdump, dpkg-deb) and its install test
+    "binutils",
+    "debootstrap",
     "strongswan-charon",
     "strongswan-swanctl",
     "libcharon-extra-plugins",
