@@ -1402,3 +1402,67 @@ RSS {rss0} -> {rss1} kB (+{rss_growth} kB); log {log0} -> {log1} bytes (+{log_gr
         east.log()
     );
 }
+
+/// First messages under a configured peer's own address that are refused
+/// (aggressive mode to a main-mode peer) write a bounded number of log
+/// lines: before, two warnings per datagram, so the log grew at the
+/// sender's packet rate.
+#[test]
+fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
+    const FORGED: u32 = 5_000;
+    let t = Topology::new("rb-agglog", false).unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let am1 = first_message(
+        WEST_GW_OUTSIDE.parse().unwrap(),
+        EAST_GW_OUTSIDE.parse().unwrap(),
+        Phase1Mode::Aggressive,
+    );
+    let sender = in_ns(&t.west_gw, move || {
+        let fd = raw_hdrincl_socket()?;
+        let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
+        let mut pkt = udp_packet(dst, &am1);
+        let mut rng = Rng(0xa66_10c);
+        let start = Instant::now();
+        let mut sent = 0u32;
+        while sent < FORGED && start.elapsed() < Duration::from_secs(30) {
+            pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
+            if raw_send(fd, dst, &pkt) {
+                sent += 1;
+            }
+            if sent.is_multiple_of(64) {
+                let t0 = Instant::now();
+                while udp500_rx_queue(pid).unwrap_or(0) > 16 * 1024
+                    && t0.elapsed() < Duration::from_millis(50)
+                {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+        Ok(sent)
+    });
+    let sent = sender.join().unwrap().unwrap();
+    let t0 = Instant::now();
+    while udp500_rx_queue(pid).unwrap_or(0) > 0 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let growth = log_size().saturating_sub(log0);
+    eprintln!(
+        "{sent} refused aggressive-mode first messages from a peer's address: log +{growth} bytes"
+    );
+    assert_eq!(sent, FORGED);
+    assert!(
+        growth < 8 * 1024,
+        "log grew by {growth} bytes:\n{}",
+        east.log()
+    );
+    // The reason is still there for the operator.
+    let v = east.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
+    assert!(v.contains("aggressive mode from 192.0.2.1 refused"), "{v}");
+}

@@ -6,6 +6,7 @@
 //! control socket, the IKE engine's timers and signals. The ESP workers
 //! (one per queue) are threads of their own, reached through commands.
 
+mod failure_log;
 mod hardening;
 pub mod mapping;
 mod narrowed;
@@ -154,6 +155,7 @@ struct Daemon {
     esp_first_seq: Option<u64>,
     /// The ACL lines in the data plane: configured plus narrowed ones.
     acl: narrowed::NarrowedAcl,
+    failure_log: failure_log::FailureLog,
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
@@ -229,6 +231,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             path_mtu: pre.outside_mtu as u32,
             esp_first_seq: args.esp_first_seq,
             acl,
+            failure_log: Default::default(),
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -411,7 +414,15 @@ impl Daemon {
                     ..
                 } => self.uninstall(peer, inbound_spi, outbound_spi),
                 Output::Failure { peer, reason } => {
-                    warn!(%peer, %reason, "tunnel negotiation failed");
+                    let configured = self.selectors.iter().any(|s| s.peers.contains(&peer));
+                    match configured
+                        .then(|| self.failure_log.judge(Instant::now(), peer, reason.text()))
+                    {
+                        Some(failure_log::Verdict::Warn { suppressed }) => {
+                            warn!(%peer, %reason, suppressed, "tunnel negotiation failed")
+                        }
+                        _ => debug!(%peer, %reason, "tunnel negotiation failed"),
+                    }
                     self.initiating.retain(|sel, _| {
                         self.selectors
                             .iter()

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use zeroize::Zeroizing;
 
 use super::config::{Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, SelectorId};
@@ -292,7 +292,8 @@ impl Engine {
         sa: Option<&mut IkeSa>,
         reason: FailureReason,
     ) {
-        warn!(%peer, reason = %reason, "IKE failure");
+        // The daemon writes the warning, at a bounded rate per peer.
+        debug!(%peer, reason = %reason, "IKE failure");
         // The per-peer record names the state the exchange died in
         // ("MM_WAIT_MSG2: no reply ..."): `show crypto isakmp sa` lists it
         // under "Tunnels not up" after the SA itself is gone.
