@@ -28,6 +28,9 @@ const APT_PACKAGES: &[&str] = &[
     // `cargo xtask deb` (objdump, dpkg-deb) and its install test
     "binutils",
     "debootstrap",
+    // the metrics test scrapes with curl and checks with promtool
+    "curl",
+    "prometheus",
     "strongswan-charon",
     "strongswan-swanctl",
     "libcharon-extra-plugins",

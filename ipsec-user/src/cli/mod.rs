@@ -84,6 +84,10 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub esp_first_seq: Option<u64>,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (off by
+    /// default).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

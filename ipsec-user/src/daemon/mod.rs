@@ -9,6 +9,8 @@
 mod failure_log;
 mod hardening;
 pub mod mapping;
+mod metrics;
+mod metrics_http;
 mod narrowed;
 mod preflight;
 
@@ -156,6 +158,15 @@ struct Daemon {
     /// The ACL lines in the data plane: configured plus narrowed ones.
     acl: narrowed::NarrowedAcl,
     failure_log: failure_log::FailureLog,
+    negotiations: metrics::Negotiations,
+}
+
+/// What `show dataplane` and `/metrics` read off the data plane.
+#[derive(Default)]
+struct DataplaneLines {
+    verdicts: Vec<(String, u64)>,
+    engine: Vec<(String, u64)>,
+    per_queue: Vec<(usize, &'static str, u64)>,
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
@@ -213,6 +224,15 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
 
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
         tokio::spawn(server::serve(listener, ctl_tx));
+        // Off unless asked for: it opens a TCP port.
+        let (scrape_tx, mut scrape_rx) = mpsc::channel::<metrics_http::Scrape>(4);
+        if let Some(addr) = args.metrics {
+            let l = metrics_http::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            info!(%addr, "serving Prometheus metrics on /metrics");
+            tokio::spawn(metrics_http::serve(l, scrape_tx));
+        }
 
         let mut d = Daemon {
             cfg: pre.config,
@@ -232,6 +252,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             esp_first_seq: args.esp_first_seq,
             acl,
             failure_log: Default::default(),
+            negotiations: Default::default(),
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -264,6 +285,9 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 Some((req, reply)) = ctl_rx.recv() => {
                     let r = d.control(req).await;
                     let _ = reply.send(r);
+                }
+                Some(reply) = scrape_rx.recv() => {
+                    let _ = reply.send(d.metrics_text());
                 }
                 _ = sleep_until(deadline) => {
                     let outs = d.engine.on_timer(Instant::now());
@@ -340,6 +364,7 @@ impl Daemon {
         };
         info!(%peer, selector, map = %sel.map, seq = sel.seq, "interesting traffic: starting negotiation");
         self.initiating.insert(selector, now);
+        self.negotiations.started += 1;
         let outs = self.engine.initiate(now, peer, selector);
         self.apply(outs).await;
     }
@@ -378,6 +403,7 @@ impl Daemon {
             "ESP from {src} for unknown SPI {spi:#010x}: the peer holds SAs we lost; starting phase 1 with INITIAL-CONTACT"
         );
         self.initiating.insert(selector, now);
+        self.negotiations.started += 1;
         let outs = self.engine.initiate(now, src, selector);
         self.apply(outs).await;
     }
@@ -402,11 +428,10 @@ impl Daemon {
         for out in outs {
             match out {
                 Output::Send { from, to, data } => self.send(from, to, &data).await,
-                Output::ChildSaUp(c) => {
-                    if let Err(e) = self.install(c) {
-                        warn!(error = %e, "installing IPsec SA failed");
-                    }
-                }
+                Output::ChildSaUp(c) => match self.install(c) {
+                    Ok(()) => self.negotiations.ipsec_sas_established += 1,
+                    Err(e) => warn!(error = %e, "installing IPsec SA failed"),
+                },
                 Output::ChildSaDown {
                     peer,
                     inbound_spi,
@@ -414,6 +439,7 @@ impl Daemon {
                     ..
                 } => self.uninstall(peer, inbound_spi, outbound_spi),
                 Output::Failure { peer, reason } => {
+                    *self.negotiations.failed.entry(reason.kind()).or_default() += 1;
                     let configured = self.selectors.iter().any(|s| s.peers.contains(&peer));
                     match configured
                         .then(|| self.failure_log.judge(Instant::now(), peer, reason.text()))
@@ -429,6 +455,10 @@ impl Daemon {
                             .find(|s| s.id == *sel)
                             .is_none_or(|s| !s.peers.contains(&peer))
                     });
+                }
+                Output::IsakmpUp { .. } => {
+                    self.negotiations.ike_sas_established += 1;
+                    debug!(event = ?out, "IKE event");
                 }
                 other => debug!(event = ?other, "IKE event"),
             }
@@ -728,67 +758,15 @@ impl Daemon {
             Command::ShowIsakmpSa => Reply::ok(ReplyData::IsakmpSas(self.isakmp_view())),
             Command::ShowIpsecSa { peer } => Reply::ok(ReplyData::IpsecSas(self.ipsec_view(peer))),
             Command::ShowRunningConfig => Reply::ok(ReplyData::Text(config::print(&self.cfg))),
-            Command::ShowDataplane => match self.dp.counters() {
-                Ok(c) => {
-                    let mut v: Vec<(String, u64)> =
-                        c.iter().map(|(k, v)| (k.to_string(), v)).collect();
-                    let snap = self.snapshot();
-                    // IKE datagrams dropped before any state existed.
-                    let ike = self.engine.stats();
-                    v.push((
-                        "ike_unconfigured_first_msgs".into(),
-                        ike.unconfigured_first_msgs,
-                    ));
-                    v.push(("ike_unknown_sa_drops".into(), ike.unknown_sa_drops));
-                    v.push(("ike_replayed_drops".into(), ike.replayed_drops));
-                    v.push((
-                        "ike_mid_memory_full_drops".into(),
-                        ike.mid_memory_full_drops,
-                    ));
-                    let s = snap.stats;
-                    for (k, x) in [
-                        ("engine_rx_inside", s.rx_inside),
-                        ("engine_rx_outside", s.rx_outside),
-                        ("engine_tx_inside", s.tx_inside),
-                        ("engine_tx_outside", s.tx_outside),
-                        ("engine_held", s.held),
-                        ("engine_hold_released", s.hold_released),
-                        ("engine_hold_overflow", s.hold_overflow),
-                        ("engine_hold_expired", s.hold_expired),
-                        ("engine_unknown_sa", s.unknown_sa),
-                        ("engine_no_next_hop", s.no_next_hop),
-                        ("engine_decap_errors", s.decap_errors),
-                        ("engine_no_frame", s.no_frame),
-                        ("engine_tx_ring_full", s.tx_ring_full),
-                        ("engine_bad_meta", s.bad_meta),
-                        ("engine_frag_needed_sent", s.frag_needed_sent),
-                        ("engine_mss_clamped", s.mss_clamped),
-                        ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
-                        ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
-                        (
-                            "xsk_inside_fill_ring_empty",
-                            s.xsk_inside.rx_fill_ring_empty,
-                        ),
-                        ("xsk_outside_rx_dropped", s.xsk_outside.rx_dropped),
-                        ("xsk_outside_rx_ring_full", s.xsk_outside.rx_ring_full),
-                        (
-                            "xsk_outside_fill_ring_empty",
-                            s.xsk_outside.rx_fill_ring_empty,
-                        ),
-                    ] {
-                        v.push((k.to_string(), x));
-                    }
-                    // Which worker (queue) moved what: RSS at work.
-                    for (q, w) in snap.per_queue.iter().enumerate() {
-                        for (k, x) in [
-                            ("rx_inside", w.rx_inside),
-                            ("rx_outside", w.rx_outside),
-                            ("tx_inside", w.tx_inside),
-                            ("tx_outside", w.tx_outside),
-                        ] {
-                            v.push((format!("engine_q{q}_{k}"), x));
-                        }
-                    }
+            Command::ShowDataplane => match self.dataplane_lines() {
+                Ok(l) => {
+                    let mut v = l.verdicts;
+                    v.extend(l.engine);
+                    v.extend(
+                        l.per_queue
+                            .into_iter()
+                            .map(|(q, k, x)| (format!("engine_q{q}_{k}"), x)),
+                    );
                     Reply::ok(ReplyData::Dataplane(v))
                 }
                 Err(e) => Reply::error(format!("reading data-plane counters: {e}")),
@@ -813,6 +791,94 @@ impl Daemon {
                 Err(e) => Reply::error(e.to_string()),
             },
         }
+    }
+
+    /// `show dataplane`'s lines (and the metrics'): BPF verdicts, ESP
+    /// engine and IKE drop counters, per-worker traffic.
+    fn dataplane_lines(&self) -> Result<DataplaneLines> {
+        let c = self.dp.counters()?;
+        let verdicts: Vec<(String, u64)> = c.iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut v: Vec<(String, u64)> = Vec::new();
+        let snap = self.snapshot();
+        // IKE datagrams dropped before any state existed.
+        let ike = self.engine.stats();
+        v.push((
+            "ike_unconfigured_first_msgs".into(),
+            ike.unconfigured_first_msgs,
+        ));
+        v.push(("ike_unknown_sa_drops".into(), ike.unknown_sa_drops));
+        v.push(("ike_replayed_drops".into(), ike.replayed_drops));
+        v.push((
+            "ike_mid_memory_full_drops".into(),
+            ike.mid_memory_full_drops,
+        ));
+        let s = snap.stats;
+        for (k, x) in [
+            ("engine_rx_inside", s.rx_inside),
+            ("engine_rx_outside", s.rx_outside),
+            ("engine_tx_inside", s.tx_inside),
+            ("engine_tx_outside", s.tx_outside),
+            ("engine_held", s.held),
+            ("engine_hold_released", s.hold_released),
+            ("engine_hold_overflow", s.hold_overflow),
+            ("engine_hold_expired", s.hold_expired),
+            ("engine_unknown_sa", s.unknown_sa),
+            ("engine_no_next_hop", s.no_next_hop),
+            ("engine_decap_errors", s.decap_errors),
+            ("engine_no_frame", s.no_frame),
+            ("engine_tx_ring_full", s.tx_ring_full),
+            ("engine_bad_meta", s.bad_meta),
+            ("engine_frag_needed_sent", s.frag_needed_sent),
+            ("engine_mss_clamped", s.mss_clamped),
+            ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
+            ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
+            (
+                "xsk_inside_fill_ring_empty",
+                s.xsk_inside.rx_fill_ring_empty,
+            ),
+            ("xsk_outside_rx_dropped", s.xsk_outside.rx_dropped),
+            ("xsk_outside_rx_ring_full", s.xsk_outside.rx_ring_full),
+            (
+                "xsk_outside_fill_ring_empty",
+                s.xsk_outside.rx_fill_ring_empty,
+            ),
+        ] {
+            v.push((k.to_string(), x));
+        }
+        // Which worker (queue) moved what: RSS at work.
+        let mut per_queue = Vec::new();
+        for (q, w) in snap.per_queue.iter().enumerate() {
+            for (k, x) in [
+                ("rx_inside", w.rx_inside),
+                ("rx_outside", w.rx_outside),
+                ("tx_inside", w.tx_inside),
+                ("tx_outside", w.tx_outside),
+            ] {
+                per_queue.push((q, k, x));
+            }
+        }
+        Ok(DataplaneLines {
+            verdicts,
+            engine: v,
+            per_queue,
+        })
+    }
+
+    /// The text of one `/metrics` scrape.
+    fn metrics_text(&self) -> String {
+        let lines = self.dataplane_lines().unwrap_or_else(|e| {
+            warn!(error = %e, "metrics: reading data-plane counters failed");
+            DataplaneLines::default()
+        });
+        metrics::render(&metrics::Facts {
+            ipsec: &self.ipsec_view(None),
+            isakmp: &self.isakmp_view(),
+            negotiations: &self.negotiations,
+            verdicts: &lines.verdicts,
+            engine: &lines.engine,
+            per_queue: &lines.per_queue,
+            rss_bytes: metrics::rss_bytes(),
+        })
     }
 
     fn isakmp_view(&self) -> IsakmpSaList {

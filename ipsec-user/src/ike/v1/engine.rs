@@ -49,6 +49,24 @@ impl FailureReason {
     }
 }
 
+impl FailureReason {
+    /// A stable name of the kind, for metrics labels (the text varies).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FailureReason::NoPolicyMatch(_) => "no_policy_match",
+            FailureReason::NoTransformMatch(_) => "no_transform_match",
+            FailureReason::ProxyIdMismatch(_) => "proxy_id_mismatch",
+            FailureReason::AuthFailed(_) => "auth_failed",
+            FailureReason::NoReply(_) => "no_reply",
+            FailureReason::PeerRejected(_) => "peer_rejected",
+            FailureReason::PeerDead(_) => "peer_dead",
+            FailureReason::NoPeerConfig(_) => "no_peer_config",
+            FailureReason::Limit(_) => "limit",
+            FailureReason::Protocol(_) => "protocol",
+        }
+    }
+}
+
 impl fmt::Display for FailureReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text())
