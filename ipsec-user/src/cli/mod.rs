@@ -88,6 +88,14 @@ pub struct RunArgs {
     /// default).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Log lines: our own text (default), JSON lines, or tunnel events as
+    /// ASA messages (%ASA-5-713049 ...).
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
+    /// Also send tunnel events as ASA syslog messages (UDP, facility
+    /// local4) to this host, as ASA's `logging host`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub syslog: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

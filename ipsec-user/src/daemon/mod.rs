@@ -6,6 +6,7 @@
 //! control socket, the IKE engine's timers and signals. The ESP workers
 //! (one per queue) are threads of their own, reached through commands.
 
+mod asa_log;
 mod failure_log;
 mod hardening;
 pub mod mapping;
@@ -159,6 +160,17 @@ struct Daemon {
     acl: narrowed::NarrowedAcl,
     failure_log: failure_log::FailureLog,
     negotiations: metrics::Negotiations,
+    /// Per peer with SAs up: since when and what its removed SAs carried,
+    /// for ASA's 113019 when the last one goes (configured peers only).
+    sessions: HashMap<Ipv4Addr, Session>,
+}
+
+struct Session {
+    start: Instant,
+    bytes_tx: u64,
+    bytes_rx: u64,
+    /// ASA's reason, from the last thing that happened to the peer.
+    end_reason: &'static str,
 }
 
 /// What `show dataplane` and `/metrics` read off the data plane.
@@ -170,7 +182,7 @@ struct DataplaneLines {
 }
 
 pub fn run(control: &Path, args: RunArgs) -> Result<()> {
-    let log = crate::cli::logging::init();
+    let log = crate::cli::logging::init(args.log_format, args.syslog);
     // Before the configuration (and its keys) is read.
     hardening::no_core_dumps().context("disabling core dumps")?;
     let pre = preflight::preflight(&args)?;
@@ -253,6 +265,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             acl,
             failure_log: Default::default(),
             negotiations: Default::default(),
+            sessions: HashMap::new(),
         };
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
@@ -445,9 +458,25 @@ impl Daemon {
                         .then(|| self.failure_log.judge(Instant::now(), peer, reason.text()))
                     {
                         Some(failure_log::Verdict::Warn { suppressed }) => {
-                            warn!(%peer, %reason, suppressed, "tunnel negotiation failed")
+                            warn!(%peer, %reason, suppressed, "tunnel negotiation failed");
+                            let group = self.group_of(peer);
+                            asa_log::emit(&match reason {
+                                ikev1::FailureReason::PeerDead(_) => {
+                                    asa_log::AsaEvent::LostContact { group, peer }
+                                }
+                                _ => asa_log::AsaEvent::Failure {
+                                    group,
+                                    peer,
+                                    reason: reason.to_string(),
+                                },
+                            });
                         }
                         _ => debug!(%peer, %reason, "tunnel negotiation failed"),
+                    }
+                    if matches!(reason, ikev1::FailureReason::PeerDead(_))
+                        && let Some(s) = self.sessions.get_mut(&peer)
+                    {
+                        s.end_reason = "Lost Service";
                     }
                     self.initiating.retain(|sel, _| {
                         self.selectors
@@ -456,12 +485,74 @@ impl Daemon {
                             .is_none_or(|s| !s.peers.contains(&peer))
                     });
                 }
-                Output::IsakmpUp { .. } => {
+                Output::IsakmpUp { peer, .. } => {
                     self.negotiations.ike_sas_established += 1;
+                    asa_log::emit(&asa_log::AsaEvent::Phase1Completed {
+                        group: self.group_of(peer),
+                        peer,
+                    });
+                }
+                Output::IsakmpDown {
+                    peer, ref reason, ..
+                } => {
+                    if let Some(s) = self.sessions.get_mut(&peer) {
+                        s.end_reason = asa_log::disconnect_reason(reason);
+                    }
                     debug!(event = ?out, "IKE event");
                 }
-                other => debug!(event = ?other, "IKE event"),
             }
+        }
+    }
+
+    /// The tunnel-group a peer authenticates with, as ASA names it.
+    fn group_of(&self, peer: Ipv4Addr) -> String {
+        self.cfg
+            .tunnel_group_for(peer)
+            .map_or_else(|| peer.to_string(), |t| t.name.to_string())
+    }
+
+    /// ASA's 602304 for both directions of `c`, and 113019 when it was the
+    /// peer's last SA.
+    fn sa_gone_log(&mut self, c: &ChildSaRec) {
+        for (inbound, spi) in [(true, c.inbound_spi), (false, c.outbound_spi)] {
+            asa_log::emit(&asa_log::AsaEvent::Sa {
+                created: false,
+                inbound,
+                spi,
+                local: self.local,
+                peer: c.peer,
+            });
+        }
+        let snap = self.snapshot();
+        let bytes = |id: u32, out: bool| -> u64 {
+            snap.sas
+                .iter()
+                .filter(|s| s.sa_id == id)
+                .map(|s| {
+                    if out {
+                        s.counters.bytes_encaps
+                    } else {
+                        s.counters.bytes_decaps
+                    }
+                })
+                .sum()
+        };
+        let (tx, rx) = (bytes(c.out_id, true), bytes(c.in_id, false));
+        let last = !self.children.iter().any(|o| o.peer == c.peer);
+        let Some(s) = self.sessions.get_mut(&c.peer) else {
+            return;
+        };
+        s.bytes_tx += tx;
+        s.bytes_rx += rx;
+        if last && let Some(s) = self.sessions.remove(&c.peer) {
+            asa_log::emit(&asa_log::AsaEvent::SessionDisconnected {
+                group: self.group_of(c.peer),
+                peer: c.peer,
+                duration: s.start.elapsed(),
+                bytes_tx: s.bytes_tx,
+                bytes_rx: s.bytes_rx,
+                reason: s.end_reason,
+            });
         }
     }
 
@@ -568,6 +659,29 @@ impl Daemon {
         } else {
             self.install_outbound(out)?;
         }
+        let group = self.group_of(c.peer);
+        asa_log::emit(&asa_log::AsaEvent::Phase2Completed {
+            group,
+            peer: c.peer,
+            initiator: self.initiating.contains_key(&c.selector),
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+        });
+        for (inbound, spi) in [(true, c.inbound_spi), (false, c.outbound_spi)] {
+            asa_log::emit(&asa_log::AsaEvent::Sa {
+                created: true,
+                inbound,
+                spi,
+                local: self.local,
+                peer: c.peer,
+            });
+        }
+        self.sessions.entry(c.peer).or_insert(Session {
+            start: Instant::now(),
+            bytes_tx: 0,
+            bytes_rx: 0,
+            end_reason: "Peer Terminate",
+        });
         info!(peer = %c.peer, selector = c.selector, inbound_spi = format_args!("{:08x}", c.inbound_spi),
               outbound_spi = format_args!("{:08x}", c.outbound_spi), transform = %c.transform, "IPsec SA pair installed");
         self.initiating.remove(&c.selector);
@@ -640,6 +754,7 @@ impl Daemon {
         };
         let c = self.children.remove(pos);
         let _ = self.dp.remove_inbound_spi(c.inbound_spi);
+        self.sa_gone_log(&c);
         // Only if no newer SA took the selector over (rekey).
         // A narrowed line goes with its last child.
         if self.acl.release(c.dp_selector)
@@ -772,6 +887,13 @@ impl Daemon {
                 Err(e) => Reply::error(format!("reading data-plane counters: {e}")),
             },
             Command::ClearIpsecSa { peer } => {
+                for (_, s) in self
+                    .sessions
+                    .iter_mut()
+                    .filter(|(a, _)| peer.is_none_or(|p| p == **a))
+                {
+                    s.end_reason = "Administrator Reset";
+                }
                 let outs = self.engine.delete_ipsec(now, peer);
                 let before = self.children.len();
                 self.apply(outs).await;
