@@ -173,6 +173,15 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         })
         .context("loading the BPF data plane")?;
         dp.set_acl(&rules).context("installing the crypto-map ACLs")?;
+        // Unknown-SPI events only for configured peers (sources are
+        // spoofable), and none at all when recovery is off.
+        let spi_peers: Vec<Ipv4Addr> = if pre.config.invalid_spi_recovery {
+            selectors.iter().flat_map(|s| s.peers.iter().copied()).collect()
+        } else {
+            Vec::new()
+        };
+        dp.set_unknown_spi_peers(&spi_peers)
+            .context("installing the peers for invalid-SPI recovery")?;
         let workers = Workers::spawn(&WorkerConfig {
             queue: 0,
             inside: pre.inside_if.clone(),

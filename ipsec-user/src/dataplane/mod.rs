@@ -183,6 +183,8 @@ pub enum DataplaneError {
     Acl(#[from] AclError),
     #[error("punt stream: {0}")]
     Punt(std::io::Error),
+    #[error("{0} peer addresses for unknown-SPI events: at most {max}", max = ipsec_common::PUNT_SPI_MAX_PEERS)]
+    TooManyPeers(usize),
     #[error("punt stream already taken")]
     PuntTaken,
     #[error("benchmark took the wrong path: {runs} runs, {counted} counted as {expected}")]
@@ -219,6 +221,7 @@ pub struct Dataplane {
     sa_stats: PerCpuHashMap<MapData, u32, SaCounters>,
     verdicts: PerCpuArray<MapData, u64>,
     punt_cfg: Array<MapData, PuntConfig>,
+    punt_spi_peers: HashMap<MapData, u32, u32>,
     punt_ring: Option<RingBuf<MapData>>,
     xsk_inside: XskMap<MapData>,
     xsk_outside: XskMap<MapData>,
@@ -323,6 +326,7 @@ impl Dataplane {
             sa_stats: take!(names::SA_STATS),
             verdicts: take!(names::VERDICTS),
             punt_cfg: take!(names::PUNT_CFG),
+            punt_spi_peers: take!(names::PUNT_SPI_PEERS),
             punt_ring: Some(take!(names::PUNT_RING)),
             xsk_inside: take!(names::XSK_INSIDE),
             xsk_outside: take!(names::XSK_OUTSIDE),
@@ -645,11 +649,51 @@ impl Dataplane {
     /// Rate limit of punt events per selector (`burst` back to back, then
     /// one per `interval`).
     pub fn set_punt_rate(&mut self, interval: Duration, burst: u32) -> Result<()> {
-        let v = PuntConfig {
-            interval_ns: interval.as_nanos().min(u64::MAX as u128) as u64,
-            burst: burst as u64,
-        };
+        let mut v = self.punt_config()?;
+        v.interval_ns = interval.as_nanos().min(u64::MAX as u128) as u64;
+        v.burst = burst as u64;
         self.punt_cfg.set(0, v, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    /// Rate limit of unknown-SPI events, all sources together (`burst`
+    /// back to back, then one per `interval`).
+    pub fn set_unknown_spi_punt_rate(&mut self, interval: Duration, burst: u32) -> Result<()> {
+        let mut v = self.punt_config()?;
+        v.spi_interval_ns = interval.as_nanos().min(u64::MAX as u128) as u64;
+        v.spi_burst = burst as u64;
+        self.punt_cfg.set(0, v, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    fn punt_config(&self) -> Result<PuntConfig> {
+        self.punt_cfg.get(&0, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    /// The peer addresses whose ESP for an unknown SPI is punted (all
+    /// others are only counted): replaces the whole set. Empty turns
+    /// unknown-SPI events off.
+    pub fn set_unknown_spi_peers(&mut self, peers: &[Ipv4Addr]) -> Result<()> {
+        let want: std::collections::HashSet<u32> = peers.iter().map(|a| u32::from(*a)).collect();
+        if want.len() > ipsec_common::PUNT_SPI_MAX_PEERS as usize {
+            return Err(DataplaneError::TooManyPeers(want.len()));
+        }
+        let stale: Vec<u32> = self
+            .punt_spi_peers
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            match self.punt_spi_peers.remove(&k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(names::PUNT_SPI_PEERS)(e)),
+            }
+        }
+        for k in want {
+            self.punt_spi_peers
+                .insert(k, 1, 0)
+                .map_err(map_err(names::PUNT_SPI_PEERS))?;
+        }
+        Ok(())
     }
 
     /// The punt event stream (once). Needs a tokio runtime.
