@@ -24,6 +24,7 @@ pub mod map_names {
     pub const PUNT_SPI_GCRA: &str = "PUNT_SPI_GCRA";
     pub const XSK_INSIDE: &str = "XSK_INSIDE";
     pub const XSK_OUTSIDE: &str = "XSK_OUTSIDE";
+    pub const IKE_SOCKETS: &str = "IKE_SOCKETS";
 
     /// Every map, for pinning and cleanup.
     pub const ALL: &[&str] = &[
@@ -43,6 +44,7 @@ pub mod map_names {
         PUNT_SPI_GCRA,
         XSK_INSIDE,
         XSK_OUTSIDE,
+        IKE_SOCKETS,
     ];
 }
 
@@ -294,6 +296,11 @@ pub const PUNT_SPI_MAX_PEERS: u32 = 16_384;
 pub struct PuntGcra {
     pub tat_ns: u64,
 }
+
+/// Entries of `IKE_SOCKETS`: the socket cookies (`SO_COOKIE`) of the
+/// daemon's IKE sockets (UDP 500 and 4500), the only local senders whose
+/// UDP from those ports the TC egress guard trusts without classifying.
+pub const IKE_SOCKETS_MAX: u32 = 8;
 
 // ---------------------------------------------------------------------------
 // XDP metadata: what the program decided, for the ESP engine

@@ -13,7 +13,8 @@ use aya_ebpf::{
     helpers::{
         bpf_ktime_get_ns,
         generated::{
-            bpf_fib_lookup, bpf_ktime_get_coarse_ns, bpf_ringbuf_query, bpf_xdp_adjust_meta,
+            bpf_fib_lookup, bpf_get_socket_cookie, bpf_ktime_get_coarse_ns, bpf_ringbuf_query,
+            bpf_xdp_adjust_meta,
         },
     },
     macros::{btf_map, classifier, xdp},
@@ -49,6 +50,12 @@ static PUNT_SPI_PEERS: aya_ebpf::btf_maps::HashMap<u32, u32, { PUNT_SPI_MAX_PEER
 /// that no number of (spoofed) sources can evict a selector's bucket.
 #[btf_map]
 static PUNT_SPI_GCRA: Array<PuntGcra, 1> = Array::new();
+/// Socket cookies of the daemon's IKE sockets (value unused). Cookies are
+/// unique per boot and never reused, so a dead daemon's entries match
+/// nothing.
+#[btf_map]
+static IKE_SOCKETS: aya_ebpf::btf_maps::HashMap<u64, u32, { IKE_SOCKETS_MAX as usize }> =
+    aya_ebpf::btf_maps::HashMap::new();
 #[btf_map]
 static XSK_INSIDE: XskMap<64> = XskMap::new();
 #[btf_map]
@@ -557,15 +564,18 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
         }
         Parsed::Ipv4(p) => p,
     };
-    // Ciphertext always passes; IKE passes when this host sends it from
-    // its IKE ports (forwarded traffic has an ingress ifindex).
-    // SAFETY: reading a field of our own context.
-    let ingress = unsafe { (*ctx.skb.skb).ingress_ifindex };
+    // Ciphertext always passes (the engine's ESP-in-UDP leaves through
+    // AF_XDP and never reaches TC). UDP from port 500/4500 passes
+    // unclassified only when it comes from one of the daemon's IKE
+    // sockets, told by the socket cookie: the port alone proves nothing,
+    // since any local user can bind 4500 on another address (say the
+    // inside one) and send protected cleartext from it. Forwarded traffic
+    // has an ingress ifindex and no local socket.
     if pkt.proto == IPPROTO_ESP
         || (pkt.proto == IPPROTO_UDP
             && pkt.ports_known
-            && ingress == 0
-            && (pkt.sport == IKE_PORT || pkt.sport == NATT_PORT))
+            && (pkt.sport == IKE_PORT || pkt.sport == NATT_PORT)
+            && from_ike_socket(ctx))
     {
         count(Verdict::TcEspIkePass);
         return TC_ACT_OK as i32;
@@ -580,6 +590,19 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
     }
     count(Verdict::TcOtherPass);
     TC_ACT_OK as i32
+}
+
+/// Was this locally sent by one of the daemon's IKE sockets?
+#[inline(always)]
+fn from_ike_socket(ctx: &TcContext) -> bool {
+    // SAFETY: reading a field of our own context.
+    if unsafe { (*ctx.skb.skb).ingress_ifindex } != 0 {
+        return false;
+    }
+    // SAFETY: helper call on our own context; 0 when the skb has no socket.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.skb.skb as *mut core::ffi::c_void) };
+    // SAFETY: read-only lookup.
+    cookie != 0 && unsafe { IKE_SOCKETS.get(&cookie) }.is_some()
 }
 
 #[cfg(not(test))]

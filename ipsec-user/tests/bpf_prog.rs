@@ -926,6 +926,31 @@ fn unknown_spi_flood_does_not_starve_selector_punts() {
     assert_eq!(ev.last().unwrap().kind, PuntKind::NoSa { selector: 20 });
 }
 
+/// Local UDP from port 500 or 4500 that is not from the daemon's IKE
+/// sockets is classified like any other packet: protected cleartext from
+/// such a port is dropped, whatever its payload looks like (the non-ESP
+/// marker of IKE, a keepalive, an SPI).
+#[test]
+fn tc_egress_guard_source_port_is_no_pass() {
+    let mut dp = open();
+    dp.set_acl(&standard_acl()).unwrap();
+    use Verdict::*;
+    let mut ike = vec![0u8; 4];
+    ike.extend_from_slice(b"secret cleartext behind an IKE marker");
+    let payloads: [&[u8]; 4] = [b"secret cleartext", &ike, &[0xff], &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1]];
+    for sport in [500, 4500] {
+        for payload in payloads {
+            expect(
+                &dp,
+                Prog::TcEgress,
+                &udp(WEST_LAN, EAST_LAN, sport, 4500, payload),
+                TC_ACT_SHOT,
+                &[TcProtectedDrop],
+            );
+        }
+    }
+}
+
 #[test]
 fn tc_egress_guard() {
     let mut dp = open();
@@ -977,19 +1002,23 @@ fn tc_egress_guard() {
         TC_ACT_OK,
         &[TcEspIkePass],
     );
+    // IKE between the gateways is not protected: it passes, classified
+    // (under test-run the skb's socket is a fresh dummy, never the
+    // daemon's; `live_egress_guard_trusts_only_the_ike_sockets` covers
+    // the daemon's own sockets).
     expect(
         &dp,
         tc,
         &udp(WEST_GW, EAST_GW, 500, 500, &[0; 28]),
         TC_ACT_OK,
-        &[TcEspIkePass],
+        &[TcOtherPass],
     );
     expect(
         &dp,
         tc,
         &udp(WEST_GW, EAST_GW, 4500, 4500, &[0; 28]),
         TC_ACT_OK,
-        &[TcEspIkePass],
+        &[TcOtherPass],
     );
     expect(&dp, tc, &ipv6_udp(), TC_ACT_OK, &[TcNonIpv4Pass]);
     expect(&dp, tc, &arp(), TC_ACT_OK, &[TcNonIpv4Pass]);

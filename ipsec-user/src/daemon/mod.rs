@@ -200,6 +200,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
 
         let sock500 = bind_udp(pre.local, 500).await?;
         let sock4500 = bind_udp(pre.local, 4500).await?;
+        {
+            use std::os::fd::AsRawFd;
+            dp.set_ike_sockets(&[sock500.as_raw_fd(), sock4500.as_raw_fd()])
+                .context("telling the egress guard about the IKE sockets")?;
+        }
         let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);

@@ -26,9 +26,10 @@
 //!   engine); reassembled raw ESP has no kernel handler here and dies in
 //!   the stack. It is ciphertext either way. Malformed IPv4 also goes to
 //!   the stack, which drops it.
-//! - TC egress passes ESP always and IKE (UDP from port 500/4500) only when
-//!   locally originated (no ingress ifindex); other IPv4 that matches a
-//!   `permit` line is dropped, malformed IPv4 too.
+//! - TC egress passes ESP always and UDP from port 500/4500 unclassified
+//!   only when one of the daemon's IKE sockets sent it (socket cookie in
+//!   `IKE_SOCKETS`, see [`Dataplane::set_ike_sockets`]); other IPv4 that
+//!   matches a `permit` line is dropped, malformed IPv4 too.
 //! - The engine learns the verdict from `bpf_xdp_adjust_meta` metadata
 //!   ([`meta::decode`] on the 28 bytes before the frame in UMEM); verified
 //!   with a real AF_XDP socket in copy mode on veth (`tests/bpf_live.rs`).
@@ -185,6 +186,8 @@ pub enum DataplaneError {
     Punt(std::io::Error),
     #[error("{0} peer addresses for unknown-SPI events: at most {max}", max = ipsec_common::PUNT_SPI_MAX_PEERS)]
     TooManyPeers(usize),
+    #[error("IKE socket for the egress guard: {0}")]
+    IkeSocket(std::io::Error),
     #[error("punt stream already taken")]
     PuntTaken,
     #[error("benchmark took the wrong path: {runs} runs, {counted} counted as {expected}")]
@@ -225,6 +228,7 @@ pub struct Dataplane {
     punt_ring: Option<RingBuf<MapData>>,
     xsk_inside: XskMap<MapData>,
     xsk_outside: XskMap<MapData>,
+    ike_sockets: HashMap<MapData, u64, u32>,
 }
 
 /// Cheap content hash (FNV-1a) of the object: pinned maps are reused only
@@ -236,6 +240,27 @@ fn object_hash() -> String {
         h = h.wrapping_mul(0x100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// The kernel's unique, never reused identifier of a socket (`SO_COOKIE`),
+/// which `bpf_get_socket_cookie` returns for its packets.
+fn socket_cookie(fd: RawFd) -> std::io::Result<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt into a u64 of the stated length.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cookie)
 }
 
 fn is_bpffs(path: &Path) -> bool {
@@ -330,6 +355,7 @@ impl Dataplane {
             punt_ring: Some(take!(names::PUNT_RING)),
             xsk_inside: take!(names::XSK_INSIDE),
             xsk_outside: take!(names::XSK_OUTSIDE),
+            ike_sockets: take!(names::IKE_SOCKETS),
             ebpf,
             pin_dir: pin_dir.map(Path::to_path_buf),
             links: Vec::new(),
@@ -692,6 +718,41 @@ impl Dataplane {
             self.punt_spi_peers
                 .insert(k, 1, 0)
                 .map_err(map_err(names::PUNT_SPI_PEERS))?;
+        }
+        Ok(())
+    }
+
+    /// The daemon's IKE sockets (UDP 500 and 4500): the TC egress guard
+    /// passes UDP from those ports only when one of these sockets sent it.
+    /// Replaces the whole set (a dead daemon's cookies are dropped).
+    pub fn set_ike_sockets(&mut self, fds: &[RawFd]) -> Result<()> {
+        if fds.len() > ipsec_common::IKE_SOCKETS_MAX as usize {
+            return Err(DataplaneError::IkeSocket(std::io::Error::other(format!(
+                "{} IKE sockets, at most {}",
+                fds.len(),
+                ipsec_common::IKE_SOCKETS_MAX
+            ))));
+        }
+        let mut want = Vec::with_capacity(fds.len());
+        for &fd in fds {
+            want.push(socket_cookie(fd).map_err(DataplaneError::IkeSocket)?);
+        }
+        let stale: Vec<u64> = self
+            .ike_sockets
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            match self.ike_sockets.remove(&k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(names::IKE_SOCKETS)(e)),
+            }
+        }
+        for k in want {
+            self.ike_sockets
+                .insert(k, 1, 0)
+                .map_err(map_err(names::IKE_SOCKETS))?;
         }
         Ok(())
     }
