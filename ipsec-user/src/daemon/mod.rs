@@ -7,6 +7,7 @@
 //! (one per queue) are threads of their own, reached through commands.
 
 pub mod mapping;
+pub mod notify;
 mod preflight;
 
 use std::collections::HashMap;
@@ -159,7 +160,9 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = server::bind(control).await?;
+        // A live daemon on our socket: stop before touching its data plane.
+        // A stale socket goes, so the path means "ready" from here on.
+        server::claim(control).await?;
         let selectors = mapping::selectors(&pre.config);
         let rules = mapping::acl_rules(&pre.config, &selectors);
         let mut dp = Dataplane::load(DataplaneConfig {
@@ -212,8 +215,18 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut engine = Engine::new(ike_local);
         engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
 
+        // Ready: the data plane is attached with the ACLs, the engine has
+        // its AF_XDP sockets, the IKE sockets are bound. Only now does the
+        // control socket appear (bound under a temporary name, renamed into
+        // place) and does systemd hear READY=1, so whoever waits for
+        // either can send protected traffic at once.
+        let listener = server::bind(control).await?;
+        let control_ino = server::socket_ino(control);
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
         tokio::spawn(server::serve(listener, ctl_tx));
+        if let Err(e) = notify::notify(notify::READY) {
+            warn!(error = %e, "telling the service manager we are ready failed");
+        }
 
         let mut d = Daemon {
             cfg: pre.config,
@@ -276,6 +289,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             }
         }
         info!("shutting down: deleting SAs and detaching the data plane");
+        let _ = notify::notify(notify::STOPPING);
+        server::unlink_if_ours(control, control_ino);
         let outs = d.engine.delete_isakmp(Instant::now(), None);
         d.apply(outs).await;
         d.workers.stop();
