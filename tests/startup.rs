@@ -168,3 +168,142 @@ fn ready_is_notified_only_when_the_gateway_is_up() {
     assert!(!west.control.exists(), "socket removed at orderly exit");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The reproduction of the issue: started by `ip netns exec` (a private
+/// mount namespace whose /sys/fs/bpf is not the host's bpffs), SIGKILLed,
+/// then pinged through on a route that would carry cleartext. The pins
+/// went to the host's bpffs, so XDP and the TC guard stay attached and no
+/// protected packet crosses; the test removes the stale pins itself.
+#[test]
+fn fail_closed_when_started_by_ip_netns_exec() {
+    let t = Topology::new("st-netns", true).unwrap();
+    let _east = Gateway::start("east", &t.east_gw, &east_config(), &[]).unwrap();
+    let mut west = Gateway::launch(
+        "west",
+        &t.west_gw,
+        &west_config(),
+        &[],
+        Launch::IpNetnsExec,
+        &[],
+    )
+    .unwrap();
+    west.wait_ready(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
+    let pins = std::path::PathBuf::from(format!("/sys/fs/bpf/ipsecgw/{}", west.instance));
+    // Asserted after the kill: the leak is what matters.
+    let pinned_in_host = pins.join("link_ipsec_tc_egress").exists();
+
+    let cap = Capture::start(&t.east_gw, GW_OUTSIDE_IF, "icmp").unwrap();
+    west.kill9().unwrap();
+    let answered = t.ping(&t.west_lan, EAST_LAN_HOST, 5, 0.2).unwrap();
+    // Control: cleartext the capture must see (not protected).
+    t.ping(&t.west_gw, EAST_GW_OUTSIDE, 3, 0.2).unwrap();
+    let lines = cap.stop();
+    assert!(
+        lines.iter().filter(|l| l.contains("192.0.2.1 > 192.0.2.2")).count() >= 3,
+        "the capture works: {lines:?}"
+    );
+    assert!(
+        leaks(&lines).is_empty(),
+        "protected cleartext after kill -9 ({answered}/5 pings answered): {:?}",
+        leaks(&lines)
+    );
+    assert!(pinned_in_host, "pinned in the host's bpffs:\n{}", west.log());
+    assert!(pins.join("link_ipsec_xdp_inside").exists(), "pins outlived the daemon");
+    drop(west);
+    assert!(!pins.exists(), "no stale pins left in the host's bpffs");
+}
+
+/// Runs `cmd` to its end, killing it (by PID) if it is still running after
+/// 30 s: a daemon that should have refused must not hang the test.
+fn bounded(mut cmd: std::process::Command) -> std::process::Output {
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            terminate(&mut child, Duration::from_secs(5));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `--pin-root` must be a bpffs that outlives the daemon: a plain
+/// directory, or a bpffs mounted inside `ip netns exec`'s private mount
+/// namespace, is refused with one line naming the flag, before anything
+/// is attached; `--no-persistent-guard` accepts the private one.
+#[test]
+fn pin_root_that_would_die_with_the_daemon_is_refused() {
+    let t = Topology::new("st-pinroot", false).unwrap();
+    let dir = std::env::temp_dir().join(unique("st-pinroot"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("gateway.conf");
+    std::fs::write(&conf, west_config()).unwrap();
+    let control = dir.join("control.sock");
+    // A private bpffs: mounted in the mount namespace `ip netns exec` made
+    // (mounts there do not propagate to the host), then the daemon.
+    let run = |pin_root: &str, extra: &[&str]| {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &t.west_gw, "sh", "-c"])
+            .arg("mount -t bpf bpf /sys/fs/bpf && exec \"$0\" \"$@\"")
+            .arg(harness::gateway::ipsecgw_bin())
+            .args(["run", "--config"])
+            .arg(&conf)
+            .arg("--control")
+            .arg(&control)
+            .args(["--instance", "pinroot", "--pin-root", pin_root])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let not_bpffs = dir.join("pins");
+    let out = bounded(run(not_bpffs.to_str().unwrap(), &[]));
+    assert!(!not_bpffs.exists(), "nothing created off bpffs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or("");
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(
+        last.contains("--pin-root") && last.contains("not on a bpffs"),
+        "one-line reason: {err}"
+    );
+
+    let out = bounded(run("/sys/fs/bpf/ipsecgw", &[]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or("");
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(
+        last.contains("--pin-root") && last.contains("--no-persistent-guard"),
+        "one-line reason: {err}"
+    );
+    let lan = sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_INSIDE_IF]))
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&lan.stdout).contains("xdp"),
+        "nothing attached by a refused start"
+    );
+
+    // Told so, it runs on the private bpffs.
+    let mut child = run("/sys/fs/bpf/ipsecgw", &["--no-persistent-guard"]);
+    let mut child = child
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !control.exists() {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("exited ({st}) despite --no-persistent-guard");
+        }
+        assert!(Instant::now() < deadline, "not ready in 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(terminate(&mut child, Duration::from_secs(10)), "stops on SIGTERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -156,6 +156,10 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         .instance
         .clone()
         .unwrap_or_else(|| preflight::instance_from_socket(control));
+    // Before anything is attached: pins that would die with us would take
+    // the fail-closed guard along at the first crash.
+    let pin_root =
+        crate::dataplane::pinfs::resolve(args.pin_root.as_deref(), args.no_persistent_guard)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -172,7 +176,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 XdpMode::Native => crate::dataplane::XdpMode::Native,
                 XdpMode::Skb => crate::dataplane::XdpMode::Skb,
             },
-            pin_dir: DataplaneConfig::pin_dir_for(&instance),
+            pin_dir: DataplaneConfig::pin_dir_under(&pin_root, &instance),
         })
         .context("loading the BPF data plane")?;
         dp.set_acl(&rules).context("installing the crypto-map ACLs")?;

@@ -38,6 +38,7 @@ pub mod acl;
 pub mod bench;
 pub mod counters;
 pub mod meta;
+pub mod pinfs;
 pub mod punt;
 
 use std::{
@@ -74,8 +75,8 @@ pub use punt::{PuntDecodeError, PuntEvent, PuntKind, PuntStream};
 /// The eBPF object, empty when built with `IPSECGW_SKIP_EBPF=1`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ipsec-ebpf.o"));
 
-/// Root of all instances' pins.
-pub const PIN_ROOT: &str = "/sys/fs/bpf/ipsecgw";
+/// Root of all instances' pins by default (see [`pinfs::resolve`]).
+pub const PIN_ROOT: &str = pinfs::DEFAULT_PIN_ROOT;
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -100,6 +101,11 @@ impl DataplaneConfig {
     /// `/sys/fs/bpf/ipsecgw/<instance>`.
     pub fn pin_dir_for(instance: &str) -> PathBuf {
         Path::new(PIN_ROOT).join(instance)
+    }
+
+    /// `<root>/<instance>`, for a root from [`pinfs::resolve`].
+    pub fn pin_dir_under(root: &Path, instance: &str) -> PathBuf {
+        root.join(instance)
     }
 }
 
@@ -178,8 +184,8 @@ pub enum DataplaneError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("mounting bpffs on /sys/fs/bpf: {0}")]
-    Mount(std::io::Error),
+    #[error(transparent)]
+    PinRoot(#[from] pinfs::PinRootError),
     #[error(transparent)]
     Acl(#[from] AclError),
     #[error("punt stream: {0}")]
@@ -273,31 +279,6 @@ fn is_bpffs(path: &Path) -> bool {
     rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
 }
 
-/// Mounts bpffs on /sys/fs/bpf when it is not there yet.
-fn ensure_bpffs() -> Result<()> {
-    let root = Path::new("/sys/fs/bpf");
-    if is_bpffs(root) {
-        return Ok(());
-    }
-    tracing::info!("mounting bpffs on /sys/fs/bpf");
-    let src = c"bpf";
-    let dst = c"/sys/fs/bpf";
-    // SAFETY: static NUL-terminated strings.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            src.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(DataplaneError::Mount(std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
 impl Dataplane {
     /// Loads the programs into the kernel without attaching or pinning
     /// anything: for `BPF_PROG_TEST_RUN` tests and benchmarks.
@@ -372,7 +353,10 @@ impl Dataplane {
         if EBPF_OBJECT.is_empty() {
             return Err(DataplaneError::BuiltWithoutEbpf);
         }
-        ensure_bpffs()?;
+        // Callers that pin elsewhere chose their bpffs (`pinfs::resolve`).
+        if cfg.pin_dir.starts_with("/sys/fs/bpf") {
+            pinfs::ensure_bpffs()?;
+        }
         let pin_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| DataplaneError::Pin { path, source }
