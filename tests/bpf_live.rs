@@ -211,7 +211,8 @@ fn live_egress_guard_trusts_only_the_ike_sockets() {
         .wan
         .enter(|| {
             let r = UdpSocket::bind("0.0.0.0:4500").expect("bind far side");
-            r.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            r.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
             r
         })
         .unwrap();
@@ -254,7 +255,8 @@ fn live_egress_guard_trusts_only_the_ike_sockets() {
         .count();
     assert_eq!(from_ike, 3, "the daemon's IKE crossed: {got:?}");
     assert!(
-        !got.iter().any(|(_, p)| p.windows(6).any(|w| w == b"secret")),
+        !got.iter()
+            .any(|(_, p)| p.windows(6).any(|w| w == b"secret")),
         "protected cleartext from a port-4500 socket crossed: {got:?}"
     );
     dp.detach().unwrap();

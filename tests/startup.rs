@@ -50,7 +50,11 @@ fn first_ping_after_the_socket_appears_is_protected_and_answered() {
         if let Some(st) = west.exited().unwrap() {
             panic!("west exited ({st}):\n{}", west.log());
         }
-        assert!(Instant::now() < deadline, "no control socket:\n{}", west.log());
+        assert!(
+            Instant::now() < deadline,
+            "no control socket:\n{}",
+            west.log()
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     let answered = t.ping(&t.west_lan, EAST_LAN_HOST, 1, 0.2).unwrap();
@@ -58,7 +62,11 @@ fn first_ping_after_the_socket_appears_is_protected_and_answered() {
     t.ping(&t.west_gw, EAST_GW_OUTSIDE, 2, 0.2).unwrap();
     let lines = cap.stop();
     assert!(
-        lines.iter().filter(|l| l.contains("192.0.2.1 > 192.0.2.2")).count() >= 2,
+        lines
+            .iter()
+            .filter(|l| l.contains("192.0.2.1 > 192.0.2.2"))
+            .count()
+            >= 2,
         "the capture works: {lines:?}"
     );
     assert!(
@@ -114,10 +122,17 @@ fn ready_is_notified_only_when_the_gateway_is_up() {
         );
     };
     // What a unit ordered after ipsecgw.service finds at this moment.
-    let lan = sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_INSIDE_IF]))
-        .unwrap();
-    let wan = sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_OUTSIDE_IF]))
-        .unwrap();
+    let lan =
+        sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_INSIDE_IF]))
+            .unwrap();
+    let wan = sh(std::process::Command::new("ip").args([
+        "-n",
+        &t.west_gw,
+        "link",
+        "show",
+        GW_OUTSIDE_IF,
+    ]))
+    .unwrap();
     // bpftool 7.1 knows tcx links by number only: ask the pinned link for
     // its program, then the program for its name.
     let tc_pin = format!("/sys/fs/bpf/ipsecgw/{}/link_ipsec_tc_egress", west.instance);
@@ -157,7 +172,10 @@ fn ready_is_notified_only_when_the_gateway_is_up() {
         );
     }
     assert!(socket_there, "control socket at READY");
-    assert!(answers.is_ok(), "control socket answers at READY: {answers:?}");
+    assert!(
+        answers.is_ok(),
+        "control socket answers at READY: {answers:?}"
+    );
 
     west.stop().unwrap();
     let mut rest = Vec::new();
@@ -205,7 +223,11 @@ fn fail_closed_when_started_by_ip_netns_exec() {
     t.ping(&t.west_gw, EAST_GW_OUTSIDE, 3, 0.2).unwrap();
     let lines = cap.stop();
     assert!(
-        lines.iter().filter(|l| l.contains("192.0.2.1 > 192.0.2.2")).count() >= 3,
+        lines
+            .iter()
+            .filter(|l| l.contains("192.0.2.1 > 192.0.2.2"))
+            .count()
+            >= 3,
         "the capture works: {lines:?}"
     );
     assert!(
@@ -213,8 +235,15 @@ fn fail_closed_when_started_by_ip_netns_exec() {
         "protected cleartext after kill -9 ({answered}/5 pings answered): {:?}",
         leaks(&lines)
     );
-    assert!(pinned_in_host, "pinned in the host's bpffs:\n{}", west.log());
-    assert!(pins.join("link_ipsec_xdp_inside").exists(), "pins outlived the daemon");
+    assert!(
+        pinned_in_host,
+        "pinned in the host's bpffs:\n{}",
+        west.log()
+    );
+    assert!(
+        pins.join("link_ipsec_xdp_inside").exists(),
+        "pins outlived the daemon"
+    );
     drop(west);
     assert!(!pins.exists(), "no stale pins left in the host's bpffs");
 }
@@ -283,8 +312,9 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
         last.contains("--pin-root") && last.contains("--no-persistent-guard"),
         "one-line reason: {err}"
     );
-    let lan = sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_INSIDE_IF]))
-        .unwrap();
+    let lan =
+        sh(std::process::Command::new("ip").args(["-n", &t.west_gw, "link", "show", GW_INSIDE_IF]))
+            .unwrap();
     assert!(
         !String::from_utf8_lossy(&lan.stdout).contains("xdp"),
         "nothing attached by a refused start"
@@ -292,10 +322,7 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
 
     // Told so, it runs on the private bpffs.
     let mut child = run("/sys/fs/bpf/ipsecgw", &["--no-persistent-guard"]);
-    let mut child = child
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = child.stderr(std::process::Stdio::null()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !control.exists() {
         if let Some(st) = child.try_wait().unwrap() {
@@ -304,6 +331,9 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
         assert!(Instant::now() < deadline, "not ready in 20 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(terminate(&mut child, Duration::from_secs(10)), "stops on SIGTERM");
+    assert!(
+        terminate(&mut child, Duration::from_secs(10)),
+        "stops on SIGTERM"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,7 +8,9 @@ mod classify;
 mod parse;
 
 use aya_ebpf::{
-    bindings::{BPF_RB_AVAIL_DATA, TC_ACT_OK, TC_ACT_SHOT, bpf_fib_lookup as FibParams, xdp_action},
+    bindings::{
+        BPF_RB_AVAIL_DATA, TC_ACT_OK, TC_ACT_SHOT, bpf_fib_lookup as FibParams, xdp_action,
+    },
     btf_maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, XskMap},
     helpers::{
         bpf_ktime_get_ns,

@@ -881,7 +881,11 @@ fn unknown_spi_flood_does_not_starve_selector_punts() {
     let before = dp.counters().unwrap();
     for i in 0..SOURCES {
         let out = dp
-            .test_run(Prog::XdpOutside, &esp(source(i), WEST_GW, 0x7000_0000 + i), 1)
+            .test_run(
+                Prog::XdpOutside,
+                &esp(source(i), WEST_GW, 0x7000_0000 + i),
+                1,
+            )
             .unwrap();
         assert_eq!(out.action, XDP_DROP);
     }
@@ -917,7 +921,11 @@ fn unknown_spi_flood_does_not_starve_selector_punts() {
     );
     let ev = drain(&mut punts);
     assert_eq!(ev.len() as u64, 3 + sent + 1);
-    assert!(ev[..3].iter().all(|e| e.kind == PuntKind::NoSa { selector: 10 }));
+    assert!(
+        ev[..3]
+            .iter()
+            .all(|e| e.kind == PuntKind::NoSa { selector: 10 })
+    );
     assert!(
         ev[3..ev.len() - 1]
             .iter()
@@ -937,7 +945,12 @@ fn tc_egress_guard_source_port_is_no_pass() {
     use Verdict::*;
     let mut ike = vec![0u8; 4];
     ike.extend_from_slice(b"secret cleartext behind an IKE marker");
-    let payloads: [&[u8]; 4] = [b"secret cleartext", &ike, &[0xff], &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1]];
+    let payloads: [&[u8]; 4] = [
+        b"secret cleartext",
+        &ike,
+        &[0xff],
+        &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1],
+    ];
     for sport in [500, 4500] {
         for payload in payloads {
             expect(

@@ -18,7 +18,9 @@ impl Capture {
     pub fn start(ns: &str, ifname: &str, filter: &str) -> Result<Capture> {
         let out = std::env::temp_dir().join(format!("{}.cap", crate::topology::unique("cap")));
         let child = Command::new("ip")
-            .args(["netns", "exec", ns, "tcpdump", "-n", "-l", "-i", ifname, filter])
+            .args([
+                "netns", "exec", ns, "tcpdump", "-n", "-l", "-i", ifname, filter,
+            ])
             .stdout(std::fs::File::create(&out)?)
             .stderr(std::fs::File::create(out.with_extension("err"))?)
             .spawn()

@@ -86,7 +86,9 @@ pub fn resolve(requested: Option<&Path>, allow_private: bool) -> Result<PathBuf,
         return Ok(root);
     }
     if allow_private {
-        tracing::warn!("--no-persistent-guard: pins on a private bpffs die with the daemon; after a crash protected traffic is no longer dropped");
+        tracing::warn!(
+            "--no-persistent-guard: pins on a private bpffs die with the daemon; after a crash protected traffic is no longer dropped"
+        );
         ensure_bpffs()?;
         return Ok(PathBuf::from(DEFAULT_PIN_ROOT));
     }
