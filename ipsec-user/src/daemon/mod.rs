@@ -166,7 +166,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
     rt.block_on(async move {
         // A live daemon on our socket: stop before touching its data plane.
         // A stale socket goes, so the path means "ready" from here on.
-        server::claim(control).await?;
+        let claim = server::claim(control).await?;
         let selectors = mapping::selectors(&pre.config);
         let rules = mapping::acl_rules(&pre.config, &selectors);
         let mut dp = Dataplane::load(DataplaneConfig {
@@ -224,7 +224,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         // control socket appear (bound under a temporary name, renamed into
         // place) and does systemd hear READY=1, so whoever waits for
         // either can send protected traffic at once.
-        let listener = server::bind(control).await?;
+        let listener = server::bind_claimed(control, &claim)?;
         let control_ino = server::socket_ino(control);
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
         tokio::spawn(server::serve(listener, ctl_tx));
