@@ -244,8 +244,29 @@ fn fail_closed_when_started_by_ip_netns_exec() {
         pins.join("link_ipsec_xdp_inside").exists(),
         "pins outlived the daemon"
     );
+
+    // Started the same way again, it finds and takes over its pins, and an
+    // orderly stop removes them from the host's bpffs.
+    west.restart().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.ping(&t.west_lan, EAST_LAN_HOST, 1, 0.2).unwrap() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no tunnel after the restart:\n{}",
+            west.log()
+        );
+    }
+    assert!(
+        west.log().contains("pinning in the host's bpffs"),
+        "{}",
+        west.log()
+    );
+    west.stop().unwrap();
+    assert!(
+        !pins.exists(),
+        "the daemon removed its pins at orderly exit"
+    );
     drop(west);
-    assert!(!pins.exists(), "no stale pins left in the host's bpffs");
 }
 
 /// Runs `cmd` to its end, killing it (by PID) if it is still running after

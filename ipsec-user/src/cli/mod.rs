@@ -66,7 +66,8 @@ pub struct RunArgs {
     pub config: PathBuf,
     #[arg(long, value_enum, default_value_t = XdpMode::Native)]
     pub xdp_mode: XdpMode,
-    /// Instance name: BPF pins live under /sys/fs/bpf/ipsecgw/<instance>/.
+    /// Instance name: BPF pins live under <pin root>/<instance>/ (see
+    /// --pin-root; by default /sys/fs/bpf/ipsecgw/<instance>/).
     /// Defaults to a name derived from the control socket path.
     #[arg(long)]
     pub instance: Option<String>,

@@ -4,7 +4,9 @@
 //! `ipsec-user/build.rs` from `ipsec-ebpf`), attaches XDP to the inside and
 //! outside interfaces and the TC egress guard to the outside interface,
 //! and pins maps and links under a per-instance bpffs directory so the
-//! guard keeps dropping protected cleartext after the daemon dies. A new
+//! guard keeps dropping protected cleartext after the daemon dies. That
+//! directory must be on a bpffs that outlives the daemon ([`pinfs`]
+//! chooses it, or refuses). A new
 //! `load` with the same pin directory reuses the pinned maps (the ACL stays
 //! enforced) and atomically swaps the programs behind the pinned links
 //! (`bpf_link_update`); SAs of the dead daemon are cleared. If the object
