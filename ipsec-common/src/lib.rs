@@ -20,8 +20,11 @@ pub mod map_names {
     pub const PUNT_RING: &str = "PUNT_RING";
     pub const PUNT_GCRA: &str = "PUNT_GCRA";
     pub const PUNT_CFG: &str = "PUNT_CFG";
+    pub const PUNT_SPI_PEERS: &str = "PUNT_SPI_PEERS";
+    pub const PUNT_SPI_GCRA: &str = "PUNT_SPI_GCRA";
     pub const XSK_INSIDE: &str = "XSK_INSIDE";
     pub const XSK_OUTSIDE: &str = "XSK_OUTSIDE";
+    pub const IKE_SOCKETS: &str = "IKE_SOCKETS";
 
     /// Every map, for pinning and cleanup.
     pub const ALL: &[&str] = &[
@@ -37,8 +40,11 @@ pub mod map_names {
         PUNT_RING,
         PUNT_GCRA,
         PUNT_CFG,
+        PUNT_SPI_PEERS,
+        PUNT_SPI_GCRA,
         XSK_INSIDE,
         XSK_OUTSIDE,
+        IKE_SOCKETS,
     ];
 }
 
@@ -249,37 +255,52 @@ pub const PUNT_EVENT_SIZE: usize = core::mem::size_of::<PuntEvent>();
 /// Ring buffer size in bytes (power of two, multiple of the page size).
 pub const PUNT_RING_BYTES: u32 = 64 * 1024;
 
-/// `PUNT_CFG[0]`: a GCRA rate limit per selector. Zero fields mean the
-/// defaults below.
+/// `PUNT_CFG[0]`: the GCRA rate limits of punt events. Zero fields mean
+/// the defaults below.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PuntConfig {
     /// Minimum spacing between events of one selector, in ns.
     pub interval_ns: u64,
-    /// Events allowed back to back.
+    /// Events of one selector allowed back to back.
     pub burst: u64,
+    /// Minimum spacing between unknown-SPI events, all sources together
+    /// (one global bucket), in ns.
+    pub spi_interval_ns: u64,
+    /// Unknown-SPI events allowed back to back.
+    pub spi_burst: u64,
 }
 
 pub const PUNT_DEFAULT_INTERVAL_NS: u64 = 100_000_000;
 pub const PUNT_DEFAULT_BURST: u64 = 5;
+/// Unknown-SPI recovery needs one event per restarted peer, and the
+/// daemon ignores a peer's further events while it negotiates with it:
+/// 10 per second for all peers together is plenty.
+pub const PUNT_SPI_DEFAULT_INTERVAL_NS: u64 = 100_000_000;
+pub const PUNT_SPI_DEFAULT_BURST: u64 = 5;
+/// Unknown-SPI events are written only while the ring holds at most this
+/// many bytes of unread events (half of it): the other half always stays
+/// free for selector punts, which bring tunnels up.
+pub const PUNT_SPI_RING_MAX_USED: u64 = PUNT_RING_BYTES as u64 / 2;
+/// Entries of `PUNT_SPI_PEERS`: configured peer addresses.
+pub const PUNT_SPI_MAX_PEERS: u32 = 16_384;
 
-/// Key of `PUNT_GCRA` for unknown-SPI events from outer source `src`
-/// (host order): the top bit set, so it never equals a selector number
-/// (selectors are small and allocated from 1).
-#[inline(always)]
-pub const fn punt_key_unknown_spi(src: u32) -> u32 {
-    0x8000_0000 | (src & 0x7fff_ffff)
-}
-
-/// `PUNT_GCRA[selector]` (or [`punt_key_unknown_spi`]): theoretical arrival time of the next event, on
-/// the coarse monotonic clock (`bpf_ktime_get_coarse_ns`, one scheduler
-/// tick of resolution: ample for intervals of tens of milliseconds, and far
-/// cheaper per held packet than the precise clock).
+/// `PUNT_GCRA[selector]` (per selector, an LRU map that only selectors
+/// use) and `PUNT_SPI_GCRA[0]` (the one bucket of unknown-SPI events):
+/// theoretical arrival time of the next event, on the coarse monotonic
+/// clock (`bpf_ktime_get_coarse_ns`, one scheduler tick of resolution:
+/// ample for intervals of tens of milliseconds, and far cheaper per held
+/// packet than the precise clock).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PuntGcra {
     pub tat_ns: u64,
 }
+
+/// Entries of `IKE_SOCKETS`: the socket cookies (`SO_COOKIE`) of the
+/// daemon's IKE sockets (UDP 500 and 4500), the only local senders whose
+/// UDP from those ports the TC egress guard trusts without classifying.
+pub const IKE_SOCKETS_MAX: u32 = 8;
 
 // ---------------------------------------------------------------------------
 // XDP metadata: what the program decided, for the ESP engine
@@ -365,9 +386,18 @@ pub enum Verdict {
     PuntRateLimited = 23,
     PuntRingFull = 24,
     InFragment = 25,
+    /// ESP for an unknown SPI from an address that is no configured peer
+    /// (not in `PUNT_SPI_PEERS`): no event.
+    PuntSpiNotPeer = 26,
+    /// ESP for an unknown SPI from a peer, over the global unknown-SPI
+    /// bucket: no event.
+    PuntSpiRateLimited = 27,
+    /// ESP for an unknown SPI from a peer while the ring is more than half
+    /// full (the rest is kept for selector punts): no event.
+    PuntSpiRingReserved = 28,
 }
 
-pub const VERDICT_COUNT: u32 = 26;
+pub const VERDICT_COUNT: u32 = 29;
 
 // ---------------------------------------------------------------------------
 // aya::Pod for userspace

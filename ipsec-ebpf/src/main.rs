@@ -8,11 +8,16 @@ mod classify;
 mod parse;
 
 use aya_ebpf::{
-    bindings::{TC_ACT_OK, TC_ACT_SHOT, bpf_fib_lookup as FibParams, xdp_action},
+    bindings::{
+        BPF_RB_AVAIL_DATA, TC_ACT_OK, TC_ACT_SHOT, bpf_fib_lookup as FibParams, xdp_action,
+    },
     btf_maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf, XskMap},
     helpers::{
         bpf_ktime_get_ns,
-        generated::{bpf_fib_lookup, bpf_ktime_get_coarse_ns, bpf_xdp_adjust_meta},
+        generated::{
+            bpf_fib_lookup, bpf_get_socket_cookie, bpf_ktime_get_coarse_ns, bpf_ringbuf_query,
+            bpf_xdp_adjust_meta,
+        },
     },
     macros::{btf_map, classifier, xdp},
     programs::{TcContext, XdpContext},
@@ -37,6 +42,22 @@ static PUNT_RING: RingBuf<PuntEvent, { PUNT_RING_BYTES as usize }> = RingBuf::ne
 static PUNT_GCRA: LruHashMap<u32, PuntGcra, 4096> = LruHashMap::new();
 #[btf_map]
 static PUNT_CFG: Array<PuntConfig, 1> = Array::new();
+/// Configured peer addresses (host order): the only sources whose ESP for
+/// an unknown SPI is worth an event. Written by userspace only, so not
+/// preallocated (BPF_F_NO_PREALLOC = 1).
+#[btf_map]
+static PUNT_SPI_PEERS: aya_ebpf::btf_maps::HashMap<u32, u32, { PUNT_SPI_MAX_PEERS as usize }, 1> =
+    aya_ebpf::btf_maps::HashMap::new();
+/// The one GCRA bucket of unknown-SPI events. Apart from `PUNT_GCRA`, so
+/// that no number of (spoofed) sources can evict a selector's bucket.
+#[btf_map]
+static PUNT_SPI_GCRA: Array<PuntGcra, 1> = Array::new();
+/// Socket cookies of the daemon's IKE sockets (value unused). Cookies are
+/// unique per boot and never reused, so a dead daemon's entries match
+/// nothing.
+#[btf_map]
+static IKE_SOCKETS: aya_ebpf::btf_maps::HashMap<u64, u32, { IKE_SOCKETS_MAX as usize }> =
+    aya_ebpf::btf_maps::HashMap::new();
 #[btf_map]
 static XSK_INSIDE: XskMap<64> = XskMap::new();
 #[btf_map]
@@ -176,7 +197,7 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
         );
     }
     // Protected, no SA yet: tell the daemon (rate-limited) and hold it.
-    punt(ctx, &pkt, m.selector, m.selector, 0);
+    punt(ctx, &pkt, m.selector);
     let meta = XdpMeta {
         magic: XDP_META_MAGIC,
         kind: META_KIND_HOLD,
@@ -250,61 +271,72 @@ fn fib_toward_peer(ctx: &XdpContext, sa: &OutboundSa, pkt: &Ipv4Pkt, meta: &mut 
     meta.dmac = p.dmac;
 }
 
-/// GCRA rate limit per `key`, then one event into the ring buffer with
-/// `id` in its `selector` field and `flags` (plus `PUNT_PORTS_UNKNOWN` when
-/// the ports could not be read). Keys: the selector for traffic without an
-/// SA, [`punt_key_unknown_spi`] of the outer source for ESP with an unknown
-/// SPI (so one noisy source cannot starve a selector, nor the reverse).
-/// The verdicts `PuntSent`, `PuntRateLimited` and `PuntRingFull` count
-/// both kinds of event.
+/// `interval` and `burst` with zero meaning the default, clamped so that
+/// `interval * (burst - 1)` fits in u64 without a 128-bit multiply (which
+/// BPF lacks): an interval up to ~18 min, bursts up to 1024.
 #[inline(always)]
-fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, key: u32, id: u32, flags: u8) {
-    let (interval, burst) = match PUNT_CFG.get(0) {
-        Some(c) => (
-            if c.interval_ns == 0 {
-                PUNT_DEFAULT_INTERVAL_NS
-            } else {
-                c.interval_ns
-            },
-            if c.burst == 0 {
-                PUNT_DEFAULT_BURST
-            } else {
-                c.burst
-            },
-        ),
-        None => (PUNT_DEFAULT_INTERVAL_NS, PUNT_DEFAULT_BURST),
-    };
-    // The coarse clock (CLOCK_MONOTONIC_COARSE, one tick of resolution)
-    // is enough for a limit counted in tens of milliseconds and costs a
-    // few ns; `bpf_ktime_get_ns` reads the clocksource on every held
-    // packet (measured: ~30 ns). Within one tick at most `burst` (plus
-    // tick / interval) events pass, so the limit still holds.
-    // SAFETY: helper without arguments.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
-    // Clamped so the product fits in u64 without a 128-bit multiply (which
-    // BPF lacks): an interval up to ~18 min, bursts up to 1024.
+fn gcra_params(interval: u64, burst: u64, d_interval: u64, d_burst: u64) -> (u64, u64) {
+    let interval = if interval == 0 { d_interval } else { interval };
+    let burst = if burst == 0 { d_burst } else { burst };
     let interval = if interval > (1 << 40) {
         1 << 40
     } else {
         interval
     };
     let burst = if burst > 1024 { 1024 } else { burst };
+    (interval, burst)
+}
+
+/// GCRA on bucket `g`: true (and the bucket charged) when one more event
+/// fits. Races between CPUs only make the limit approximate.
+#[inline(always)]
+fn gcra_take(g: *mut PuntGcra, now: u64, interval: u64, burst: u64) -> bool {
     let tolerance = interval * (burst - 1);
-    match PUNT_GCRA.get_ptr_mut(key) {
+    // SAFETY: valid map value pointer.
+    let tat = unsafe { (*g).tat_ns };
+    if now.saturating_add(tolerance) < tat {
+        return false;
+    }
+    let base = if tat > now { tat } else { now };
+    unsafe { (*g).tat_ns = base + interval };
+    true
+}
+
+/// The coarse clock (CLOCK_MONOTONIC_COARSE, one tick of resolution) is
+/// enough for a limit counted in tens of milliseconds and costs a few ns;
+/// `bpf_ktime_get_ns` reads the clocksource on every held packet
+/// (measured: ~30 ns). Within one tick at most `burst` (plus tick /
+/// interval) events pass, so the limit still holds.
+#[inline(always)]
+fn coarse_now() -> u64 {
+    // SAFETY: helper without arguments.
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
+
+/// Protected traffic of `selector` without an SA: GCRA rate limit per
+/// selector (`PUNT_GCRA`, an LRU only selectors use), then one event.
+#[inline(always)]
+fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
+    let (interval, burst) = match PUNT_CFG.get(0) {
+        Some(c) => gcra_params(
+            c.interval_ns,
+            c.burst,
+            PUNT_DEFAULT_INTERVAL_NS,
+            PUNT_DEFAULT_BURST,
+        ),
+        None => (PUNT_DEFAULT_INTERVAL_NS, PUNT_DEFAULT_BURST),
+    };
+    let now = coarse_now();
+    match PUNT_GCRA.get_ptr_mut(selector) {
         Some(g) => {
-            // SAFETY: valid map value pointer; races between CPUs only make
-            // the limit approximate.
-            let tat = unsafe { (*g).tat_ns };
-            if now.saturating_add(tolerance) < tat {
+            if !gcra_take(g, now, interval, burst) {
                 count(Verdict::PuntRateLimited);
                 return;
             }
-            let base = if tat > now { tat } else { now };
-            unsafe { (*g).tat_ns = base + interval };
         }
         None => {
             let _ = PUNT_GCRA.insert(
-                key,
+                selector,
                 PuntGcra {
                     tat_ns: now + interval,
                 },
@@ -312,6 +344,56 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, key: u32, id: u32, flags: u8) {
             );
         }
     }
+    emit(ctx, pkt, selector, 0);
+}
+
+/// ESP from `pkt.src` for an unknown `spi`: an event only when the source
+/// is a configured peer (`PUNT_SPI_PEERS`), within the one global
+/// unknown-SPI bucket, and while the ring is at most half full. Sources
+/// are spoofable, so none of this touches what selector punts rely on:
+/// their buckets live in another map and half the ring stays theirs.
+#[inline(always)]
+fn punt_unknown_spi(ctx: &XdpContext, pkt: &Ipv4Pkt, spi: u32) {
+    // SAFETY: read-only lookup.
+    if unsafe { PUNT_SPI_PEERS.get(&pkt.src) }.is_none() {
+        count(Verdict::PuntSpiNotPeer);
+        return;
+    }
+    let (interval, burst) = match PUNT_CFG.get(0) {
+        Some(c) => gcra_params(
+            c.spi_interval_ns,
+            c.spi_burst,
+            PUNT_SPI_DEFAULT_INTERVAL_NS,
+            PUNT_SPI_DEFAULT_BURST,
+        ),
+        None => (PUNT_SPI_DEFAULT_INTERVAL_NS, PUNT_SPI_DEFAULT_BURST),
+    };
+    let Some(g) = PUNT_SPI_GCRA.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: the map pointer of our own ring buffer, a plain query.
+    let used = unsafe {
+        bpf_ringbuf_query(
+            &PUNT_RING as *const _ as *mut core::ffi::c_void,
+            BPF_RB_AVAIL_DATA as u64,
+        )
+    };
+    if used > PUNT_SPI_RING_MAX_USED {
+        count(Verdict::PuntSpiRingReserved);
+        return;
+    }
+    if !gcra_take(g, coarse_now(), interval, burst) {
+        count(Verdict::PuntSpiRateLimited);
+        return;
+    }
+    emit(ctx, pkt, spi, PUNT_UNKNOWN_SPI);
+}
+
+/// One event into the ring buffer with `id` in its `selector` field and
+/// `flags` (plus `PUNT_PORTS_UNKNOWN` when the ports could not be read).
+/// `PuntSent` and `PuntRingFull` count both kinds of event.
+#[inline(always)]
+fn emit(ctx: &XdpContext, pkt: &Ipv4Pkt, id: u32, flags: u8) {
     let ev = PuntEvent {
         selector: id,
         src: pkt.src.to_be_bytes(),
@@ -426,17 +508,10 @@ fn to_engine(ctx: &XdpContext, pkt: &Ipv4Pkt, spi: u32, flags: u8) -> u32 {
     // SAFETY: read-only copy.
     let Some(sa) = (unsafe { IN_SPI.get(spi) }).copied() else {
         count(Verdict::OutUnknownSpiDrop);
-        // The peer may hold SAs we lost (we restarted): tell the daemon,
-        // which decides whether the source is a configured peer. Limited
-        // per source address, so a flood of random SPIs from one host
-        // costs at most `burst` events per interval.
-        punt(
-            ctx,
-            pkt,
-            punt_key_unknown_spi(pkt.src),
-            spi,
-            PUNT_UNKNOWN_SPI,
-        );
+        // A configured peer may hold SAs we lost (we restarted): tell
+        // the daemon, within limits no spoofed flood can push onto
+        // selector punts (see `punt_unknown_spi`).
+        punt_unknown_spi(ctx, pkt, spi);
         return xdp_action::XDP_DROP;
     };
     let meta = XdpMeta {
@@ -491,15 +566,18 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
         }
         Parsed::Ipv4(p) => p,
     };
-    // Ciphertext always passes; IKE passes when this host sends it from
-    // its IKE ports (forwarded traffic has an ingress ifindex).
-    // SAFETY: reading a field of our own context.
-    let ingress = unsafe { (*ctx.skb.skb).ingress_ifindex };
+    // Ciphertext always passes (the engine's ESP-in-UDP leaves through
+    // AF_XDP and never reaches TC). UDP from port 500/4500 passes
+    // unclassified only when it comes from one of the daemon's IKE
+    // sockets, told by the socket cookie: the port alone proves nothing,
+    // since any local user can bind 4500 on another address (say the
+    // inside one) and send protected cleartext from it. Forwarded traffic
+    // has an ingress ifindex and no local socket.
     if pkt.proto == IPPROTO_ESP
         || (pkt.proto == IPPROTO_UDP
             && pkt.ports_known
-            && ingress == 0
-            && (pkt.sport == IKE_PORT || pkt.sport == NATT_PORT))
+            && (pkt.sport == IKE_PORT || pkt.sport == NATT_PORT)
+            && from_ike_socket(ctx))
     {
         count(Verdict::TcEspIkePass);
         return TC_ACT_OK as i32;
@@ -514,6 +592,19 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
     }
     count(Verdict::TcOtherPass);
     TC_ACT_OK as i32
+}
+
+/// Was this locally sent by one of the daemon's IKE sockets?
+#[inline(always)]
+fn from_ike_socket(ctx: &TcContext) -> bool {
+    // SAFETY: reading a field of our own context.
+    if unsafe { (*ctx.skb.skb).ingress_ifindex } != 0 {
+        return false;
+    }
+    // SAFETY: helper call on our own context; 0 when the skb has no socket.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.skb.skb as *mut core::ffi::c_void) };
+    // SAFETY: read-only lookup.
+    cookie != 0 && unsafe { IKE_SOCKETS.get(&cookie) }.is_some()
 }
 
 #[cfg(not(test))]

@@ -588,6 +588,7 @@ fn outside_verdicts() {
     let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
     use Verdict::*;
     dp.install_inbound_spi(0x1000_0001, 9).unwrap();
+    dp.set_unknown_spi_peers(&[ip(EAST_GW)]).unwrap();
     let ike = udp(EAST_GW, WEST_GW, 500, 500, &[0u8; 40]);
     expect(&dp, Prog::XdpOutside, &ike, XDP_PASS, &[OutIkePass]);
     expect(
@@ -729,12 +730,12 @@ fn outside_verdicts() {
     assert_eq!(ev[0].kind, PuntKind::UnknownSpi { spi: 0x1000_0001 });
 }
 
-/// Unknown-SPI events are limited per outer source address, in buckets of
-/// their own: a burst from one source yields at most `burst` events, another
-/// source and the selectors keep theirs (even a source whose address equals
-/// a selector number in its low bits).
+/// Unknown-SPI events come only from configured peers, within one global
+/// bucket of their own: a non-peer source is counted and never punted; a
+/// peer's burst empties the bucket for every source; the selectors keep
+/// their own buckets whatever the unknown-SPI traffic did.
 #[test]
-fn unknown_spi_punt_rate_limit() {
+fn unknown_spi_punts_only_for_peers_in_their_own_bucket() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -742,22 +743,56 @@ fn unknown_spi_punt_rate_limit() {
     let mut dp = open();
     dp.set_acl(&standard_acl()).unwrap();
     dp.set_punt_rate(Duration::from_secs(3600), 3).unwrap();
+    dp.set_unknown_spi_punt_rate(Duration::from_secs(3600), 2)
+        .unwrap();
     let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
     use Verdict::*;
+    let out = Prog::XdpOutside;
 
-    let before = dp.counters().unwrap();
-    for i in 0..50u32 {
-        let out = dp
-            .test_run(Prog::XdpOutside, &esp(EAST_GW, WEST_GW, 0x4000_0000 + i), 1)
-            .unwrap();
-        assert_eq!(out.action, XDP_DROP);
+    // No peers configured: nobody's unknown SPI is worth an event.
+    for i in 0..20u32 {
+        expect(
+            &dp,
+            out,
+            &esp(EAST_GW, WEST_GW, 0x4000_0000 + i),
+            XDP_DROP,
+            &[OutUnknownSpiDrop, PuntSpiNotPeer],
+        );
     }
-    let d = dp.counters().unwrap().since(&before);
-    assert_eq!(d.values[OutUnknownSpiDrop as usize], 50);
-    assert_eq!(d.values[PuntSent as usize], 3);
-    assert_eq!(d.values[PuntRateLimited as usize], 47);
+    assert!(drain(&mut punts).is_empty());
+
+    let other_peer = [203, 0, 113, 99];
+    dp.set_unknown_spi_peers(&[ip(EAST_GW), ip(other_peer)])
+        .unwrap();
+    // A non-peer stays silent next to configured peers.
+    expect(
+        &dp,
+        out,
+        &esp([192, 0, 2, 200], WEST_GW, 0x4100_0000),
+        XDP_DROP,
+        &[OutUnknownSpiDrop, PuntSpiNotPeer],
+    );
+    for i in 0..2u32 {
+        expect(
+            &dp,
+            out,
+            &esp(EAST_GW, WEST_GW, 0x4000_0000 + i),
+            XDP_DROP,
+            &[OutUnknownSpiDrop, PuntSent],
+        );
+    }
+    // The bucket is global: empty for the other peer too.
+    for src in [EAST_GW, other_peer] {
+        expect(
+            &dp,
+            out,
+            &esp(src, WEST_GW, 0x4200_0000),
+            XDP_DROP,
+            &[OutUnknownSpiDrop, PuntSpiRateLimited],
+        );
+    }
     let ev = drain(&mut punts);
-    assert_eq!(ev.len(), 3, "at most the burst: {ev:?}");
+    assert_eq!(ev.len(), 2, "{ev:?}");
     for (i, e) in ev.iter().enumerate() {
         assert_eq!(
             e.kind,
@@ -768,19 +803,7 @@ fn unknown_spi_punt_rate_limit() {
         assert_eq!(e.src, ip(EAST_GW));
     }
 
-    // Another source has its own bucket.
-    expect(
-        &dp,
-        Prog::XdpOutside,
-        &esp([203, 0, 113, 99], WEST_GW, 0x5000_0000),
-        XDP_DROP,
-        &[OutUnknownSpiDrop, PuntSent],
-    );
-    assert_eq!(drain(&mut punts)[0].src, ip([203, 0, 113, 99]));
-
-    // Selector 10's bucket is not a source's: exhaust it, then ESP from
-    // 0.0.0.10 and 128.0.0.10 (both keyed 0x8000_000a, one bucket with
-    // room for both) still punts, and selector 10 stays limited.
+    // Selector 10 has its whole burst, as if no unknown SPI was seen.
     let frame = udp(WEST_LAN, EAST_LAN, 1, 2, b"x");
     for _ in 0..3 {
         expect(
@@ -798,24 +821,54 @@ fn unknown_spi_punt_rate_limit() {
         XDP_DROP,
         &[InHoldNoSocketDrop, PuntRateLimited],
     );
-    for src in [[0, 0, 0, 10], [128, 0, 0, 10]] {
+    assert_eq!(drain(&mut punts).len(), 3);
+
+    // A peer taken out of the configuration is a stranger again.
+    dp.set_unknown_spi_peers(&[ip(other_peer)]).unwrap();
+    expect(
+        &dp,
+        out,
+        &esp(EAST_GW, WEST_GW, 0x4300_0000),
+        XDP_DROP,
+        &[OutUnknownSpiDrop, PuntSpiNotPeer],
+    );
+}
+
+/// A flood of unknown-SPI ESP from 5,000 sources, every one a configured
+/// peer, with the global bucket opened wide: the events stop when the ring
+/// is half full, a selector's bucket is not evicted (it stays limited),
+/// and a selector that never punted still gets its event into the ring.
+#[test]
+fn unknown_spi_flood_does_not_starve_selector_punts() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut dp = open();
+    dp.set_acl(&standard_acl()).unwrap();
+    dp.set_punt_rate(Duration::from_secs(3600), 3).unwrap();
+    // Wide open: only the ring reserve stands between the flood and the
+    // selectors.
+    dp.set_unknown_spi_punt_rate(Duration::from_nanos(1), 1024)
+        .unwrap();
+    let mut punts = rt.block_on(async { dp.punt_events() }).unwrap();
+    use Verdict::*;
+
+    const SOURCES: u32 = 5_000;
+    let source = |i: u32| [198, 18 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
+    let peers: Vec<Ipv4Addr> = (0..SOURCES).map(|i| ip(source(i))).collect();
+    dp.set_unknown_spi_peers(&peers).unwrap();
+
+    let frame = udp(WEST_LAN, EAST_LAN, 1, 2, b"x");
+    for _ in 0..3 {
         expect(
             &dp,
-            Prog::XdpOutside,
-            &esp(src, WEST_GW, 0x6000_0000),
+            Prog::XdpInside,
+            &frame,
             XDP_DROP,
-            &[OutUnknownSpiDrop, PuntSent],
+            &[InHoldNoSocketDrop, PuntSent],
         );
     }
-    let ev = drain(&mut punts);
-    assert_eq!(ev.len(), 5);
-    assert!(
-        ev[..3]
-            .iter()
-            .all(|e| e.kind == PuntKind::NoSa { selector: 10 })
-    );
-    assert_eq!(ev[3].kind, PuntKind::UnknownSpi { spi: 0x6000_0000 });
-    assert_eq!(ev[4].src, ip([128, 0, 0, 10]));
     expect(
         &dp,
         Prog::XdpInside,
@@ -823,6 +876,92 @@ fn unknown_spi_punt_rate_limit() {
         XDP_DROP,
         &[InHoldNoSocketDrop, PuntRateLimited],
     );
+
+    // Nobody reads the ring during the flood (the daemon is busy or slow).
+    let before = dp.counters().unwrap();
+    for i in 0..SOURCES {
+        let out = dp
+            .test_run(
+                Prog::XdpOutside,
+                &esp(source(i), WEST_GW, 0x7000_0000 + i),
+                1,
+            )
+            .unwrap();
+        assert_eq!(out.action, XDP_DROP);
+    }
+    let d = dp.counters().unwrap().since(&before);
+    assert_eq!(d.get(OutUnknownSpiDrop), SOURCES as u64);
+    let sent = d.get(PuntSent);
+    // A ring record is the event plus an 8-byte header.
+    let record = (ipsec_common::PUNT_EVENT_SIZE + 8) as u64;
+    assert!(sent > 0, "no unknown-SPI event at all: {:?}", d.nonzero());
+    assert!(
+        sent * record <= ipsec_common::PUNT_SPI_RING_MAX_USED + record,
+        "{sent} unknown-SPI events took more than half the ring"
+    );
+    assert_eq!(d.get(PuntSpiRingReserved), SOURCES as u64 - sent);
+    assert_eq!(d.get(PuntRingFull), 0);
+    assert_eq!(d.get(PuntSpiNotPeer), 0);
+
+    // Selector 10's bucket survived 5,000 other keys: still limited.
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &frame,
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntRateLimited],
+    );
+    // Selector 20 (TCP 443) finds room in the ring.
+    expect(
+        &dp,
+        Prog::XdpInside,
+        &tcp(WEST_LAN, [192, 0, 2, 129], 1, 443),
+        XDP_DROP,
+        &[InHoldNoSocketDrop, PuntSent],
+    );
+    let ev = drain(&mut punts);
+    assert_eq!(ev.len() as u64, 3 + sent + 1);
+    assert!(
+        ev[..3]
+            .iter()
+            .all(|e| e.kind == PuntKind::NoSa { selector: 10 })
+    );
+    assert!(
+        ev[3..ev.len() - 1]
+            .iter()
+            .all(|e| matches!(e.kind, PuntKind::UnknownSpi { .. }))
+    );
+    assert_eq!(ev.last().unwrap().kind, PuntKind::NoSa { selector: 20 });
+}
+
+/// Local UDP from port 500 or 4500 that is not from the daemon's IKE
+/// sockets is classified like any other packet: protected cleartext from
+/// such a port is dropped, whatever its payload looks like (the non-ESP
+/// marker of IKE, a keepalive, an SPI).
+#[test]
+fn tc_egress_guard_source_port_is_no_pass() {
+    let mut dp = open();
+    dp.set_acl(&standard_acl()).unwrap();
+    use Verdict::*;
+    let mut ike = vec![0u8; 4];
+    ike.extend_from_slice(b"secret cleartext behind an IKE marker");
+    let payloads: [&[u8]; 4] = [
+        b"secret cleartext",
+        &ike,
+        &[0xff],
+        &[0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1],
+    ];
+    for sport in [500, 4500] {
+        for payload in payloads {
+            expect(
+                &dp,
+                Prog::TcEgress,
+                &udp(WEST_LAN, EAST_LAN, sport, 4500, payload),
+                TC_ACT_SHOT,
+                &[TcProtectedDrop],
+            );
+        }
+    }
 }
 
 #[test]
@@ -876,19 +1015,23 @@ fn tc_egress_guard() {
         TC_ACT_OK,
         &[TcEspIkePass],
     );
+    // IKE between the gateways is not protected: it passes, classified
+    // (under test-run the skb's socket is a fresh dummy, never the
+    // daemon's; `live_egress_guard_trusts_only_the_ike_sockets` covers
+    // the daemon's own sockets).
     expect(
         &dp,
         tc,
         &udp(WEST_GW, EAST_GW, 500, 500, &[0; 28]),
         TC_ACT_OK,
-        &[TcEspIkePass],
+        &[TcOtherPass],
     );
     expect(
         &dp,
         tc,
         &udp(WEST_GW, EAST_GW, 4500, 4500, &[0; 28]),
         TC_ACT_OK,
-        &[TcEspIkePass],
+        &[TcOtherPass],
     );
     expect(&dp, tc, &ipv6_udp(), TC_ACT_OK, &[TcNonIpv4Pass]);
     expect(&dp, tc, &arp(), TC_ACT_OK, &[TcNonIpv4Pass]);

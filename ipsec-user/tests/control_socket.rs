@@ -74,3 +74,34 @@ fn serves_requests_and_survives_bad_ones() {
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A starting daemon claims its socket path before it is ready: the path
+/// stays absent (it appears only at `bind_claimed`), and a second daemon
+/// is refused although nothing listens yet. The claim ends with its holder.
+#[test]
+fn a_claimed_path_is_refused_before_the_socket_exists() {
+    let dir = std::env::temp_dir().join(format!("ipsecgw-claim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("control.sock");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let claim = rt.block_on(server::claim(&path)).unwrap();
+    assert!(!path.exists(), "no socket before the daemon is ready");
+    let again = rt.block_on(server::claim(&path));
+    assert!(
+        matches!(again, Err(server::ServerError::InUse(_))),
+        "{again:?}"
+    );
+    let listener = {
+        let _guard = rt.enter();
+        server::bind_claimed(&path, &claim).unwrap()
+    };
+    assert!(path.exists());
+    drop(listener);
+    drop(claim);
+    // The holder is gone (its socket file is stale): the path is free.
+    let claim = rt.block_on(server::claim(&path)).unwrap();
+    assert!(!path.exists(), "the stale socket was removed");
+    drop(claim);
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}

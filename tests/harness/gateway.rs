@@ -60,6 +60,18 @@ pub fn in_netns(cmd: &mut Command, netns: &str) -> Result<()> {
     Ok(())
 }
 
+/// How the harness puts a daemon into its namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// setns(CLONE_NEWNET) before exec: only the network namespace, the
+    /// host's mounts (and its bpffs) stay.
+    JoinNetns,
+    /// `ip netns exec NS ipsecgw ...`, as an operator starts it by hand:
+    /// also a private mount namespace with a fresh /sys, whose
+    /// /sys/fs/bpf is not the host's bpffs.
+    IpNetnsExec,
+}
+
 pub struct Gateway {
     pub name: String,
     pub netns: String,
@@ -68,6 +80,8 @@ pub struct Gateway {
     pub instance: String,
     extra_args: Vec<String>,
     rust_log: String,
+    launch: Launch,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -88,13 +102,48 @@ impl Gateway {
         extra_args: &[&str],
         rust_log: &str,
     ) -> Result<Gateway> {
+        let mut gw = Self::prepare(name, netns, config, extra_args, rust_log)?;
+        gw.spawn(false)?;
+        gw.wait_ready(Duration::from_secs(20))?;
+        Ok(gw)
+    }
+
+    /// Starts `ipsecgw run` the way `launch` says, with extra environment
+    /// `env`, and returns at once: for tests of start-up itself (call
+    /// [`Gateway::wait_ready`] or watch the control socket).
+    pub fn launch(
+        name: &str,
+        netns: &str,
+        config: &str,
+        extra_args: &[&str],
+        launch: Launch,
+        env: &[(&str, &str)],
+    ) -> Result<Gateway> {
+        let level = std::env::var("IPSECGW_TEST_LOG").unwrap_or_else(|_| "info".into());
+        let mut gw = Self::prepare(name, netns, config, extra_args, &level)?;
+        gw.launch = launch;
+        gw.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        gw.spawn(false)?;
+        Ok(gw)
+    }
+
+    fn prepare(
+        name: &str,
+        netns: &str,
+        config: &str,
+        extra_args: &[&str],
+        rust_log: &str,
+    ) -> Result<Gateway> {
         let instance = crate::topology::unique(name);
         let dir = std::env::temp_dir().join(format!("ipsecgw-test-{instance}"));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
         fs::write(dir.join("gateway.conf"), config)?;
         let control = dir.join("control.sock");
-        let mut gw = Gateway {
+        Ok(Gateway {
             name: name.into(),
             netns: netns.into(),
             dir,
@@ -102,11 +151,10 @@ impl Gateway {
             instance,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             rust_log: rust_log.into(),
+            launch: Launch::JoinNetns,
+            env: Vec::new(),
             child: None,
-        };
-        gw.spawn(false)?;
-        gw.wait_ready(Duration::from_secs(20))?;
-        Ok(gw)
+        })
     }
 
     /// Starts the daemon again with the same instance name (so it finds
@@ -125,12 +173,23 @@ impl Gateway {
             .write(true)
             .truncate(!append)
             .open(self.dir.join("daemon.log"))?;
-        // Join only the network namespace (not `ip netns exec`, which also
-        // makes a mount namespace with its own /sys): BPF pins must live in
-        // the host's bpffs so the egress guard outlives a crashed daemon.
-        let mut cmd = Command::new(ipsecgw_bin());
-        in_netns(&mut cmd, &self.netns)?;
+        // By default join only the network namespace; `ip netns exec`
+        // (which also makes a mount namespace with its own /sys) is what
+        // the daemon must survive too: see `Launch`.
+        let mut cmd = match self.launch {
+            Launch::JoinNetns => {
+                let mut c = Command::new(ipsecgw_bin());
+                in_netns(&mut c, &self.netns)?;
+                c
+            }
+            Launch::IpNetnsExec => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &self.netns]).arg(ipsecgw_bin());
+                c
+            }
+        };
         let child = cmd
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .arg("run")
             .arg("--config")
             .arg(self.config_path())
@@ -149,7 +208,9 @@ impl Gateway {
         Ok(())
     }
 
-    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+    /// Waits until the control socket answers (fails with the log if the
+    /// daemon exits first or `limit` passes).
+    pub fn wait_ready(&mut self, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(child) = self.child.as_mut()
@@ -169,6 +230,14 @@ impl Gateway {
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The daemon's exit status, if it has exited (then it is reaped).
+    pub fn exited(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        match self.child.as_mut() {
+            Some(c) => Ok(c.try_wait()?),
+            None => Ok(None),
         }
     }
 

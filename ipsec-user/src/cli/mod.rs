@@ -66,10 +66,24 @@ pub struct RunArgs {
     pub config: PathBuf,
     #[arg(long, value_enum, default_value_t = XdpMode::Native)]
     pub xdp_mode: XdpMode,
-    /// Instance name: BPF pins live under /sys/fs/bpf/ipsecgw/<instance>/.
+    /// Instance name: BPF pins live under <pin root>/<instance>/ (see
+    /// --pin-root; by default /sys/fs/bpf/ipsecgw/<instance>/).
     /// Defaults to a name derived from the control socket path.
     #[arg(long)]
     pub instance: Option<String>,
+    /// bpffs directory under which each instance pins its programs and
+    /// maps (DIR/<instance>/), default /sys/fs/bpf/ipsecgw. It must be a
+    /// bpffs that outlives the daemon (the host's): the pins keep XDP and
+    /// the egress guard attached after a crash. In a private mount
+    /// namespace (`ip netns exec`) the default goes to the host's bpffs
+    /// through /proc/1/root.
+    #[arg(long, value_name = "DIR")]
+    pub pin_root: Option<PathBuf>,
+    /// Start even when the pins cannot outlive the daemon (a bpffs private
+    /// to its mount namespace). After a crash the programs go with it and
+    /// protected traffic is routed in cleartext: for throwaway setups only.
+    #[arg(long)]
+    pub no_persistent_guard: bool,
     /// First IKE retransmission interval in milliseconds (it doubles on
     /// each of the 5 tries; default 2000). Hidden: the default suits real
     /// peers; tests use a short one to see an unreachable peer fail fast.

@@ -13,6 +13,7 @@ pub mod mapping;
 mod metrics;
 mod metrics_http;
 mod narrowed;
+pub mod notify;
 mod preflight;
 
 use std::collections::HashMap;
@@ -190,11 +191,17 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         .instance
         .clone()
         .unwrap_or_else(|| preflight::instance_from_socket(control));
+    // Before anything is attached: pins that would die with us would take
+    // the fail-closed guard along at the first crash.
+    let pin_root =
+        crate::dataplane::pinfs::resolve(args.pin_root.as_deref(), args.no_persistent_guard)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = server::bind(control).await?;
+        // A live daemon on our socket: stop before touching its data plane.
+        // A stale socket goes, so the path means "ready" from here on.
+        let claim = server::claim(control).await?;
         let selectors = mapping::selectors(&pre.config);
         let rules = mapping::acl_rules(&pre.config, &selectors);
         let mut dp = Dataplane::load(DataplaneConfig {
@@ -204,11 +211,20 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 XdpMode::Native => crate::dataplane::XdpMode::Native,
                 XdpMode::Skb => crate::dataplane::XdpMode::Skb,
             },
-            pin_dir: DataplaneConfig::pin_dir_for(&instance),
+            pin_dir: DataplaneConfig::pin_dir_under(&pin_root, &instance),
         })
         .context("loading the BPF data plane")?;
         dp.set_acl(&rules).context("installing the crypto-map ACLs")?;
         let acl = narrowed::NarrowedAcl::new(rules);
+        // Unknown-SPI events only for configured peers (sources are
+        // spoofable), and none at all when recovery is off.
+        let spi_peers: Vec<Ipv4Addr> = if pre.config.invalid_spi_recovery {
+            selectors.iter().flat_map(|s| s.peers.iter().copied()).collect()
+        } else {
+            Vec::new()
+        };
+        dp.set_unknown_spi_peers(&spi_peers)
+            .context("installing the peers for invalid-SPI recovery")?;
         let workers = Workers::spawn(&WorkerConfig {
             queue: 0,
             inside: pre.inside_if.clone(),
@@ -227,6 +243,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
 
         let sock500 = bind_udp(pre.local, 500).await?;
         let sock4500 = bind_udp(pre.local, 4500).await?;
+        {
+            use std::os::fd::AsRawFd;
+            dp.set_ike_sockets(&[sock500.as_raw_fd(), sock4500.as_raw_fd()])
+                .context("telling the egress guard about the IKE sockets")?;
+        }
         let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);
@@ -234,6 +255,13 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut engine = Engine::new(ike_local);
         engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
 
+        // Ready: the data plane is attached with the ACLs, the engine has
+        // its AF_XDP sockets, the IKE sockets are bound. Only now does the
+        // control socket appear (bound under a temporary name, renamed into
+        // place) and does systemd hear READY=1, so whoever waits for
+        // either can send protected traffic at once.
+        let listener = server::bind_claimed(control, &claim)?;
+        let control_ino = server::socket_ino(control);
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<server::Pending>(16);
         tokio::spawn(server::serve(listener, ctl_tx));
         // Off unless asked for: it opens a TCP port.
@@ -244,6 +272,9 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 .with_context(|| format!("cannot listen for metrics on {addr}"))?;
             info!(%addr, "serving Prometheus metrics on /metrics");
             tokio::spawn(metrics_http::serve(l, scrape_tx));
+        }
+        if let Err(e) = notify::notify(notify::READY) {
+            warn!(error = %e, "telling the service manager we are ready failed");
         }
 
         let mut d = Daemon {
@@ -313,6 +344,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             }
         }
         info!("shutting down: deleting SAs and detaching the data plane");
+        let _ = notify::notify(notify::STOPPING);
+        server::unlink_if_ours(control, control_ino);
         let outs = d.engine.delete_isakmp(Instant::now(), None);
         d.apply(outs).await;
         d.workers.stop();

@@ -30,6 +30,9 @@ pub const ALL_VERDICTS: [Verdict; VERDICT_COUNT as usize] = [
     Verdict::PuntRateLimited,
     Verdict::PuntRingFull,
     Verdict::InFragment,
+    Verdict::PuntSpiNotPeer,
+    Verdict::PuntSpiRateLimited,
+    Verdict::PuntSpiRingReserved,
 ];
 
 /// A stable snake_case name for logs, JSON and `show` output.
@@ -61,6 +64,9 @@ pub fn verdict_name(v: Verdict) -> &'static str {
         Verdict::PuntRateLimited => "punt_event_rate_limited",
         Verdict::PuntRingFull => "punt_event_ring_full",
         Verdict::InFragment => "inside_fragment_seen",
+        Verdict::PuntSpiNotPeer => "punt_unknown_spi_not_peer",
+        Verdict::PuntSpiRateLimited => "punt_unknown_spi_rate_limited",
+        Verdict::PuntSpiRingReserved => "punt_unknown_spi_ring_reserved",
     }
 }
 

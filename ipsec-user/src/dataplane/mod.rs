@@ -4,7 +4,9 @@
 //! `ipsec-user/build.rs` from `ipsec-ebpf`), attaches XDP to the inside and
 //! outside interfaces and the TC egress guard to the outside interface,
 //! and pins maps and links under a per-instance bpffs directory so the
-//! guard keeps dropping protected cleartext after the daemon dies. A new
+//! guard keeps dropping protected cleartext after the daemon dies. That
+//! directory must be on a bpffs that outlives the daemon ([`pinfs`]
+//! chooses it, or refuses). A new
 //! `load` with the same pin directory reuses the pinned maps (the ACL stays
 //! enforced) and atomically swaps the programs behind the pinned links
 //! (`bpf_link_update`); SAs of the dead daemon are cleared. If the object
@@ -26,9 +28,10 @@
 //!   engine); reassembled raw ESP has no kernel handler here and dies in
 //!   the stack. It is ciphertext either way. Malformed IPv4 also goes to
 //!   the stack, which drops it.
-//! - TC egress passes ESP always and IKE (UDP from port 500/4500) only when
-//!   locally originated (no ingress ifindex); other IPv4 that matches a
-//!   `permit` line is dropped, malformed IPv4 too.
+//! - TC egress passes ESP always and UDP from port 500/4500 unclassified
+//!   only when one of the daemon's IKE sockets sent it (socket cookie in
+//!   `IKE_SOCKETS`, see [`Dataplane::set_ike_sockets`]); other IPv4 that
+//!   matches a `permit` line is dropped, malformed IPv4 too.
 //! - The engine learns the verdict from `bpf_xdp_adjust_meta` metadata
 //!   ([`meta::decode`] on the 28 bytes before the frame in UMEM); verified
 //!   with a real AF_XDP socket in copy mode on veth (`tests/bpf_live.rs`).
@@ -37,6 +40,7 @@ pub mod acl;
 pub mod bench;
 pub mod counters;
 pub mod meta;
+pub mod pinfs;
 pub mod punt;
 
 use std::{
@@ -73,8 +77,8 @@ pub use punt::{PuntDecodeError, PuntEvent, PuntKind, PuntStream};
 /// The eBPF object, empty when built with `IPSECGW_SKIP_EBPF=1`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ipsec-ebpf.o"));
 
-/// Root of all instances' pins.
-pub const PIN_ROOT: &str = "/sys/fs/bpf/ipsecgw";
+/// Root of all instances' pins by default (see [`pinfs::resolve`]).
+pub const PIN_ROOT: &str = pinfs::DEFAULT_PIN_ROOT;
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -99,6 +103,11 @@ impl DataplaneConfig {
     /// `/sys/fs/bpf/ipsecgw/<instance>`.
     pub fn pin_dir_for(instance: &str) -> PathBuf {
         Path::new(PIN_ROOT).join(instance)
+    }
+
+    /// `<root>/<instance>`, for a root from [`pinfs::resolve`].
+    pub fn pin_dir_under(root: &Path, instance: &str) -> PathBuf {
+        root.join(instance)
     }
 }
 
@@ -177,12 +186,16 @@ pub enum DataplaneError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("mounting bpffs on /sys/fs/bpf: {0}")]
-    Mount(std::io::Error),
+    #[error(transparent)]
+    PinRoot(#[from] pinfs::PinRootError),
     #[error(transparent)]
     Acl(#[from] AclError),
     #[error("punt stream: {0}")]
     Punt(std::io::Error),
+    #[error("{0} peer addresses for unknown-SPI events: at most {max}", max = ipsec_common::PUNT_SPI_MAX_PEERS)]
+    TooManyPeers(usize),
+    #[error("IKE socket for the egress guard: {0}")]
+    IkeSocket(std::io::Error),
     #[error("punt stream already taken")]
     PuntTaken,
     #[error("benchmark took the wrong path: {runs} runs, {counted} counted as {expected}")]
@@ -219,9 +232,11 @@ pub struct Dataplane {
     sa_stats: PerCpuHashMap<MapData, u32, SaCounters>,
     verdicts: PerCpuArray<MapData, u64>,
     punt_cfg: Array<MapData, PuntConfig>,
+    punt_spi_peers: HashMap<MapData, u32, u32>,
     punt_ring: Option<RingBuf<MapData>>,
     xsk_inside: XskMap<MapData>,
     xsk_outside: XskMap<MapData>,
+    ike_sockets: HashMap<MapData, u64, u32>,
 }
 
 /// Cheap content hash (FNV-1a) of the object: pinned maps are reused only
@@ -235,6 +250,27 @@ fn object_hash() -> String {
     format!("{h:016x}")
 }
 
+/// The kernel's unique, never reused identifier of a socket (`SO_COOKIE`),
+/// which `bpf_get_socket_cookie` returns for its packets.
+fn socket_cookie(fd: RawFd) -> std::io::Result<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt into a u64 of the stated length.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cookie)
+}
+
 fn is_bpffs(path: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
         return false;
@@ -243,31 +279,6 @@ fn is_bpffs(path: &Path) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
     rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
-}
-
-/// Mounts bpffs on /sys/fs/bpf when it is not there yet.
-fn ensure_bpffs() -> Result<()> {
-    let root = Path::new("/sys/fs/bpf");
-    if is_bpffs(root) {
-        return Ok(());
-    }
-    tracing::info!("mounting bpffs on /sys/fs/bpf");
-    let src = c"bpf";
-    let dst = c"/sys/fs/bpf";
-    // SAFETY: static NUL-terminated strings.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            src.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(DataplaneError::Mount(std::io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 impl Dataplane {
@@ -323,9 +334,11 @@ impl Dataplane {
             sa_stats: take!(names::SA_STATS),
             verdicts: take!(names::VERDICTS),
             punt_cfg: take!(names::PUNT_CFG),
+            punt_spi_peers: take!(names::PUNT_SPI_PEERS),
             punt_ring: Some(take!(names::PUNT_RING)),
             xsk_inside: take!(names::XSK_INSIDE),
             xsk_outside: take!(names::XSK_OUTSIDE),
+            ike_sockets: take!(names::IKE_SOCKETS),
             ebpf,
             pin_dir: pin_dir.map(Path::to_path_buf),
             links: Vec::new(),
@@ -342,7 +355,10 @@ impl Dataplane {
         if EBPF_OBJECT.is_empty() {
             return Err(DataplaneError::BuiltWithoutEbpf);
         }
-        ensure_bpffs()?;
+        // Callers that pin elsewhere chose their bpffs (`pinfs::resolve`).
+        if cfg.pin_dir.starts_with("/sys/fs/bpf") {
+            pinfs::ensure_bpffs()?;
+        }
         let pin_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| DataplaneError::Pin { path, source }
@@ -645,11 +661,86 @@ impl Dataplane {
     /// Rate limit of punt events per selector (`burst` back to back, then
     /// one per `interval`).
     pub fn set_punt_rate(&mut self, interval: Duration, burst: u32) -> Result<()> {
-        let v = PuntConfig {
-            interval_ns: interval.as_nanos().min(u64::MAX as u128) as u64,
-            burst: burst as u64,
-        };
+        let mut v = self.punt_config()?;
+        v.interval_ns = interval.as_nanos().min(u64::MAX as u128) as u64;
+        v.burst = burst as u64;
         self.punt_cfg.set(0, v, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    /// Rate limit of unknown-SPI events, all sources together (`burst`
+    /// back to back, then one per `interval`).
+    pub fn set_unknown_spi_punt_rate(&mut self, interval: Duration, burst: u32) -> Result<()> {
+        let mut v = self.punt_config()?;
+        v.spi_interval_ns = interval.as_nanos().min(u64::MAX as u128) as u64;
+        v.spi_burst = burst as u64;
+        self.punt_cfg.set(0, v, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    fn punt_config(&self) -> Result<PuntConfig> {
+        self.punt_cfg.get(&0, 0).map_err(map_err(names::PUNT_CFG))
+    }
+
+    /// The peer addresses whose ESP for an unknown SPI is punted (all
+    /// others are only counted): replaces the whole set. Empty turns
+    /// unknown-SPI events off.
+    pub fn set_unknown_spi_peers(&mut self, peers: &[Ipv4Addr]) -> Result<()> {
+        let want: std::collections::HashSet<u32> = peers.iter().map(|a| u32::from(*a)).collect();
+        if want.len() > ipsec_common::PUNT_SPI_MAX_PEERS as usize {
+            return Err(DataplaneError::TooManyPeers(want.len()));
+        }
+        let stale: Vec<u32> = self
+            .punt_spi_peers
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            match self.punt_spi_peers.remove(&k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(names::PUNT_SPI_PEERS)(e)),
+            }
+        }
+        for k in want {
+            self.punt_spi_peers
+                .insert(k, 1, 0)
+                .map_err(map_err(names::PUNT_SPI_PEERS))?;
+        }
+        Ok(())
+    }
+
+    /// The daemon's IKE sockets (UDP 500 and 4500): the TC egress guard
+    /// passes UDP from those ports only when one of these sockets sent it.
+    /// Replaces the whole set (a dead daemon's cookies are dropped).
+    pub fn set_ike_sockets(&mut self, fds: &[RawFd]) -> Result<()> {
+        if fds.len() > ipsec_common::IKE_SOCKETS_MAX as usize {
+            return Err(DataplaneError::IkeSocket(std::io::Error::other(format!(
+                "{} IKE sockets, at most {}",
+                fds.len(),
+                ipsec_common::IKE_SOCKETS_MAX
+            ))));
+        }
+        let mut want = Vec::with_capacity(fds.len());
+        for &fd in fds {
+            want.push(socket_cookie(fd).map_err(DataplaneError::IkeSocket)?);
+        }
+        let stale: Vec<u64> = self
+            .ike_sockets
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            match self.ike_sockets.remove(&k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(names::IKE_SOCKETS)(e)),
+            }
+        }
+        for k in want {
+            self.ike_sockets
+                .insert(k, 1, 0)
+                .map_err(map_err(names::IKE_SOCKETS))?;
+        }
+        Ok(())
     }
 
     /// The punt event stream (once). Needs a tokio runtime.
