@@ -110,4 +110,28 @@ fn the_package_installs_into_a_clean_debian_12_root_and_checks_its_config() {
     eprintln!("ipsecgw check in the clean root:\n{check}");
     let unit = std::fs::read_to_string(root.join("lib/systemd/system/ipsecgw.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/sbin/ipsecgw run"), "{unit}");
+    assert!(
+        unit.contains("ExecReload=/usr/sbin/ipsecgw reload"),
+        "{unit}"
+    );
+    assert!(unit.contains("Type=notify"), "{unit}");
+    // systemd accepts the unit (the minimal root has no systemd: verify it
+    // on this host, pointing at the binary the package installed).
+    let installed = root.join("usr/sbin/ipsecgw");
+    let check_unit = scratch.0.join("ipsecgw.service");
+    std::fs::write(
+        &check_unit,
+        unit.replace("/usr/sbin/ipsecgw", installed.to_str().unwrap()),
+    )
+    .unwrap();
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&check_unit)
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success() && v.stderr.is_empty(),
+        "systemd-analyze verify:\n{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
 }

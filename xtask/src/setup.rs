@@ -31,6 +31,8 @@ const APT_PACKAGES: &[&str] = &[
     // the metrics test scrapes with curl and checks with promtool
     "curl",
     "prometheus",
+    // systemd-analyze verifies the packaged unit
+    "systemd",
     "strongswan-charon",
     "strongswan-swanctl",
     "libcharon-extra-plugins",

@@ -46,6 +46,13 @@ pub enum Top {
         #[command(subcommand)]
         what: ClearWhat,
     },
+    /// Apply a changed configuration to the running daemon without cutting
+    /// unchanged tunnels (also SIGHUP). Nothing changes if it fails check.
+    Reload {
+        /// Another file (default: the one the daemon was started with).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Change log verbosity of the running daemon.
     Debug {
         #[command(subcommand)]
@@ -276,6 +283,21 @@ pub fn main() -> Result<()> {
                 },
             };
             print!("{}", render::render(&ask(cmd)?, false));
+            Ok(())
+        }
+        Top::Reload { config } => {
+            // The daemon reads the file: name it from where we stand.
+            let config = match config {
+                Some(p) => Some(
+                    std::fs::canonicalize(&p)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
+                ),
+                None => None,
+            };
+            print!(
+                "{}",
+                render::render(&ask(Command::Reload { config })?, false)
+            );
             Ok(())
         }
         Top::Debug {

@@ -39,6 +39,10 @@ pub enum Command {
     },
     /// Dataplane verdict counters (for tests and `bpftool`-less checks).
     ShowDataplane,
+    /// Apply a new configuration (the daemon's own file when `None`).
+    Reload {
+        config: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,10 +15,11 @@ mod metrics_http;
 mod narrowed;
 pub mod notify;
 mod preflight;
+mod reload;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -157,6 +158,10 @@ struct Daemon {
     path_mtu: u32,
     /// `--esp-first-seq`: consumed by the first outbound SA installed.
     esp_first_seq: Option<u64>,
+    /// The file `reload` reads when given none: the one `run` was given.
+    config_path: PathBuf,
+    /// The selectors' signatures, for the next reload.
+    reload: reload::Current,
     /// The ACL lines in the data plane: configured plus narrowed ones.
     acl: narrowed::NarrowedAcl,
     failure_log: failure_log::FailureLog,
@@ -202,7 +207,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         // A live daemon on our socket: stop before touching its data plane.
         // A stale socket goes, so the path means "ready" from here on.
         let claim = server::claim(control).await?;
-        let selectors = mapping::selectors(&pre.config);
+        // Selector ids stay with their tunnel across reloads.
+        let (reload_state, selectors, ike_peers) = reload::Current::new(&pre.config);
         let rules = mapping::acl_rules(&pre.config, &selectors);
         let mut dp = Dataplane::load(DataplaneConfig {
             inside_if: pre.inside_if.clone(),
@@ -218,12 +224,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let acl = narrowed::NarrowedAcl::new(rules);
         // Unknown-SPI events only for configured peers (sources are
         // spoofable), and none at all when recovery is off.
-        let spi_peers: Vec<Ipv4Addr> = if pre.config.invalid_spi_recovery {
-            selectors.iter().flat_map(|s| s.peers.iter().copied()).collect()
-        } else {
-            Vec::new()
-        };
-        dp.set_unknown_spi_peers(&spi_peers)
+        dp.set_unknown_spi_peers(&unknown_spi_peers(&pre.config, &selectors))
             .context("installing the peers for invalid-SPI recovery")?;
         let workers = Workers::spawn(&WorkerConfig {
             queue: 0,
@@ -253,7 +254,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             ike_local.retransmit_base = Duration::from_millis(ms);
         }
         let mut engine = Engine::new(ike_local);
-        engine.set_peers(mapping::ike_peers(&pre.config, &selectors));
+        engine.set_peers(ike_peers);
 
         // Ready: the data plane is attached with the ACLs, the engine has
         // its AF_XDP sockets, the IKE sockets are bound. Only now does the
@@ -280,6 +281,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut d = Daemon {
             cfg: pre.config,
             selectors,
+            config_path: args.config.clone(),
+            reload: reload_state,
             local: pre.local,
             engine,
             dp,
@@ -301,6 +304,8 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         info!(local = %d.local, inside = %pre.inside_if, outside = %pre.outside_if, selectors = d.selectors.len(), "ipsecgw running");
 
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // SIGHUP: reload the configuration file (`systemctl reload`).
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut buf500 = vec![0u8; MAX_DATAGRAM];
         let mut buf4500 = vec![0u8; MAX_DATAGRAM];
         // Housekeeping reads the workers' counters: often enough that a
@@ -341,6 +346,10 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 _ = tick.tick() => d.housekeeping().await,
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = hup.recv() => match d.reload(None).await {
+                    Ok(s) => info!("SIGHUP: {s}"),
+                    Err(e) => warn!("SIGHUP: reload refused, nothing changed: {e:#}"),
+                },
             }
         }
         info!("shutting down: deleting SAs and detaching the data plane");
@@ -352,6 +361,19 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         d.dp.detach()?;
         Ok(())
     })
+}
+
+/// Unknown-SPI events only for configured peers (sources are spoofable),
+/// and none at all when recovery is off.
+fn unknown_spi_peers(cfg: &Config, selectors: &[SelectorInfo]) -> Vec<Ipv4Addr> {
+    if cfg.invalid_spi_recovery {
+        selectors
+            .iter()
+            .flat_map(|s| s.peers.iter().copied())
+            .collect()
+    } else {
+        Vec::new()
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -535,6 +557,73 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// `ipsecgw reload` / SIGHUP: apply a new configuration, changing only
+    /// what differs (`reload.rs` decides, tunnel by tunnel). Nothing
+    /// changes when the file does not pass `check`, or when it moves the
+    /// interfaces (that takes a restart).
+    async fn reload(&mut self, path: Option<PathBuf>) -> Result<String> {
+        let path = path.unwrap_or_else(|| self.config_path.clone());
+        let cfg = preflight::load_checked(&path)?;
+        if cfg.interfaces != self.cfg.interfaces {
+            anyhow::bail!(
+                "the interface lines changed: binding other interfaces or addresses takes a restart"
+            );
+        }
+        let now = Instant::now();
+        let plan = reload::plan(&self.reload, &cfg);
+        // Removed or changed tunnels: their SAs go, the peer told.
+        let doomed: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| plan.removed.contains(&c.selector))
+            .map(|c| c.inbound_spi)
+            .collect();
+        for spi in doomed {
+            if let Some(s) = self
+                .children
+                .iter()
+                .find(|c| c.inbound_spi == spi)
+                .and_then(|c| self.sessions.get_mut(&c.peer))
+            {
+                s.end_reason = "Administrator Reset";
+            }
+            let outs = self.engine.expire_child(now, spi);
+            self.apply(outs).await;
+        }
+        // A peer whose key, policies or keepalives changed: its phase 1
+        // was made with the old ones.
+        for peer in &plan.stale_peers {
+            let outs = self.engine.delete_isakmp(now, Some(*peer));
+            self.apply(outs).await;
+        }
+        self.engine.set_peers(plan.peers);
+        let rules = mapping::acl_rules(&cfg, &plan.selectors);
+        self.acl.rebase(rules);
+        self.dp
+            .set_acl(&self.acl.rules())
+            .context("installing the new crypto-map ACLs")?;
+        self.dp
+            .set_unknown_spi_peers(&unknown_spi_peers(&cfg, &plan.selectors))
+            .context("installing the peers for invalid-SPI recovery")?;
+        let live: Vec<u32> = plan.selectors.iter().map(|s| s.id).collect();
+        self.initiating.retain(|sel, _| live.contains(sel));
+        self.selectors = plan.selectors;
+        self.cfg = cfg;
+        self.reload = plan.next;
+        let summary = format!(
+            "reloaded {}: {} tunnel(s) unchanged, {} removed or changed, {} new",
+            path.display(),
+            plan.kept,
+            plan.removed.len(),
+            plan.added
+        );
+        // `reload --config FILE` applies FILE once; the daemon's own file
+        // stays the one it was started with, so `systemctl reload` (and
+        // SIGHUP) never picks up a file someone tried by hand.
+        info!("{summary}");
+        Ok(summary)
     }
 
     /// The tunnel-group a peer authenticates with, as ASA names it.
@@ -941,6 +1030,10 @@ impl Daemon {
                 self.initiating.clear();
                 Reply::ok(ReplyData::Done("cleared ISAKMP SAs".into()))
             }
+            Command::Reload { config } => match self.reload(config).await {
+                Ok(s) => Reply::ok(ReplyData::Done(s)),
+                Err(e) => Reply::error(format!("reload refused, nothing changed: {e:#}")),
+            },
             Command::Debug { facility, level } => match self.log.set(facility, level) {
                 Ok(s) => Reply::ok(ReplyData::Done(s)),
                 Err(e) => Reply::error(e.to_string()),

@@ -106,6 +106,15 @@ impl NarrowedAcl {
         (id, true)
     }
 
+    /// New configured lines (a reload): narrowed lines of selectors still
+    /// configured stay, the others go.
+    pub fn rebase(&mut self, base: Vec<AclRule>) {
+        self.base = base;
+        let base = &self.base;
+        self.extra
+            .retain(|e| base.iter().any(|r| r.selector == e.parent));
+    }
+
     /// A child on data-plane selector `id` is gone; true when its line went
     /// with it (the rules changed).
     pub fn release(&mut self, id: u32) -> bool {

@@ -82,38 +82,44 @@ pub fn instance_from_socket(control: &Path) -> String {
     format!("sock-{h:016x}")
 }
 
-pub fn preflight(args: &RunArgs) -> Result<Preflight> {
-    if unsafe { libc::geteuid() } != 0 {
-        bail!("ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets");
-    }
-    let config_text = std::fs::read_to_string(&args.config)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.config.display()))?;
+/// Reads `path`, parses and checks it: the configuration, or one line
+/// saying why not (the first error). Warnings go to the log.
+pub fn load_checked(path: &Path) -> Result<config::Config> {
+    let config_text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let parsed = match config::parse(&config_text) {
         Ok(p) => p,
         Err(errors) => bail!(
             "{} does not load ({} error(s)); first: {} (run `ipsecgw check --config {}`)",
-            args.config.display(),
+            path.display(),
             errors.errors.len(),
             errors
                 .errors
                 .first()
                 .map(|e| e.to_string())
                 .unwrap_or_default(),
-            args.config.display()
+            path.display()
         ),
     };
     let diags = config::check(&parsed);
     if let Some(first) = diags.iter().find(|d| d.is_error()) {
         bail!(
             "{} does not pass check: {first} (run `ipsecgw check --config {}`)",
-            args.config.display(),
-            args.config.display()
+            path.display(),
+            path.display()
         );
     }
     for d in diags.iter().filter(|d| !d.is_error()) {
         tracing::warn!("config: {d}");
     }
-    let cfg = parsed.config;
+    Ok(parsed.config)
+}
+
+pub fn preflight(args: &RunArgs) -> Result<Preflight> {
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets");
+    }
+    let cfg = load_checked(&args.config)?;
     let outside_nameif = cfg
         .crypto_maps
         .iter()
