@@ -704,6 +704,7 @@ impl Daemon {
                         ("engine_bad_meta", s.bad_meta),
                         ("engine_frag_needed_sent", s.frag_needed_sent),
                         ("engine_mss_clamped", s.mss_clamped),
+                        ("engine_csum_completed", s.csum_completed),
                         ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
                         ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
                         (

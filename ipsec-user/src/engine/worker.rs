@@ -98,6 +98,8 @@ pub struct EngineStats {
     pub frag_needed_sent: u64,
     pub mss_clamped: u64,
     pub decap_errors: u64,
+    /// TCP/UDP checksums finished for senders that left them to offload.
+    pub csum_completed: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
     pub xsk_inside: super::xsk::SocketStats,
     pub xsk_outside: super::xsk::SocketStats,
@@ -106,7 +108,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 16] = [
+        let pairs: [(&mut u64, u64); 17] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -123,6 +125,7 @@ impl EngineStats {
             (&mut self.frag_needed_sent, o.frag_needed_sent),
             (&mut self.mss_clamped, o.mss_clamped),
             (&mut self.decap_errors, o.decap_errors),
+            (&mut self.csum_completed, o.csum_completed),
         ];
         for (a, b) in pairs {
             *a += b;
@@ -502,8 +505,8 @@ impl Worker {
         }
     }
 
-    /// What comes before encapsulating a packet with SA `sa_id`: the MSS
-    /// clamp, the path-MTU check (a too-big DF packet gets ICMP
+    /// What comes before encapsulating a packet with SA `sa_id`: a
+    /// checksum left to offload finished, the MSS clamp, the path-MTU check (a too-big DF packet gets ICMP
     /// fragmentation-needed back and is not sent) and the next hop toward
     /// the peer. Returns the (source, destination) MACs, or None when the
     /// packet is not to be encrypted (and has been counted).
@@ -513,6 +516,11 @@ impl Worker {
         inner: &mut [u8],
         now: Instant,
     ) -> Option<([u8; 6], [u8; 6])> {
+        // First, so the clamp's incremental update starts from a real
+        // checksum, not a pseudo-header sum.
+        if esp::complete_partial_checksum(inner) {
+            self.stats.csum_completed += 1;
+        }
         if self.cfg.tcp_mss != 0 && esp::clamp_tcp_mss(inner, self.cfg.tcp_mss) {
             self.stats.mss_clamped += 1;
         }

@@ -28,6 +28,7 @@
 //! InboundSa::counters / needs_rekey / expired / highest_seq
 //!
 //! parse_outer(ipv4_packet) / parse_outer_ethernet(frame) -> Result<OuterEsp, OuterError>
+//! complete_partial_checksum(ipv4_packet: &mut [u8]) -> bool   // CHECKSUM_PARTIAL senders
 //! clamp_tcp_mss(ipv4_packet: &mut [u8], max_mss: u16) -> bool
 //! build_frag_needed(inner, next_hop_mtu, our_addr, out) -> Result<usize, IcmpError>
 //! HoldQueue::new(capacity, max_packet, max_age) / push / drain
@@ -47,6 +48,7 @@ pub mod ipv4;
 pub mod mss;
 pub mod outbound;
 pub mod outer;
+pub mod partial_csum;
 pub mod replay;
 pub mod sa;
 pub mod transform;
@@ -60,6 +62,7 @@ pub use inbound::InboundSa;
 pub use mss::{DEFAULT_MSS, clamp_tcp_mss};
 pub use outbound::OutboundSa;
 pub use outer::{OuterError, OuterEsp, parse_outer, parse_outer_ethernet};
+pub use partial_csum::complete_partial_checksum;
 pub use replay::{REPLAY_WINDOW, ReplayVerdict};
 pub use sa::{SaParams, Selector, volume_rekey_due};
 
