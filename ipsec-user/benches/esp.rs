@@ -457,6 +457,7 @@ fn ratios() {
 /// pseudo-header sum in the field (what a CHECKSUM_PARTIAL sender leaves).
 fn tcp_packet(partial: bool) -> Vec<u8> {
     let mut p = inner_packet();
+    p[4..8].copy_from_slice(&[0, 1, 0x40, 0]); // ident 1, DF, no fragment
     p[9] = 6;
     p[32] = 5 << 4;
     p[36..38].copy_from_slice(&[0, 0]);

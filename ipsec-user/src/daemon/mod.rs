@@ -705,6 +705,9 @@ impl Daemon {
                         ("engine_frag_needed_sent", s.frag_needed_sent),
                         ("engine_mss_clamped", s.mss_clamped),
                         ("engine_csum_completed", s.csum_completed),
+                        ("engine_icmp_rate_limited", s.icmp_rate_limited),
+                        ("engine_resolver_busy", s.resolver_busy),
+                        ("engine_next_hop_evictions", s.next_hop_evictions),
                         ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
                         ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
                         (

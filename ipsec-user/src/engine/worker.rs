@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use xdpilone::xdp::XdpDesc;
 
 use super::neigh::{Netlink, interface_mac};
+use super::next_hop::{self, Lookup, NextHops};
 use super::xsk::{FRAME_SIZE, Xsk, XskError};
 use crate::dataplane::meta::{self, FrameMeta, FrameVerdict};
-use crate::esp::{self, HoldQueue, InboundSa, OutboundSa, SaCounters};
+use crate::esp::{self, HoldQueue, IcmpRateLimiter, InboundSa, OutboundSa, SaCounters};
 
 const BATCH: u32 = 64;
 const EMPTY_DESC: XdpDesc = XdpDesc {
@@ -28,10 +29,14 @@ const ETH_HLEN: usize = 14;
 /// Packets held per selector while its SA is negotiated, and for how long.
 pub const HOLD_PACKETS: usize = 64;
 pub const HOLD_TIME: Duration = Duration::from_secs(2);
-/// Decrypted packets waiting for the kernel to resolve their next hop.
+/// Packets waiting for the resolver thread to find their next hop.
 const PENDING_MAX: usize = 128;
 const PENDING_TIME: Duration = Duration::from_secs(1);
-const NEIGH_TTL: Duration = Duration::from_secs(5);
+/// Hold queues waiting at once for their peer's next hop.
+const AWAITING_MAX: usize = 64;
+/// How long the next hop toward a peer is used before it is looked up
+/// again (when the XDP program's FIB answer did not refresh it).
+const NEIGH_TTL: Duration = next_hop::POSITIVE_TTL;
 
 /// What the daemon asks of the worker.
 pub enum WorkerCmd {
@@ -100,6 +105,12 @@ pub struct EngineStats {
     pub decap_errors: u64,
     /// TCP/UDP checksums finished for senders that left them to offload.
     pub csum_completed: u64,
+    /// ICMP errors not sent: over the per-source or total rate.
+    pub icmp_rate_limited: u64,
+    /// Next-hop misses not asked: the resolver thread was behind.
+    pub resolver_busy: u64,
+    /// Next-hop cache entries evicted (least recently used first).
+    pub next_hop_evictions: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
     pub xsk_inside: super::xsk::SocketStats,
     pub xsk_outside: super::xsk::SocketStats,
@@ -108,7 +119,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 17] = [
+        let pairs: [(&mut u64, u64); 20] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -126,6 +137,9 @@ impl EngineStats {
             (&mut self.mss_clamped, o.mss_clamped),
             (&mut self.decap_errors, o.decap_errors),
             (&mut self.csum_completed, o.csum_completed),
+            (&mut self.icmp_rate_limited, o.icmp_rate_limited),
+            (&mut self.resolver_busy, o.resolver_busy),
+            (&mut self.next_hop_evictions, o.next_hop_evictions),
         ];
         for (a, b) in pairs {
             *a += b;
@@ -170,16 +184,19 @@ pub struct WorkerConfig {
 pub struct Worker {
     cfg: WorkerConfig,
     xsk: Xsk,
-    nl: Netlink,
+    /// Next-hop MACs, resolved by a thread of their own.
+    next_hops: NextHops,
+    icmp_limit: IcmpRateLimiter,
     inside_mac: [u8; 6],
     outside_mac: [u8; 6],
     out_by_id: HashMap<u32, Outbound>,
     out_by_selector: HashMap<u32, u32>,
     inbound: HashMap<u32, Box<InboundSa>>,
     hold: HashMap<u32, HoldQueue>,
-    neigh: HashMap<Ipv4Addr, ([u8; 6], Instant)>,
     pending: Vec<Pending>,
-    last_neigh_query: Instant,
+    /// Hold queues waiting for the next hop toward their peer:
+    /// (selector, SA, since).
+    awaiting_peer: Vec<(u32, u32, Instant)>,
     tx_in: Vec<XdpDesc>,
     tx_out: Vec<XdpDesc>,
     stats: EngineStats,
@@ -197,7 +214,11 @@ impl Worker {
     /// Opens the sockets. Call from a thread in the gateway's namespace.
     pub fn new(cfg: WorkerConfig) -> Result<Worker, WorkerError> {
         let xsk = Xsk::open(&cfg.inside, &cfg.outside, cfg.queue)?;
+        // Opened here, in the gateway's namespace, and handed to the
+        // resolver thread.
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
+        let next_hops = next_hop::spawn_resolver(nl, format!("ipsecgw-nh/{}", cfg.queue))
+            .map_err(|e| WorkerError::Io("spawn next-hop resolver", e))?;
         let inside_mac =
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
@@ -216,16 +237,16 @@ impl Worker {
         Ok(Worker {
             cfg,
             xsk,
-            nl,
+            next_hops,
+            icmp_limit: IcmpRateLimiter::default(),
             inside_mac,
             outside_mac,
             out_by_id: HashMap::new(),
             out_by_selector: HashMap::new(),
             inbound: HashMap::new(),
             hold: HashMap::new(),
-            neigh: HashMap::new(),
             pending: Vec::with_capacity(PENDING_MAX),
-            last_neigh_query: Instant::now(),
+            awaiting_peer: Vec::with_capacity(AWAITING_MAX),
             tx_in: Vec::with_capacity(BATCH as usize * 2),
             tx_out: Vec::with_capacity(BATCH as usize * 2),
             stats: EngineStats::default(),
@@ -251,6 +272,7 @@ impl Worker {
             let now = Instant::now();
             let busy = self.poll_inside(now) + self.poll_outside(now);
             self.retry_pending(now);
+            self.release_awaiting(now);
             self.flush();
             self.xsk.reap_completions();
             self.xsk.refill();
@@ -331,6 +353,9 @@ impl Worker {
                     });
                 }
                 let mut stats = self.stats;
+                let nh = self.next_hops.stats();
+                stats.resolver_busy = nh.resolver_busy;
+                stats.next_hop_evictions = nh.evictions;
                 stats.xsk_inside = self.xsk.inside.stats();
                 stats.xsk_outside = self.xsk.outside.stats();
                 for q in self.hold.values() {
@@ -531,7 +556,13 @@ impl Worker {
         let max_inner = o.sa.max_inner_len(self.cfg.outside_mtu);
         if inner.len() > max_inner && inner.get(6).is_some_and(|b| b & 0x40 != 0) {
             // DF set and too big once encapsulated: tell the sender, ASA
-            // style, instead of a silent black hole.
+            // style, instead of a silent black hole; within a rate per
+            // source, as sources may be forged.
+            let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
+            if !self.icmp_limit.allow(src, now) {
+                self.stats.icmp_rate_limited += 1;
+                return None;
+            }
             let Some(frame_addr) = self.xsk.alloc() else {
                 self.stats.no_frame += 1;
                 return None;
@@ -542,7 +573,6 @@ impl Worker {
                 Ok(len) => {
                     // Back to whoever sent it: the inner source's MAC is
                     // not at hand here, so resolve it like any inside hop.
-                    let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
                     self.queue_inside(frame_addr, ETH_HLEN + len, src, now);
                     self.stats.frag_needed_sent += 1;
                 }
@@ -551,9 +581,21 @@ impl Worker {
             return None;
         }
         if o.l2.is_none() || now.duration_since(o.l2_checked) > NEIGH_TTL {
-            o.l2_checked = now;
-            if let Ok(Some((_, mac))) = self.nl.next_hop_mac(o.peer) {
-                o.l2 = Some((self.outside_mac, mac));
+            // Never waits: until the resolver answers, a known MAC is
+            // kept, and a packet with none waits in the selector's hold
+            // queue, released when the answer comes.
+            match self.next_hops.lookup(o.peer, now) {
+                Lookup::Ready(mac) => {
+                    o.l2 = Some((self.outside_mac, mac));
+                    o.l2_checked = now;
+                }
+                Lookup::Pending if o.l2.is_none() => {
+                    let selector = o.selector;
+                    self.hold_packet(selector, inner, now);
+                    self.await_peer(selector, sa_id, now);
+                    return None;
+                }
+                Lookup::Pending | Lookup::Unreachable => {}
             }
         }
         if o.l2.is_none() {
@@ -563,10 +605,22 @@ impl Worker {
     }
 
     fn release_held(&mut self, selector: u32, sa_id: u32) {
+        let now = Instant::now();
+        if !self.hold.contains_key(&selector) {
+            return;
+        }
+        // Not before the next hop toward the peer is known: until then
+        // the packets stay in the hold queue (bounded, and timed).
+        if let Some(o) = self.out_by_id.get(&sa_id)
+            && o.l2.is_none()
+            && self.next_hops.lookup(o.peer, now) == Lookup::Pending
+        {
+            self.await_peer(selector, sa_id, now);
+            return;
+        }
         let Some(mut q) = self.hold.remove(&selector) else {
             return;
         };
-        let now = Instant::now();
         let mut buf = vec![0u8; FRAME_SIZE as usize];
         let mut packets = Vec::new();
         q.drain(now, |p| packets.push(p.to_vec()));
@@ -578,6 +632,43 @@ impl Worker {
         }
         self.hold.insert(selector, q);
         self.flush();
+    }
+
+    /// Remembers to release `selector`'s held packets with `sa_id` once
+    /// the next hop toward its peer is resolved.
+    fn await_peer(&mut self, selector: u32, sa_id: u32, now: Instant) {
+        if self.awaiting_peer.iter().any(|a| a.0 == selector) {
+            return;
+        }
+        if self.awaiting_peer.len() < AWAITING_MAX {
+            self.awaiting_peer.push((selector, sa_id, now));
+        }
+    }
+
+    /// Releases the hold queues whose peer's next hop has been resolved;
+    /// gives up on those it could not be (their packets expire in the
+    /// queue, counted).
+    fn release_awaiting(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.awaiting_peer.len() {
+            let (selector, sa_id, since) = self.awaiting_peer[i];
+            let verdict = match self.out_by_id.get(&sa_id) {
+                Some(o) if now.duration_since(since) <= HOLD_TIME => {
+                    self.next_hops.lookup(o.peer, now)
+                }
+                _ => Lookup::Unreachable,
+            };
+            match verdict {
+                Lookup::Pending => i += 1,
+                Lookup::Ready(_) => {
+                    self.awaiting_peer.swap_remove(i);
+                    self.release_held(selector, sa_id);
+                }
+                Lookup::Unreachable => {
+                    self.awaiting_peer.swap_remove(i);
+                }
+            }
+        }
     }
 
     fn poll_outside(&mut self, now: Instant) -> usize {
@@ -639,11 +730,11 @@ impl Worker {
     }
 
     /// Sends a frame whose IPv4 packet starts at `addr + 14` out of the
-    /// inside interface toward `dst`'s next hop, waiting (bounded) for the
-    /// kernel to resolve it when needed.
+    /// inside interface toward `dst`'s next hop; a frame whose next hop
+    /// is being resolved waits (bounded in number and time) in `pending`.
     fn queue_inside(&mut self, addr: u64, len: usize, dst: Ipv4Addr, now: Instant) {
-        match self.lookup_neigh(dst, now) {
-            Some(mac) => {
+        match self.next_hops.lookup(dst, now) {
+            Lookup::Ready(mac) => {
                 let buf = unsafe { self.xsk.frame_mut(addr) };
                 write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
                 self.tx_in.push(XdpDesc {
@@ -652,73 +743,54 @@ impl Worker {
                     options: 0,
                 });
             }
-            None if self.pending.len() < PENDING_MAX => self.pending.push(Pending {
+            Lookup::Pending if self.pending.len() < PENDING_MAX => self.pending.push(Pending {
                 addr,
                 len,
                 dst,
                 since: now,
             }),
-            None => {
+            Lookup::Pending | Lookup::Unreachable => {
                 self.stats.no_next_hop += 1;
                 self.xsk.release(addr);
             }
         }
     }
 
-    fn lookup_neigh(&mut self, dst: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
-        if let Some((mac, at)) = self.neigh.get(&dst)
-            && now.duration_since(*at) < NEIGH_TTL
-        {
-            return Some(*mac);
-        }
-        match self.nl.next_hop_mac(dst) {
-            Ok(Some((_, mac))) => {
-                if self.neigh.len() > 4096 {
-                    self.neigh.clear();
-                }
-                self.neigh.insert(dst, (mac, now));
-                Some(mac)
-            }
-            _ => None,
-        }
-    }
-
+    /// Takes the resolver's answers and sends (or drops) the frames that
+    /// waited for them. No netlink here: lookups only read the cache.
     fn retry_pending(&mut self, now: Instant) {
-        if self.pending.is_empty() {
-            return;
-        }
-        // Ask the kernel again at most every 2 ms, whatever the number of
-        // packets waiting: resolution takes a round trip on the LAN.
-        let ask = now.duration_since(self.last_neigh_query) >= Duration::from_millis(2);
-        if ask {
-            self.last_neigh_query = now;
-        }
-        let pending = std::mem::take(&mut self.pending);
-        for p in pending {
-            if now.duration_since(p.since) > PENDING_TIME {
-                self.stats.no_next_hop += 1;
-                self.xsk.release(p.addr);
-                continue;
-            }
-            let cached = self.neigh.get(&p.dst).map(|e| e.0);
-            let mac = if cached.is_some() || !ask {
-                cached
+        self.next_hops.poll_answers(now);
+        let mut i = 0;
+        while i < self.pending.len() {
+            let p = &self.pending[i];
+            let (addr, len, dst) = (p.addr, p.len, p.dst);
+            let verdict = if now.duration_since(p.since) > PENDING_TIME {
+                Lookup::Unreachable
             } else {
-                self.lookup_neigh(p.dst, now)
+                self.next_hops.lookup(dst, now)
             };
-            match mac {
-                Some(mac) => {
+            match verdict {
+                Lookup::Pending => {
+                    i += 1;
+                    continue;
+                }
+                Lookup::Ready(mac) => {
                     // SAFETY: a pending frame is still ours.
-                    let buf = unsafe { self.xsk.frame_mut(p.addr) };
+                    let buf = unsafe { self.xsk.frame_mut(addr) };
                     write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
                     self.tx_in.push(XdpDesc {
-                        addr: p.addr,
-                        len: p.len as u32,
+                        addr,
+                        len: len as u32,
                         options: 0,
                     });
                 }
-                None => self.pending.push(p),
+                Lookup::Unreachable => {
+                    self.stats.no_next_hop += 1;
+                    self.xsk.release(addr);
+                }
             }
+            // In place, no allocation: order does not matter here.
+            self.pending.swap_remove(i);
         }
     }
 

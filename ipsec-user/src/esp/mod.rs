@@ -43,6 +43,7 @@
 pub mod counters;
 pub mod hold;
 pub mod icmp;
+pub mod icmp_limit;
 pub mod inbound;
 pub mod ipv4;
 pub mod mss;
@@ -58,6 +59,7 @@ use std::net::Ipv4Addr;
 pub use counters::SaCounters;
 pub use hold::HoldQueue;
 pub use icmp::{IcmpError, build_frag_needed};
+pub use icmp_limit::IcmpRateLimiter;
 pub use inbound::InboundSa;
 pub use mss::{DEFAULT_MSS, clamp_tcp_mss};
 pub use outbound::OutboundSa;
