@@ -84,6 +84,12 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub esp_first_seq: Option<u64>,
+    /// Always UDP-encapsulate ESP (NAT-T on port 4500) with every peer,
+    /// claiming a NAT in the NAT-D hashes, as strongSwan's libipsec does.
+    /// Hidden: it exists so tests can run the NAT-T data path without a
+    /// NAT between the gateways.
+    #[arg(long, hide = true)]
+    pub force_udp_encap: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

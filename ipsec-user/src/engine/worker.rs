@@ -64,6 +64,22 @@ pub enum WorkerCmd {
     Stop,
 }
 
+/// An ESP packet (SPI to ICV) the kernel reassembled from outer
+/// fragments: XDP passes fragments to the stack, whose reassembly is
+/// bounded (`net.ipv4.ipfrag_high_thresh`, `ipfrag_time`); the daemon
+/// receives the result on its UDP 4500 or raw ESP socket and hands it
+/// here.
+pub struct Reassembled {
+    pub sa_id: u32,
+    pub esp: Vec<u8>,
+}
+
+/// Reassembled packets waiting for one worker; past it they are dropped
+/// (counted). Fragmented ESP is the slow path.
+pub const REASSEMBLED_QUEUE: usize = 64;
+/// Taken per turn of the loop, so packets from the rings keep flowing.
+const REASSEMBLED_BATCH: usize = 16;
+
 /// Live facts for `show crypto ipsec sa` and for lifetime decisions.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -111,6 +127,17 @@ pub struct EngineStats {
     pub resolver_busy: u64,
     /// Next-hop cache entries evicted (least recently used first).
     pub next_hop_evictions: u64,
+    /// Outer fragments sent (encapsulated packets past the outside MTU).
+    pub frags_out: u64,
+    pub frag_errors: u64,
+    /// ESP the kernel reassembled from fragments, handed over by the
+    /// daemon, taken in by this worker.
+    pub reassembled_rx: u64,
+    /// ... and decrypted and sent on.
+    pub reassembled_decaps: u64,
+    /// Reassembled ESP the daemon could not hand over (the worker's
+    /// channel was full).
+    pub reassembled_dropped: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
     pub xsk_inside: super::xsk::SocketStats,
     pub xsk_outside: super::xsk::SocketStats,
@@ -119,7 +146,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 20] = [
+        let pairs: [(&mut u64, u64); 25] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -140,6 +167,11 @@ impl EngineStats {
             (&mut self.icmp_rate_limited, o.icmp_rate_limited),
             (&mut self.resolver_busy, o.resolver_busy),
             (&mut self.next_hop_evictions, o.next_hop_evictions),
+            (&mut self.frags_out, o.frags_out),
+            (&mut self.frag_errors, o.frag_errors),
+            (&mut self.reassembled_rx, o.reassembled_rx),
+            (&mut self.reassembled_decaps, o.reassembled_decaps),
+            (&mut self.reassembled_dropped, o.reassembled_dropped),
         ];
         for (a, b) in pairs {
             *a += b;
@@ -260,7 +292,7 @@ impl Worker {
     }
 
     /// Runs until `Stop` or the command channel closes.
-    pub fn run(mut self, cmds: mpsc::Receiver<WorkerCmd>) {
+    pub fn run(mut self, cmds: mpsc::Receiver<WorkerCmd>, reassembled: mpsc::Receiver<Reassembled>) {
         loop {
             loop {
                 match cmds.try_recv() {
@@ -270,7 +302,9 @@ impl Worker {
                 }
             }
             let now = Instant::now();
-            let busy = self.poll_inside(now) + self.poll_outside(now);
+            let busy = self.poll_inside(now)
+                + self.poll_outside(now)
+                + self.poll_reassembled(&reassembled, now);
             self.retry_pending(now);
             self.release_awaiting(now);
             self.flush();
@@ -480,6 +514,12 @@ impl Worker {
             return false;
         };
         write_eth(&mut frame[eth..r.start], dmac, smac);
+        if r.len() > self.cfg.outside_mtu {
+            // DF clear (prepare answered DF packets with ICMP): fragment
+            // the outer packet, each piece in a frame of its own.
+            self.send_fragments(&frame[r], smac, dmac);
+            return false;
+        }
         let base = d.addr - d.addr % FRAME_SIZE as u64;
         self.tx_out.push(XdpDesc {
             addr: base + eth as u64,
@@ -487,6 +527,48 @@ impl Worker {
             options: 0,
         });
         true
+    }
+
+    /// Queues the outer IPv4 packet `outer` for the outside as fragments
+    /// of at most the outside MTU (RFC 4303 3.3.5: after ESP processing),
+    /// each copied into a fresh frame. The caller still owns `outer`'s
+    /// frame.
+    fn send_fragments(&mut self, outer: &[u8], smac: [u8; 6], dmac: [u8; 6]) {
+        let mut f = match esp::Fragmenter::new(outer, self.cfg.outside_mtu) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.frag_errors += 1;
+                return;
+            }
+        };
+        loop {
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            match f.next_into(&mut buf[ETH_HLEN..]) {
+                Some(Ok(len)) => {
+                    write_eth(&mut buf[..ETH_HLEN], dmac, smac);
+                    self.tx_out.push(XdpDesc {
+                        addr: frame_addr,
+                        len: (ETH_HLEN + len) as u32,
+                        options: 0,
+                    });
+                    self.stats.frags_out += 1;
+                }
+                Some(Err(_)) => {
+                    self.stats.frag_errors += 1;
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+                None => {
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+            }
+        }
     }
 
     /// Keeps a copy of `inner` until the selector's SA is installed.
@@ -521,6 +603,10 @@ impl Worker {
         let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
         write_eth(&mut buf[..ETH_HLEN], dmac, smac);
         match o.sa.encapsulate(inner, &mut buf[ETH_HLEN..]) {
+            Ok(len) if len > self.cfg.outside_mtu => {
+                self.send_fragments(&buf[ETH_HLEN..ETH_HLEN + len], smac, dmac);
+                self.xsk.release(frame_addr);
+            }
             Ok(len) => self.tx_out.push(XdpDesc {
                 addr: frame_addr,
                 len: (ETH_HLEN + len) as u32,
@@ -683,6 +769,41 @@ impl Worker {
         n
     }
 
+    /// Decrypts ESP the kernel reassembled and sends the inner packet out
+    /// of the inside interface in a frame of its own.
+    fn poll_reassembled(&mut self, rx: &mpsc::Receiver<Reassembled>, now: Instant) -> usize {
+        let mut n = 0;
+        while n < REASSEMBLED_BATCH {
+            let Ok(mut r) = rx.try_recv() else { break };
+            n += 1;
+            self.stats.reassembled_rx += 1;
+            let Some(sa) = self.inbound.get_mut(&r.sa_id) else {
+                self.stats.unknown_sa += 1;
+                continue;
+            };
+            let Ok(inner) = sa.decapsulate(&mut r.esp) else {
+                self.stats.decap_errors += 1;
+                continue;
+            };
+            let packet = &r.esp[inner];
+            if packet.len() + ETH_HLEN > FRAME_SIZE as usize || packet.len() < 20 {
+                self.stats.decap_errors += 1;
+                continue;
+            }
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                continue;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            buf[ETH_HLEN..ETH_HLEN + packet.len()].copy_from_slice(packet);
+            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            self.stats.reassembled_decaps += 1;
+            self.queue_inside(frame_addr, ETH_HLEN + packet.len(), dst, now);
+        }
+        n
+    }
+
     /// Decapsulates in place; on success the same frame goes out the
     /// inside interface (returns true: the frame is no longer ours).
     fn handle_outside(&mut self, d: &XdpDesc, now: Instant) -> bool {
@@ -834,10 +955,12 @@ fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
     }
 }
 
-/// A running worker: its command channel, the (inside, outside) AF_XDP
-/// socket fds for the XSKMAPs, and its thread.
+/// A running worker: its command channel, its channel for reassembled
+/// ESP, the (inside, outside) AF_XDP socket fds for the XSKMAPs, and its
+/// thread.
 pub type Spawned = (
     mpsc::Sender<WorkerCmd>,
+    mpsc::SyncSender<Reassembled>,
     (i32, i32),
     std::thread::JoinHandle<()>,
 );
@@ -848,9 +971,10 @@ pub fn spawn(cfg: WorkerConfig) -> Result<Spawned, WorkerError> {
     let worker = Worker::new(cfg)?;
     let fds = worker.socket_fds();
     let (tx, rx) = mpsc::channel();
+    let (re_tx, re_rx) = mpsc::sync_channel(REASSEMBLED_QUEUE);
     let handle = std::thread::Builder::new()
         .name(format!("ipsecgw-esp/{}", cfg_queue))
-        .spawn(move || worker.run(rx))
+        .spawn(move || worker.run(rx, re_rx))
         .map_err(|e| WorkerError::Io("spawn worker", e))?;
-    Ok((tx, fds, handle))
+    Ok((tx, re_tx, fds, handle))
 }

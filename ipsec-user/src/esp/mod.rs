@@ -32,6 +32,7 @@
 //! clamp_tcp_mss(ipv4_packet: &mut [u8], max_mss: u16) -> bool
 //! build_frag_needed(inner, next_hop_mtu, our_addr, out) -> Result<usize, IcmpError>
 //! HoldQueue::new(capacity, max_packet, max_age) / push / drain
+//! Fragmenter::new(outer_packet, mtu) / next_into(out)  // RFC 4303 3.3.5
 //! ```
 //!
 //! Encapsulation writes outer IPv4 (TOS and DF copied from the inner
@@ -41,6 +42,7 @@
 //! [`inbound`]. Algorithm choices and IVs: see [`transform`].
 
 pub mod counters;
+pub mod fragment;
 pub mod hold;
 pub mod icmp;
 pub mod icmp_limit;
@@ -57,6 +59,7 @@ pub mod transform;
 use std::net::Ipv4Addr;
 
 pub use counters::SaCounters;
+pub use fragment::{FragError, Fragmenter};
 pub use hold::HoldQueue;
 pub use icmp::{IcmpError, build_frag_needed};
 pub use icmp_limit::IcmpRateLimiter;
