@@ -320,7 +320,11 @@ fn fragmented_esp_carries_a_4000_byte_ping(tag: &str, args: &[&str], natt: bool)
         // 3 pings of 3 LAN fragments each, of which 2 need outer
         // fragmentation: at least 6 packets fragmented, 6 reassembled.
         assert!(num(&d, "engine_frags_out") >= 12, "{}: {d}", gw.name);
-        assert!(num(&d, "engine_reassembled_decaps") >= 6, "{}: {d}", gw.name);
+        assert!(
+            num(&d, "engine_reassembled_decaps") >= 6,
+            "{}: {d}",
+            gw.name
+        );
         assert_eq!(num(&d, "engine_reassembled_dropped"), 0, "{}: {d}", gw.name);
     }
     // The far host got whole pings: its kernel reassembled the inner

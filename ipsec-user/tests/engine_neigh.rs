@@ -106,7 +106,15 @@ fn resolver_thread_answers_asynchronously_in_a_namespace() {
     ip(&["-n", &b, "addr", "add", "192.0.2.2/24", "dev", "nr1"]);
     ip(&["-n", &a, "link", "set", "nr0", "up"]);
     ip(&["-n", &b, "link", "set", "nr1", "up"]);
-    ip(&["-n", &a, "route", "add", "203.0.113.0/24", "via", "192.0.2.2"]);
+    ip(&[
+        "-n",
+        &a,
+        "route",
+        "add",
+        "203.0.113.0/24",
+        "via",
+        "192.0.2.2",
+    ]);
     let peer_mac = {
         let out = Command::new("ip")
             .args(["netns", "exec", &b, "cat", "/sys/class/net/nr1/address"])

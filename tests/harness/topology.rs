@@ -223,7 +223,7 @@ impl Topology {
     /// prefix (`Tcp`, `Udp`, `Icmp`, `Ip`), `name` the column
     /// (`InCsumErrors`, `ReasmOKs`...).
     pub fn snmp(&self, ns: &str, group: &str, name: &str) -> Result<u64> {
-        let out = sh(&mut self.exec(ns, "cat").arg("/proc/net/snmp"))?;
+        let out = sh(self.exec(ns, "cat").arg("/proc/net/snmp"))?;
         let text = String::from_utf8_lossy(&out.stdout);
         let prefix = format!("{group}:");
         let mut rows = text.lines().filter(|l| l.starts_with(&prefix));

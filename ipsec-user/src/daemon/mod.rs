@@ -355,7 +355,8 @@ impl Daemon {
             return;
         };
         // Bounded: a full worker queue drops and counts it.
-        self.workers.deliver_reassembled(c.in_id, esp_packet.to_vec());
+        self.workers
+            .deliver_reassembled(c.in_id, esp_packet.to_vec());
     }
 
     async fn punt(&mut self, selector: u32) {

@@ -315,7 +315,9 @@ fn resolve_loop(mut nl: Netlink, requests: Receiver<Ipv4Addr>, answers: SyncSend
     };
     loop {
         let next = if waiting.is_empty() {
-            requests.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+            requests
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
         } else {
             requests.recv_timeout(RESOLVE_POLL)
         };

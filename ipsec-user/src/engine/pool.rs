@@ -129,10 +129,7 @@ impl Workers {
     /// Never waits: a full queue drops the packet, counted. Returns
     /// whether it was handed over.
     pub fn deliver_reassembled(&self, sa_id: u32, esp: Vec<u8>) -> bool {
-        let Some(w) = self
-            .workers
-            .get(sa_id as usize % self.workers.len().max(1))
-        else {
+        let Some(w) = self.workers.get(sa_id as usize % self.workers.len().max(1)) else {
             return false;
         };
         match w.reassembled.try_send(Reassembled { sa_id, esp }) {

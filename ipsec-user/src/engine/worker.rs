@@ -292,7 +292,11 @@ impl Worker {
     }
 
     /// Runs until `Stop` or the command channel closes.
-    pub fn run(mut self, cmds: mpsc::Receiver<WorkerCmd>, reassembled: mpsc::Receiver<Reassembled>) {
+    pub fn run(
+        mut self,
+        cmds: mpsc::Receiver<WorkerCmd>,
+        reassembled: mpsc::Receiver<Reassembled>,
+    ) {
         loop {
             loop {
                 match cmds.try_recv() {

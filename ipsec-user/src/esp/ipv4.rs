@@ -149,10 +149,16 @@ mod tests {
 
     #[test]
     fn the_wide_sum_folds_to_the_16_bit_sum() {
-        let data: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         for len in (0..64).chain([1399, 1400, 1401, 2999, 3000]) {
             for acc in [0, 1, 0xffff, 0x1_2345, u32::MAX] {
-                assert_eq!(fold(sum(&data[..len], acc)), naive(&data[..len], acc), "len {len} acc {acc:#x}");
+                assert_eq!(
+                    fold(sum(&data[..len], acc)),
+                    naive(&data[..len], acc),
+                    "len {len} acc {acc:#x}"
+                );
             }
         }
         assert_eq!(fold(sum(&[0xff; 4096], 0)), 0xffff);
