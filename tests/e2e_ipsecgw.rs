@@ -271,8 +271,19 @@ fn iperf3_tcp_from_hosts_with_default_offloads() {
 /// daemon hands the result to the ESP engine (raw ESP from its raw socket,
 /// NAT-T from its UDP 4500 socket). Both directions: the echo reply is as
 /// big.
-fn fragmented_esp_carries_a_4000_byte_ping(tag: &str, args: &[&str], natt: bool) {
+fn fragmented_esp_carries_a_4000_byte_ping(
+    tag: &str,
+    args: &[&str],
+    natt: bool,
+    east_lan_mtu: Option<u32>,
+) {
     let t = Topology::new(tag, false).unwrap();
+    if let Some(mtu) = east_lan_mtu {
+        let mtu = mtu.to_string();
+        for (ns, dev) in [(&t.east_gw, GW_INSIDE_IF), (&t.east_lan, "eth0")] {
+            sh(t.exec(ns, "ip").args(["link", "set", dev, "mtu", &mtu])).unwrap();
+        }
+    }
     let east = Gateway::start(
         "east",
         &t.east_gw,
@@ -315,11 +326,19 @@ fn fragmented_esp_carries_a_4000_byte_ping(tag: &str, args: &[&str], natt: bool)
         dp(&east),
         logs()
     );
-    for gw in [&west, &east] {
-        let d = dp(gw);
+    // With a small east LAN the replies fit the tunnel whole: only the
+    // requests travel in outer fragments.
+    let directions: &[(&Gateway, &Gateway)] = match east_lan_mtu {
+        None => &[(&west, &east), (&east, &west)],
+        Some(_) => &[(&west, &east)],
+    };
+    for (from, to) in directions {
         // 3 pings of 3 LAN fragments each, of which 2 need outer
         // fragmentation: at least 6 packets fragmented, 6 reassembled.
-        assert!(num(&d, "engine_frags_out") >= 12, "{}: {d}", gw.name);
+        let d = dp(from);
+        assert!(num(&d, "engine_frags_out") >= 12, "{}: {d}", from.name);
+        let gw = to;
+        let d = dp(gw);
         assert!(
             num(&d, "engine_reassembled_decaps") >= 6,
             "{}: {d}",
@@ -330,14 +349,29 @@ fn fragmented_esp_carries_a_4000_byte_ping(tag: &str, args: &[&str], natt: bool)
     // The far host got whole pings: its kernel reassembled the inner
     // fragments the tunnel delivered.
     assert!(t.snmp(&t.east_lan, "Ip", "ReasmOKs").unwrap() >= 3);
+    if east_lan_mtu.is_some() {
+        // 1,500-byte inner packets, each cut in two for east's LAN.
+        let d = dp(&east);
+        assert!(num(&d, "engine_frags_inside") >= 12, "{d}");
+        assert_eq!(num(&d, "engine_inside_too_big"), 0, "{d}");
+    }
 }
 
 #[test]
 fn fragmented_raw_esp_carries_a_4000_byte_ping() {
-    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-esp", &[], false);
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-esp", &[], false, None);
 }
 
 #[test]
 fn fragmented_nat_t_esp_carries_a_4000_byte_ping() {
-    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-natt", &["--force-udp-encap"], true);
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-natt", &["--force-udp-encap"], true, None);
+}
+
+/// The far LAN has a smaller MTU (1,200) than the packets the tunnel
+/// delivers (1,500): the receiving gateway fragments them on the inside,
+/// as a router would, both those that came in whole and those the kernel
+/// reassembled.
+#[test]
+fn decrypted_packets_are_fragmented_to_a_smaller_inside_mtu() {
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-lan", &[], false, Some(1200));
 }

@@ -764,6 +764,8 @@ impl Daemon {
                         ("engine_reassembled_rx", s.reassembled_rx),
                         ("engine_reassembled_decaps", s.reassembled_decaps),
                         ("engine_reassembled_dropped", s.reassembled_dropped),
+                        ("engine_frags_inside", s.frags_inside),
+                        ("engine_inside_too_big", s.inside_too_big),
                         ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
                         ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
                         (

@@ -138,6 +138,10 @@ pub struct EngineStats {
     /// Reassembled ESP the daemon could not hand over (the worker's
     /// channel was full).
     pub reassembled_dropped: u64,
+    /// Decrypted packets fragmented to the inside MTU (fragments sent),
+    /// and those too big with DF set (dropped).
+    pub frags_inside: u64,
+    pub inside_too_big: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
     pub xsk_inside: super::xsk::SocketStats,
     pub xsk_outside: super::xsk::SocketStats,
@@ -146,7 +150,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 25] = [
+        let pairs: [(&mut u64, u64); 27] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -172,6 +176,8 @@ impl EngineStats {
             (&mut self.reassembled_rx, o.reassembled_rx),
             (&mut self.reassembled_decaps, o.reassembled_decaps),
             (&mut self.reassembled_dropped, o.reassembled_dropped),
+            (&mut self.frags_inside, o.frags_inside),
+            (&mut self.inside_too_big, o.inside_too_big),
         ];
         for (a, b) in pairs {
             *a += b;
@@ -221,6 +227,8 @@ pub struct Worker {
     icmp_limit: IcmpRateLimiter,
     inside_mac: [u8; 6],
     outside_mac: [u8; 6],
+    /// Largest IPv4 packet the inside link carries.
+    inside_mtu: usize,
     out_by_id: HashMap<u32, Outbound>,
     out_by_selector: HashMap<u32, u32>,
     inbound: HashMap<u32, Box<InboundSa>>,
@@ -251,6 +259,7 @@ impl Worker {
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
         let next_hops = next_hop::spawn_resolver(nl, format!("ipsecgw-nh/{}", cfg.queue))
             .map_err(|e| WorkerError::Io("spawn next-hop resolver", e))?;
+        let inside_mtu = interface_mtu(&cfg.inside).unwrap_or(1500);
         let inside_mac =
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
@@ -273,6 +282,7 @@ impl Worker {
             icmp_limit: IcmpRateLimiter::default(),
             inside_mac,
             outside_mac,
+            inside_mtu,
             out_by_id: HashMap::new(),
             out_by_selector: HashMap::new(),
             inbound: HashMap::new(),
@@ -790,8 +800,15 @@ impl Worker {
                 continue;
             };
             let packet = &r.esp[inner];
-            if packet.len() + ETH_HLEN > FRAME_SIZE as usize || packet.len() < 20 {
+            if packet.len() < 20 {
                 self.stats.decap_errors += 1;
+                continue;
+            }
+            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            self.stats.reassembled_decaps += 1;
+            // Bigger than the inside link (or a frame): in fragments.
+            if packet.len() > self.inside_mtu || packet.len() + ETH_HLEN > FRAME_SIZE as usize {
+                self.send_inside_fragmented(packet, dst, now);
                 continue;
             }
             let Some(frame_addr) = self.xsk.alloc() else {
@@ -801,8 +818,6 @@ impl Worker {
             // SAFETY: a free frame belongs to us alone.
             let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
             buf[ETH_HLEN..ETH_HLEN + packet.len()].copy_from_slice(packet);
-            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-            self.stats.reassembled_decaps += 1;
             self.queue_inside(frame_addr, ETH_HLEN + packet.len(), dst, now);
         }
         n
@@ -848,10 +863,53 @@ impl Worker {
             frame[start + 18],
             frame[start + 19],
         );
+        if len > self.inside_mtu {
+            // A peer with a larger inside MTU than ours: fragment (DF
+            // clear) into frames of their own, as a router would.
+            self.send_inside_fragmented(&frame[start..start + len], dst, now);
+            return false;
+        }
         let base = d.addr - d.addr % FRAME_SIZE as u64;
         let addr = base + (start - ETH_HLEN) as u64;
         self.queue_inside(addr, ETH_HLEN + len, dst, now);
         true
+    }
+
+    /// Sends a decrypted packet bigger than the inside MTU as IPv4
+    /// fragments, each copied into a fresh frame; with DF set it is
+    /// dropped and counted (no ICMP back through the tunnel).
+    fn send_inside_fragmented(&mut self, packet: &[u8], dst: Ipv4Addr, now: Instant) {
+        let mtu = self.inside_mtu.min(FRAME_SIZE as usize - ETH_HLEN);
+        let mut f = match esp::Fragmenter::new(packet, mtu) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.inside_too_big += 1;
+                return;
+            }
+        };
+        loop {
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            match f.next_into(&mut buf[ETH_HLEN..]) {
+                Some(Ok(len)) => {
+                    self.stats.frags_inside += 1;
+                    self.queue_inside(frame_addr, ETH_HLEN + len, dst, now);
+                }
+                Some(Err(_)) => {
+                    self.stats.inside_too_big += 1;
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+                None => {
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+            }
+        }
     }
 
     /// Sends a frame whose IPv4 packet starts at `addr + 14` out of the
@@ -937,6 +995,13 @@ impl Worker {
             self.tx_in.clear();
         }
     }
+}
+
+/// The MTU of a local interface in the calling thread's namespace.
+fn interface_mtu(ifname: &str) -> std::io::Result<usize> {
+    let req = super::iface::ioctl(ifname, libc::SIOCGIFMTU, |_| {})?;
+    // SAFETY: SIOCGIFMTU filled in the MTU member.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
 }
 
 fn write_eth(h: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
