@@ -342,3 +342,152 @@ fn narrowed_proxy_identities_carry_only_what_was_negotiated() {
     // What was negotiated still crosses.
     assert_eq!(t.ping(&t.east_lan, WEST_LAN_HOST, 2, 0.2).unwrap(), 2);
 }
+
+/// LAN hosts with veth's default offloads send TCP with the checksum only
+/// started (CHECKSUM_PARTIAL); the gateway finishes it before encrypting,
+/// so iperf3 connects and moves data and the far host counts no checksum
+/// error.
+#[test]
+fn iperf3_tcp_from_hosts_with_default_offloads() {
+    let t = Topology::with_default_offloads("e2e-offload", false).unwrap();
+    let (west, east) = seed_pair(&t, PSK, |c| c, &[]).unwrap();
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(),
+        2,
+        "tunnel up\n{}",
+        west.log()
+    );
+    let errs = |ns: &str| t.snmp(ns, "Tcp", "InCsumErrors").unwrap();
+    let (east0, west0) = (errs(&t.east_lan), errs(&t.west_lan));
+    let r = harness::iperf::run(&t, &t.west_lan, &t.east_lan, EAST_LAN_HOST, 2, false)
+        .unwrap_or_else(|e| {
+            panic!(
+                "iperf3 through the tunnel: {e}\neast-lan TcpInCsumErrors {}\nwest:\n{}",
+                errs(&t.east_lan),
+                west.cli(&["show", "dataplane"]).unwrap_or_default()
+            )
+        });
+    assert!(r.bytes_received > 100_000, "{r:?}");
+    assert_eq!(errs(&t.east_lan), east0, "east-lan saw bad TCP checksums");
+    assert_eq!(errs(&t.west_lan), west0, "west-lan saw bad TCP checksums");
+    for gw in [&west, &east] {
+        let dp = gw.cli_json(&["show", "dataplane"]).unwrap();
+        assert!(
+            dp["engine_csum_completed"].as_u64().unwrap() > 0,
+            "{}: {dp}",
+            gw.name
+        );
+    }
+}
+
+/// A peer whose ESP arrives in IPv4 fragments. A 4,000-byte ping leaves
+/// the LAN host as 1,500-byte fragments without DF, each too big for the
+/// tunnel once encapsulated: the sending gateway fragments the outer
+/// packet (RFC 4303 3.3.5), the receiving kernel reassembles it, and the
+/// daemon hands the result to the ESP engine (raw ESP from its raw socket,
+/// NAT-T from its UDP 4500 socket). Both directions: the echo reply is as
+/// big.
+fn fragmented_esp_carries_a_4000_byte_ping(
+    tag: &str,
+    args: &[&str],
+    natt: bool,
+    east_lan_mtu: Option<u32>,
+) {
+    let t = Topology::new(tag, false).unwrap();
+    if let Some(mtu) = east_lan_mtu {
+        let mtu = mtu.to_string();
+        for (ns, dev) in [(&t.east_gw, GW_INSIDE_IF), (&t.east_lan, "eth0")] {
+            sh(t.exec(ns, "ip").args(["link", "set", dev, "mtu", &mtu])).unwrap();
+        }
+    }
+    let east = Gateway::start(
+        "east",
+        &t.east_gw,
+        &harness::gateway::seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
+        args,
+    )
+    .unwrap();
+    let west = Gateway::start(
+        "west",
+        &t.west_gw,
+        &harness::gateway::seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK),
+        args,
+    )
+    .unwrap();
+    let logs = || format!("west:\n{}\neast:\n{}", west.log(), east.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(),
+        2,
+        "tunnel up\n{}",
+        logs()
+    );
+    let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        w[0]["udp_encap"].is_u64(),
+        natt,
+        "encapsulation as asked: {w}"
+    );
+    let out = t
+        .exec(&t.west_lan, "ping")
+        .args(["-n", "-q", "-c", "3", "-i", "0.3", "-W", "2", "-s", "4000"])
+        .arg(EAST_LAN_HOST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dp = |gw: &Gateway| gw.cli_json(&["show", "dataplane"]).unwrap();
+    assert!(
+        text.contains("3 received"),
+        "{text}\nwest {}\neast {}\n{}",
+        dp(&west),
+        dp(&east),
+        logs()
+    );
+    // With a small east LAN the replies fit the tunnel whole: only the
+    // requests travel in outer fragments.
+    let directions: &[(&Gateway, &Gateway)] = match east_lan_mtu {
+        None => &[(&west, &east), (&east, &west)],
+        Some(_) => &[(&west, &east)],
+    };
+    for (from, to) in directions {
+        // 3 pings of 3 LAN fragments each, of which 2 need outer
+        // fragmentation: at least 6 packets fragmented, 6 reassembled.
+        let d = dp(from);
+        assert!(num(&d, "engine_frags_out") >= 12, "{}: {d}", from.name);
+        let gw = to;
+        let d = dp(gw);
+        assert!(
+            num(&d, "engine_reassembled_decaps") >= 6,
+            "{}: {d}",
+            gw.name
+        );
+        assert_eq!(num(&d, "engine_reassembled_dropped"), 0, "{}: {d}", gw.name);
+    }
+    // The far host got whole pings: its kernel reassembled the inner
+    // fragments the tunnel delivered.
+    assert!(t.snmp(&t.east_lan, "Ip", "ReasmOKs").unwrap() >= 3);
+    if east_lan_mtu.is_some() {
+        // 1,500-byte inner packets, each cut in two for east's LAN.
+        let d = dp(&east);
+        assert!(num(&d, "engine_frags_inside") >= 12, "{d}");
+        assert_eq!(num(&d, "engine_inside_too_big"), 0, "{d}");
+    }
+}
+
+#[test]
+fn fragmented_raw_esp_carries_a_4000_byte_ping() {
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-esp", &[], false, None);
+}
+
+#[test]
+fn fragmented_nat_t_esp_carries_a_4000_byte_ping() {
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-natt", &["--force-udp-encap"], true, None);
+}
+
+/// The far LAN has a smaller MTU (1,200) than the packets the tunnel
+/// delivers (1,500): the receiving gateway fragments them on the inside,
+/// as a router would, both those that came in whole and those the kernel
+/// reassembled.
+#[test]
+fn decrypted_packets_are_fragmented_to_a_smaller_inside_mtu() {
+    fragmented_esp_carries_a_4000_byte_ping("e2e-frag-lan", &[], false, Some(1200));
+}

@@ -231,3 +231,36 @@ fn aes_gcm_256_ipsecgw_initiates() {
 fn aes_gcm_256_strongswan_initiates() {
     run(&GCM, false);
 }
+
+/// ipsecgw fragments encapsulated packets past its outside MTU (RFC 4303
+/// 3.3.5) and strongSwan's kernel reassembles them before libipsec sees
+/// them: a 4,000-byte ping (1,500-byte LAN fragments without DF, each too
+/// big once in UDP 4500) is answered. (strongSwan's own TUN has a 1,400
+/// MTU, so its output fits and the reply needs no outer fragments.)
+#[test]
+fn fragmented_nat_t_toward_strongswan_carries_a_4000_byte_ping() {
+    assert!(
+        Charon::available(),
+        "strongSwan is not installed: run `cargo xtask setup`"
+    );
+    let t = Topology::new("interop-frag", false).unwrap();
+    let charon = Charon::start(&t.east_gw, &conn(&SEED)).unwrap();
+    let gw = Gateway::start("west", &t.west_gw, &ipsecgw_config(&SEED), &[]).unwrap();
+    let diag = || format!("ipsecgw:\n{}\nstrongSwan:\n{}", gw.log(), charon.log());
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(),
+        2,
+        "{}",
+        diag()
+    );
+    let out = t
+        .exec(&t.west_lan, "ping")
+        .args(["-n", "-q", "-c", "3", "-i", "0.3", "-W", "2", "-s", "4000"])
+        .arg(EAST_LAN_HOST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dp = gw.cli_json(&["show", "dataplane"]).unwrap();
+    assert!(text.contains("3 received"), "{text}\n{dp}\n{}", diag());
+    assert!(dp["engine_frags_out"].as_u64().unwrap() >= 12, "{dp}");
+}

@@ -90,6 +90,23 @@ impl Topology {
     /// veth hands a packet to the peer's receive queue of the same number
     /// as the transmit queue the sender's flow hash picked).
     pub fn with_queues(tag: &str, route_between_gateways: bool, queues: u32) -> Result<Topology> {
+        Self::build(tag, route_between_gateways, queues, false)
+    }
+
+    /// As [`Topology::new`], but the LAN hosts keep veth's default
+    /// offloads: their TCP/UDP packets reach the gateway with the checksum
+    /// only started (CHECKSUM_PARTIAL), as from any host in a container or
+    /// namespace lab. The gateway must finish it.
+    pub fn with_default_offloads(tag: &str, route_between_gateways: bool) -> Result<Topology> {
+        Self::build(tag, route_between_gateways, 1, true)
+    }
+
+    fn build(
+        tag: &str,
+        route_between_gateways: bool,
+        queues: u32,
+        default_offloads: bool,
+    ) -> Result<Topology> {
         let id = unique(tag);
         let mut t = Topology {
             west_lan: format!("ipsecgw-wl-{id}"),
@@ -133,11 +150,15 @@ impl Topology {
             ip(&["-n", ns, "link", "set", dev, "up"])?;
         }
         // veth hands packets on with the TCP/UDP checksum left for "the
-        // hardware" to fill in (CHECKSUM_PARTIAL). XDP and AF_XDP see the
-        // bytes as they are, so a tunnel would carry a half-computed
-        // checksum across. A real NIC computes it before the wire; make the
-        // LAN hosts do the same.
-        for ns in [&t.west_lan, &t.east_lan] {
+        // hardware" to fill in (CHECKSUM_PARTIAL). The gateway finishes such
+        // checksums; most tests still have the LAN hosts compute them, as
+        // behind a real NIC, and `with_default_offloads` keeps veth's way.
+        let full_checksums: &[&String] = if default_offloads {
+            &[]
+        } else {
+            &[&t.west_lan, &t.east_lan]
+        };
+        for ns in full_checksums {
             sh(Command::new("ip")
                 .args(["netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"]))?;
         }
@@ -196,6 +217,27 @@ impl Topology {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns, program]);
         c
+    }
+
+    /// One counter of a namespace's /proc/net/snmp: `group` is the row
+    /// prefix (`Tcp`, `Udp`, `Icmp`, `Ip`), `name` the column
+    /// (`InCsumErrors`, `ReasmOKs`...).
+    pub fn snmp(&self, ns: &str, group: &str, name: &str) -> Result<u64> {
+        let out = sh(self.exec(ns, "cat").arg("/proc/net/snmp"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let prefix = format!("{group}:");
+        let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
+        let (Some(head), Some(vals)) = (rows.next(), rows.next()) else {
+            bail!("no {group} rows in /proc/net/snmp");
+        };
+        let i = head
+            .split_whitespace()
+            .position(|h| h == name)
+            .with_context(|| format!("no {group} {name} in /proc/net/snmp"))?;
+        vals.split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("bad {group} {name} value"))
     }
 
     /// `ping -c count` from one namespace; returns how many replies came.

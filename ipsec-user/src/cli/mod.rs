@@ -117,6 +117,12 @@ pub struct RunArgs {
     /// local4) to this host, as ASA's `logging host`.
     #[arg(long, value_name = "HOST:PORT")]
     pub syslog: Option<std::net::SocketAddr>,
+    /// Always UDP-encapsulate ESP (NAT-T on port 4500) with every peer,
+    /// claiming a NAT in the NAT-D hashes, as strongSwan's libipsec does.
+    /// Hidden: it exists so tests can run the NAT-T data path without a
+    /// NAT between the gateways.
+    #[arg(long, hide = true)]
+    pub force_udp_encap: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

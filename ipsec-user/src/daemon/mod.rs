@@ -15,6 +15,7 @@ mod metrics_http;
 mod narrowed;
 pub mod notify;
 mod preflight;
+mod reassembled;
 mod reload;
 
 use std::collections::HashMap;
@@ -158,6 +159,8 @@ struct Daemon {
     path_mtu: u32,
     /// `--esp-first-seq`: consumed by the first outbound SA installed.
     esp_first_seq: Option<u64>,
+    /// `--force-udp-encap`, applied to the peers of every reload too.
+    force_udp_encap: bool,
     /// The file `reload` reads when given none: the one `run` was given.
     config_path: PathBuf,
     /// The selectors' signatures, for the next reload.
@@ -249,11 +252,23 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             dp.set_ike_sockets(&[sock500.as_raw_fd(), sock4500.as_raw_fd()])
                 .context("telling the egress guard about the IKE sockets")?;
         }
+        // Reassembled raw ESP; without it only fragmented ESP is lost.
+        let raw_esp = match reassembled::RawEspSocket::open(pre.local) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!(error = %e, "no raw ESP socket: ESP that arrives fragmented (outside UDP) will be dropped");
+                None
+            }
+        };
         let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);
         }
         let mut engine = Engine::new(ike_local);
+        let mut ike_peers = ike_peers;
+        for p in &mut ike_peers {
+            p.force_encap |= args.force_udp_encap;
+        }
         engine.set_peers(ike_peers);
 
         // Ready: the data plane is attached with the ACLs, the engine has
@@ -282,6 +297,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             cfg: pre.config,
             selectors,
             config_path: args.config.clone(),
+            force_udp_encap: args.force_udp_encap,
             reload: reload_state,
             local: pre.local,
             engine,
@@ -308,6 +324,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut buf500 = vec![0u8; MAX_DATAGRAM];
         let mut buf4500 = vec![0u8; MAX_DATAGRAM];
+        let mut buf_raw = vec![0u8; MAX_DATAGRAM];
         // Housekeeping reads the workers' counters: often enough that a
         // volume rekey starts in time on a fast link.
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -320,6 +337,9 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 }
                 r = d.sock4500.recv_from(&mut buf4500) => {
                     if let Ok((n, from)) = r { d.datagram(4500, from, &buf4500[..n]).await; }
+                }
+                r = recv_raw(raw_esp.as_ref(), &mut buf_raw) => {
+                    if let Ok(n) = r { d.raw_esp(&buf_raw[..n]); }
                 }
                 ev = punts.recv() => {
                     match ev {
@@ -376,6 +396,13 @@ fn unknown_spi_peers(cfg: &Config, selectors: &[SelectorInfo]) -> Vec<Ipv4Addr> 
     }
 }
 
+async fn recv_raw(s: Option<&reassembled::RawEspSocket>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match s {
+        Some(s) => s.recv(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -400,7 +427,9 @@ impl Daemon {
             match data.strip_prefix(&NON_ESP_MARKER) {
                 Some(ike) => ike,
                 None => {
-                    debug!(%from, len = data.len(), "ESP reached the IKE socket (unknown to the data plane); dropped");
+                    // ESP the XDP program could not redirect: it came in
+                    // fragments and the kernel reassembled it.
+                    self.reassembled_esp(*from.ip(), data);
                     return;
                 }
             }
@@ -412,6 +441,31 @@ impl Daemon {
             .engine
             .handle_datagram(Instant::now(), from, to, payload);
         self.apply(outs).await;
+    }
+
+    /// A raw ESP packet (IPv4 header included) from the raw socket.
+    fn raw_esp(&mut self, packet: &[u8]) {
+        match esp::parse_outer(packet) {
+            Ok(o) if o.udp_encap.is_none() && o.dst == self.local => {
+                self.reassembled_esp(o.src, &packet[o.range()]);
+            }
+            _ => debug!(len = packet.len(), "raw ESP socket: not ESP to us; dropped"),
+        }
+    }
+
+    /// Reassembled ESP (SPI to ICV): to the worker for its inbound SA.
+    /// An unknown SPI is dropped here, as XDP drops it unfragmented.
+    fn reassembled_esp(&mut self, from: Ipv4Addr, esp_packet: &[u8]) {
+        let Some(spi) = reassembled::esp_spi(esp_packet) else {
+            return;
+        };
+        let Some(c) = self.children.iter().find(|c| c.inbound_spi == spi) else {
+            debug!(%from, spi = format_args!("{spi:#010x}"), "reassembled ESP for an unknown SPI dropped");
+            return;
+        };
+        // Bounded: a full worker queue drops and counts it.
+        self.workers
+            .deliver_reassembled(c.in_id, esp_packet.to_vec());
     }
 
     async fn punt(&mut self, selector: u32) {
@@ -598,7 +652,11 @@ impl Daemon {
             let outs = self.engine.delete_isakmp(now, Some(*peer));
             self.apply(outs).await;
         }
-        self.engine.set_peers(plan.peers);
+        let mut peers = plan.peers;
+        for p in &mut peers {
+            p.force_encap |= self.force_udp_encap;
+        }
+        self.engine.set_peers(peers);
         let rules = mapping::acl_rules(&cfg, &plan.selectors);
         self.acl.rebase(rules);
         self.dp
@@ -1078,6 +1136,17 @@ impl Daemon {
             ("engine_bad_meta", s.bad_meta),
             ("engine_frag_needed_sent", s.frag_needed_sent),
             ("engine_mss_clamped", s.mss_clamped),
+            ("engine_csum_completed", s.csum_completed),
+            ("engine_icmp_rate_limited", s.icmp_rate_limited),
+            ("engine_resolver_busy", s.resolver_busy),
+            ("engine_next_hop_evictions", s.next_hop_evictions),
+            ("engine_frags_out", s.frags_out),
+            ("engine_frag_errors", s.frag_errors),
+            ("engine_reassembled_rx", s.reassembled_rx),
+            ("engine_reassembled_decaps", s.reassembled_decaps),
+            ("engine_reassembled_dropped", s.reassembled_dropped),
+            ("engine_frags_inside", s.frags_inside),
+            ("engine_inside_too_big", s.inside_too_big),
             ("xsk_inside_rx_dropped", s.xsk_inside.rx_dropped),
             ("xsk_inside_rx_ring_full", s.xsk_inside.rx_ring_full),
             (

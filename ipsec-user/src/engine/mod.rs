@@ -3,6 +3,7 @@
 
 pub mod iface;
 pub mod neigh;
+pub mod next_hop;
 pub mod pool;
 pub mod worker;
 pub mod xsk;

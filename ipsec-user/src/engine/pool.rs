@@ -11,11 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use super::worker::{
-    self, EngineStats, SaSnapshot, Snapshot, WorkerCmd, WorkerConfig, WorkerError,
+    self, EngineStats, Reassembled, SaSnapshot, Snapshot, WorkerCmd, WorkerConfig, WorkerError,
 };
 use crate::esp::{InboundSa, OutboundSa};
 
@@ -82,6 +83,7 @@ pub fn queue_pairs(inside: &str, outside: &str) -> Result<u32, PoolError> {
 struct Handle {
     queue: u32,
     tx: mpsc::Sender<WorkerCmd>,
+    reassembled: mpsc::SyncSender<Reassembled>,
     fds: (i32, i32),
     _thread: std::thread::JoinHandle<()>,
 }
@@ -89,6 +91,8 @@ struct Handle {
 /// The running workers, one per queue.
 pub struct Workers {
     workers: Vec<Handle>,
+    /// Reassembled ESP not handed over: the worker's queue was full.
+    reassembled_dropped: AtomicU64,
 }
 
 impl Workers {
@@ -103,16 +107,38 @@ impl Workers {
                 queue,
                 ..base.clone()
             };
-            let (tx, fds, thread) =
+            let (tx, reassembled, fds, thread) =
                 worker::spawn(cfg).map_err(|source| PoolError::Worker { queue, source })?;
             workers.push(Handle {
                 queue,
                 tx,
+                reassembled,
                 fds,
                 _thread: thread,
             });
         }
-        Ok(Workers { workers })
+        Ok(Workers {
+            workers,
+            reassembled_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Hands ESP the kernel reassembled (SPI to ICV) to the worker that
+    /// decrypts inbound SA `sa_id`'s reassembled packets (any worker
+    /// holds a handle on every SA; one per SA keeps them in order).
+    /// Never waits: a full queue drops the packet, counted. Returns
+    /// whether it was handed over.
+    pub fn deliver_reassembled(&self, sa_id: u32, esp: Vec<u8>) -> bool {
+        let Some(w) = self.workers.get(sa_id as usize % self.workers.len().max(1)) else {
+            return false;
+        };
+        match w.reassembled.try_send(Reassembled { sa_id, esp }) {
+            Ok(()) => true,
+            Err(_) => {
+                self.reassembled_dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
     }
 
     /// How many workers (and handles per SA) there are.
@@ -213,6 +239,7 @@ impl Workers {
             stats.add(&s.stats);
             per_queue.push(s.stats);
         }
+        stats.reassembled_dropped += self.reassembled_dropped.load(Ordering::Relaxed);
         Snapshot {
             sas: sas.into_values().collect(),
             stats,

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use xdpilone::xdp::XdpDesc;
 
 use super::neigh::{Netlink, interface_mac};
+use super::next_hop::{self, Lookup, NextHops};
 use super::xsk::{FRAME_SIZE, Xsk, XskError};
 use crate::dataplane::meta::{self, FrameMeta, FrameVerdict};
-use crate::esp::{self, HoldQueue, InboundSa, OutboundSa, SaCounters};
+use crate::esp::{self, HoldQueue, IcmpRateLimiter, InboundSa, OutboundSa, SaCounters};
 
 const BATCH: u32 = 64;
 const EMPTY_DESC: XdpDesc = XdpDesc {
@@ -28,10 +29,14 @@ const ETH_HLEN: usize = 14;
 /// Packets held per selector while its SA is negotiated, and for how long.
 pub const HOLD_PACKETS: usize = 64;
 pub const HOLD_TIME: Duration = Duration::from_secs(2);
-/// Decrypted packets waiting for the kernel to resolve their next hop.
+/// Packets waiting for the resolver thread to find their next hop.
 const PENDING_MAX: usize = 128;
 const PENDING_TIME: Duration = Duration::from_secs(1);
-const NEIGH_TTL: Duration = Duration::from_secs(5);
+/// Hold queues waiting at once for their peer's next hop.
+const AWAITING_MAX: usize = 64;
+/// How long the next hop toward a peer is used before it is looked up
+/// again (when the XDP program's FIB answer did not refresh it).
+const NEIGH_TTL: Duration = next_hop::POSITIVE_TTL;
 
 /// What the daemon asks of the worker.
 pub enum WorkerCmd {
@@ -58,6 +63,22 @@ pub enum WorkerCmd {
     Snapshot(mpsc::Sender<Snapshot>),
     Stop,
 }
+
+/// An ESP packet (SPI to ICV) the kernel reassembled from outer
+/// fragments: XDP passes fragments to the stack, whose reassembly is
+/// bounded (`net.ipv4.ipfrag_high_thresh`, `ipfrag_time`); the daemon
+/// receives the result on its UDP 4500 or raw ESP socket and hands it
+/// here.
+pub struct Reassembled {
+    pub sa_id: u32,
+    pub esp: Vec<u8>,
+}
+
+/// Reassembled packets waiting for one worker; past it they are dropped
+/// (counted). Fragmented ESP is the slow path.
+pub const REASSEMBLED_QUEUE: usize = 64;
+/// Taken per turn of the loop, so packets from the rings keep flowing.
+const REASSEMBLED_BATCH: usize = 16;
 
 /// Live facts for `show crypto ipsec sa` and for lifetime decisions.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +119,29 @@ pub struct EngineStats {
     pub frag_needed_sent: u64,
     pub mss_clamped: u64,
     pub decap_errors: u64,
+    /// TCP/UDP checksums finished for senders that left them to offload.
+    pub csum_completed: u64,
+    /// ICMP errors not sent: over the per-source or total rate.
+    pub icmp_rate_limited: u64,
+    /// Next-hop misses not asked: the resolver thread was behind.
+    pub resolver_busy: u64,
+    /// Next-hop cache entries evicted (least recently used first).
+    pub next_hop_evictions: u64,
+    /// Outer fragments sent (encapsulated packets past the outside MTU).
+    pub frags_out: u64,
+    pub frag_errors: u64,
+    /// ESP the kernel reassembled from fragments, handed over by the
+    /// daemon, taken in by this worker.
+    pub reassembled_rx: u64,
+    /// ... and decrypted and sent on.
+    pub reassembled_decaps: u64,
+    /// Reassembled ESP the daemon could not hand over (the worker's
+    /// channel was full).
+    pub reassembled_dropped: u64,
+    /// Decrypted packets fragmented to the inside MTU (fragments sent),
+    /// and those too big with DF set (dropped).
+    pub frags_inside: u64,
+    pub inside_too_big: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
     pub xsk_inside: super::xsk::SocketStats,
     pub xsk_outside: super::xsk::SocketStats,
@@ -106,7 +150,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &EngineStats) {
-        let pairs: [(&mut u64, u64); 16] = [
+        let pairs: [(&mut u64, u64); 27] = [
             (&mut self.rx_inside, o.rx_inside),
             (&mut self.rx_outside, o.rx_outside),
             (&mut self.tx_inside, o.tx_inside),
@@ -123,6 +167,17 @@ impl EngineStats {
             (&mut self.frag_needed_sent, o.frag_needed_sent),
             (&mut self.mss_clamped, o.mss_clamped),
             (&mut self.decap_errors, o.decap_errors),
+            (&mut self.csum_completed, o.csum_completed),
+            (&mut self.icmp_rate_limited, o.icmp_rate_limited),
+            (&mut self.resolver_busy, o.resolver_busy),
+            (&mut self.next_hop_evictions, o.next_hop_evictions),
+            (&mut self.frags_out, o.frags_out),
+            (&mut self.frag_errors, o.frag_errors),
+            (&mut self.reassembled_rx, o.reassembled_rx),
+            (&mut self.reassembled_decaps, o.reassembled_decaps),
+            (&mut self.reassembled_dropped, o.reassembled_dropped),
+            (&mut self.frags_inside, o.frags_inside),
+            (&mut self.inside_too_big, o.inside_too_big),
         ];
         for (a, b) in pairs {
             *a += b;
@@ -167,16 +222,21 @@ pub struct WorkerConfig {
 pub struct Worker {
     cfg: WorkerConfig,
     xsk: Xsk,
-    nl: Netlink,
+    /// Next-hop MACs, resolved by a thread of their own.
+    next_hops: NextHops,
+    icmp_limit: IcmpRateLimiter,
     inside_mac: [u8; 6],
     outside_mac: [u8; 6],
+    /// Largest IPv4 packet the inside link carries.
+    inside_mtu: usize,
     out_by_id: HashMap<u32, Outbound>,
     out_by_selector: HashMap<u32, u32>,
     inbound: HashMap<u32, Box<InboundSa>>,
     hold: HashMap<u32, HoldQueue>,
-    neigh: HashMap<Ipv4Addr, ([u8; 6], Instant)>,
     pending: Vec<Pending>,
-    last_neigh_query: Instant,
+    /// Hold queues waiting for the next hop toward their peer:
+    /// (selector, SA, since).
+    awaiting_peer: Vec<(u32, u32, Instant)>,
     tx_in: Vec<XdpDesc>,
     tx_out: Vec<XdpDesc>,
     stats: EngineStats,
@@ -194,7 +254,12 @@ impl Worker {
     /// Opens the sockets. Call from a thread in the gateway's namespace.
     pub fn new(cfg: WorkerConfig) -> Result<Worker, WorkerError> {
         let xsk = Xsk::open(&cfg.inside, &cfg.outside, cfg.queue)?;
+        // Opened here, in the gateway's namespace, and handed to the
+        // resolver thread.
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
+        let next_hops = next_hop::spawn_resolver(nl, format!("ipsecgw-nh/{}", cfg.queue))
+            .map_err(|e| WorkerError::Io("spawn next-hop resolver", e))?;
+        let inside_mtu = interface_mtu(&cfg.inside).unwrap_or(1500);
         let inside_mac =
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
@@ -213,16 +278,17 @@ impl Worker {
         Ok(Worker {
             cfg,
             xsk,
-            nl,
+            next_hops,
+            icmp_limit: IcmpRateLimiter::default(),
             inside_mac,
             outside_mac,
+            inside_mtu,
             out_by_id: HashMap::new(),
             out_by_selector: HashMap::new(),
             inbound: HashMap::new(),
             hold: HashMap::new(),
-            neigh: HashMap::new(),
             pending: Vec::with_capacity(PENDING_MAX),
-            last_neigh_query: Instant::now(),
+            awaiting_peer: Vec::with_capacity(AWAITING_MAX),
             tx_in: Vec::with_capacity(BATCH as usize * 2),
             tx_out: Vec::with_capacity(BATCH as usize * 2),
             stats: EngineStats::default(),
@@ -236,7 +302,11 @@ impl Worker {
     }
 
     /// Runs until `Stop` or the command channel closes.
-    pub fn run(mut self, cmds: mpsc::Receiver<WorkerCmd>) {
+    pub fn run(
+        mut self,
+        cmds: mpsc::Receiver<WorkerCmd>,
+        reassembled: mpsc::Receiver<Reassembled>,
+    ) {
         loop {
             loop {
                 match cmds.try_recv() {
@@ -246,8 +316,11 @@ impl Worker {
                 }
             }
             let now = Instant::now();
-            let busy = self.poll_inside(now) + self.poll_outside(now);
+            let busy = self.poll_inside(now)
+                + self.poll_outside(now)
+                + self.poll_reassembled(&reassembled, now);
             self.retry_pending(now);
+            self.release_awaiting(now);
             self.flush();
             self.xsk.reap_completions();
             self.xsk.refill();
@@ -328,6 +401,9 @@ impl Worker {
                     });
                 }
                 let mut stats = self.stats;
+                let nh = self.next_hops.stats();
+                stats.resolver_busy = nh.resolver_busy;
+                stats.next_hop_evictions = nh.evictions;
                 stats.xsk_inside = self.xsk.inside.stats();
                 stats.xsk_outside = self.xsk.outside.stats();
                 for q in self.hold.values() {
@@ -452,6 +528,12 @@ impl Worker {
             return false;
         };
         write_eth(&mut frame[eth..r.start], dmac, smac);
+        if r.len() > self.cfg.outside_mtu {
+            // DF clear (prepare answered DF packets with ICMP): fragment
+            // the outer packet, each piece in a frame of its own.
+            self.send_fragments(&frame[r], smac, dmac);
+            return false;
+        }
         let base = d.addr - d.addr % FRAME_SIZE as u64;
         self.tx_out.push(XdpDesc {
             addr: base + eth as u64,
@@ -459,6 +541,48 @@ impl Worker {
             options: 0,
         });
         true
+    }
+
+    /// Queues the outer IPv4 packet `outer` for the outside as fragments
+    /// of at most the outside MTU (RFC 4303 3.3.5: after ESP processing),
+    /// each copied into a fresh frame. The caller still owns `outer`'s
+    /// frame.
+    fn send_fragments(&mut self, outer: &[u8], smac: [u8; 6], dmac: [u8; 6]) {
+        let mut f = match esp::Fragmenter::new(outer, self.cfg.outside_mtu) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.frag_errors += 1;
+                return;
+            }
+        };
+        loop {
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            match f.next_into(&mut buf[ETH_HLEN..]) {
+                Some(Ok(len)) => {
+                    write_eth(&mut buf[..ETH_HLEN], dmac, smac);
+                    self.tx_out.push(XdpDesc {
+                        addr: frame_addr,
+                        len: (ETH_HLEN + len) as u32,
+                        options: 0,
+                    });
+                    self.stats.frags_out += 1;
+                }
+                Some(Err(_)) => {
+                    self.stats.frag_errors += 1;
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+                None => {
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+            }
+        }
     }
 
     /// Keeps a copy of `inner` until the selector's SA is installed.
@@ -493,6 +617,10 @@ impl Worker {
         let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
         write_eth(&mut buf[..ETH_HLEN], dmac, smac);
         match o.sa.encapsulate(inner, &mut buf[ETH_HLEN..]) {
+            Ok(len) if len > self.cfg.outside_mtu => {
+                self.send_fragments(&buf[ETH_HLEN..ETH_HLEN + len], smac, dmac);
+                self.xsk.release(frame_addr);
+            }
             Ok(len) => self.tx_out.push(XdpDesc {
                 addr: frame_addr,
                 len: (ETH_HLEN + len) as u32,
@@ -502,8 +630,8 @@ impl Worker {
         }
     }
 
-    /// What comes before encapsulating a packet with SA `sa_id`: the MSS
-    /// clamp, the path-MTU check (a too-big DF packet gets ICMP
+    /// What comes before encapsulating a packet with SA `sa_id`: a
+    /// checksum left to offload finished, the MSS clamp, the path-MTU check (a too-big DF packet gets ICMP
     /// fragmentation-needed back and is not sent) and the next hop toward
     /// the peer. Returns the (source, destination) MACs, or None when the
     /// packet is not to be encrypted (and has been counted).
@@ -513,6 +641,11 @@ impl Worker {
         inner: &mut [u8],
         now: Instant,
     ) -> Option<([u8; 6], [u8; 6])> {
+        // First, so the clamp's incremental update starts from a real
+        // checksum, not a pseudo-header sum.
+        if esp::complete_partial_checksum(inner) {
+            self.stats.csum_completed += 1;
+        }
         if self.cfg.tcp_mss != 0 && esp::clamp_tcp_mss(inner, self.cfg.tcp_mss) {
             self.stats.mss_clamped += 1;
         }
@@ -523,7 +656,13 @@ impl Worker {
         let max_inner = o.sa.max_inner_len(self.cfg.outside_mtu);
         if inner.len() > max_inner && inner.get(6).is_some_and(|b| b & 0x40 != 0) {
             // DF set and too big once encapsulated: tell the sender, ASA
-            // style, instead of a silent black hole.
+            // style, instead of a silent black hole; within a rate per
+            // source, as sources may be forged.
+            let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
+            if !self.icmp_limit.allow(src, now) {
+                self.stats.icmp_rate_limited += 1;
+                return None;
+            }
             let Some(frame_addr) = self.xsk.alloc() else {
                 self.stats.no_frame += 1;
                 return None;
@@ -534,7 +673,6 @@ impl Worker {
                 Ok(len) => {
                     // Back to whoever sent it: the inner source's MAC is
                     // not at hand here, so resolve it like any inside hop.
-                    let src = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
                     self.queue_inside(frame_addr, ETH_HLEN + len, src, now);
                     self.stats.frag_needed_sent += 1;
                 }
@@ -543,9 +681,21 @@ impl Worker {
             return None;
         }
         if o.l2.is_none() || now.duration_since(o.l2_checked) > NEIGH_TTL {
-            o.l2_checked = now;
-            if let Ok(Some((_, mac))) = self.nl.next_hop_mac(o.peer) {
-                o.l2 = Some((self.outside_mac, mac));
+            // Never waits: until the resolver answers, a known MAC is
+            // kept, and a packet with none waits in the selector's hold
+            // queue, released when the answer comes.
+            match self.next_hops.lookup(o.peer, now) {
+                Lookup::Ready(mac) => {
+                    o.l2 = Some((self.outside_mac, mac));
+                    o.l2_checked = now;
+                }
+                Lookup::Pending if o.l2.is_none() => {
+                    let selector = o.selector;
+                    self.hold_packet(selector, inner, now);
+                    self.await_peer(selector, sa_id, now);
+                    return None;
+                }
+                Lookup::Pending | Lookup::Unreachable => {}
             }
         }
         if o.l2.is_none() {
@@ -555,10 +705,22 @@ impl Worker {
     }
 
     fn release_held(&mut self, selector: u32, sa_id: u32) {
+        let now = Instant::now();
+        if !self.hold.contains_key(&selector) {
+            return;
+        }
+        // Not before the next hop toward the peer is known: until then
+        // the packets stay in the hold queue (bounded, and timed).
+        if let Some(o) = self.out_by_id.get(&sa_id)
+            && o.l2.is_none()
+            && self.next_hops.lookup(o.peer, now) == Lookup::Pending
+        {
+            self.await_peer(selector, sa_id, now);
+            return;
+        }
         let Some(mut q) = self.hold.remove(&selector) else {
             return;
         };
-        let now = Instant::now();
         let mut buf = vec![0u8; FRAME_SIZE as usize];
         let mut packets = Vec::new();
         q.drain(now, |p| packets.push(p.to_vec()));
@@ -572,6 +734,43 @@ impl Worker {
         self.flush();
     }
 
+    /// Remembers to release `selector`'s held packets with `sa_id` once
+    /// the next hop toward its peer is resolved.
+    fn await_peer(&mut self, selector: u32, sa_id: u32, now: Instant) {
+        if self.awaiting_peer.iter().any(|a| a.0 == selector) {
+            return;
+        }
+        if self.awaiting_peer.len() < AWAITING_MAX {
+            self.awaiting_peer.push((selector, sa_id, now));
+        }
+    }
+
+    /// Releases the hold queues whose peer's next hop has been resolved;
+    /// gives up on those it could not be (their packets expire in the
+    /// queue, counted).
+    fn release_awaiting(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.awaiting_peer.len() {
+            let (selector, sa_id, since) = self.awaiting_peer[i];
+            let verdict = match self.out_by_id.get(&sa_id) {
+                Some(o) if now.duration_since(since) <= HOLD_TIME => {
+                    self.next_hops.lookup(o.peer, now)
+                }
+                _ => Lookup::Unreachable,
+            };
+            match verdict {
+                Lookup::Pending => i += 1,
+                Lookup::Ready(_) => {
+                    self.awaiting_peer.swap_remove(i);
+                    self.release_held(selector, sa_id);
+                }
+                Lookup::Unreachable => {
+                    self.awaiting_peer.swap_remove(i);
+                }
+            }
+        }
+    }
+
     fn poll_outside(&mut self, now: Instant) -> usize {
         let mut descs = [EMPTY_DESC; BATCH as usize];
         let n = self.xsk.receive(false, &mut descs);
@@ -580,6 +779,46 @@ impl Worker {
             if !self.handle_outside(d, now) {
                 self.xsk.release(d.addr);
             }
+        }
+        n
+    }
+
+    /// Decrypts ESP the kernel reassembled and sends the inner packet out
+    /// of the inside interface in a frame of its own.
+    fn poll_reassembled(&mut self, rx: &mpsc::Receiver<Reassembled>, now: Instant) -> usize {
+        let mut n = 0;
+        while n < REASSEMBLED_BATCH {
+            let Ok(mut r) = rx.try_recv() else { break };
+            n += 1;
+            self.stats.reassembled_rx += 1;
+            let Some(sa) = self.inbound.get_mut(&r.sa_id) else {
+                self.stats.unknown_sa += 1;
+                continue;
+            };
+            let Ok(inner) = sa.decapsulate(&mut r.esp) else {
+                self.stats.decap_errors += 1;
+                continue;
+            };
+            let packet = &r.esp[inner];
+            if packet.len() < 20 {
+                self.stats.decap_errors += 1;
+                continue;
+            }
+            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            self.stats.reassembled_decaps += 1;
+            // Bigger than the inside link (or a frame): in fragments.
+            if packet.len() > self.inside_mtu || packet.len() + ETH_HLEN > FRAME_SIZE as usize {
+                self.send_inside_fragmented(packet, dst, now);
+                continue;
+            }
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                continue;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            buf[ETH_HLEN..ETH_HLEN + packet.len()].copy_from_slice(packet);
+            self.queue_inside(frame_addr, ETH_HLEN + packet.len(), dst, now);
         }
         n
     }
@@ -624,18 +863,61 @@ impl Worker {
             frame[start + 18],
             frame[start + 19],
         );
+        if len > self.inside_mtu {
+            // A peer with a larger inside MTU than ours: fragment (DF
+            // clear) into frames of their own, as a router would.
+            self.send_inside_fragmented(&frame[start..start + len], dst, now);
+            return false;
+        }
         let base = d.addr - d.addr % FRAME_SIZE as u64;
         let addr = base + (start - ETH_HLEN) as u64;
         self.queue_inside(addr, ETH_HLEN + len, dst, now);
         true
     }
 
+    /// Sends a decrypted packet bigger than the inside MTU as IPv4
+    /// fragments, each copied into a fresh frame; with DF set it is
+    /// dropped and counted (no ICMP back through the tunnel).
+    fn send_inside_fragmented(&mut self, packet: &[u8], dst: Ipv4Addr, now: Instant) {
+        let mtu = self.inside_mtu.min(FRAME_SIZE as usize - ETH_HLEN);
+        let mut f = match esp::Fragmenter::new(packet, mtu) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.inside_too_big += 1;
+                return;
+            }
+        };
+        loop {
+            let Some(frame_addr) = self.xsk.alloc() else {
+                self.stats.no_frame += 1;
+                return;
+            };
+            // SAFETY: a free frame belongs to us alone.
+            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
+            match f.next_into(&mut buf[ETH_HLEN..]) {
+                Some(Ok(len)) => {
+                    self.stats.frags_inside += 1;
+                    self.queue_inside(frame_addr, ETH_HLEN + len, dst, now);
+                }
+                Some(Err(_)) => {
+                    self.stats.inside_too_big += 1;
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+                None => {
+                    self.xsk.release(frame_addr);
+                    return;
+                }
+            }
+        }
+    }
+
     /// Sends a frame whose IPv4 packet starts at `addr + 14` out of the
-    /// inside interface toward `dst`'s next hop, waiting (bounded) for the
-    /// kernel to resolve it when needed.
+    /// inside interface toward `dst`'s next hop; a frame whose next hop
+    /// is being resolved waits (bounded in number and time) in `pending`.
     fn queue_inside(&mut self, addr: u64, len: usize, dst: Ipv4Addr, now: Instant) {
-        match self.lookup_neigh(dst, now) {
-            Some(mac) => {
+        match self.next_hops.lookup(dst, now) {
+            Lookup::Ready(mac) => {
                 let buf = unsafe { self.xsk.frame_mut(addr) };
                 write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
                 self.tx_in.push(XdpDesc {
@@ -644,73 +926,54 @@ impl Worker {
                     options: 0,
                 });
             }
-            None if self.pending.len() < PENDING_MAX => self.pending.push(Pending {
+            Lookup::Pending if self.pending.len() < PENDING_MAX => self.pending.push(Pending {
                 addr,
                 len,
                 dst,
                 since: now,
             }),
-            None => {
+            Lookup::Pending | Lookup::Unreachable => {
                 self.stats.no_next_hop += 1;
                 self.xsk.release(addr);
             }
         }
     }
 
-    fn lookup_neigh(&mut self, dst: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
-        if let Some((mac, at)) = self.neigh.get(&dst)
-            && now.duration_since(*at) < NEIGH_TTL
-        {
-            return Some(*mac);
-        }
-        match self.nl.next_hop_mac(dst) {
-            Ok(Some((_, mac))) => {
-                if self.neigh.len() > 4096 {
-                    self.neigh.clear();
-                }
-                self.neigh.insert(dst, (mac, now));
-                Some(mac)
-            }
-            _ => None,
-        }
-    }
-
+    /// Takes the resolver's answers and sends (or drops) the frames that
+    /// waited for them. No netlink here: lookups only read the cache.
     fn retry_pending(&mut self, now: Instant) {
-        if self.pending.is_empty() {
-            return;
-        }
-        // Ask the kernel again at most every 2 ms, whatever the number of
-        // packets waiting: resolution takes a round trip on the LAN.
-        let ask = now.duration_since(self.last_neigh_query) >= Duration::from_millis(2);
-        if ask {
-            self.last_neigh_query = now;
-        }
-        let pending = std::mem::take(&mut self.pending);
-        for p in pending {
-            if now.duration_since(p.since) > PENDING_TIME {
-                self.stats.no_next_hop += 1;
-                self.xsk.release(p.addr);
-                continue;
-            }
-            let cached = self.neigh.get(&p.dst).map(|e| e.0);
-            let mac = if cached.is_some() || !ask {
-                cached
+        self.next_hops.poll_answers(now);
+        let mut i = 0;
+        while i < self.pending.len() {
+            let p = &self.pending[i];
+            let (addr, len, dst) = (p.addr, p.len, p.dst);
+            let verdict = if now.duration_since(p.since) > PENDING_TIME {
+                Lookup::Unreachable
             } else {
-                self.lookup_neigh(p.dst, now)
+                self.next_hops.lookup(dst, now)
             };
-            match mac {
-                Some(mac) => {
+            match verdict {
+                Lookup::Pending => {
+                    i += 1;
+                    continue;
+                }
+                Lookup::Ready(mac) => {
                     // SAFETY: a pending frame is still ours.
-                    let buf = unsafe { self.xsk.frame_mut(p.addr) };
+                    let buf = unsafe { self.xsk.frame_mut(addr) };
                     write_eth(&mut buf[..ETH_HLEN], mac, self.inside_mac);
                     self.tx_in.push(XdpDesc {
-                        addr: p.addr,
-                        len: p.len as u32,
+                        addr,
+                        len: len as u32,
                         options: 0,
                     });
                 }
-                None => self.pending.push(p),
+                Lookup::Unreachable => {
+                    self.stats.no_next_hop += 1;
+                    self.xsk.release(addr);
+                }
             }
+            // In place, no allocation: order does not matter here.
+            self.pending.swap_remove(i);
         }
     }
 
@@ -734,6 +997,13 @@ impl Worker {
     }
 }
 
+/// The MTU of a local interface in the calling thread's namespace.
+fn interface_mtu(ifname: &str) -> std::io::Result<usize> {
+    let req = super::iface::ioctl(ifname, libc::SIOCGIFMTU, |_| {})?;
+    // SAFETY: SIOCGIFMTU filled in the MTU member.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
+}
+
 fn write_eth(h: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
     h[0..6].copy_from_slice(&dst);
     h[6..12].copy_from_slice(&src);
@@ -754,10 +1024,12 @@ fn trim_ipv4(p: &mut [u8]) -> &mut [u8] {
     }
 }
 
-/// A running worker: its command channel, the (inside, outside) AF_XDP
-/// socket fds for the XSKMAPs, and its thread.
+/// A running worker: its command channel, its channel for reassembled
+/// ESP, the (inside, outside) AF_XDP socket fds for the XSKMAPs, and its
+/// thread.
 pub type Spawned = (
     mpsc::Sender<WorkerCmd>,
+    mpsc::SyncSender<Reassembled>,
     (i32, i32),
     std::thread::JoinHandle<()>,
 );
@@ -768,9 +1040,10 @@ pub fn spawn(cfg: WorkerConfig) -> Result<Spawned, WorkerError> {
     let worker = Worker::new(cfg)?;
     let fds = worker.socket_fds();
     let (tx, rx) = mpsc::channel();
+    let (re_tx, re_rx) = mpsc::sync_channel(REASSEMBLED_QUEUE);
     let handle = std::thread::Builder::new()
         .name(format!("ipsecgw-esp/{}", cfg_queue))
-        .spawn(move || worker.run(rx))
+        .spawn(move || worker.run(rx, re_rx))
         .map_err(|e| WorkerError::Io("spawn worker", e))?;
-    Ok((tx, fds, handle))
+    Ok((tx, re_tx, fds, handle))
 }

