@@ -383,6 +383,17 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
     })
 }
 
+/// One proxy identity as `show` prints it: the negotiated network, and
+/// the ACL line's protocol unless the peer named one.
+fn negotiated_ident(net: (Ipv4Addr, u8), sel: &SelectorInfo, proto: u8, port: u16) -> Ident {
+    Ident {
+        addr: net.0,
+        mask: config::Ipv4Net::new(net.0, net.1).map_or(Ipv4Addr::BROADCAST, |n| n.mask()),
+        prot: if proto != 0 { proto } else { sel.proto },
+        port,
+    }
+}
+
 /// Unknown-SPI events only for configured peers (sources are spoofable),
 /// and none at all when recovery is off.
 fn unknown_spi_peers(cfg: &Config, selectors: &[SelectorInfo]) -> Vec<Ipv4Addr> {
@@ -1291,28 +1302,18 @@ impl Daemon {
                 local_addr: self.local,
                 acl: sel.acl_text.clone(),
                 // What was negotiated (a peer may have narrowed the line).
-                local_ident: Ident {
-                    addr: c.negotiated.local.0,
-                    mask: config::Ipv4Net::new(c.negotiated.local.0, c.negotiated.local.1)
-                        .map_or(sel.local.mask(), |n| n.mask()),
-                    prot: if c.negotiated.proto != 0 {
-                        c.negotiated.proto
-                    } else {
-                        sel.proto
-                    },
-                    port: c.negotiated.local_port,
-                },
-                remote_ident: Ident {
-                    addr: c.negotiated.remote.0,
-                    mask: config::Ipv4Net::new(c.negotiated.remote.0, c.negotiated.remote.1)
-                        .map_or(sel.remote.mask(), |n| n.mask()),
-                    prot: if c.negotiated.proto != 0 {
-                        c.negotiated.proto
-                    } else {
-                        sel.proto
-                    },
-                    port: c.negotiated.remote_port,
-                },
+                local_ident: negotiated_ident(
+                    c.negotiated.local,
+                    sel,
+                    c.negotiated.proto,
+                    c.negotiated.local_port,
+                ),
+                remote_ident: negotiated_ident(
+                    c.negotiated.remote,
+                    sel,
+                    c.negotiated.proto,
+                    c.negotiated.remote_port,
+                ),
                 peer: c.peer,
                 pkts_encaps: o.pkts_encaps,
                 pkts_encrypt: o.pkts_encrypt,
