@@ -415,6 +415,46 @@ fn debug_crypto_isakmp_changes_verbosity_at_runtime() {
     assert!(line.contains("ipsecgw::ike"), "{line}");
 }
 
+/// `debug crypto ipsec 255` turns the BPF programs' rare-path log lines
+/// on (here: a punt for a selector with no SA), `debug crypto ipsec 0`
+/// off again; with them off nothing from the programs is logged.
+#[test]
+fn debug_crypto_ipsec_switches_bpf_logs() {
+    const SILENT: &str = "192.0.2.99";
+    let (t, gw) = lone_gateway("op-bpflog", SILENT, &[]);
+    let bpf_lines = |gw: &Gateway| {
+        gw.log()
+            .lines()
+            .filter(|l| l.contains("ipsecgw::bpf"))
+            .count()
+    };
+    let _ = t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(bpf_lines(&gw), 0, "off by default:\n{}", gw.log());
+
+    let reply = gw.cli(&["debug", "crypto", "ipsec", "255"]).unwrap();
+    assert!(reply.contains("BPF data-plane logs on"), "{reply}");
+    // A fresh flow punts (the selector's punt budget allows a burst).
+    let _ = t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.6);
+    let line = wait_log_line(
+        &gw,
+        &["ipsecgw::bpf", "inside: no SA for selector"],
+        Duration::from_secs(5),
+    );
+    assert!(
+        line.contains("punted 198.51.100.10 -> 203.0.113.10 proto 1"),
+        "{line}"
+    );
+
+    let reply = gw.cli(&["debug", "crypto", "ipsec", "0"]).unwrap();
+    assert!(reply.contains("BPF data-plane logs off"), "{reply}");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = bpf_lines(&gw);
+    let _ = t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.6);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bpf_lines(&gw), before, "off again:\n{}", gw.log());
+}
+
 #[test]
 fn running_config_round_trips_through_check() {
     let (_t, gw) = lone_gateway("op-rc", EAST_GW_OUTSIDE, &[]);

@@ -25,6 +25,9 @@ pub mod map_names {
     pub const XSK_INSIDE: &str = "XSK_INSIDE";
     pub const XSK_OUTSIDE: &str = "XSK_OUTSIDE";
     pub const IKE_SOCKETS: &str = "IKE_SOCKETS";
+    /// 1: the programs write their rare-path log lines (aya-log); not
+    /// pinned, so every start begins with it off.
+    pub const LOG_SWITCH: &str = "LOG_SWITCH";
 
     /// Every map, for pinning and cleanup.
     pub const ALL: &[&str] = &[

@@ -26,6 +26,16 @@ use ipsec_common::*;
 
 use crate::parse::{IPPROTO_ESP, IPPROTO_UDP, Ipv4Pkt, Parsed};
 
+/// BPF-side logging on (1) or off: `debug crypto ipsec` switches it at
+/// run time; off, a rare path pays one array lookup.
+#[btf_map]
+static LOG_SWITCH: Array<u32, 1> = Array::new();
+
+#[inline(always)]
+fn log_on() -> bool {
+    LOG_SWITCH.get(0).is_some_and(|v| *v != 0)
+}
+
 #[btf_map]
 static OUT_SA: aya_ebpf::btf_maps::HashMap<u32, OutboundSa, 16384> =
     aya_ebpf::btf_maps::HashMap::new();
@@ -143,6 +153,13 @@ fn try_inside(ctx: &XdpContext) -> Result<u32, ()> {
             // The stack would drop it too; we cannot tell whether it is
             // protected, so it never leaves in cleartext.
             count(Verdict::InMalformedDrop);
+            if log_on() {
+                aya_log_ebpf::info!(
+                    ctx,
+                    "inside: malformed IPv4 dropped ({} bytes)",
+                    ctx.data_end() - ctx.data()
+                );
+            }
             return Ok(xdp_action::XDP_DROP);
         }
         Parsed::Ipv4(p) => p,
@@ -344,6 +361,16 @@ fn punt(ctx: &XdpContext, pkt: &Ipv4Pkt, selector: u32) {
             );
         }
     }
+    if log_on() {
+        aya_log_ebpf::info!(
+            ctx,
+            "inside: no SA for selector {}: punted {:i} -> {:i} proto {}",
+            selector,
+            pkt.src,
+            pkt.dst,
+            pkt.proto
+        );
+    }
     emit(ctx, pkt, selector, 0);
 }
 
@@ -508,6 +535,14 @@ fn to_engine(ctx: &XdpContext, pkt: &Ipv4Pkt, spi: u32, flags: u8) -> u32 {
     // SAFETY: read-only copy.
     let Some(sa) = (unsafe { IN_SPI.get(spi) }).copied() else {
         count(Verdict::OutUnknownSpiDrop);
+        if log_on() {
+            aya_log_ebpf::info!(
+                ctx,
+                "outside: ESP for unknown SPI {:x} from {:i} dropped",
+                spi,
+                pkt.src
+            );
+        }
         // A configured peer may hold SAs we lost (we restarted): tell
         // the daemon, within limits no spoofed flood can push onto
         // selector punts (see `punt_unknown_spi`).
@@ -562,6 +597,9 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
         Parsed::Malformed => {
             // Fail closed: we cannot tell whether it is protected.
             count(Verdict::TcMalformedDrop);
+            if log_on() {
+                aya_log_ebpf::info!(ctx, "egress guard: malformed IPv4 dropped");
+            }
             return TC_ACT_SHOT as i32;
         }
         Parsed::Ipv4(p) => p,
@@ -588,6 +626,15 @@ fn try_tc_egress(ctx: &TcContext) -> i32 {
     };
     if classify::classify(&pkt, &mut m) && m.permit != 0 {
         count(Verdict::TcProtectedDrop);
+        if log_on() {
+            aya_log_ebpf::info!(
+                ctx,
+                "egress guard: protected cleartext {:i} -> {:i} (selector {}) dropped",
+                pkt.src,
+                pkt.dst,
+                m.selector
+            );
+        }
         return TC_ACT_SHOT as i32;
     }
     count(Verdict::TcOtherPass);

@@ -1252,19 +1252,25 @@ fn check_against_reference(rules: &[AclRule], rng: &mut Rng) {
 #[test]
 #[ignore]
 fn classify_bench() {
-    let r = ipsecgw::dataplane::bench::classify_bench(
-        &[(1, 3), (1_000, 3), (10_000, 3), (10_000, 20)],
-        1_000_000,
-    )
-    .unwrap();
-    for b in r {
-        eprintln!(
-            "{:>6} lines, {:>2} prefix pairs: match (no SA) {:>5} ns/pkt, match (SA) {:>5} ns/pkt, no match {:>5} ns/pkt",
-            b.lines,
-            b.pairs,
-            b.matching.as_nanos(),
-            b.matching_sa.as_nanos(),
-            b.non_matching.as_nanos()
-        );
+    // Side by side in one run: BPF-side logs off (the default) and on
+    // (`debug crypto ipsec 255`).
+    for bpf_log in [false, true] {
+        let r = ipsecgw::dataplane::bench::classify_bench(
+            &[(1, 3), (1_000, 3), (10_000, 3), (10_000, 20)],
+            1_000_000,
+            bpf_log,
+        )
+        .unwrap();
+        for b in r {
+            eprintln!(
+                "bpf logs {:>3}: {:>6} lines, {:>2} prefix pairs: match (no SA) {:>5} ns/pkt, match (SA) {:>5} ns/pkt, no match {:>5} ns/pkt",
+                if bpf_log { "on" } else { "off" },
+                b.lines,
+                b.pairs,
+                b.matching.as_nanos(),
+                b.matching_sa.as_nanos(),
+                b.non_matching.as_nanos()
+            );
+        }
     }
 }

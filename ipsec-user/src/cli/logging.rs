@@ -151,10 +151,11 @@ impl LogControl {
             DebugFacility::Ipsec => self.ipsec = lvl,
         }
         let spec = format!(
-            "{},ipsecgw::ike={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::engine={}",
+            "{},ipsecgw::ike={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::engine={},ipsecgw::bpf={}",
             self.base,
             level(self.isakmp),
             level(self.isakmp.max(self.ipsec)),
+            level(self.ipsec),
             level(self.ipsec),
             level(self.ipsec)
         );

@@ -79,6 +79,10 @@ struct ChildSaRec {
 /// grace, with room to spare.
 const VOLUME_REKEY_LEAD: Duration = Duration::from_secs(2);
 
+/// `debug crypto ipsec LEVEL` at or above this turns the BPF programs'
+/// rare-path log lines on (ASA's 255 is the usual "everything").
+const BPF_LOG_LEVEL: u8 = 128;
+
 /// How long an initiator waits after quick mode before it sends ESP.
 const INITIATOR_GRACE: Duration = Duration::from_millis(150);
 
@@ -244,6 +248,11 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         }
         info!(workers = workers.len(), "ESP engine: one worker per queue");
         let mut punts = dp.punt_events()?;
+        // The programs' rare-path log lines; written only while `debug
+        // crypto ipsec` is at BPF_LOG_LEVEL or above.
+        if let Some(l) = dp.bpf_logger() {
+            tokio::spawn(crate::dataplane::bpf_log::drain(l));
+        }
 
         let sock500 = bind_udp(pre.local, 500).await?;
         let sock4500 = bind_udp(pre.local, 4500).await?;
@@ -1104,7 +1113,19 @@ impl Daemon {
                 Err(e) => Reply::error(format!("reload refused, nothing changed: {e:#}")),
             },
             Command::Debug { facility, level } => match self.log.set(facility, level) {
-                Ok(s) => Reply::ok(ReplyData::Done(s)),
+                Ok(s) => {
+                    if facility == DebugFacility::Ipsec {
+                        let on = level >= BPF_LOG_LEVEL;
+                        if let Err(e) = self.dp.set_bpf_log(on) {
+                            return Reply::error(format!("switching BPF logs: {e}"));
+                        }
+                        return Reply::ok(ReplyData::Done(format!(
+                            "{s}; BPF data-plane logs {}",
+                            if on { "on" } else { "off" }
+                        )));
+                    }
+                    Reply::ok(ReplyData::Done(s))
+                }
                 Err(e) => Reply::error(e.to_string()),
             },
         }

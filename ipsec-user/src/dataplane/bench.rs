@@ -70,12 +70,14 @@ pub fn udp_frame(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: 
 }
 
 /// ns/packet of the inside program for each (ACL lines, prefix pairs) in
-/// `sizes`.
+/// `sizes`, with the BPF-side log lines on or off (`bpf_log`).
 pub fn classify_bench(
     sizes: &[(usize, usize)],
     repeat: u32,
+    bpf_log: bool,
 ) -> Result<Vec<ClassifyBench>, DataplaneError> {
     let mut dp = Dataplane::open()?;
+    dp.set_bpf_log(bpf_log)?;
     let mut out = Vec::new();
     for &(n, pairs) in sizes {
         let rules = synthetic_acl_pairs(n.max(1), pairs);

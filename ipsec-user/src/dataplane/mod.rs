@@ -38,6 +38,7 @@
 
 pub mod acl;
 pub mod bench;
+pub mod bpf_log;
 pub mod counters;
 pub mod meta;
 pub mod pinfs;
@@ -237,6 +238,7 @@ pub struct Dataplane {
     xsk_inside: XskMap<MapData>,
     xsk_outside: XskMap<MapData>,
     ike_sockets: HashMap<MapData, u64, u32>,
+    log_switch: Array<MapData, u32>,
 }
 
 /// Cheap content hash (FNV-1a) of the object: pinned maps are reused only
@@ -339,6 +341,7 @@ impl Dataplane {
             xsk_inside: take!(names::XSK_INSIDE),
             xsk_outside: take!(names::XSK_OUTSIDE),
             ike_sockets: take!(names::IKE_SOCKETS),
+            log_switch: take!(names::LOG_SWITCH),
             ebpf,
             pin_dir: pin_dir.map(Path::to_path_buf),
             links: Vec::new(),
@@ -711,6 +714,24 @@ impl Dataplane {
     /// The daemon's IKE sockets (UDP 500 and 4500): the TC egress guard
     /// passes UDP from those ports only when one of these sockets sent it.
     /// Replaces the whole set (a dead daemon's cookies are dropped).
+    /// The programs' rare-path log lines on or off (`bpf_log`).
+    pub fn set_bpf_log(&mut self, on: bool) -> Result<()> {
+        self.log_switch
+            .set(0, u32::from(on), 0)
+            .map_err(map_err(names::LOG_SWITCH))
+    }
+
+    /// The reader of the programs' log records (once: it owns the ring).
+    pub fn bpf_logger(&mut self) -> Option<bpf_log::BpfLogger> {
+        match aya_log::EbpfLogger::init_with_logger(&mut self.ebpf, bpf_log::ToTracing) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "no BPF log ring: BPF-side logs are off");
+                None
+            }
+        }
+    }
+
     pub fn set_ike_sockets(&mut self, fds: &[RawFd]) -> Result<()> {
         if fds.len() > ipsec_common::IKE_SOCKETS_MAX as usize {
             return Err(DataplaneError::IkeSocket(std::io::Error::other(format!(
