@@ -473,8 +473,9 @@ fn try_outside(ctx: &XdpContext) -> Result<u32, ()> {
     if pkt.fragment {
         // ESP or NAT-T fragments carry no usable SPI after the first one:
         // the stack reassembles them. Reassembled UDP 4500 reaches the
-        // daemon's socket; reassembled raw ESP has no kernel handler here
-        // and is dropped by the stack. Either way it is ciphertext.
+        // daemon's IKE socket and reassembled raw ESP its raw ESP socket;
+        // the daemon hands both to the SA's worker. Either way it is
+        // ciphertext.
         count(Verdict::OutFragmentPass);
         return Ok(xdp_action::XDP_PASS);
     }
