@@ -190,7 +190,10 @@ fn volume_rekey_with_two_workers_is_seamless() {
     // The transfer did not notice: no retransmission storm. (iperf3's
     // sent count includes what was still in flight when the clock
     // stopped, so it is not compared with the received count.)
-    assert!(r.retransmits <= 10, "no retransmission storm\n{ctx}");
+    // A rekey that loses packets costs thousands of retransmits (about
+    // 5,000 with the rate rule switched off); a loaded 2-core machine
+    // running other namespace tests beside this one costs about a dozen.
+    assert!(r.retransmits <= 100, "no retransmission storm\n{ctx}");
     assert!(r.bytes_received * 100 >= r.bytes_sent * 97, "{ctx}");
     assert!(w.len() >= 3, "at least two rekeys by volume\n{ctx}");
     // Whatever SA carried it, everything west sent east took, and back.
