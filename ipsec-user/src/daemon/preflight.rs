@@ -209,7 +209,5 @@ fn first_ipv4(name: &str) -> Option<Ipv4Addr> {
 }
 
 fn mtu(name: &str) -> Option<usize> {
-    let req = crate::engine::iface::ioctl(name, libc::SIOCGIFMTU, |_| {}).ok()?;
-    // SAFETY: SIOCGIFMTU filled in the MTU member.
-    Some(unsafe { req.ifr_ifru.ifru_mtu } as usize)
+    crate::engine::iface::mtu(name).ok()
 }

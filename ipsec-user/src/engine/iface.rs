@@ -40,3 +40,10 @@ pub fn ioctl(
     }
     Ok(req)
 }
+
+/// The MTU of `ifname` in the calling thread's network namespace.
+pub fn mtu(ifname: &str) -> io::Result<usize> {
+    let req = ioctl(ifname, libc::SIOCGIFMTU, |_| {})?;
+    // SAFETY: SIOCGIFMTU filled in the MTU member.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(0) as usize)
+}

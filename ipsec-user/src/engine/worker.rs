@@ -259,7 +259,7 @@ impl Worker {
         let nl = Netlink::open().map_err(|e| WorkerError::Io("rtnetlink", e))?;
         let next_hops = next_hop::spawn_resolver(nl, format!("ipsecgw-nh/{}", cfg.queue))
             .map_err(|e| WorkerError::Io("spawn next-hop resolver", e))?;
-        let inside_mtu = interface_mtu(&cfg.inside).unwrap_or(1500);
+        let inside_mtu = super::iface::mtu(&cfg.inside).map_or(1500, |m| m.max(68));
         let inside_mac =
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
@@ -544,16 +544,24 @@ impl Worker {
     }
 
     /// Queues the outer IPv4 packet `outer` for the outside as fragments
-    /// of at most the outside MTU (RFC 4303 3.3.5: after ESP processing),
-    /// each copied into a fresh frame. The caller still owns `outer`'s
-    /// frame.
+    /// of at most the outside MTU (RFC 4303 3.3.5: after ESP processing).
+    /// The caller still owns `outer`'s frame.
     fn send_fragments(&mut self, outer: &[u8], smac: [u8; 6], dmac: [u8; 6]) {
-        let mut f = match esp::Fragmenter::new(outer, self.cfg.outside_mtu) {
-            Ok(f) => f,
-            Err(_) => {
-                self.stats.frag_errors += 1;
-                return;
-            }
+        let mtu = self.cfg.outside_mtu;
+        self.send_fragmented(outer, mtu, FragmentsTo::Outside { smac, dmac });
+    }
+
+    /// Cuts `packet` into IPv4 fragments of at most `mtu` bytes, each
+    /// copied into a fresh frame and sent as `to` says; a packet that
+    /// cannot be fragmented (DF set, malformed) is counted and dropped.
+    fn send_fragmented(&mut self, packet: &[u8], mtu: usize, to: FragmentsTo) {
+        let failed = |s: &mut EngineStats| match to {
+            FragmentsTo::Outside { .. } => s.frag_errors += 1,
+            FragmentsTo::Inside { .. } => s.inside_too_big += 1,
+        };
+        let Ok(mut f) = esp::Fragmenter::new(packet, mtu) else {
+            failed(&mut self.stats);
+            return;
         };
         loop {
             let Some(frame_addr) = self.xsk.alloc() else {
@@ -562,24 +570,31 @@ impl Worker {
             };
             // SAFETY: a free frame belongs to us alone.
             let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
-            match f.next_into(&mut buf[ETH_HLEN..]) {
-                Some(Ok(len)) => {
-                    write_eth(&mut buf[..ETH_HLEN], dmac, smac);
-                    self.tx_out.push(XdpDesc {
-                        addr: frame_addr,
-                        len: (ETH_HLEN + len) as u32,
-                        options: 0,
-                    });
-                    self.stats.frags_out += 1;
-                }
+            let len = match f.next_into(&mut buf[ETH_HLEN..]) {
+                Some(Ok(len)) => ETH_HLEN + len,
                 Some(Err(_)) => {
-                    self.stats.frag_errors += 1;
+                    failed(&mut self.stats);
                     self.xsk.release(frame_addr);
                     return;
                 }
                 None => {
                     self.xsk.release(frame_addr);
                     return;
+                }
+            };
+            match to {
+                FragmentsTo::Outside { smac, dmac } => {
+                    write_eth(&mut buf[..ETH_HLEN], dmac, smac);
+                    self.tx_out.push(XdpDesc {
+                        addr: frame_addr,
+                        len: len as u32,
+                        options: 0,
+                    });
+                    self.stats.frags_out += 1;
+                }
+                FragmentsTo::Inside { dst, now } => {
+                    self.stats.frags_inside += 1;
+                    self.queue_inside(frame_addr, len, dst, now);
                 }
             }
         }
@@ -876,40 +891,11 @@ impl Worker {
     }
 
     /// Sends a decrypted packet bigger than the inside MTU as IPv4
-    /// fragments, each copied into a fresh frame; with DF set it is
-    /// dropped and counted (no ICMP back through the tunnel).
+    /// fragments; with DF set it is dropped and counted (no ICMP back
+    /// through the tunnel).
     fn send_inside_fragmented(&mut self, packet: &[u8], dst: Ipv4Addr, now: Instant) {
         let mtu = self.inside_mtu.min(FRAME_SIZE as usize - ETH_HLEN);
-        let mut f = match esp::Fragmenter::new(packet, mtu) {
-            Ok(f) => f,
-            Err(_) => {
-                self.stats.inside_too_big += 1;
-                return;
-            }
-        };
-        loop {
-            let Some(frame_addr) = self.xsk.alloc() else {
-                self.stats.no_frame += 1;
-                return;
-            };
-            // SAFETY: a free frame belongs to us alone.
-            let (buf, _) = unsafe { self.xsk.whole_frame_mut(frame_addr) };
-            match f.next_into(&mut buf[ETH_HLEN..]) {
-                Some(Ok(len)) => {
-                    self.stats.frags_inside += 1;
-                    self.queue_inside(frame_addr, ETH_HLEN + len, dst, now);
-                }
-                Some(Err(_)) => {
-                    self.stats.inside_too_big += 1;
-                    self.xsk.release(frame_addr);
-                    return;
-                }
-                None => {
-                    self.xsk.release(frame_addr);
-                    return;
-                }
-            }
-        }
+        self.send_fragmented(packet, mtu, FragmentsTo::Inside { dst, now });
     }
 
     /// Sends a frame whose IPv4 packet starts at `addr + 14` out of the
@@ -997,11 +983,13 @@ impl Worker {
     }
 }
 
-/// The MTU of a local interface in the calling thread's namespace.
-fn interface_mtu(ifname: &str) -> std::io::Result<usize> {
-    let req = super::iface::ioctl(ifname, libc::SIOCGIFMTU, |_| {})?;
-    // SAFETY: SIOCGIFMTU filled in the MTU member.
-    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
+/// Where the fragments of [`Worker::send_fragmented`] go.
+#[derive(Clone, Copy)]
+enum FragmentsTo {
+    /// Encapsulated ESP toward the peer's next hop.
+    Outside { smac: [u8; 6], dmac: [u8; 6] },
+    /// A decrypted packet toward `dst` on the inside.
+    Inside { dst: Ipv4Addr, now: Instant },
 }
 
 fn write_eth(h: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
