@@ -132,18 +132,20 @@ pub struct Plan {
 }
 
 pub fn plan(cur: &Current, new_cfg: &Config) -> Plan {
-    let mut sels = mapping::selectors(new_cfg);
     // Ids as mapping numbers them only identify selectors within one
-    // configuration; signatures are computed against those, then the ids
-    // are moved to the old ones (or fresh ones past every id used).
-    let peers0 = mapping::ike_peers(new_cfg, &sels);
-    let sigs = with_signatures(new_cfg, &sels, &peers0);
+    // configuration; signatures do not depend on them, so they are
+    // computed once, and then every id (selectors, the engine peers'
+    // selectors, the signed list kept for the next reload) is moved to
+    // the old one or a fresh one past every id used.
+    let mut sels = mapping::selectors(new_cfg);
+    let mut peers = mapping::ike_peers(new_cfg, &sels);
+    let mut signed = with_signatures(new_cfg, &sels, &peers);
     let old: HashMap<&Signature, u32> = cur.selectors.iter().map(|(s, g)| (g, s.id)).collect();
     let mut next_id = cur.next_id;
     let mut taken = HashSet::new();
     let mut kept = 0;
     let mut ids = HashMap::new();
-    for (s, g) in &sigs {
+    for (s, g) in &signed {
         let id = match old.get(g) {
             Some(&id) if taken.insert(id) => {
                 kept += 1;
@@ -157,10 +159,19 @@ pub fn plan(cur: &Current, new_cfg: &Config) -> Plan {
         };
         ids.insert(s.id, id);
     }
-    for s in &mut sels {
-        s.id = ids[&s.id];
+    // Every selector belongs to a live entry, hence has a peer and a
+    // signature; one without could not be negotiated anyway.
+    sels.retain(|s| ids.contains_key(&s.id));
+    let remap = |id: &mut u32| {
+        if let Some(&n) = ids.get(id) {
+            *id = n;
+        }
+    };
+    sels.iter_mut().for_each(|s| remap(&mut s.id));
+    signed.iter_mut().for_each(|(s, _)| remap(&mut s.id));
+    for p in &mut peers {
+        p.selectors.iter_mut().for_each(|x| remap(&mut x.id));
     }
-    let peers = mapping::ike_peers(new_cfg, &sels);
     let removed = cur
         .selectors
         .iter()
@@ -176,7 +187,7 @@ pub fn plan(cur: &Current, new_cfg: &Config) -> Plan {
         .collect();
     let added = sels.len() - kept;
     let next = Current {
-        selectors: with_signatures(new_cfg, &sels, &peers),
+        selectors: signed,
         peers: new_peers,
         next_id,
     };
