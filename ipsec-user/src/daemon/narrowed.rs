@@ -133,10 +133,10 @@ impl NarrowedAcl {
     /// first permit line of their parent.
     pub fn rules(&self) -> Vec<AclRule> {
         let mut out = Vec::with_capacity(self.base.len() + self.extra.len());
-        let mut placed: Vec<u32> = Vec::new();
+        // A set: a hub's ACLs run to 10,000 lines.
+        let mut placed = std::collections::HashSet::new();
         for r in &self.base {
-            if r.action == AclAction::Permit && !placed.contains(&r.selector) {
-                placed.push(r.selector);
+            if r.action == AclAction::Permit && placed.insert(r.selector) {
                 for e in self.extra.iter().filter(|e| e.parent == r.selector) {
                     out.push(AclRule {
                         selector: e.id,
