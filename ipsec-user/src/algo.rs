@@ -272,6 +272,176 @@ keyword_enum!(EspInteg {
     HmacSha512_256 => "esp-sha512-hmac",
 });
 
+/// IKEv2 SA encryption, `crypto ikev2 policy N` / `encryption X ...`.
+/// The GCM ones are combined-mode: their policy says `integrity null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ikev2Encryption {
+    Des,
+    TripleDes,
+    Aes128,
+    Aes192,
+    Aes256,
+    Aes128Gcm,
+    Aes256Gcm,
+}
+
+impl Ikev2Encryption {
+    pub fn is_aead(self) -> bool {
+        matches!(
+            self,
+            Ikev2Encryption::Aes128Gcm | Ikev2Encryption::Aes256Gcm
+        )
+    }
+    /// Key length in bytes (GCM: without the 4-byte salt).
+    pub fn key_len(self) -> usize {
+        match self {
+            Ikev2Encryption::Des => 8,
+            Ikev2Encryption::TripleDes => 24,
+            Ikev2Encryption::Aes128 | Ikev2Encryption::Aes128Gcm => 16,
+            Ikev2Encryption::Aes192 => 24,
+            Ikev2Encryption::Aes256 | Ikev2Encryption::Aes256Gcm => 32,
+        }
+    }
+}
+
+/// IKEv2 SA integrity, `integrity X ...` (`null` with GCM only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ikev2Integrity {
+    Null,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+/// IKEv2 pseudo-random function, `prf X ...`; when a policy names none,
+/// the PRF of each integrity algorithm is offered (ASA behaviour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ikev2Prf {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Ikev2Integrity {
+    /// The PRF an ASA offers for this integrity when `prf` is omitted.
+    pub fn default_prf(self) -> Option<Ikev2Prf> {
+        match self {
+            Ikev2Integrity::Null => None,
+            Ikev2Integrity::Md5 => Some(Ikev2Prf::Md5),
+            Ikev2Integrity::Sha1 => Some(Ikev2Prf::Sha1),
+            Ikev2Integrity::Sha256 => Some(Ikev2Prf::Sha256),
+            Ikev2Integrity::Sha384 => Some(Ikev2Prf::Sha384),
+            Ikev2Integrity::Sha512 => Some(Ikev2Prf::Sha512),
+        }
+    }
+}
+
+/// `crypto ipsec ikev2 ipsec-proposal P` / `protocol esp encryption X ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ikev2EspEncryption {
+    Null,
+    Des,
+    TripleDes,
+    Aes128,
+    Aes192,
+    Aes256,
+    Aes128Gcm,
+    Aes256Gcm,
+    ChaCha20Poly1305,
+}
+
+impl Ikev2EspEncryption {
+    pub fn cipher(self) -> EspCipher {
+        match self {
+            Ikev2EspEncryption::Null => EspCipher::Null,
+            Ikev2EspEncryption::Des => EspCipher::Des,
+            Ikev2EspEncryption::TripleDes => EspCipher::TripleDes,
+            Ikev2EspEncryption::Aes128 => EspCipher::Aes128Cbc,
+            Ikev2EspEncryption::Aes192 => EspCipher::Aes192Cbc,
+            Ikev2EspEncryption::Aes256 => EspCipher::Aes256Cbc,
+            Ikev2EspEncryption::Aes128Gcm => EspCipher::Aes128Gcm,
+            Ikev2EspEncryption::Aes256Gcm => EspCipher::Aes256Gcm,
+            Ikev2EspEncryption::ChaCha20Poly1305 => EspCipher::ChaCha20Poly1305,
+        }
+    }
+}
+
+/// `protocol esp integrity X ...` of an IKEv2 ipsec-proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ikev2EspIntegrity {
+    Null,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Ikev2EspIntegrity {
+    pub fn integ(self) -> EspInteg {
+        match self {
+            Ikev2EspIntegrity::Null => EspInteg::None,
+            Ikev2EspIntegrity::Md5 => EspInteg::HmacMd5_96,
+            Ikev2EspIntegrity::Sha1 => EspInteg::HmacSha1_96,
+            Ikev2EspIntegrity::Sha256 => EspInteg::HmacSha256_128,
+            Ikev2EspIntegrity::Sha384 => EspInteg::HmacSha384_192,
+            Ikev2EspIntegrity::Sha512 => EspInteg::HmacSha512_256,
+        }
+    }
+}
+
+keyword_enum!(Ikev2Encryption {
+    Des => "des",
+    TripleDes => "3des",
+    Aes128 => "aes",
+    Aes192 => "aes-192",
+    Aes256 => "aes-256",
+    Aes128Gcm => "aes-gcm",
+    Aes256Gcm => "aes-gcm-256",
+});
+
+keyword_enum!(Ikev2Integrity {
+    Null => "null",
+    Md5 => "md5",
+    Sha1 => "sha",
+    Sha256 => "sha256",
+    Sha384 => "sha384",
+    Sha512 => "sha512",
+});
+
+keyword_enum!(Ikev2Prf {
+    Md5 => "md5",
+    Sha1 => "sha",
+    Sha256 => "sha256",
+    Sha384 => "sha384",
+    Sha512 => "sha512",
+});
+
+keyword_enum!(Ikev2EspEncryption {
+    Null => "null",
+    Des => "des",
+    TripleDes => "3des",
+    Aes128 => "aes",
+    Aes192 => "aes-192",
+    Aes256 => "aes-256",
+    Aes128Gcm => "aes-gcm",
+    Aes256Gcm => "aes-gcm-256",
+    ChaCha20Poly1305 => "chacha20-poly1305",
+});
+
+keyword_enum!(Ikev2EspIntegrity {
+    Null => "null",
+    Md5 => "md5",
+    Sha1 => "sha-1",
+    Sha256 => "sha-256",
+    Sha384 => "sha-384",
+    Sha512 => "sha-512",
+});
+
 impl fmt::Display for DhGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "group {}", self.number())

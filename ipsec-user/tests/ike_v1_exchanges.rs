@@ -764,6 +764,7 @@ fn backup_peer_uses_its_own_key() {
             PeerCredentials {
                 psk: zeroize::Zeroizing::new(b"the-primary-key".to_vec()),
                 dpd: None,
+                ..Default::default()
             },
         ),
         (
@@ -771,6 +772,7 @@ fn backup_peer_uses_its_own_key() {
             PeerCredentials {
                 psk: zeroize::Zeroizing::new(PSK.to_vec()),
                 dpd: w.dpd,
+                ..Default::default()
             },
         ),
     ];

@@ -196,6 +196,9 @@ fn peer_credentials(cfg: &Config, addr: Ipv4Addr) -> ike::PeerCredentials {
                 retry: Duration::from_secs(u64::from(retry.max(1))),
                 max_retries: 5,
             }),
+        // Filled by the IKEv2 dialect's mapping.
+        ikev2_local_psk: Zeroizing::new(Vec::new()),
+        ikev2_remote_psk: Zeroizing::new(Vec::new()),
     }
 }
 

@@ -37,7 +37,8 @@ use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, PuntKind, Sid
 use crate::engine::pool::Workers;
 use crate::engine::worker::{Snapshot, WorkerConfig};
 use crate::esp::{self, InboundSa, OutboundSa, SaParams};
-use crate::ike::v1::{self as ikev1, Engine, Output};
+use crate::ike::v1 as ikev1;
+use crate::ike::{Engine, Output};
 use mapping::SelectorInfo;
 
 pub use preflight::check_command;
@@ -269,7 +270,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
                 None
             }
         };
-        let mut ike_local = ikev1::config::LocalConfig::new(pre.local);
+        let mut ike_local = crate::ike::config::LocalConfig::new(pre.local);
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);
         }
@@ -384,7 +385,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         info!("shutting down: deleting SAs and detaching the data plane");
         let _ = notify::notify(notify::STOPPING);
         server::unlink_if_ours(control, control_ino);
-        let outs = d.engine.delete_isakmp(Instant::now(), None);
+        let outs = d.engine.delete_all(Instant::now());
         d.apply(outs).await;
         d.workers.stop();
         d.dp.detach()?;
@@ -590,7 +591,7 @@ impl Daemon {
                             warn!(%peer, %reason, suppressed, "tunnel negotiation failed");
                             let group = self.group_of(peer);
                             asa_log::emit(&match reason {
-                                ikev1::FailureReason::PeerDead(_) => {
+                                crate::ike::FailureReason::PeerDead(_) => {
                                     asa_log::AsaEvent::LostContact { group, peer }
                                 }
                                 _ => asa_log::AsaEvent::Failure {
@@ -602,7 +603,7 @@ impl Daemon {
                         }
                         _ => debug!(%peer, %reason, "tunnel negotiation failed"),
                     }
-                    if matches!(reason, ikev1::FailureReason::PeerDead(_))
+                    if matches!(reason, crate::ike::FailureReason::PeerDead(_))
                         && let Some(s) = self.sessions.get_mut(&peer)
                     {
                         s.end_reason = "Lost Service";
@@ -762,7 +763,7 @@ impl Daemon {
         id
     }
 
-    fn install(&mut self, c: ikev1::ChildSa) -> Result<()> {
+    fn install(&mut self, c: crate::ike::ChildSa) -> Result<()> {
         // Install what was negotiated: a narrowed child gets a line of its
         // own in front of its ACL line.
         let negotiated = narrowed::Negotiated {

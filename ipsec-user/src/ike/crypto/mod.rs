@@ -7,7 +7,9 @@ pub mod cipher;
 pub mod dh;
 mod groups;
 pub mod keys;
+pub mod keys_v2;
 pub mod prf;
+pub mod sk;
 
 pub use cipher::Phase1Cipher;
 pub use dh::{DhPrivate, SharedSecret};
@@ -43,4 +45,12 @@ pub enum CryptoError {
     },
     #[error("wrong IV length {got} (expected {expected})")]
     BadIvLength { got: usize, expected: usize },
+    /// The ICV (or AEAD tag) of an IKEv2 SK/SKF payload did not verify:
+    /// not from the peer, or damaged. Counted and dropped.
+    #[error("integrity check of the encrypted payload failed")]
+    IntegrityFailed,
+    /// The SK/SKF payload is shorter than IV + ICV, or its padding is
+    /// impossible.
+    #[error("malformed encrypted payload: {0}")]
+    MalformedSk(&'static str),
 }

@@ -2,157 +2,18 @@
 //! daemon with datagrams and timer ticks, answering with [`Output`]s.
 //! No sockets, no clock: time comes in as `Instant`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use tracing::{debug, info};
-use zeroize::Zeroizing;
 
-use super::config::{Ipv4Net, LocalConfig, PeerConfig, Phase1Mode, SelectorId};
+use super::config::{LocalConfig, PeerConfig, Phase1Mode, SelectorId};
 use super::message::{Chain, FLAG_ENCRYPTED, HEADER_LEN, Header, MAX_MESSAGE, Message, xt};
 use super::quick_mode::QmState;
 use super::sa::{ChildRecord, IkeSa, IsakmpSaInfo, PeerStatus, Retransmit, Role, State};
-use crate::algo::EspTransform;
-
-/// Why something failed, in words the operator interface shows verbatim.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureReason {
-    NoPolicyMatch(String),
-    NoTransformMatch(String),
-    ProxyIdMismatch(String),
-    AuthFailed(String),
-    NoReply(String),
-    PeerRejected(String),
-    PeerDead(String),
-    NoPeerConfig(String),
-    Limit(String),
-    Protocol(String),
-}
-
-impl FailureReason {
-    pub fn text(&self) -> &str {
-        match self {
-            FailureReason::NoPolicyMatch(s)
-            | FailureReason::NoTransformMatch(s)
-            | FailureReason::ProxyIdMismatch(s)
-            | FailureReason::AuthFailed(s)
-            | FailureReason::NoReply(s)
-            | FailureReason::PeerRejected(s)
-            | FailureReason::PeerDead(s)
-            | FailureReason::NoPeerConfig(s)
-            | FailureReason::Limit(s)
-            | FailureReason::Protocol(s) => s,
-        }
-    }
-}
-
-impl FailureReason {
-    /// A stable name of the kind, for metrics labels (the text varies).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FailureReason::NoPolicyMatch(_) => "no_policy_match",
-            FailureReason::NoTransformMatch(_) => "no_transform_match",
-            FailureReason::ProxyIdMismatch(_) => "proxy_id_mismatch",
-            FailureReason::AuthFailed(_) => "auth_failed",
-            FailureReason::NoReply(_) => "no_reply",
-            FailureReason::PeerRejected(_) => "peer_rejected",
-            FailureReason::PeerDead(_) => "peer_dead",
-            FailureReason::NoPeerConfig(_) => "no_peer_config",
-            FailureReason::Limit(_) => "limit",
-            FailureReason::Protocol(_) => "protocol",
-        }
-    }
-}
-
-impl fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text())
-    }
-}
-
-/// A negotiated IPsec SA pair, ready for the ESP engine. Keys are wiped on
-/// drop and never printed.
-#[derive(Clone)]
-pub struct ChildSa {
-    pub peer: Ipv4Addr,
-    pub local: Ipv4Addr,
-    pub selector: SelectorId,
-    pub inbound_spi: u32,
-    pub outbound_spi: u32,
-    pub transform: EspTransform,
-    /// Encryption key (with AEAD salt) followed by the integrity key.
-    pub inbound_keymat: Zeroizing<Vec<u8>>,
-    pub outbound_keymat: Zeroizing<Vec<u8>>,
-    pub lifetime_s: u32,
-    pub lifetime_kb: Option<u64>,
-    /// (local port, remote port) of UDP encapsulation (NAT-T), if used.
-    pub udp_encap: Option<(u16, u16)>,
-    pub local_ts: Ipv4Net,
-    pub remote_ts: Ipv4Net,
-    /// The inbound SPI of the SA this one replaces (rekey), if any.
-    pub replaces: Option<u32>,
-    /// Extended (64-bit) sequence numbers, as negotiated (RFC 4304).
-    pub esn: bool,
-    /// The IP protocol and ports of the proxy identities (0: any), as
-    /// negotiated: a peer may narrow an ACL line to one protocol or port,
-    /// and the SA then carries only that traffic.
-    pub proto: u8,
-    pub local_port: u16,
-    pub remote_port: u16,
-}
-
-impl fmt::Debug for ChildSa {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChildSa")
-            .field("peer", &self.peer)
-            .field("selector", &self.selector)
-            .field("inbound_spi", &format_args!("{:#010x}", self.inbound_spi))
-            .field("outbound_spi", &format_args!("{:#010x}", self.outbound_spi))
-            .field("transform", &self.transform)
-            .field("udp_encap", &self.udp_encap)
-            .field("esn", &self.esn)
-            .field("local_ts", &self.local_ts)
-            .field("remote_ts", &self.remote_ts)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Output {
-    /// An IKE datagram, WITHOUT the 4-byte non-ESP marker (the daemon adds
-    /// it when `from` or `to` uses port 4500). A NAT-T keepalive is the single
-    /// byte 0xff and is sent as-is (RFC 3948 section 2.3, no marker).
-    Send {
-        from: SocketAddrV4,
-        to: SocketAddrV4,
-        data: Vec<u8>,
-    },
-    ChildSaUp(ChildSa),
-    ChildSaDown {
-        peer: Ipv4Addr,
-        selector: SelectorId,
-        inbound_spi: u32,
-        outbound_spi: u32,
-    },
-    IsakmpUp {
-        peer: Ipv4Addr,
-        icookie: [u8; 8],
-        rcookie: [u8; 8],
-    },
-    IsakmpDown {
-        peer: Ipv4Addr,
-        icookie: [u8; 8],
-        rcookie: [u8; 8],
-        reason: String,
-    },
-    Failure {
-        peer: Ipv4Addr,
-        reason: FailureReason,
-    },
-}
+pub use crate::ike::{ChildSa, FailureReason, Output};
 
 #[derive(Debug, Default)]
 pub(super) struct PeerRuntime {
@@ -214,7 +75,7 @@ pub struct Engine {
     pub(super) sas: BTreeMap<u64, IkeSa>,
     pub(super) next_id: u64,
     pub(super) children: Vec<ChildRecord>,
-    pub(super) spis: HashSet<u32>,
+    pub(super) spis: crate::ike::spi::SpiPool,
     /// Per configured peer address only: a record per forged source
     /// would grow without bound.
     pub(super) runtime: HashMap<Ipv4Addr, PeerRuntime>,
@@ -230,6 +91,11 @@ pub(super) fn digest(data: &[u8]) -> [u8; 20] {
 
 impl Engine {
     pub fn new(local: LocalConfig) -> Self {
+        Self::with_spi_pool(local, crate::ike::spi::SpiPool::default())
+    }
+
+    /// An engine drawing inbound SPIs from `spis`, shared with IKEv2.
+    pub fn with_spi_pool(local: LocalConfig, spis: crate::ike::spi::SpiPool) -> Self {
         Engine {
             local,
             peers: Vec::new(),
@@ -237,7 +103,7 @@ impl Engine {
             sas: BTreeMap::new(),
             next_id: 1,
             children: Vec::new(),
-            spis: HashSet::new(),
+            spis,
             runtime: HashMap::new(),
             stats: EngineStats::default(),
             unconfigured_log: QuietLog::default(),

@@ -12,7 +12,7 @@
 //! and aggressive mode share), then one module per exchange.
 
 pub mod aggressive_mode;
-pub mod config;
+pub use crate::ike::config;
 pub mod engine;
 mod exchange;
 pub mod informational;
@@ -26,8 +26,9 @@ pub mod quick_mode;
 mod replay_tests;
 pub mod sa;
 
+pub use crate::ike::{ChildSa, FailureReason, Output};
 pub use config::{
     DpdConfig, Ipv4Net, IsakmpPolicy, LocalConfig, PeerConfig, Phase1Mode, Selector, SelectorId,
 };
-pub use engine::{ChildSa, Engine, EngineStats, FailureReason, Output};
+pub use engine::{Engine, EngineStats};
 pub use sa::{IsakmpSaInfo, PeerStatus, Role, State};

@@ -10,20 +10,7 @@ use super::quick_mode::QuickTask;
 use crate::algo::{DhGroup, IkeAuth, IkeEncryption, IkeHash};
 use crate::ike::crypto::{DhPrivate, Phase1Cipher, Phase1Keys};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Role {
-    Initiator,
-    Responder,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Initiator => "Initiator",
-            Role::Responder => "Responder",
-        })
-    }
-}
+pub use crate::ike::status::Role;
 
 /// Phase-1 states with the names `show crypto isakmp sa` prints on an ASA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,15 +246,4 @@ pub struct IsakmpSaInfo {
     pub last_failure: Option<String>,
 }
 
-/// Per configured peer: up, or why not, in plain words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PeerStatus {
-    pub name: String,
-    pub peer: Ipv4Addr,
-    pub up: bool,
-    pub ipsec_sas: usize,
-    pub detail: String,
-    /// The last failure with this peer ("STATE: reason"), until a tunnel
-    /// comes up again.
-    pub last_failure: Option<String>,
-}
+pub use crate::ike::status::PeerStatus;

@@ -67,6 +67,7 @@ mod nonce;
 mod notify;
 mod payload;
 mod sa;
+pub mod v2;
 mod vendor_id;
 
 pub use attributes::{

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::algo::{DhGroup, EspTransform, IkeAuth, IkeEncryption, IkeHash};
+use crate::algo::{
+    DhGroup, EspTransform, IkeAuth, IkeEncryption, IkeHash, Ikev2Encryption, Ikev2Integrity,
+    Ikev2Prf,
+};
 
 /// Identifies one crypto-map entry's ACL permit line (a pair of protected
 /// networks) across the gateway.
@@ -78,16 +81,82 @@ pub struct DpdConfig {
     pub max_retries: u32,
 }
 
+/// One `crypto ikev2 policy N`: each field lists alternatives, in the
+/// order the operator wrote them (their preference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ikev2Policy {
+    pub priority: u32,
+    pub encryption: Vec<Ikev2Encryption>,
+    /// `[Null]` for combined-mode (GCM) encryption.
+    pub integrity: Vec<Ikev2Integrity>,
+    /// Empty: the PRFs of the integrity algorithms (ASA default; with
+    /// GCM and `integrity null` the configuration mapping fills sha256).
+    pub prf: Vec<Ikev2Prf>,
+    pub groups: Vec<DhGroup>,
+    /// Local: IKEv2 lifetimes are not negotiated (RFC 7296 2.8).
+    pub lifetime_s: u32,
+}
+
+impl Ikev2Policy {
+    /// The PRFs this policy offers, in order.
+    pub fn prfs(&self) -> Vec<Ikev2Prf> {
+        if !self.prf.is_empty() {
+            return self.prf.clone();
+        }
+        let mut v: Vec<Ikev2Prf> = Vec::new();
+        for p in self.integrity.iter().filter_map(|i| i.default_prf()) {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+        }
+        if v.is_empty() {
+            v.push(Ikev2Prf::Sha256);
+        }
+        v
+    }
+}
+
+/// Gateway-wide IKEv2 settings (`crypto ikev2 ...` lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ikev2Local {
+    /// `crypto ikev2 cookie-challenge PERCENT`: cookies are demanded once
+    /// half-open IKEv2 SAs reach this percentage of `max_in_negotiation`
+    /// (0: always). None: never.
+    pub cookie_challenge_percent: Option<u32>,
+    /// `crypto ikev2 limit max-in-negotiation-sa N`.
+    pub max_in_negotiation: usize,
+    /// `crypto ikev2 fragmentation mtu N`: SK payloads of messages larger
+    /// than this (IP + UDP included) are sent as RFC 7383 fragments.
+    pub fragmentation_mtu: u16,
+}
+
+impl Default for Ikev2Local {
+    fn default() -> Self {
+        Ikev2Local {
+            cookie_challenge_percent: Some(50),
+            max_in_negotiation: 100,
+            fragmentation_mtu: 1280,
+        }
+    }
+}
+
 /// What one address of `set peer A B ...` authenticates with: its own
 /// tunnel-group's key and keepalive settings. A backup peer is another
 /// box, usually with another key; it must never be offered the primary's.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct PeerCredentials {
     pub psk: Zeroizing<Vec<u8>>,
     pub dpd: Option<DpdConfig>,
+    /// `ikev2 local-authentication pre-shared-key K`: what we sign our
+    /// AUTH with. Empty: none configured.
+    pub ikev2_local_psk: Zeroizing<Vec<u8>>,
+    /// `ikev2 remote-authentication pre-shared-key K`: what the peer's
+    /// AUTH must verify with. Empty: none configured.
+    pub ikev2_remote_psk: Zeroizing<Vec<u8>>,
 }
 
 /// One crypto-map entry with its tunnel-group: everything about a peer.
+#[derive(Clone)]
 pub struct PeerConfig {
     /// `OUTSIDE_MAP 10`, for messages.
     pub name: String,
@@ -103,8 +172,14 @@ pub struct PeerConfig {
     /// ISAKMP policies, lowest priority number first.
     pub policies: Vec<IsakmpPolicy>,
     pub mode: Phase1Mode,
-    /// Transforms of the crypto map's transform sets, in order.
+    /// Transforms of the crypto map's transform sets, in order (IKEv1;
+    /// empty: the entry does not negotiate IKEv1).
     pub transforms: Vec<EspTransform>,
+    /// `crypto ikev2 policy` lists, lowest priority number first.
+    pub ikev2_policies: Vec<Ikev2Policy>,
+    /// Transforms of `set ikev2 ipsec-proposal P1 P2 ...`, in order
+    /// (empty: the entry does not negotiate IKEv2).
+    pub ikev2_transforms: Vec<EspTransform>,
     pub pfs: Option<DhGroup>,
     pub lifetime_s: u32,
     pub lifetime_kb: Option<u64>,
@@ -145,6 +220,8 @@ impl PeerConfig {
             policies: Vec::new(),
             mode: Phase1Mode::Main,
             transforms: Vec::new(),
+            ikev2_policies: Vec::new(),
+            ikev2_transforms: Vec::new(),
             pfs: None,
             lifetime_s: 28800,
             lifetime_kb: Some(4_608_000),
@@ -176,6 +253,26 @@ impl PeerConfig {
         self.credentials(addr).map_or(&self.psk[..], |c| &c.psk[..])
     }
 
+    /// This entry negotiates IKEv2 (it has `set ikev2 ipsec-proposal`);
+    /// with IKEv1 transform sets too, IKEv2 is tried first.
+    pub fn wants_ikev2(&self) -> bool {
+        !self.ikev2_transforms.is_empty()
+    }
+
+    pub fn wants_ikev1(&self) -> bool {
+        !self.transforms.is_empty()
+    }
+
+    /// IKEv2 keys of `addr`: (local, remote). Empty slices: not
+    /// configured. Hand-built engines (tests) with no per-address entry use
+    /// `psk` both ways.
+    pub fn ikev2_psks_for(&self, addr: Ipv4Addr) -> (&[u8], &[u8]) {
+        match self.credentials(addr) {
+            Some(c) => (&c.ikev2_local_psk[..], &c.ikev2_remote_psk[..]),
+            None => (&self.psk[..], &self.psk[..]),
+        }
+    }
+
     /// The DPD settings of `addr`'s tunnel-group.
     pub fn dpd_for(&self, addr: Ipv4Addr) -> Option<DpdConfig> {
         self.credentials(addr).map_or(self.dpd, |c| c.dpd)
@@ -197,6 +294,7 @@ pub struct LocalConfig {
     pub max_half_open_total: usize,
     /// Minimum interval between two INVALID-SPI notifies to one peer.
     pub invalid_spi_interval: Duration,
+    pub ikev2: Ikev2Local,
 }
 
 impl LocalConfig {
@@ -210,6 +308,7 @@ impl LocalConfig {
             max_half_open_per_peer: 4,
             max_half_open_total: 256,
             invalid_spi_interval: Duration::from_secs(10),
+            ikev2: Ikev2Local::default(),
         }
     }
 }
