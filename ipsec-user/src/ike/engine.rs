@@ -68,6 +68,12 @@ impl Engine {
             .set_peers(peers.iter().filter(|p| p.wants_ikev1()).cloned().collect());
         self.v2
             .set_peers(peers.iter().filter(|p| p.wants_ikev2()).cloned().collect());
+        self.v2.set_v1_only_peers(
+            peers
+                .iter()
+                .filter(|p| !p.wants_ikev2())
+                .flat_map(|p| p.addresses.iter().copied()),
+        );
         self.peers = peers;
     }
 

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod engine;
 pub mod failure;
 pub mod output;
+pub(crate) mod quiet_log;
 pub mod spi;
 pub mod status;
 pub mod v1;

@@ -41,31 +41,7 @@ pub struct EngineStats {
     pub mid_memory_full_drops: u64,
 }
 
-/// At most one debug line per [`QUIET_LOG_INTERVAL`] about unconfigured
-/// sources, with the number suppressed in between.
-#[derive(Debug, Default)]
-pub(super) struct QuietLog {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-const QUIET_LOG_INTERVAL: Duration = Duration::from_secs(1);
-
-impl QuietLog {
-    /// Some(number suppressed since the last line) when a line may be
-    /// written now.
-    fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self
-            .last
-            .is_some_and(|t| now.saturating_duration_since(t) < QUIET_LOG_INTERVAL)
-        {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
+pub(super) use crate::ike::quiet_log::QuietLog;
 
 /// All IKE SAs of this gateway.
 pub struct Engine {
