@@ -270,7 +270,7 @@ impl Engine {
                             None,
                             out,
                         );
-                        return true;
+                        return self.dedupe(now, sa, out);
                     }
                     Err(n) => resp.push(n),
                 }
@@ -278,7 +278,7 @@ impl Engine {
             _ => {}
         }
         self.send_response(sa, exchange::IKE_AUTH, mid, &resp, out);
-        true
+        self.dedupe(now, sa, out)
     }
 
     /// Responder side of a child proposal (IKE_AUTH or CREATE_CHILD_SA):
@@ -380,7 +380,7 @@ impl Engine {
         for s in pending {
             sa.queue.push_back(Queued::Child { selector: s, rekey: None });
         }
-        true
+        self.dedupe(now, sa, out)
     }
 
     /// Initiator: a child answer (IKE_AUTH or CREATE_CHILD_SA) checked
@@ -458,6 +458,34 @@ impl Engine {
             None => (None, &ni, &nr),
         };
         self.install_child(now, sa, selector, our_spi, choice, local_ts, remote_ts, KeymatInputs { g_ir: g, ni, nr, we_initiated: true }, replaces, out);
+        true
+    }
+
+    /// Simultaneous initiation leaves two IKE SAs with one peer, each with
+    /// its children. Both sides keep the one whose lowest nonce is higher
+    /// (the rule of RFC 7296 2.8.1, applied to whole SAs); the loser's
+    /// original initiator deletes it. False when `sa` itself lost and is
+    /// gone.
+    pub(super) fn dedupe(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) -> bool {
+        let min = |s: &IkeSa| s.ni.clone().min(s.nr.clone());
+        let other = self
+            .sas
+            .values()
+            .find(|o| o.peer == sa.peer && o.state == State::Established && o.our_spi() != sa.our_spi())
+            .map(|o| (o.our_spi(), min(o), o.is_initiator()));
+        let Some((other_spi, other_min, other_ours)) = other else { return true };
+        if min(sa) < other_min {
+            if sa.is_initiator() {
+                info!(target: "ipsecgw::ike::v2", peer = %sa.peer, sa = sa.id, "duplicate IKEv2 SA from simultaneous initiation: deleting ours");
+                self.send_delete_ike_once(now, sa, out);
+                self.drop_sa(sa, false, "duplicate", out);
+                return false;
+            }
+        } else if other_ours && let Some(mut o) = self.sas.remove(&other_spi) {
+            info!(target: "ipsecgw::ike::v2", peer = %o.peer, sa = o.id, "duplicate IKEv2 SA from simultaneous initiation: deleting ours");
+            self.send_delete_ike_once(now, &mut o, out);
+            self.drop_sa(&o, false, "duplicate", out);
+        }
         true
     }
 

@@ -53,7 +53,7 @@ impl Engine {
                 return Vec::new();
             }
         };
-        let overhead = IP_UDP + if sa.nat.floated { MARKER } else { 0 };
+        let overhead = IP_UDP + if sa.local.port() == self.local.natt_port { MARKER } else { 0 };
         let limit = usize::from(self.local.ikev2.fragmentation_mtu).saturating_sub(overhead);
         // IKE_AUTH and later only (RFC 7383 2.5: never IKE_SA_INIT).
         if sa.fragmentation && whole.len() > limit && limit > 100 {
@@ -276,10 +276,16 @@ impl Engine {
         };
         // Authenticated: the peer is alive; it may have moved (NAT).
         sa.last_heard = now;
-        if sa.state == State::Established && (from != sa.remote || to.port() != sa.local.port()) && to.port() == self.local.natt_port {
-            debug!(target: "ipsecgw::ike::v2", peer = %sa.peer, old = %sa.remote, new = %from, "peer address changed (NAT mapping)");
+        if to.port() == self.local.natt_port && (from != sa.remote || to != sa.local) {
+            // The peer floated to 4500 (RFC 7296 2.23) or its NAT mapping
+            // changed: answer where it is now. ESP goes in UDP when a NAT
+            // was detected.
+            debug!(target: "ipsecgw::ike::v2", peer = %sa.peer, old = %sa.remote, new = %from, "IKE moved to port 4500 / the peer's address changed");
             sa.remote = from;
             sa.local = to;
+            if sa.nat.local_behind || sa.nat.remote_behind {
+                sa.nat.floated = true;
+            }
         }
         if h.is_response() {
             let Some(o) = sa.outstanding.take() else { return true };

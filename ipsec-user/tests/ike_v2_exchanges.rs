@@ -1,0 +1,456 @@
+//! IKEv2 exchanges between two sans-IO engines wired back to back (the
+//! shared engine-pair driver): every exchange in both roles, the failure
+//! diagnoses, rekeys, liveness, cookies, fragmentation and collisions.
+
+#[path = "ike_v1_common/mod.rs"]
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use common::*;
+use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, Ikev2Encryption, Ikev2Integrity, Ikev2Prf};
+use ipsecgw::ike::config::{Ikev2Policy, PeerConfig, Selector};
+use ipsecgw::ike::{FailureReason, Output};
+
+fn v2_policy(enc: Ikev2Encryption, integ: Ikev2Integrity, prf: &[Ikev2Prf], groups: &[DhGroup]) -> Ikev2Policy {
+    Ikev2Policy {
+        priority: 10,
+        encryption: vec![enc],
+        integrity: vec![integ],
+        prf: prf.to_vec(),
+        groups: groups.to_vec(),
+        lifetime_s: 86400,
+    }
+}
+
+fn v2_peer(remote: Ipv4Addr, local_net: &str, remote_net: &str) -> PeerConfig {
+    let mut p = PeerConfig::new("OUTSIDE_MAP 10", remote, PSK);
+    p.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256, Ikev2Integrity::Sha256, &[Ikev2Prf::Sha256], &[DhGroup::Modp2048])];
+    p.ikev2_transforms = vec![esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128)];
+    p.selectors = vec![Selector { id: 1, acl: "L2L".into(), local: net(local_net), remote: net(remote_net) }];
+    p
+}
+
+fn west_v2() -> PeerConfig {
+    v2_peer(EAST, "198.51.100.0/24", "203.0.113.0/24")
+}
+
+fn east_v2() -> PeerConfig {
+    v2_peer(WEST, "203.0.113.0/24", "198.51.100.0/24")
+}
+
+/// IKEv2 exchange type (byte 18) of a datagram, and its first payload type.
+fn exchange_of(p: &Packet) -> (u8, u8) {
+    (p.data.get(18).copied().unwrap_or(0), p.data.get(16).copied().unwrap_or(0))
+}
+
+fn init_requests(p: &Pair) -> usize {
+    p.sent.iter().filter(|s| exchange_of(s).0 == 34 && s.data[19] & 0x20 == 0).count()
+}
+
+fn text(f: &FailureReason) -> String {
+    f.text().to_string()
+}
+
+#[test]
+fn aes256_sha256_modp2048_both_sides_ready_and_mirrored() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    let (w, _e) = p.assert_mirrored();
+    assert_eq!(w.transform, esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128));
+    let ws = p.west.ikev2_sas(p.now);
+    let es = p.east.ikev2_sas(p.now);
+    assert_eq!((ws.len(), es.len()), (1, 1));
+    assert_eq!(ws[0].state, "READY");
+    assert_eq!(es[0].state, "READY");
+    assert_eq!(ws[0].role, ipsecgw::ike::Role::Initiator);
+    assert_eq!(es[0].role, ipsecgw::ike::Role::Responder);
+    assert_eq!((ws[0].encryption.as_str(), ws[0].keysize, ws[0].integrity.as_str(), ws[0].group), ("AES-CBC", 256, "SHA256", 14));
+    assert_eq!(ws[0].children.len(), 1);
+    assert_eq!(ws[0].children[0].local_selector, "198.51.100.0/0 - 198.51.100.255/65535");
+    assert_eq!(es[0].children[0].inbound_spi, ws[0].children[0].outbound_spi);
+    // Only IKE_SA_INIT and IKE_AUTH crossed: 2 requests, 2 responses.
+    assert_eq!(p.sent.len(), 4);
+    assert!(p.west.isakmp_sas(p.now).is_empty(), "no IKEv1 SA");
+}
+
+#[test]
+fn gcm_with_null_integrity_and_a_separate_prf() {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    for c in [&mut w, &mut e] {
+        c.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha384], &[DhGroup::Ecp256])];
+        c.ikev2_transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
+    }
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (w, _) = p.assert_mirrored();
+    assert_eq!(w.inbound_keymat.len(), 36);
+    let s = &p.west.ikev2_sas(p.now)[0];
+    assert_eq!((s.encryption.as_str(), s.integrity.as_str(), s.prf.as_str(), s.group), ("AES-GCM", "N/A", "SHA384", 19));
+}
+
+#[test]
+fn invalid_ke_payload_is_retried_with_the_group_the_responder_wants() {
+    let mut w = west_v2();
+    w.ikev2_policies[0].groups = vec![DhGroup::Ecp256, DhGroup::Modp2048];
+    let mut e = east_v2();
+    e.ikev2_policies[0].groups = vec![DhGroup::Modp2048];
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    p.assert_mirrored();
+    assert_eq!(init_requests(&p), 2, "one refused with INVALID_KE_PAYLOAD, one retried");
+    assert_eq!(p.west.ikev2_sas(p.now)[0].group, 14);
+}
+
+#[test]
+fn invalid_ke_payload_with_a_group_we_do_not_allow_is_explained() {
+    let mut w = west_v2();
+    w.ikev2_policies[0].groups = vec![DhGroup::Ecp256];
+    let mut e = east_v2();
+    e.ikev2_policies[0].groups = vec![DhGroup::Modp2048, DhGroup::Ecp256];
+    e.ikev2_policies[0].encryption = vec![Ikev2Encryption::Aes128];
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let f = p.failures(Side::West);
+    assert!(!f.is_empty());
+    assert!(text(f[0]).contains("NO_PROPOSAL_CHOSEN"), "{f:?}");
+    let ef = p.failures(Side::East);
+    assert!(text(ef[0]).contains("AES-CBC-256"), "east names what was offered: {ef:?}");
+}
+
+#[test]
+fn wrong_key_is_refused_and_both_sides_say_why() {
+    let mut e = east_v2();
+    e.psk = zeroize::Zeroizing::new(b"another-key".to_vec());
+    let mut p = Pair::new(west_v2(), e);
+    p.initiate_west();
+    assert!(p.ups(Side::West).is_empty() && p.ups(Side::East).is_empty());
+    let ef = p.failures(Side::East);
+    assert!(matches!(ef[0], FailureReason::AuthFailed(_)), "{ef:?}");
+    assert!(text(ef[0]).contains("pre-shared key mismatch") && text(ef[0]).contains("we rejected it"), "{ef:?}");
+    let wf = p.failures(Side::West);
+    assert!(text(wf[0]).contains("pre-shared key mismatch") && text(wf[0]).contains("AUTHENTICATION_FAILED"), "{wf:?}");
+    assert!(p.west.ikev2_sas(p.now).is_empty() && p.east.ikev2_sas(p.now).is_empty());
+}
+
+#[test]
+fn per_direction_keys() {
+    use ipsecgw::ike::config::PeerCredentials;
+    let mut w = west_v2();
+    w.per_address = vec![(EAST, PeerCredentials { ikev2_local_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()), ikev2_remote_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()), ..Default::default() })];
+    let mut e = east_v2();
+    e.per_address = vec![(WEST, PeerCredentials { ikev2_local_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()), ikev2_remote_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()), ..Default::default() })];
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    p.assert_mirrored();
+}
+
+#[test]
+fn traffic_selectors_outside_every_line_get_ts_unacceptable_naming_both() {
+    let w = v2_peer(EAST, "198.51.100.0/24", "203.0.113.0/24");
+    let e = v2_peer(WEST, "203.0.113.0/25", "198.51.100.0/24");
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    assert!(p.ups(Side::West).is_empty());
+    let ef = p.failures(Side::East);
+    let t = text(ef[0]);
+    assert!(t.contains("TS_UNACCEPTABLE") && t.contains("203.0.113.0/0 - 203.0.113.255/65535") && t.contains("203.0.113.0/25"), "{t}");
+    let wf = p.failures(Side::West);
+    assert!(text(wf[0]).contains("TS_UNACCEPTABLE"), "{wf:?}");
+    // The IKE SA stays up (RFC 7296 2.21.3).
+    assert_eq!(p.west.ikev2_sas(p.now)[0].state, "READY");
+}
+
+#[test]
+fn responder_installs_a_narrower_proposal_exactly() {
+    let w = v2_peer(EAST, "198.51.100.0/25", "203.0.113.0/24");
+    let e = east_v2();
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (wc, ec) = p.assert_mirrored();
+    assert_eq!(wc.local_ts, net("198.51.100.0/25"));
+    assert_eq!(ec.remote_ts, net("198.51.100.0/25"));
+}
+
+#[test]
+fn two_acl_lines_two_children_one_ike_sa() {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    w.selectors.push(Selector { id: 2, acl: "L2L".into(), local: net("198.51.100.0/24"), remote: net("192.0.2.128/25") });
+    e.selectors.push(Selector { id: 2, acl: "L2L".into(), local: net("192.0.2.128/25"), remote: net("198.51.100.0/24") });
+    let mut p = Pair::new(w, e);
+    let a = p.west.initiate(p.now, EAST, 1);
+    let b = p.west.initiate(p.now, EAST, 2);
+    p.absorb(Side::West, a);
+    p.absorb(Side::West, b);
+    p.run();
+    assert_eq!(p.ups(Side::West).len(), 2);
+    assert_eq!(p.ups(Side::East).len(), 2);
+    let ws = p.west.ikev2_sas(p.now);
+    assert_eq!(ws.len(), 1);
+    assert_eq!(ws[0].children.len(), 2);
+    assert_eq!(init_requests(&p), 1);
+}
+
+#[test]
+fn child_rekey_with_pfs_replaces_the_pair_before_the_old_goes() {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    for c in [&mut w, &mut e] {
+        c.lifetime_s = 60;
+        c.pfs = Some(DhGroup::Ecp256);
+    }
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (old_w, _) = p.assert_mirrored();
+    p.west.note_child_traffic(p.now, old_w.inbound_spi);
+    p.advance(Duration::from_secs(58));
+    let ups = p.ups(Side::West);
+    assert_eq!(ups.len(), 2, "a new pair: {:?}", p.failures(Side::West));
+    assert_eq!(ups[1].replaces, Some(old_w.inbound_spi));
+    assert!(p.downs(Side::West).contains(&old_w.inbound_spi));
+    assert!(p.downs(Side::East).contains(&old_w.outbound_spi));
+    assert_eq!(p.west.child_count(), 1);
+    assert_eq!(p.east.child_count(), 1);
+    // The new pair mirrors.
+    let (nw, ne) = (p.ups(Side::West)[1].clone(), p.ups(Side::East)[1].clone());
+    assert_eq!(nw.inbound_spi, ne.outbound_spi);
+    assert_eq!(*nw.inbound_keymat, *ne.outbound_keymat);
+    assert_ne!(*nw.inbound_keymat, *old_w.inbound_keymat);
+}
+
+#[test]
+fn ike_sa_rekey_moves_the_children() {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    w.ikev2_policies[0].lifetime_s = 120;
+    e.ikev2_policies[0].lifetime_s = 120;
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (wc, _) = p.assert_mirrored();
+    let before = p.west.ikev2_sas(p.now)[0].session_id;
+    p.advance(Duration::from_secs(118));
+    let ws = p.west.ikev2_sas(p.now);
+    let es = p.east.ikev2_sas(p.now);
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    assert_eq!(es.len(), 1, "{es:?}");
+    assert_ne!(ws[0].session_id, before);
+    assert_eq!(ws[0].children.len(), 1);
+    assert_eq!(ws[0].children[0].inbound_spi, wc.inbound_spi, "the child moved, not replaced");
+    assert!(p.downs(Side::West).is_empty() && p.downs(Side::East).is_empty());
+    // The rekeyed SA still carries exchanges: a new child under it.
+    let outs = p.west.delete_ipsec(p.now, None);
+    p.absorb(Side::West, outs);
+    p.run();
+    let outs = p.west.initiate(p.now, EAST, 1);
+    p.absorb(Side::West, outs);
+    p.run();
+    assert_eq!(p.west.child_count(), 1);
+    assert_eq!(p.east.child_count(), 1);
+}
+
+#[test]
+fn unanswered_liveness_checks_declare_the_peer_dead() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    p.assert_mirrored();
+    p.hook = Box::new(|_, pk| if pk.to_side == Side::West { Action::Drop } else { Action::Deliver });
+    p.advance(Duration::from_secs(200));
+    let f = p.failures(Side::West);
+    assert!(f.iter().any(|f| matches!(f, FailureReason::PeerDead(_))), "{f:?}");
+    assert_eq!(p.west.child_count(), 0);
+    assert!(p.west.ikev2_sas(p.now).is_empty());
+}
+
+#[test]
+fn liveness_answers_keep_the_tunnel() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    p.assert_mirrored();
+    p.advance(Duration::from_secs(120));
+    assert_eq!(p.west.child_count(), 1);
+    assert!(p.failures(Side::West).is_empty());
+    let infos = p.sent.iter().filter(|s| exchange_of(s).0 == 37).count();
+    assert!(infos >= 4, "liveness requests and answers crossed: {infos}");
+}
+
+#[test]
+fn clear_deletes_on_both_sides() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    p.assert_mirrored();
+    let outs = p.west.delete_ikev2(p.now, None);
+    p.absorb(Side::West, outs);
+    p.run();
+    assert_eq!(p.west.child_count(), 0);
+    assert_eq!(p.east.child_count(), 0);
+    assert!(p.east.ikev2_sas(p.now).is_empty());
+    // And it comes back on the next traffic.
+    p.initiate_west();
+    assert_eq!(p.west.child_count(), 1);
+}
+
+#[test]
+fn child_delete_from_the_peer() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    let (wc, _) = p.assert_mirrored();
+    let outs = p.east.delete_ipsec(p.now, None);
+    p.absorb(Side::East, outs);
+    p.run();
+    assert!(p.downs(Side::West).contains(&wc.inbound_spi));
+    assert_eq!(p.west.child_count(), 0);
+    assert_eq!(p.west.ikev2_sas(p.now).len(), 1, "the IKE SA stays");
+}
+
+#[test]
+fn retransmitted_requests_get_the_same_answer_and_no_new_state() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.hook = Box::new(|_, _| Action::Duplicate);
+    p.initiate_west();
+    p.assert_mirrored();
+    assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
+}
+
+#[test]
+fn lost_messages_are_retransmitted() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    // Lose the first IKE_SA_INIT response and the first IKE_AUTH request.
+    p.hook = Box::new(|i, _| if i == 1 || i == 2 { Action::Drop } else { Action::Deliver });
+    p.initiate_west();
+    p.advance(Duration::from_secs(10));
+    p.assert_mirrored();
+}
+
+#[test]
+fn cookies_when_always_demanded() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let mut local = ipsecgw::ike::config::LocalConfig::new(EAST);
+    local.ikev2.cookie_challenge_percent = Some(0);
+    p.east = ipsecgw::ike::Engine::new(local);
+    p.east.set_peers(vec![east_v2()]);
+    p.initiate_west();
+    p.assert_mirrored();
+    assert_eq!(init_requests(&p), 2, "one without, one with the cookie");
+    assert_eq!(p.east.v2_stats().cookies_sent, 1);
+}
+
+#[test]
+fn a_flood_of_forged_init_requests_costs_bounded_state_and_the_real_peer_still_connects() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let mut local = ipsecgw::ike::config::LocalConfig::new(EAST);
+    local.ikev2.cookie_challenge_percent = Some(50);
+    local.ikev2.max_in_negotiation = 100;
+    p.east = ipsecgw::ike::Engine::new(local);
+    p.east.set_peers(vec![east_v2()]);
+    // Capture one real IKE_SA_INIT request and replay it with new SPIs
+    // from the peer's own address (the worst case: a spoofed peer).
+    let outs = p.west.initiate(p.now, EAST, 1);
+    let Output::Send { data, from, to } = outs.into_iter().find(|o| matches!(o, Output::Send { .. })).unwrap() else { unreachable!() };
+    let mut answered = 0;
+    for i in 0..10_000u32 {
+        let mut d = data.clone();
+        d[..4].copy_from_slice(&i.to_be_bytes());
+        d[4] = 0x5a;
+        let r = p.east.handle_datagram(p.now, from, to, &d);
+        answered += r.len();
+    }
+    assert_eq!(answered, 10_000, "every forged request got one stateless or stateful answer");
+    let half_open = p.east.ikev2_sas(p.now).len();
+    assert!(half_open <= 50, "state bounded by the cookie threshold: {half_open}");
+    assert!(p.east.v2_stats().cookies_sent >= 9_950);
+    // The real peer (our west engine) connects through the cookie.
+    p.west = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(WEST));
+    p.west.set_peers(vec![west_v2()]);
+    p.initiate_west();
+    assert_eq!(p.ups(Side::West).len(), 1, "{:?}", p.failures(Side::West));
+}
+
+#[test]
+fn forged_init_from_unconfigured_sources_is_only_counted() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let outs = p.west.initiate(p.now, EAST, 1);
+    let Output::Send { data, to, .. } = outs.into_iter().find(|o| matches!(o, Output::Send { .. })).unwrap() else { unreachable!() };
+    for i in 0..1000u32 {
+        let src = SocketAddrV4::new(Ipv4Addr::from(0xc612_0000 + i), 500);
+        assert!(p.east.handle_datagram(p.now, src, to, &data).is_empty());
+    }
+    assert_eq!(p.east.v2_stats().unconfigured_first_msgs, 1000);
+    assert!(p.east.ikev2_sas(p.now).is_empty());
+}
+
+#[test]
+fn ike_auth_is_fragmented_below_the_fragmentation_mtu() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    for (side, addr, peer) in [(Side::West, WEST, west_v2()), (Side::East, EAST, east_v2())] {
+        let mut l = ipsecgw::ike::config::LocalConfig::new(addr);
+        l.ikev2.fragmentation_mtu = 200;
+        let mut e = ipsecgw::ike::Engine::new(l);
+        e.set_peers(vec![peer]);
+        match side {
+            Side::West => p.west = e,
+            Side::East => p.east = e,
+        }
+    }
+    p.initiate_west();
+    p.assert_mirrored();
+    let skf = p.sent.iter().filter(|s| exchange_of(s) == (35, 53)).count();
+    assert!(skf >= 4, "IKE_AUTH request and response went as SKF fragments: {skf}");
+    assert!(p.sent.iter().all(|s| s.data.len() <= 200 - 28), "every datagram within the MTU");
+}
+
+#[test]
+fn simultaneous_initiation_ends_in_one_ike_sa_and_one_child_pair() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let a = p.west.initiate(p.now, EAST, 1);
+    let b = p.east.initiate(p.now, WEST, 1);
+    p.absorb(Side::West, a);
+    p.absorb(Side::East, b);
+    p.run();
+    p.advance(Duration::from_secs(5));
+    assert_eq!(p.west.ikev2_sas(p.now).len(), 1, "{:?}", p.west.ikev2_sas(p.now));
+    assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
+    assert_eq!(p.west.child_count(), 1);
+    assert_eq!(p.east.child_count(), 1);
+}
+
+#[test]
+fn simultaneous_child_rekeys_leave_one_pair() {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    w.lifetime_s = 60;
+    e.lifetime_s = 60;
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (wc, ec) = p.assert_mirrored();
+    // Both ends decide to rekey at the same moment.
+    p.west.note_child_volume_soft(p.now, wc.inbound_spi);
+    p.east.note_child_volume_soft(p.now, ec.inbound_spi);
+    let a = p.west.on_timer(p.now);
+    let b = p.east.on_timer(p.now);
+    p.absorb(Side::West, a);
+    p.absorb(Side::East, b);
+    p.run();
+    p.advance(Duration::from_secs(5));
+    assert_eq!(p.west.child_count(), 1, "ups {:?} downs {:?}", p.ups(Side::West).len(), p.downs(Side::West));
+    assert_eq!(p.east.child_count(), 1);
+    let w_in: Vec<u32> = p.west.ikev2_sas(p.now)[0].children.iter().map(|c| c.outbound_spi).collect();
+    let e_in: Vec<u32> = p.east.ikev2_sas(p.now)[0].children.iter().map(|c| c.inbound_spi).collect();
+    assert_eq!(w_in, e_in, "the surviving pair is the same on both sides");
+}
+
+#[test]
+fn fallback_to_ikev1_when_the_peer_refuses_ikev2() {
+    // West allows both versions; east is IKEv1 only.
+    let mut w = west_v2();
+    w.policies = west_peer().policies;
+    w.transforms = west_peer().transforms;
+    let mut p = Pair::new(w, east_peer());
+    p.initiate_west();
+    p.assert_mirrored();
+    assert_eq!(p.west.isakmp_sas(p.now).len(), 1, "IKEv1 carried it");
+    assert!(p.west.ikev2_sas(p.now).is_empty());
+    assert!(text(p.failures(Side::West)[0]).contains("NO_PROPOSAL_CHOSEN"));
+}
