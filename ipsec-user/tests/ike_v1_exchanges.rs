@@ -144,6 +144,7 @@ fn every_supported_dh_group_main_mode_and_pfs() {
         DhGroup::Modp4096,
         DhGroup::Ecp256,
         DhGroup::Ecp384,
+        DhGroup::Ecp521,
         DhGroup::Modp2048s256,
         DhGroup::X25519,
     ];
@@ -162,26 +163,9 @@ fn every_supported_dh_group_main_mode_and_pfs() {
 }
 
 #[test]
-fn group_21_is_reported_unsupported() {
-    let mut w = west_peer();
-    w.policies = vec![policy(
-        10,
-        IkeEncryption::Aes256,
-        IkeHash::Sha384,
-        DhGroup::Ecp521,
-    )];
-    let mut e = east_peer();
-    e.policies = w.policies.clone();
-    let mut p = Pair::new(w, e);
-    p.initiate_west();
-    let f = p.failures(Side::West);
-    assert_eq!(f.len(), 1);
-    assert_eq!(
-        f[0].text(),
-        "no usable ISAKMP policy for peer 192.0.2.2: 10 aes-256/sha384/group 21/86400 (Diffie-Hellman group 21 / P-521 is not supported by this build)"
-    );
-    assert!(p.sent.is_empty(), "nothing offered");
-    // as responder, a group-21 policy never matches a group-21 offer
+fn group_21_is_negotiated_like_the_others() {
+    // P-521 comes from RustCrypto's p521 (ring has none): a responder
+    // whose first policy is group 21 takes a group-21 offer.
     let mut e = east_peer();
     e.policies.insert(
         0,
@@ -190,12 +174,13 @@ fn group_21_is_reported_unsupported() {
     let mut w = west_peer();
     w.policies.insert(
         0,
-        policy(5, IkeEncryption::Aes256, IkeHash::Sha384, DhGroup::Ecp256),
+        policy(5, IkeEncryption::Aes256, IkeHash::Sha384, DhGroup::Ecp521),
     );
     let mut p = Pair::new(w, e);
     p.initiate_west();
     p.assert_mirrored();
-    assert_eq!(p.east.isakmp_sas(p.now)[0].group, Some(DhGroup::Modp1024));
+    assert!(p.failures(Side::West).is_empty());
+    assert_eq!(p.east.isakmp_sas(p.now)[0].group, Some(DhGroup::Ecp521));
 }
 
 #[test]

@@ -1,5 +1,12 @@
 //! Diffie-Hellman for IKE: MODP groups 1, 2, 5, 14, 15, 16 and 24 with
-//! `num-bigint`, ECP groups 19/20 and X25519 (31) with `ring`.
+//! `num-bigint`, ECP groups 19/20 and X25519 (31) with `ring`, and ECP
+//! group 21 (P-521) with RustCrypto's `p521`, since ring has no P-521.
+//!
+//! ECP public values travel as x | y without the SEC1 0x04 prefix (RFC
+//! 5903 section 7); the shared secret is the x coordinate. A peer's point
+//! is checked as RFC 6989 2.3 asks: on the curve and not the identity
+//! (ring does this for P-256/P-384; for P-521 `p521`'s SEC1 decoding does,
+//! and the identity has no x | y encoding at all).
 //!
 //! Private MODP exponents are sized to the group's strength (RFC 3526
 //! section 8) rather than to the modulus: a 256-bit exponent makes a
@@ -77,12 +84,16 @@ fn ecdh_alg(group: DhGroup) -> Option<&'static agreement::Algorithm> {
     }
 }
 
+/// Bytes of one P-521 coordinate (521 bits).
+const P521_COORD_LEN: usize = 66;
+
 /// Length in bytes of a KE payload's key-exchange data for `group`
 /// (RFC 2409 pads MODP values to the modulus; RFC 5903 x||y; RFC 8031).
 pub fn public_len(group: DhGroup) -> Result<usize, CryptoError> {
     match group {
         DhGroup::Ecp256 => Ok(64),
         DhGroup::Ecp384 => Ok(96),
+        DhGroup::Ecp521 => Ok(2 * P521_COORD_LEN),
         DhGroup::X25519 => Ok(32),
         g => modp(g)
             .map(|m| m.len)
@@ -90,7 +101,7 @@ pub fn public_len(group: DhGroup) -> Result<usize, CryptoError> {
     }
 }
 
-/// Whether we can compute `group` at all (P-521 is not in ring).
+/// Whether we can compute `group` at all (every group of `DhGroup` today).
 pub fn is_supported(group: DhGroup) -> bool {
     public_len(group).is_ok()
 }
@@ -105,6 +116,28 @@ fn left_pad(bytes: Vec<u8>, len: usize) -> Zeroizing<Vec<u8>> {
 enum Secret {
     Modp(Zeroizing<Vec<u8>>),
     Ecdh(agreement::EphemeralPrivateKey),
+    /// Wiped on drop by `p521` (elliptic-curve's SecretKey zeroizes).
+    P521(p521::SecretKey),
+}
+
+/// A P-521 private key from the CSPRNG: 66 random bytes masked to 521
+/// bits, redrawn in the (about 2^-260) case they are not in [1, n-1].
+fn p521_generate(rng: &dyn SecureRandom) -> Result<p521::SecretKey, CryptoError> {
+    loop {
+        let mut bytes = Zeroizing::new([0u8; P521_COORD_LEN]);
+        rng.fill(&mut bytes[..]).map_err(|_| CryptoError::Rng)?;
+        bytes[0] &= 0x01;
+        if let Ok(k) = p521::SecretKey::from_slice(&bytes[..]) {
+            return Ok(k);
+        }
+    }
+}
+
+/// x | y of a P-521 public key, as IKE carries it.
+fn p521_public(key: &p521::SecretKey) -> Vec<u8> {
+    use p521::elliptic_curve::sec1::ToEncodedPoint;
+    let point = key.public_key().to_encoded_point(false);
+    point.as_bytes().get(1..).unwrap_or_default().to_vec()
 }
 
 /// Our half of one Diffie-Hellman exchange. Consumed by [`DhPrivate::agree`].
@@ -152,6 +185,14 @@ impl DhPrivate {
                 x[0] = 1;
             }
             return Self::modp_with_exponent(group, &x);
+        }
+        if group == DhGroup::Ecp521 {
+            let key = p521_generate(rng)?;
+            return Ok(DhPrivate {
+                group,
+                public: p521_public(&key),
+                secret: Secret::P521(key),
+            });
         }
         let alg = ecdh_alg(group).ok_or(CryptoError::UnsupportedGroup(group.number()))?;
         let key =
@@ -232,7 +273,32 @@ impl DhPrivate {
                 })
                 .map_err(|_| CryptoError::BadPublicValue(group.number()))
             }
+            Secret::P521(key) => {
+                let mut point = Vec::with_capacity(peer.len() + 1);
+                point.push(0x04);
+                point.extend_from_slice(peer);
+                // SEC1 decoding checks that the point is on the curve.
+                let public = p521::PublicKey::from_sec1_bytes(&point)
+                    .map_err(|_| CryptoError::BadPublicValue(group.number()))?;
+                let z = p521::ecdh::diffie_hellman(key.to_nonzero_scalar(), public.as_affine());
+                Ok(SharedSecret(Zeroizing::new(z.raw_secret_bytes().to_vec())))
+            }
         }
+    }
+
+    /// A P-521 key pair from a given private scalar (66 bytes big-endian,
+    /// in [1, n-1]): known-answer tests.
+    pub fn p521_with_scalar(d: &[u8]) -> Result<Self, CryptoError> {
+        let key = p521::SecretKey::from_slice(d).map_err(|_| CryptoError::BadKeyLength {
+            what: "P-521 private scalar",
+            got: d.len(),
+            expected: P521_COORD_LEN,
+        })?;
+        Ok(DhPrivate {
+            group: DhGroup::Ecp521,
+            public: p521_public(&key),
+            secret: Secret::P521(key),
+        })
     }
 }
 
@@ -245,12 +311,7 @@ mod tests {
     fn every_supported_group_agrees() {
         let rng = SystemRandom::new();
         for group in DhGroup::ALL {
-            if group == DhGroup::Ecp521 {
-                let err = DhPrivate::generate(group, &rng).unwrap_err();
-                assert_eq!(err, CryptoError::UnsupportedGroup(21));
-                assert!(err.to_string().contains("not supported"));
-                continue;
-            }
+            assert!(is_supported(group), "{group:?}");
             let a = DhPrivate::generate(group, &rng).unwrap();
             let b = DhPrivate::generate(group, &rng).unwrap();
             assert_eq!(
@@ -266,6 +327,7 @@ mod tests {
             let want_len = match group {
                 DhGroup::Ecp256 | DhGroup::X25519 => 32,
                 DhGroup::Ecp384 => 48,
+                DhGroup::Ecp521 => 66,
                 g => public_len(g).unwrap(),
             };
             assert_eq!(za.as_bytes().len(), want_len);
@@ -307,5 +369,61 @@ mod tests {
             .to_vec();
         off[63] ^= 1;
         assert_eq!(a.agree(&off).unwrap_err(), CryptoError::BadPublicValue(19));
+    }
+
+    // Two P-521 key pairs made and agreed by OpenSSL 3 (`openssl genpkey
+    // -algorithm EC -pkeyopt ec_paramgen_curve:P-521`, `openssl ec -text`,
+    // `openssl pkeyutl -derive`): an independent implementation's answer.
+    const P521_A_PRIV: &str = "01cdbbf4ed6fd6d94ebcbc6f03001a6303e8c981dae52b62d044d5e5054676e974714aa5acb67eb75e336b4e207a7a8b15a9b114ce5971f1ffd87c3d72c8630ce4d6";
+    const P521_A_PUB: &str = "00c932cf272b7c3ebf3a1644c9083b3a61cd89fbb8f4ddf36a83247bb681e8d391c44961b84b1c800355a2bf3b6f4d283847d13759da673a39f6486d536b4d28d34f0072ee13603559df749dc795d52e9e4188103ac7a01704571e34e1af10948799b8827b6a32f6a7b112c94f3c9b41691640bd941b0f1cd6865c3294fa5f434bcb9c2b";
+    const P521_B_PRIV: &str = "00a4b4bab5acd79efe893cb03367782db1d12e2a0a840376b109f78a4c14244c4bb22ec1f50dfd4badd2806f6f5ff419d119f9e5063d983b141aa88eaf1e8af14471";
+    const P521_B_PUB: &str = "002326a05a6d5fd79b73df69bae9c8988739c9ab8bf0115423428880b002072f88f1bedc595665aee5a02de241b62e621abaadc90ac6c9a06bad24ff155bf16d159500d65f7df44c70cb7aa716d12ee70ccf481aa3b82a35253883a0fcd47e958c9454509f2067f1e258f04869e32a540e4a70d0601618b0507cbd901acb56f5205b1ac5";
+    const P521_SHARED: &str = "01d3861306ea2b3f1d8bb2ce8dc5ceaf5ddadbee2fdd56d76152d1de33557f50fb84df4aee29e6485470d10c34141498fc313140529b76680757556724fff64412e1";
+
+    #[test]
+    fn p521_known_answer_against_openssl() {
+        let a = DhPrivate::p521_with_scalar(&hex::decode(P521_A_PRIV).unwrap()).unwrap();
+        let b = DhPrivate::p521_with_scalar(&hex::decode(P521_B_PRIV).unwrap()).unwrap();
+        // public values as IKE carries them: x | y, 132 bytes, no 0x04
+        assert_eq!(hex::encode(a.public_value()), P521_A_PUB);
+        assert_eq!(hex::encode(b.public_value()), P521_B_PUB);
+        assert_eq!(a.public_value().len(), public_len(DhGroup::Ecp521).unwrap());
+        let za = a.agree(&hex::decode(P521_B_PUB).unwrap()).unwrap();
+        let zb = b.agree(&hex::decode(P521_A_PUB).unwrap()).unwrap();
+        assert_eq!(hex::encode(za.as_bytes()), P521_SHARED);
+        assert_eq!(hex::encode(zb.as_bytes()), P521_SHARED);
+    }
+
+    #[test]
+    fn p521_rejects_bad_public_values() {
+        let rng = SystemRandom::new();
+        let fresh = || DhPrivate::generate(DhGroup::Ecp521, &rng).unwrap();
+        // off the curve: y changed by one bit
+        let mut off = hex::decode(P521_B_PUB).unwrap();
+        off[131] ^= 1;
+        assert_eq!(
+            fresh().agree(&off).unwrap_err(),
+            CryptoError::BadPublicValue(21)
+        );
+        // all zeros (what an identity "encoding" would look like) and a
+        // coordinate above p
+        assert_eq!(
+            fresh().agree(&[0u8; 132]).unwrap_err(),
+            CryptoError::BadPublicValue(21)
+        );
+        assert_eq!(
+            fresh().agree(&[0xffu8; 132]).unwrap_err(),
+            CryptoError::BadPublicValue(21)
+        );
+        // the SEC1 prefix included is a length error, as for P-256
+        let mut prefixed = vec![4u8];
+        prefixed.extend(hex::decode(P521_B_PUB).unwrap());
+        assert!(matches!(
+            fresh().agree(&prefixed),
+            Err(CryptoError::BadPublicLength { got: 133, .. })
+        ));
+        // a scalar outside [1, n-1]
+        assert!(DhPrivate::p521_with_scalar(&[0u8; 66]).is_err());
+        assert!(DhPrivate::p521_with_scalar(&[0xffu8; 66]).is_err());
     }
 }

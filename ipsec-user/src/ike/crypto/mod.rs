@@ -19,7 +19,7 @@ pub use prf::Prf;
 /// Errors of the IKE crypto layer. Messages are written for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
-    #[error("Diffie-Hellman group {0} is not supported (P-521 is not available in ring)")]
+    #[error("Diffie-Hellman group {0} is not supported")]
     UnsupportedGroup(u16),
     #[error(
         "the peer's Diffie-Hellman public value for group {group} is {got} bytes, expected {expected}"
@@ -53,4 +53,17 @@ pub enum CryptoError {
     /// impossible.
     #[error("malformed encrypted payload: {0}")]
     MalformedSk(&'static str),
+    /// The IKE SA's algorithms cannot protect a message (a CBC cipher
+    /// without integrity, GCM with a separate integrity algorithm, or
+    /// keys of the wrong length): a bug in whoever built the suite.
+    #[error("IKE SA suite cannot protect messages: {0}")]
+    BadSuite(&'static str),
+    /// The protected message would not fit the 65535 bytes of an IKE
+    /// message (or of one payload).
+    #[error("protected message of {0} bytes exceeds the 65535-byte bound")]
+    TooBig(usize),
+    /// An SKF fragment (RFC 7383) that cannot belong to a message being
+    /// reassembled, or a message that cannot be fragmented as asked.
+    #[error("IKEv2 fragment: {0}")]
+    BadFragment(&'static str),
 }

@@ -48,6 +48,11 @@ pub enum WireError {
     /// The emitted message would exceed the size bound.
     #[error("message of {len} bytes exceeds the bound of {max}")]
     TooBig { len: usize, max: usize },
+    /// IKEv2 (RFC 7296 2.5): a payload type we do not know, sent with the
+    /// critical bit set; the message is rejected and answered with
+    /// UNSUPPORTED_CRITICAL_PAYLOAD carrying this type.
+    #[error("unsupported critical payload type {0}")]
+    UnsupportedCriticalPayload(u8),
 }
 
 impl WireError {
@@ -57,9 +62,30 @@ impl WireError {
             WireError::UnsupportedVersion { .. } | WireError::WrongVersion(_) => {
                 NotifyType::INVALID_MAJOR_VERSION
             }
-            WireError::InvalidPayloadType(_) => NotifyType::INVALID_PAYLOAD_TYPE,
+            WireError::InvalidPayloadType(_) | WireError::UnsupportedCriticalPayload(_) => {
+                NotifyType::INVALID_PAYLOAD_TYPE
+            }
             WireError::Unsupported { .. } => NotifyType::NO_PROPOSAL_CHOSEN,
             _ => NotifyType::PAYLOAD_MALFORMED,
+        }
+    }
+}
+
+impl WireError {
+    /// The IKEv2 notify (RFC 7296 3.10.1) answering this error:
+    /// UNSUPPORTED_CRITICAL_PAYLOAD (its data is the payload type,
+    /// [`WireError::UnsupportedCriticalPayload`]'s value),
+    /// INVALID_MAJOR_VERSION, or INVALID_SYNTAX for everything else (RFC
+    /// 7296 has no finer code for a malformed message). Only answer in
+    /// cleartext where RFC 7296 2.21 allows it.
+    pub fn notify_type_v2(&self) -> u16 {
+        use super::v2::notify;
+        match self {
+            WireError::UnsupportedCriticalPayload(_) => notify::UNSUPPORTED_CRITICAL_PAYLOAD,
+            WireError::UnsupportedVersion { .. } | WireError::WrongVersion(_) => {
+                notify::INVALID_MAJOR_VERSION
+            }
+            _ => notify::INVALID_SYNTAX,
         }
     }
 }

@@ -3,12 +3,39 @@
 //! (RFC 7383) envelope. Pure: no crypto here (the SK payload's ciphertext
 //! is produced and opened by `ike::crypto::sk`), no sockets.
 //!
-//! SKELETON: the types and signatures are the contract the IKEv2 exchanges
-//! are written against; bodies marked `todo!()` are being filled in.
-
-use std::net::Ipv4Addr;
-
-use super::error::WireError;
+//! # API in one screen
+//!
+//! * Receive: [`MessageV2Repr::parse`] on the UDP payload (non-ESP marker
+//!   stripped): header, cleartext payloads, and [`Protected`] telling
+//!   where an SK / SKF payload starts. Hand that offset to
+//!   `ike::crypto::sk::open` (or `Reassembly::add` for SKF), then
+//!   [`parse_chain`]`(first_inner, &plaintext)`.
+//! * Send: [`emit_message`] for cleartext (IKE_SA_INIT);
+//!   [`emit_chain`] for the inner payloads of `ike::crypto::sk::seal`.
+//! * Values: [`PayloadV2`] -> [`SaV2`] / [`ProposalV2`] / [`TransformV2`],
+//!   [`KeV2`], [`IdV2`] ([`IdV2::body`] is what AUTH covers), [`AuthV2`],
+//!   [`NotifyV2`], [`DeleteV2`], [`TsV2`] / [`TrafficSelectorV2`].
+//! * Errors: [`WireError`](super::WireError);
+//!   [`WireError::notify_type_v2`](super::WireError::notify_type_v2) gives
+//!   the notify to answer with.
+//!
+//! # Policies
+//!
+//! * Header: version 2.x (minor ignored), `28 <= length <= datagram`;
+//!   bytes after `length` are ignored.
+//! * Chains: at most `MAX_PAYLOADS` (64); unknown critical payloads fail
+//!   the message, unknown non-critical ones are kept as `Other`; SK / SKF
+//!   only last; a cleartext chain or a decrypted body must end exactly
+//!   where its last payload does.
+//! * Transforms with unknown attributes are dropped from their proposal
+//!   (RFC 7296 3.3.6), see [`SaV2`]'s module; IPv6 traffic selectors are
+//!   skipped and counted.
+//! * Sizes: SPI 0/4/8, KE data 1..=1024, nonce 16..=256, ID data
+//!   1..=2048, AUTH data 1..=2048, notify data <= 4096, <= 16 traffic
+//!   selectors, <= 256 delete SPIs, <= 64 proposals, transforms and
+//!   attributes.
+//! * Emitting panics only on local data no message can carry (a payload
+//!   over 65535 bytes, over 255 transforms, SPIs of mixed sizes).
 
 pub use super::ikev2::payload_type;
 
@@ -102,214 +129,31 @@ pub mod id_type {
     pub const KEY_ID: u8 = 11;
 }
 
-/// The IKEv2 view of the 28-byte header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeaderV2 {
-    pub spi_i: [u8; 8],
-    pub spi_r: [u8; 8],
-    pub next_payload: u8,
-    pub exchange: u8,
-    /// [`flags`] bits.
-    pub flags: u8,
-    pub message_id: u32,
-    /// Total message length, header included.
-    pub length: u32,
-}
+mod auth;
+mod header;
+mod id;
+mod ke;
+mod message;
+mod notify_delete;
+mod payload;
+mod sa;
+pub mod transform_id;
+mod ts;
 
-impl HeaderV2 {
-    pub fn is_response(&self) -> bool {
-        self.flags & flags::RESPONSE != 0
-    }
-    pub fn from_initiator(&self) -> bool {
-        self.flags & flags::INITIATOR != 0
-    }
+pub use auth::{AuthV2, MAX_AUTH_DATA_LEN};
+pub use header::HeaderV2;
+pub use id::IdV2;
+pub use ke::{KE_DATA_LEN, KeV2};
+pub use message::{
+    MessageV2Repr, Protected, SK_HEADER_LEN, SKF_HEADER_LEN, emit_chain, emit_message,
+    emit_sk_header, emit_skf_header, find_notify, parse_chain,
+};
+pub use notify_delete::{DeleteV2, NotifyV2};
+pub use payload::{CRITICAL, NONCE_LEN_V2, PayloadV2};
+pub use sa::{ATTR_KEY_LENGTH, ProposalV2, SaV2, TransformV2};
+pub use ts::{
+    MAX_TRAFFIC_SELECTORS, TS_IPV4_ADDR_RANGE, TS_IPV6_ADDR_RANGE, TrafficSelectorV2, TsV2,
+};
 
-    /// Parses the first 28 bytes; version must be 2.x; `length` must lie in
-    /// 28..=data.len().
-    pub fn parse(data: &[u8]) -> Result<HeaderV2, WireError> {
-        let _ = data;
-        todo!()
-    }
-
-    /// The 28 header bytes (version 0x20).
-    pub fn emit(&self) -> [u8; 28] {
-        todo!()
-    }
-}
-
-/// One transform of a proposal (RFC 7296 3.3.2); `key_len` is the Key
-/// Length attribute (14) in bits, the only attribute IKEv2 defines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransformV2 {
-    pub kind: u8,
-    pub id: u16,
-    pub key_len: Option<u16>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProposalV2 {
-    /// Proposal number, 1-based, as numbered by the sender.
-    pub num: u8,
-    /// [`protocol`] id.
-    pub protocol: u8,
-    /// Empty in IKE_SA_INIT; the 8-byte IKE SPI in an IKE rekey; the
-    /// 4-byte ESP SPI for a child.
-    pub spi: Vec<u8>,
-    pub transforms: Vec<TransformV2>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaV2 {
-    pub proposals: Vec<ProposalV2>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeV2 {
-    pub group: u16,
-    pub data: Vec<u8>,
-}
-
-/// IDi / IDr.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdV2 {
-    pub id_type: u8,
-    pub data: Vec<u8>,
-}
-
-impl IdV2 {
-    /// The payload body after the generic header (ID type, 3 reserved
-    /// bytes, data): what the AUTH computation's prf(SK_p, IDx') covers.
-    pub fn body(&self) -> Vec<u8> {
-        todo!()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthV2 {
-    pub method: u8,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyV2 {
-    pub protocol: u8,
-    pub spi: Vec<u8>,
-    pub kind: u16,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteV2 {
-    pub protocol: u8,
-    /// Empty for IKE (SPI size 0); 4-byte SPIs for ESP.
-    pub spis: Vec<Vec<u8>>,
-}
-
-/// One IPv4 traffic selector (TS type 7, RFC 7296 3.13.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrafficSelectorV2 {
-    /// 0: any protocol.
-    pub ip_proto: u8,
-    pub start_port: u16,
-    pub end_port: u16,
-    pub start: Ipv4Addr,
-    pub end: Ipv4Addr,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TsV2 {
-    /// IPv6 selectors (type 8) are skipped on parse (counted in
-    /// `skipped`); IPv6 is another issue.
-    pub selectors: Vec<TrafficSelectorV2>,
-    pub skipped: usize,
-}
-
-/// A payload of an IKEv2 chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadV2 {
-    Sa(SaV2),
-    Ke(KeV2),
-    IdI(IdV2),
-    IdR(IdV2),
-    Cert {
-        encoding: u8,
-        data: Vec<u8>,
-    },
-    CertReq {
-        encoding: u8,
-        data: Vec<u8>,
-    },
-    Auth(AuthV2),
-    Nonce(Vec<u8>),
-    Notify(NotifyV2),
-    Delete(DeleteV2),
-    VendorId(Vec<u8>),
-    TsI(TsV2),
-    TsR(TsV2),
-    /// CP, EAP and unknown non-critical payloads: kept raw.
-    Other {
-        kind: u8,
-        body: Vec<u8>,
-    },
-}
-
-/// How the body of a parsed message continues after the cleartext
-/// payloads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Protected {
-    /// No SK / SKF payload.
-    None,
-    /// SK: `first_inner` is the SK payload's next-payload field (the type
-    /// of the first encrypted payload); `offset` is where the SK payload's
-    /// generic header starts in the message; the encrypted data (IV,
-    /// ciphertext, ICV) is `message[offset + 4 ..length]`.
-    Sk { first_inner: u8, offset: usize },
-    /// SKF (RFC 7383): fragment `number` of `total`; `first_inner` is
-    /// meaningful in fragment 1 only.
-    Skf {
-        first_inner: u8,
-        offset: usize,
-        number: u16,
-        total: u16,
-    },
-}
-
-/// A parsed IKEv2 message: header, cleartext payloads (in order) and
-/// the protected part, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageV2Repr {
-    pub header: HeaderV2,
-    pub payloads: Vec<PayloadV2>,
-    pub protected: Protected,
-}
-
-impl MessageV2Repr {
-    /// Parses a whole datagram (no non-ESP marker). Unknown payloads
-    /// with the critical bit set are an error
-    /// (UNSUPPORTED_CRITICAL_PAYLOAD); unknown non-critical ones become
-    /// `Other`. Bounded: at most `MAX_PAYLOADS` payloads, sizes checked.
-    pub fn parse(data: &[u8]) -> Result<MessageV2Repr, WireError> {
-        let _ = data;
-        todo!()
-    }
-}
-
-/// Parses a decrypted SK body: a chain starting with `first` (the SK
-/// payload's next-payload). Trailing bytes after the chain are an error.
-pub fn parse_chain(first: u8, bytes: &[u8]) -> Result<Vec<PayloadV2>, WireError> {
-    let _ = (first, bytes);
-    todo!()
-}
-
-/// Emits a chain: (type of the first payload, bytes).
-pub fn emit_chain(payloads: &[PayloadV2]) -> (u8, Vec<u8>) {
-    let _ = payloads;
-    todo!()
-}
-
-/// A whole cleartext message (IKE_SA_INIT): header (its `next_payload`
-/// and `length` are set here) followed by `payloads`.
-pub fn emit_message(header: HeaderV2, payloads: &[PayloadV2]) -> Vec<u8> {
-    let _ = (header, payloads);
-    todo!()
-}
+#[cfg(test)]
+mod tests;
