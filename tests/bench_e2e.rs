@@ -31,12 +31,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use harness::gateway::{Gateway, seed_config};
+use harness::config::GatewayConfig;
+use harness::gateway::Gateway;
+use harness::process::Proc;
 use harness::strongswan::{Charon, Conn};
 use harness::topology::{
     EAST_GW_OUTSIDE, EAST_LAN_HOST, Topology, WEST_GW_OUTSIDE, WEST_LAN_HOST, unique,
@@ -202,16 +204,6 @@ enum Outcome {
     Failed(String),
 }
 
-/// A child process killed by PID (SIGKILL) and reaped on drop.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Parses iperf3's `--json` report (TCP): receiver bits/s and retransmits.
 fn parse_iperf_json(text: &str) -> Result<Measure> {
     let v: serde_json::Value = serde_json::from_str(text).context("iperf3 output is not JSON")?;
@@ -257,7 +249,7 @@ fn wait_listening(t: &Topology, ns: &str, limit: Duration) -> Result<()> {
 
 /// One iperf3 TCP run west-lan -> east-lan with `streams` parallel streams.
 fn iperf(t: &Topology, streams: u32, seconds: u32) -> Result<Measure> {
-    let _server = Reaped(
+    let _server = Proc::new(
         t.exec(&t.east_lan, "iperf3")
             .args(["-s", "-1", "-B", EAST_LAN_HOST])
             .stdin(Stdio::null())
@@ -272,7 +264,7 @@ fn iperf(t: &Topology, streams: u32, seconds: u32) -> Result<Measure> {
     fs::create_dir_all(&dir)?;
     let report = dir.join("iperf3.json");
     let result = (|| {
-        let mut client = Reaped(
+        let mut client = Proc::new(
             t.exec(&t.west_lan, "iperf3")
                 .args(["-c", EAST_LAN_HOST, "-B", WEST_LAN_HOST, "-J"])
                 .args(["--connect-timeout", "3000"])
@@ -289,7 +281,11 @@ fn iperf(t: &Topology, streams: u32, seconds: u32) -> Result<Measure> {
         let deadline = Instant::now() + limit;
         loop {
             check_stop()?;
-            if client.0.try_wait()?.is_some() {
+            let exited = match client.child() {
+                Some(c) => c.try_wait()?.is_some(),
+                None => true,
+            };
+            if exited {
                 break;
             }
             if Instant::now() > deadline {
@@ -323,39 +319,16 @@ fn charon_conn(t: Transform, local: &str, remote: &str, lts: &str, rts: &str) ->
         Transform::AesGcm128 => ("aes128-sha256-modp2048", "aes128gcm16"),
         Transform::TdesSha1 => ("3des-sha1-modp1024", "3des-sha1"),
     };
-    Conn {
-        version: 1,
-        aggressive: false,
-        local_addr: local.into(),
-        remote_addr: remote.into(),
-        proposals: proposals.into(),
-        esp_proposals: esp.into(),
-        local_ts: lts.into(),
-        remote_ts: rts.into(),
-        psk: PSK.into(),
-        dpd_delay_s: None,
-    }
+    Conn::v1((local, lts), (remote, rts), proposals, esp, PSK)
 }
 
 /// The seed configuration, or its AES-GCM variant (same phase 1).
 fn ipsecgw_config(t: Transform, local_lan: &str, remote_lan: &str, peer: &str) -> Result<String> {
-    let seed = seed_config(local_lan, remote_lan, peer, PSK);
-    match t {
-        Transform::TdesSha1 => Ok(seed),
-        Transform::AesGcm128 => {
-            let from_ts = "crypto ipsec transform-set ESP-3DES-SHA esp-3des esp-sha-hmac";
-            let from_set = "set transform-set ESP-3DES-SHA";
-            if !seed.contains(from_ts) || !seed.contains(from_set) {
-                bail!("seed_config changed: cannot derive the AES-GCM variant");
-            }
-            Ok(seed
-                .replace(
-                    from_ts,
-                    "crypto ipsec ikev1 transform-set GCM esp-aes-gcm esp-none",
-                )
-                .replace(from_set, "set ikev1 transform-set GCM"))
-        }
-    }
+    let seed = GatewayConfig::seed(local_lan, remote_lan, peer, PSK);
+    Ok(match t {
+        Transform::TdesSha1 => seed.render(),
+        Transform::AesGcm128 => seed.gcm().render(),
+    })
 }
 
 /// Everything that must outlive the measurement (dropped before the

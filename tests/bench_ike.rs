@@ -26,17 +26,16 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
-use std::process::{Child, Command};
 
 use harness::strongswan::CHARON;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use harness::engine_config::{esp, policy};
 use harness::netns::{Netns, enter_netns, veth};
-use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{Engine, Ipv4Net, IsakmpPolicy, LocalConfig, Output, PeerConfig, Selector};
+use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, IkeEncryption, IkeHash};
+use ipsecgw::ike::v1::{Engine, Ipv4Net, LocalConfig, Output, PeerConfig, Selector};
 
 // ------------------------------------------------------------ heap counter
 
@@ -167,18 +166,8 @@ fn peer_config(
 ) -> PeerConfig {
     let mut p = PeerConfig::new("BENCH 10", addresses[0], PSK);
     p.addresses = addresses;
-    p.policies = vec![IsakmpPolicy {
-        priority: 10,
-        encryption: IkeEncryption::Aes128,
-        hash: IkeHash::Sha256,
-        auth: IkeAuth::PreShare,
-        group,
-        lifetime_s: 86400,
-    }];
-    p.transforms = vec![EspTransform {
-        cipher: EspCipher::Aes128Gcm,
-        integ: EspInteg::None,
-    }];
+    p.policies = vec![policy(10, IkeEncryption::Aes128, IkeHash::Sha256, group)];
+    p.transforms = vec![esp(EspCipher::Aes128Gcm, EspInteg::None)];
     p.selectors = vec![Selector {
         id: 1,
         acl: "BENCH".into(),
@@ -505,87 +494,53 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
 const SW_INIT: &str = "192.0.2.1";
 const SW_RESP: &str = "192.0.2.2";
 
-/// One charon in its namespace (private mount namespace for /run), with
-/// its own config dir; stopped by PID on drop.
+/// Settings of the anchor measurement (peers/strongswan/README.md): no
+/// DoS protection or half-open limits (all from one address), a big IKE
+/// SA table, no IKE SA reuse; level-0 logging only (one "CHILD_SA ...
+/// established" line per completion); default retransmission timers.
+const BENCH_OPTIONS: &str = "  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  dos_protection = no\n  block_threshold = 1000000\n  init_limit_half_open = 0\n  ikesa_table_size = 8192\n  reuse_ikesa = no\n";
+
+/// One charon of the bench (harness::strongswan), and how many
+/// completions its log has shown so far.
 struct Charon {
-    dir: PathBuf,
-    child: Option<Child>,
+    charon: harness::strongswan::Charon,
     log_offset: u64,
     established: u64,
 }
 
 impl Charon {
     fn start(ns: &Netns, tag: &str) -> Result<Charon> {
-        let dir =
-            std::env::temp_dir().join(format!("ipsecgw-bench-ike-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        let d = dir.display();
-        // Settings of the anchor measurement (peers/strongswan/README.md):
-        // no DoS protection or half-open limits (all from one address),
-        // a big IKE SA table, no IKE SA reuse; no routes (neither side of
-        // this bench installs a data plane route); level-0 logging only
-        // (one "CHILD_SA ... established" line per completion); default
-        // retransmission timers.
-        fs::write(
-            dir.join("strongswan.conf"),
-            format!(
-                "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
-  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  dos_protection = no\n  block_threshold = 1000000\n  init_limit_half_open = 0\n\
-  ikesa_table_size = 8192\n  reuse_ikesa = no\n  \
-  filelog {{\n    charon {{\n      path = {d}/charon.log\n      default = 0\n      flush_line = yes\n    }}\n  }}\n\
-  syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
-            ),
+        let mut charon = harness::strongswan::Charon::spawn(
+            ns.name(),
+            &format!("ipsecgw-bench-ike-{tag}"),
+            BENCH_OPTIONS,
+            "default = 0",
         )?;
-        let child = harness::strongswan::spawn_charon(ns.name(), &dir)?;
-        let c = Charon {
-            dir,
-            child: Some(child),
+        charon.keep_dir = std::env::var_os("BENCH_IKE_KEEP").is_some();
+        Ok(Charon {
+            charon,
             log_offset: 0,
             established: 0,
-        };
-        Ok(c)
+        })
     }
 
-    /// `ip netns exec` keeps the PID through unshare, sh and exec: this is
-    /// charon's own PID.
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, |c| c.id())
+        self.charon.pid()
     }
 
     fn swanctl(&self, args: &[&str]) -> Result<String> {
-        let uri = format!("unix://{}/charon.vici", self.dir.display());
-        let out = Command::new("swanctl")
-            .args(args)
-            .args(["--uri", &uri])
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "swanctl {args:?}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.charon.swanctl(args)
     }
 
     fn load(&self, conf: &str) -> Result<()> {
-        let f = self.dir.join("swanctl.conf");
-        fs::write(&f, conf)?;
-        self.swanctl(&[
-            "--load-all",
-            "--noprompt",
-            "--file",
-            &f.display().to_string(),
-        ])?;
-        Ok(())
+        self.charon.load(conf)
     }
 
     /// Counts new "CHILD_SA ... established" lines (reads only what was
     /// appended since the last call).
     fn poll_established(&mut self) -> u64 {
         use std::io::{Read, Seek, SeekFrom};
-        let Ok(mut f) = fs::File::open(self.dir.join("charon.log")) else {
+        let Ok(mut f) = fs::File::open(self.charon.log_path()) else {
             return self.established;
         };
         if f.seek(SeekFrom::Start(self.log_offset)).is_err() {
@@ -604,20 +559,7 @@ impl Charon {
     }
 
     fn log(&self) -> String {
-        let mut s = fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default();
-        s.push_str(&fs::read_to_string(self.dir.join("charon.stdout")).unwrap_or_default());
-        s
-    }
-}
-
-impl Drop for Charon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            harness::topology::terminate(&mut c, Duration::from_secs(5));
-        }
-        if std::env::var_os("BENCH_IKE_KEEP").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        self.charon.log()
     }
 }
 

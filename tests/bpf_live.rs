@@ -621,18 +621,19 @@ fn live_afxdp_metadata_reaches_userspace() {
 /// end to end (no data plane loaded) and is removed on drop.
 #[test]
 fn harness_l2l_topology_routes_and_cleans_up() {
+    use harness::topology::{EAST_LAN_HOST, Topology, WEST_LAN_HOST, sh};
     let names: Vec<String>;
     {
-        let t = harness::netns::L2lTopology::new("harness").unwrap();
-        t.west_lan
-            .exec("ping", &["-c", "1", "-W", "2", "203.0.113.10"])
-            .expect("west-lan -> east-lan");
-        t.east_lan
-            .exec("ping", &["-c", "1", "-W", "2", "198.51.100.10"])
-            .expect("east-lan -> west-lan");
+        let t = Topology::new("harness", true).unwrap();
+        sh(t.exec(&t.west_lan, "ping")
+            .args(["-c", "1", "-W", "2", EAST_LAN_HOST]))
+        .expect("west-lan -> east-lan");
+        sh(t.exec(&t.east_lan, "ping")
+            .args(["-c", "1", "-W", "2", WEST_LAN_HOST]))
+        .expect("east-lan -> west-lan");
         names = [&t.west_lan, &t.west_gw, &t.east_gw, &t.east_lan]
             .iter()
-            .map(|n| n.name().to_string())
+            .map(|n| n.to_string())
             .collect();
         let listed = Command::new("ip").args(["netns", "list"]).output().unwrap();
         let listed = String::from_utf8_lossy(&listed.stdout).into_owned();

@@ -10,7 +10,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use harness::gateway::{Gateway, seed_config};
+use harness::config::{east_seed, west_seed};
+use harness::gateway::Gateway;
 use harness::topology::*;
 
 const PSK: &str = "s3cret-demo-key";
@@ -25,17 +26,12 @@ fn main() -> Result<()> {
         "topology: west-lan 198.51.100.10 -- [west-gw] 192.0.2.1 == 192.0.2.2 [east-gw] -- 203.0.113.10 east-lan",
     );
     let t = Topology::with_default_offloads("demo", false)?;
-    let west_cfg = seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK);
+    let west_cfg = west_seed(PSK);
     println!("west-gw configuration (the seed article's ASA crypto config):\n");
     for l in west_cfg.lines() {
         println!("    {l}");
     }
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
-        &[],
-    )?;
+    let east = Gateway::start("east", &t.east_gw, &east_seed(PSK), &[])?;
     let west = Gateway::start("west", &t.west_gw, &west_cfg, &[])?;
 
     banner("before any traffic: ipsecgw show crypto isakmp sa (west-gw)");

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use harness::config::{GatewayConfig, SEED_POLICY, TransformSet};
 use harness::gateway::Gateway;
 use harness::strongswan::{Charon, Conn};
 use harness::topology::*;
@@ -16,10 +17,8 @@ const PSK: &str = "diagnosis-test-psk-42";
 const OTHER_PSK: &str = "not-the-same-psk-17";
 
 /// The seed article's policy and transform set.
-const P_3DES: &str =
-    " authentication pre-share\n encryption 3des\n hash sha\n group 2\n lifetime 86400\n";
-const P_AES: &str =
-    " authentication pre-share\n encryption aes-256\n hash sha256\n group 14\n lifetime 86400\n";
+const P_3DES: &str = SEED_POLICY;
+const P_AES: &str = harness::config::AES256_POLICY;
 const T_3DES: &str = "esp-3des esp-sha-hmac";
 const T_AES: &str = "esp-aes-256 esp-sha256-hmac";
 
@@ -40,24 +39,13 @@ const WEST_ACL: &str = "198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0";
 const EAST_ACL: &str = "203.0.113.0 255.255.255.0 198.51.100.0 255.255.255.0";
 
 fn config(g: &Gw) -> String {
-    format!(
-        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
-access-list L2L extended permit ip {acl}\n\
-crypto isakmp policy 10\n{policy}\
-crypto ipsec transform-set TS {transform}\n\
-crypto map OUTSIDE_MAP 10 match address L2L\n\
-crypto map OUTSIDE_MAP 10 set peer {peer}\n\
-crypto map OUTSIDE_MAP 10 set transform-set TS\n\
-crypto map OUTSIDE_MAP interface outside\n\
-crypto isakmp enable outside\n\
-tunnel-group {peer} type ipsec-l2l\n\
-tunnel-group {peer} ipsec-attributes\n pre-shared-key {psk}\n",
-        acl = g.acl,
-        policy = g.policy,
-        transform = g.transform,
-        peer = g.peer,
-        psk = g.psk,
-    )
+    GatewayConfig {
+        acl: g.acl.into(),
+        policy: Some(g.policy.into()),
+        transform_set: Some(TransformSet::new("TS", g.transform, false)),
+        ..GatewayConfig::seed("", "", g.peer, g.psk)
+    }
+    .render()
 }
 
 fn west(policy: &'static str, transform: &'static str, psk: &'static str) -> Gw<'static> {
@@ -165,16 +153,9 @@ fn pair(tag: &str, w: &Gw, e: &Gw, west_args: &[&str]) -> (Topology, Gateway, Ga
 
 fn conn(ike: &str, esp: &str, psk: &str, local_ts: &str, remote_ts: &str) -> Conn {
     Conn {
-        version: 1,
-        aggressive: false,
-        local_addr: EAST_GW_OUTSIDE.into(),
-        remote_addr: WEST_GW_OUTSIDE.into(),
-        proposals: ike.into(),
-        esp_proposals: esp.into(),
         local_ts: local_ts.into(),
         remote_ts: remote_ts.into(),
-        psk: psk.into(),
-        dpd_delay_s: None,
+        ..Conn::east_v1(ike, esp, psk)
     }
 }
 

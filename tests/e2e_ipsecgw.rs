@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use harness::config::{east_seed, west_seed};
 use harness::gateway::{Gateway, num, seed_pair};
 use harness::topology::*;
 
@@ -235,25 +236,8 @@ fn path_mtu_is_signalled_and_tcp_mss_is_clamped() {
 fn backup_peer_with_its_own_key_comes_up_when_the_primary_never_answers() {
     const DEAD: &str = "192.0.2.99";
     let t = Topology::new("e2e-backup", false).unwrap();
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &harness::gateway::seed_config(
-            "203.0.113.0",
-            "198.51.100.0",
-            WEST_GW_OUTSIDE,
-            "backup-peer-key",
-        ),
-        &[],
-    )
-    .unwrap();
-    let west_cfg = harness::gateway::seed_config(
-        "198.51.100.0",
-        "203.0.113.0",
-        EAST_GW_OUTSIDE,
-        "backup-peer-key",
-    )
-    .replace(
+    let east = Gateway::start("east", &t.east_gw, &east_seed("backup-peer-key"), &[]).unwrap();
+    let west_cfg = west_seed("backup-peer-key").replace(
         &format!("set peer {EAST_GW_OUTSIDE}\n"),
         &format!("set peer {DEAD} {EAST_GW_OUTSIDE}\n"),
     ) + &format!(
@@ -300,18 +284,11 @@ fn backup_peer_with_its_own_key_comes_up_when_the_primary_never_answers() {
 #[test]
 fn narrowed_proxy_identities_carry_only_what_was_negotiated() {
     let t = Topology::new("e2e-narrow", false).unwrap();
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &harness::gateway::seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
-        &[],
-    )
-    .unwrap();
-    let west_cfg =
-        harness::gateway::seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK).replace(
-            "permit ip 198.51.100.0 255.255.255.0",
-            "permit ip 198.51.100.0 255.255.255.128",
-        );
+    let east = Gateway::start("east", &t.east_gw, &east_seed(PSK), &[]).unwrap();
+    let west_cfg = west_seed(PSK).replace(
+        "permit ip 198.51.100.0 255.255.255.0",
+        "permit ip 198.51.100.0 255.255.255.128",
+    );
     let west = Gateway::start("west", &t.west_gw, &west_cfg, &[]).unwrap();
     assert_eq!(
         t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
@@ -400,20 +377,8 @@ fn fragmented_esp_carries_a_4000_byte_ping(
             sh(t.exec(ns, "ip").args(["link", "set", dev, "mtu", &mtu])).unwrap();
         }
     }
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &harness::gateway::seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
-        args,
-    )
-    .unwrap();
-    let west = Gateway::start(
-        "west",
-        &t.west_gw,
-        &harness::gateway::seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK),
-        args,
-    )
-    .unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_seed(PSK), args).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &west_seed(PSK), args).unwrap();
     let logs = || format!("west:\n{}\neast:\n{}", west.log(), east.log());
     assert_eq!(
         t.ping(&t.west_lan, EAST_LAN_HOST, 2, 0.2).unwrap(),

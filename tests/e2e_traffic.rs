@@ -12,21 +12,21 @@
 //! capture on its port towards west sees every frame on the wire, as a
 //! SPAN port would.
 
-use std::fs::{self, File};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, ensure};
+use harness::capture::PcapCapture as Capture;
+use harness::config::{EAST_LAN, GatewayConfig, WEST_LAN};
+use harness::counters::{Counters, SA_TRAFFIC, only_sa, sa_traffic, value_delta};
 use harness::gateway::{Gateway, in_netns, num};
-use harness::netns::Netns;
+use harness::netns::{Netns, spawn_in};
+use harness::process::{Proc, Scratch};
 use harness::topology::*;
 use serde_json::Value;
 
 const PSK: &str = "e2e-traffic-psk-5678";
-const WEST_LAN: &str = "198.51.100.0";
-const EAST_LAN: &str = "203.0.113.0";
 
 /// Mid-namespace bridge ports: towards west and towards east.
 const MID_WEST: &str = "tw";
@@ -34,23 +34,17 @@ const MID_EAST: &str = "te";
 
 // ---------------------------------------------------------------- setup
 
-/// One side's configuration: the seed article's policy with a chosen
+const POLICY: &str =
+    " authentication pre-share\n encryption aes-256\n hash sha\n group 14\n lifetime 86400\n";
+
+/// One side's configuration: AES-256/SHA-1/group 14 with a chosen
 /// transform set and extra crypto-map lines (lifetimes).
 fn config(local_lan: &str, remote_lan: &str, peer: &str, transform: &str, extra: &str) -> String {
-    format!(
-        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
-access-list L2L extended permit ip {local_lan} 255.255.255.0 {remote_lan} 255.255.255.0\n\
-crypto isakmp policy 10\n authentication pre-share\n encryption aes-256\n hash sha\n group 14\n lifetime 86400\n\
-crypto ipsec ikev1 transform-set TS {transform}\n\
-crypto map OUTSIDE_MAP 10 match address L2L\n\
-crypto map OUTSIDE_MAP 10 set peer {peer}\n\
-crypto map OUTSIDE_MAP 10 set ikev1 transform-set TS\n\
-{extra}\
-crypto map OUTSIDE_MAP interface outside\n\
-crypto isakmp enable outside\n\
-tunnel-group {peer} type ipsec-l2l\n\
-tunnel-group {peer} ipsec-attributes\n pre-shared-key {PSK}\n"
-    )
+    let mut c = GatewayConfig::seed(local_lan, remote_lan, peer, PSK)
+        .with_transform_set("TS", transform, true);
+    c.policy = Some(POLICY.into());
+    c.map_lines = extra.into();
+    c.render()
 }
 
 /// Two gateways over a bridge. Fields drop in order: daemons first, then
@@ -156,122 +150,7 @@ impl Net {
     }
 }
 
-// ------------------------------------------------------------ processes
-
-/// A child process we started; killed by its PID on drop.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn spawn(netns: &str, prog: &str, args: &[&str], stderr: Stdio) -> Result<Proc> {
-        let mut cmd = Command::new(prog);
-        in_netns(&mut cmd, netns)?;
-        let child = cmd
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("spawning {prog}"))?;
-        Ok(Proc(Some(child)))
-    }
-
-    /// SIGINT (tcpdump flushes its file), then SIGKILL after `limit`.
-    fn interrupt(&mut self, limit: Duration) -> Result<()> {
-        let Some(mut c) = self.0.take() else {
-            return Ok(());
-        };
-        unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + limit;
-        while c.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                c.kill()?;
-                c.wait()?;
-                bail!("process {} ignored SIGINT", c.id());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A scratch directory for captures, removed on drop (kept when the test
-/// fails, for a look at the pcaps).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("ipsecgw-e2e-{}", unique(tag)));
-        fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-// ------------------------------------------------------------- captures
-
-/// `tcpdump -w` on one interface of one namespace.
-struct Capture {
-    proc: Proc,
-    pcap: PathBuf,
-}
-
-impl Capture {
-    fn start(netns: &str, iface: &str, dir: &Path, name: &str, filter: &[&str]) -> Result<Capture> {
-        let pcap = dir.join(format!("{name}.pcap"));
-        let errlog = dir.join(format!("{name}.err"));
-        let mut args = vec![
-            "-n",
-            // Each packet straight to the file: without it, frames of the
-            // last buffer timeout are lost when SIGINT ends the capture.
-            "--immediate-mode",
-            "-U",
-            "-Z",
-            "root",
-            "-s",
-            "65535",
-            "-i",
-            iface,
-            "-w",
-            pcap.to_str().unwrap(),
-        ];
-        args.extend_from_slice(filter);
-        let proc = Proc::spawn(netns, "tcpdump", &args, Stdio::from(File::create(&errlog)?))?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !fs::read_to_string(&errlog)?.contains("listening on") {
-            ensure!(Instant::now() < deadline, "tcpdump did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Capture { proc, pcap })
-    }
-
-    /// Stops the capture and returns its Ethernet frames.
-    fn stop(mut self) -> Result<Vec<Vec<u8>>> {
-        // Let tcpdump read what the kernel already queued for it.
-        std::thread::sleep(Duration::from_millis(200));
-        self.proc.interrupt(Duration::from_secs(5))?;
-        read_pcap(&fs::read(&self.pcap)?)
-    }
-}
+// ------------------------------------------------------------- the wire
 
 fn u16be(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -279,42 +158,6 @@ fn u16be(b: &[u8], at: usize) -> Option<u16> {
 
 fn u32be(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// A classic pcap (microsecond or nanosecond magic, either byte order),
-/// Ethernet link type only.
-fn read_pcap(d: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let magic = d.get(0..4).context("empty pcap")?;
-    let le = match u32::from_le_bytes(magic.try_into()?) {
-        0xa1b2c3d4 | 0xa1b23c4d => true,
-        0xd4c3b2a1 | 0x4d3cb2a1 => false,
-        m => bail!("not a pcap: magic {m:#x}"),
-    };
-    let rd32 = |at: usize| -> Result<u32> {
-        let b: [u8; 4] = d.get(at..at + 4).context("truncated pcap")?.try_into()?;
-        Ok(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    ensure!(rd32(20)? == 1, "link type {} is not Ethernet", rd32(20)?);
-    let mut frames = Vec::new();
-    let mut pos = 24;
-    while pos < d.len() {
-        let incl = rd32(pos + 8)? as usize;
-        let orig = rd32(pos + 12)? as usize;
-        ensure!(
-            incl == orig,
-            "frame truncated by snaplen ({incl} of {orig})"
-        );
-        let f = d
-            .get(pos + 16..pos + 16 + incl)
-            .context("truncated pcap record")?;
-        frames.push(f.to_vec());
-        pos += 16 + incl;
-    }
-    Ok(frames)
 }
 
 /// What a frame on the wire between the gateways is.
@@ -397,24 +240,18 @@ fn classify_ipv4(p: &[u8]) -> Kind {
 /// Sends whole Ethernet frames out of `ifname` in `netns` through an
 /// AF_PACKET raw socket (opened by a thread that joined the namespace).
 fn inject(netns: &str, ifname: &str, frames: &[Vec<u8>]) -> Result<()> {
-    let (netns, ifname, frames) = (netns.to_string(), ifname.to_string(), frames.to_vec());
-    std::thread::spawn(move || -> Result<()> {
-        let ns = File::open(format!("/run/netns/{netns}"))?;
-        // SAFETY: plain syscalls on valid fds and initialised structs; the
-        // namespace change affects only this short-lived thread.
+    let (ifname, frames) = (ifname.to_string(), frames.to_vec());
+    let ns = netns.to_string();
+    spawn_in(netns, move || -> Result<()> {
+        // SAFETY: plain syscalls on valid fds and initialised structs.
         unsafe {
-            ensure!(
-                libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) == 0,
-                "setns: {}",
-                std::io::Error::last_os_error()
-            );
             // Protocol 0: this socket sends only, it receives nothing.
             let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
             ensure!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
             let fd = OwnedFd::from_raw_fd(fd);
             let name = std::ffi::CString::new(ifname.clone())?;
             let index = libc::if_nametoindex(name.as_ptr());
-            ensure!(index != 0, "no interface {ifname} in {netns}");
+            ensure!(index != 0, "no interface {ifname} in {ns}");
             let mut sll: libc::sockaddr_ll = std::mem::zeroed();
             sll.sll_family = libc::AF_PACKET as u16;
             sll.sll_ifindex = index as i32;
@@ -444,66 +281,28 @@ fn inject(netns: &str, ifname: &str, frames: &[Vec<u8>]) -> Result<()> {
 
 // ------------------------------------------------------------- counters
 
-/// The only IPsec SA of a gateway.
-fn only_sa(gw: &Gateway) -> Value {
-    let v = gw.ipsec_sas();
-    assert_eq!(v.len(), 1, "{}: exactly one SA pair: {v:?}", gw.name);
-    v.into_iter().next().unwrap()
-}
-
 /// Waits until the counters of both gateways stop moving (in-flight
 /// packets landed), then returns them.
 fn settled(n: &Net) -> (Value, Value) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut last = (only_sa(&n.west), only_sa(&n.east));
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let now = (only_sa(&n.west), only_sa(&n.east));
-        let same = counters(&now.0) == counters(&last.0) && counters(&now.1) == counters(&last.1);
-        if same || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-    }
+    let mut v = harness::counters::settled(&[&n.west, &n.east]).into_iter();
+    (v.next().unwrap(), v.next().unwrap())
 }
 
 /// The packet and error counters of an SA (what moves with traffic; not
 /// the remaining lifetime, which moves with the clock).
 fn counters(v: &Value) -> Vec<u64> {
-    [
-        "pkts_encaps",
-        "pkts_decaps",
-        "pkts_decrypt",
-        "bytes_encaps",
-        "bytes_decaps",
-        "send_errors",
-        "recv_errors",
-        "replay_drops",
-        "auth_failures",
-        "policy_drops",
-    ]
-    .iter()
-    .map(|k| num(v, k))
-    .collect()
+    debug_assert_eq!(SA_TRAFFIC.len(), 10);
+    sa_traffic(v)
 }
 
+/// `after - before` of one counter of an SA.
 fn delta(after: &Value, before: &Value, k: &str) -> u64 {
-    num(after, k) - num(before, k)
+    value_delta(before, after, k)
 }
 
 /// One `Icmp:` counter of a namespace's /proc/net/snmp (`InEchos`...).
-fn icmp_counter(t: &Topology, ns: &str, name: &str) -> u64 {
-    let out = t.exec(ns, "cat").arg("/proc/net/snmp").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut rows = text.lines().filter(|l| l.starts_with("Icmp:"));
-    let (Some(head), Some(vals)) = (rows.next(), rows.next()) else {
-        panic!("no Icmp rows in /proc/net/snmp")
-    };
-    let i = head
-        .split_whitespace()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no {name}"));
-    vals.split_whitespace().nth(i).unwrap().parse().unwrap()
+fn icmp_counter(ns: &str, name: &str) -> u64 {
+    Counters::snmp(ns, "Icmp").unwrap()[name]
 }
 
 // ---------------------------------------------------------------- iperf
@@ -511,7 +310,7 @@ fn icmp_counter(t: &Topology, ns: &str, name: &str) -> u64 {
 /// Runs an iperf3 TCP test west-lan -> east-lan for `secs` and returns its
 /// JSON report (`iperf3 -J`).
 fn iperf(n: &Net, secs: u32, extra: &[&str]) -> Value {
-    let _server = Proc::spawn(
+    let _server = Proc::spawn_in(
         &n.t.east_lan,
         "iperf3",
         &["-s", "-1", "-B", EAST_LAN_HOST],
@@ -584,7 +383,7 @@ fn iperf_tcp_counters_match_on_both_sides() {
     let (w0, e0) = settled(&n);
 
     // The wire's view, to tell where a packet went missing if one does.
-    let dir = Scratch::new("iperf");
+    let dir = Scratch::new("e2e-iperf");
     let cap = Capture::start(n.mid.name(), MID_WEST, dir.path(), "esp", &["esp"]).unwrap();
     let report = iperf(&n, 3, &[]);
     let (sent, received) = iperf_bytes(&report);
@@ -653,7 +452,7 @@ fn iperf_tcp_counters_match_on_both_sides() {
 fn wire_holds_only_ike_and_esp() {
     let t = Topology::new("e2e-wire", false).unwrap();
     let mid = splice_bridge(&t).unwrap();
-    let dir = Scratch::new("wire");
+    let dir = Scratch::new("e2e-wire");
     // Capture from before the daemons start: IKE included.
     let cap = Capture::start(mid.name(), MID_WEST, dir.path(), "wire", &[]).unwrap();
     // And on west's own wan0: what the kernel stack of the gateway sends
@@ -840,14 +639,14 @@ const TC_DROP_ESP: &str = "6,40 0 0 12,21 0 3 2048,48 0 0 23,21 0 1 50,6 0 0 2,6
 #[test]
 fn replayed_and_tampered_esp_is_dropped() {
     let n = net("e2e-replay", "esp-aes esp-sha-hmac", "");
-    let dir = Scratch::new("replay");
+    let dir = Scratch::new("e2e-replay");
     let west_esp = ["esp", "and", "src", "host", WEST_GW_OUTSIDE];
     let cap = Capture::start(n.mid.name(), MID_WEST, dir.path(), "seen", &west_esp).unwrap();
     n.raise_tunnel();
     let seen = esp_from_west(cap.stop().unwrap());
     assert!(seen.len() >= 3, "captured west's ESP: {}", seen.len());
     let e0 = settled(&n).1;
-    let echos0 = icmp_counter(&n.t, &n.t.east_lan, "InEchos");
+    let echos0 = icmp_counter(&n.t.east_lan, "InEchos");
 
     // Replay: three frames east has already accepted.
     inject(&n.t.west_gw, GW_OUTSIDE_IF, &seen[..3]).unwrap();
@@ -862,7 +661,7 @@ fn replayed_and_tampered_esp_is_dropped() {
     assert_eq!(delta(&e1, &e0, "recv_errors"), 3, "{e1}");
     assert_eq!(delta(&e1, &e0, "pkts_decaps"), 0, "{e1}");
     assert_eq!(delta(&e1, &e0, "auth_failures"), 0, "{e1}");
-    assert_eq!(icmp_counter(&n.t, &n.t.east_lan, "InEchos"), echos0);
+    assert_eq!(icmp_counter(&n.t.east_lan, "InEchos"), echos0);
 
     // Fresh frames east never saw: the bridge drops west's ESP, after
     // tcpdump (which runs ahead of tc ingress) has recorded it.
@@ -911,7 +710,7 @@ fn replayed_and_tampered_esp_is_dropped() {
         "nothing decrypted: {e3}"
     );
     assert_eq!(delta(&e3, &e2, "replay_drops"), 0, "{e3}");
-    assert_eq!(icmp_counter(&n.t, &n.t.east_lan, "InEchos"), echos0);
+    assert_eq!(icmp_counter(&n.t.east_lan, "InEchos"), echos0);
 
     // The same frame untampered: accepted (the failed one did not move
     // the window), delivered, answered.
@@ -922,11 +721,11 @@ fn replayed_and_tampered_esp_is_dropped() {
     assert_eq!(delta(&e4, &e3, "pkts_decaps"), 1, "{e4}");
     assert_eq!(delta(&e4, &e3, "recv_errors"), 0, "{e4}");
     let deadline = Instant::now() + Duration::from_secs(3);
-    while icmp_counter(&n.t, &n.t.east_lan, "InEchos") == echos0 {
+    while icmp_counter(&n.t.east_lan, "InEchos") == echos0 {
         assert!(Instant::now() < deadline, "east-lan got the echo request");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(icmp_counter(&n.t, &n.t.east_lan, "InEchos"), echos0 + 1);
+    assert_eq!(icmp_counter(&n.t.east_lan, "InEchos"), echos0 + 1);
 }
 
 trait MaxByCounter {

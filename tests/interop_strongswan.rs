@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use harness::config::{GatewayConfig, Spelling};
 use harness::gateway::Gateway;
 use harness::strongswan::{Charon, Conn};
 use harness::topology::*;
@@ -73,41 +74,24 @@ const GCM: Case = Case {
 };
 
 fn ipsecgw_config(c: &Case) -> String {
-    let mut s = format!(
-        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
-access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0\n\
-crypto ikev1 policy 10\n{}\
-crypto ipsec ikev1 transform-set TS {}\n\
-crypto map OUTSIDE_MAP 10 match address L2L\n\
-crypto map OUTSIDE_MAP 10 set peer {EAST_GW_OUTSIDE}\n\
-crypto map OUTSIDE_MAP 10 set ikev1 transform-set TS\n",
-        c.policy, c.transform
-    );
-    if let Some(g) = c.pfs {
-        s.push_str(&format!("crypto map OUTSIDE_MAP 10 set pfs {g}\n"));
+    let mut g = GatewayConfig::west(PSK).with_transform_set("TS", c.transform, true);
+    g.spelling = Spelling::Ikev1;
+    g.policy = Some(c.policy.into());
+    if let Some(grp) = c.pfs {
+        g.map_lines
+            .push_str(&format!("crypto map OUTSIDE_MAP 10 set pfs {grp}\n"));
     }
     if c.aggressive {
-        s.push_str("crypto map OUTSIDE_MAP 10 set phase1-mode aggressive group14\n");
+        g.map_lines
+            .push_str("crypto map OUTSIDE_MAP 10 set phase1-mode aggressive group14\n");
     }
-    s.push_str(&format!(
-        "crypto map OUTSIDE_MAP interface outside\ncrypto ikev1 enable outside\n\
-tunnel-group {EAST_GW_OUTSIDE} type ipsec-l2l\ntunnel-group {EAST_GW_OUTSIDE} ipsec-attributes\n ikev1 pre-shared-key {PSK}\n"
-    ));
-    s
+    g.render()
 }
 
 fn conn(c: &Case) -> Conn {
     Conn {
-        version: 1,
         aggressive: c.aggressive,
-        local_addr: EAST_GW_OUTSIDE.into(),
-        remote_addr: WEST_GW_OUTSIDE.into(),
-        proposals: c.ike.into(),
-        esp_proposals: c.esp.into(),
-        local_ts: "203.0.113.0/24".into(),
-        remote_ts: "198.51.100.0/24".into(),
-        psk: PSK.into(),
-        dpd_delay_s: None,
+        ..Conn::east_v1(c.ike, c.esp, PSK)
     }
 }
 

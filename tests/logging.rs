@@ -5,7 +5,8 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::gateway::{Gateway, seed_config};
+use harness::config::{east_seed, west_seed};
+use harness::gateway::Gateway;
 use harness::topology::*;
 
 const PSK: &str = "logging-test-psk-42";
@@ -66,14 +67,14 @@ fn tunnel_events_are_asa_messages_on_stderr_and_syslog_and_json_lines_parse() {
     let east = Gateway::start(
         "east",
         &t.east_gw,
-        &seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK),
+        &east_seed(PSK),
         &["--log-format", "json"],
     )
     .unwrap();
     let west = Gateway::start(
         "west",
         &t.west_gw,
-        &seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK),
+        &west_seed(PSK),
         &["--log-format", "asa", "--syslog", "127.0.0.1:5514"],
     )
     .unwrap();

@@ -13,7 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use harness::gateway::{Gateway, num, seed_pair};
+use harness::config::GatewayConfig;
+use harness::gateway::{Gateway, num};
 use harness::topology::*;
 use serde_json::Value;
 
@@ -22,18 +23,7 @@ const PSK: &str = "multiqueue-psk-7Hq3";
 /// The one SA pair of a gateway, once its counters stop moving (the
 /// workers report asynchronously).
 fn settled_sa(gw: &Gateway) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut last = Value::Null;
-    loop {
-        let sas = gw.ipsec_sas();
-        assert_eq!(sas.len(), 1, "one SA pair, shared by the workers: {sas:?}");
-        let now = sas[0].clone();
-        if now == last || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    harness::counters::settled(&[gw]).remove(0)
 }
 
 /// Two gateways on two-queue veths with the seed configuration's AES-GCM
@@ -41,20 +31,9 @@ fn settled_sa(gw: &Gateway) -> Value {
 /// config lines; both must have started two workers.
 fn gateways(tag: &str, extra: &str) -> (Topology, Gateway, Gateway) {
     let t = Topology::with_queues(tag, false, 2).unwrap();
-    let gcm = |c: String| {
-        let c = c
-            .replace(
-                "crypto ipsec transform-set ESP-3DES-SHA esp-3des esp-sha-hmac",
-                "crypto ipsec ikev1 transform-set GCM esp-aes-gcm esp-none",
-            )
-            .replace(
-                "set transform-set ESP-3DES-SHA",
-                "set ikev1 transform-set GCM",
-            );
-        assert!(c.contains("esp-aes-gcm"), "seed config changed: {c}");
-        c + extra
-    };
-    let (west, east) = seed_pair(&t, PSK, gcm, &[]).unwrap();
+    let config = |c: GatewayConfig| c.gcm().render() + extra;
+    let east = Gateway::start("east", &t.east_gw, &config(GatewayConfig::east(PSK)), &[]).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &config(GatewayConfig::west(PSK)), &[]).unwrap();
     for gw in [&west, &east] {
         // veth has no zero-copy AF_XDP: each worker says so.
         for q in 0..2 {

@@ -8,65 +8,37 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use harness::config::{AES256_POLICY, EAST_LAN, GatewayConfig, Spelling, WEST_LAN};
 use harness::gateway::{Gateway, in_netns, ipsecgw_bin};
 use harness::netns::Netns;
+use harness::process::{Scratch, run_bounded};
 use harness::topology::*;
 
 /// `nobody` on Debian.
 const NOBODY: u32 = 65534;
 
 /// A config for the west gateway of the topology (group 14, so the only
-/// diagnostics are the ones a test provokes).
+/// diagnostics are the ones a test provokes), in the 8.4 spelling.
 fn west_config(peer: &str) -> String {
-    format!(
-        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
-access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0\n\
-crypto ikev1 policy 10\n authentication pre-share\n encryption aes-256\n hash sha256\n group 14\n lifetime 86400\n\
-crypto ipsec ikev1 transform-set TS esp-aes-256 esp-sha256-hmac\n\
-crypto map OUTSIDE_MAP 10 match address L2L\n\
-crypto map OUTSIDE_MAP 10 set peer {peer}\n\
-crypto map OUTSIDE_MAP 10 set ikev1 transform-set TS\n\
-crypto map OUTSIDE_MAP interface outside\n\
-crypto ikev1 enable outside\n\
-tunnel-group {peer} type ipsec-l2l\n\
-tunnel-group {peer} ipsec-attributes\n ikev1 pre-shared-key operator-test-psk\n"
-    )
+    let mut c = GatewayConfig::seed(WEST_LAN, EAST_LAN, peer, "operator-test-psk")
+        .with_transform_set("TS", "esp-aes-256 esp-sha256-hmac", true);
+    c.spelling = Spelling::Ikev1;
+    c.policy = Some(AES256_POLICY.into());
+    c.render()
 }
 
-/// A scratch directory removed on drop (world-readable, so that `nobody`
-/// can reach what the test puts there).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(unique(&format!("ipsecgw-op-{tag}")));
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    /// A copy of the `ipsecgw` binary inside this (world-readable)
-    /// directory. `nobody` cannot execute the one under `target/` when the
-    /// clone lives below a 0700 directory such as root's home.
-    fn ipsecgw_for_nobody(&self) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.0.join("ipsecgw");
-        std::fs::copy(ipsecgw_bin(), &p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A copy of the `ipsecgw` binary inside `s` (world-readable).
+/// `nobody` cannot execute the one under `target/` when the clone lives
+/// below a 0700 directory such as root's home.
+fn ipsecgw_for_nobody(s: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = s.path().join("ipsecgw");
+    std::fs::copy(ipsecgw_bin(), &p).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
 }
 
 /// Makes `cmd` run as uid/gid 65534 with no supplementary groups.
@@ -82,47 +54,6 @@ fn as_nobody(cmd: &mut Command) {
             }
             Ok(())
         });
-    }
-}
-
-/// Runs `cmd` with a deadline (it must not hang), killing it by PID if it
-/// does. Pipes are drained by threads so a large output cannot block it.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    use std::io::Read;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&err.join().unwrap())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
     }
 }
 
@@ -165,45 +96,52 @@ fn run_cmd_with(bin: &Path, config: &Path, control: &Path) -> Command {
 
 #[test]
 fn run_refuses_a_non_root_user() {
-    let s = Scratch::new("nonroot");
+    let s = Scratch::new("op-nonroot");
     let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
-    let mut cmd = run_cmd_with(&s.ipsecgw_for_nobody(), &cfg, &s.0.join("control.sock"));
+    let mut cmd = run_cmd_with(
+        &ipsecgw_for_nobody(&s),
+        &cfg,
+        &s.path().join("control.sock"),
+    );
     as_nobody(&mut cmd);
     let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
     assert_eq!(
         line,
         "ipsecgw: ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets"
     );
-    assert!(!s.0.join("control.sock").exists(), "nothing was started");
+    assert!(
+        !s.path().join("control.sock").exists(),
+        "nothing was started"
+    );
 }
 
 #[test]
 fn run_refuses_a_missing_interface() {
     // A namespace with nothing but `lo`: wan0 and lan0 do not exist there.
     let ns = Netns::new("op-noif").unwrap();
-    let s = Scratch::new("noif");
+    let s = Scratch::new("op-noif");
     let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
-    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    let mut cmd = run_cmd(&cfg, &s.path().join("control.sock"));
     in_netns(&mut cmd, ns.name()).unwrap();
     let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
     assert_eq!(
         line,
         "ipsecgw: interface `wan0` (nameif outside) does not exist on this host"
     );
-    assert!(!s.0.join("control.sock").exists());
+    assert!(!s.path().join("control.sock").exists());
 }
 
 #[test]
 fn run_refuses_a_config_that_fails_check() {
     let ns = Netns::new("op-ovl").unwrap();
-    let s = Scratch::new("overlap");
+    let s = Scratch::new("op-overlap");
     // Both sides of the ACL are the same /24: traffic could never leave.
     let text = west_config(EAST_GW_OUTSIDE).replace(
         "198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0",
         "198.51.100.0 255.255.255.0 198.51.100.0 255.255.255.0",
     );
     let cfg = s.file("gw.conf", &text);
-    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    let mut cmd = run_cmd(&cfg, &s.path().join("control.sock"));
     in_netns(&mut cmd, ns.name()).unwrap();
     let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
     assert!(
@@ -235,9 +173,9 @@ fn run_refuses_interfaces_with_different_queue_counts() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let s = Scratch::new("queues");
+    let s = Scratch::new("op-queues");
     let cfg = s.file("gw.conf", &west_config(EAST_GW_OUTSIDE));
-    let mut cmd = run_cmd(&cfg, &s.0.join("control.sock"));
+    let mut cmd = run_cmd(&cfg, &s.path().join("control.sock"));
     in_netns(&mut cmd, &t.west_gw).unwrap();
     let line = refusal(&run_bounded(&mut cmd, Duration::from_secs(10)));
     assert_eq!(
@@ -245,12 +183,15 @@ fn run_refuses_interfaces_with_different_queue_counts() {
         "ipsecgw: inside `lan0` has 2 receive queue(s) and outside `wan0` has 1: the ESP engine \
          runs one worker per pair of queues; give both the same number (ethtool -L IFACE combined N)"
     );
-    assert!(!s.0.join("control.sock").exists(), "nothing was started");
+    assert!(
+        !s.path().join("control.sock").exists(),
+        "nothing was started"
+    );
 }
 
 #[test]
 fn check_points_at_line_and_column_and_fails() {
-    let s = Scratch::new("check");
+    let s = Scratch::new("op-check");
     let text = west_config(EAST_GW_OUTSIDE).replace("encryption aes-256", "encryption blowfish");
     let bad = s.file("bad.conf", &text);
     let out = run_bounded(
@@ -323,8 +264,8 @@ fn lone_gateway(tag: &str, peer: &str, args: &[&str]) -> (Topology, Gateway) {
 #[test]
 fn control_socket_refuses_a_non_root_caller() {
     let (_t, gw) = lone_gateway("op-sock", EAST_GW_OUTSIDE, &[]);
-    let s = Scratch::new("sock");
-    let nobody_bin = s.ipsecgw_for_nobody();
+    let s = Scratch::new("op-sock");
+    let nobody_bin = ipsecgw_for_nobody(&s);
     let show = |who_nobody: bool| {
         let mut c = Command::new(if who_nobody {
             nobody_bin.clone()
@@ -468,7 +409,7 @@ fn running_config_round_trips_through_check() {
         "the key never shows"
     );
     // As on an ASA, the masked key does not load: `check` says where and why.
-    let s = Scratch::new("rc");
+    let s = Scratch::new("op-rc");
     let masked = s.file("masked.conf", &running);
     let out = run_bounded(
         Command::new(ipsecgw_bin())

@@ -6,26 +6,31 @@
 //! Every test builds its own namespaces (harness guards delete them), bounds
 //! its loops in count and time, and stops what it started by PID.
 //!
-//! The hostile sender and the IKE peer simulator run on threads that join a
-//! gateway's network namespace with setns(2) (per thread), so sockets are
-//! opened inside the namespace without a helper process. The simulator is
-//! ipsecgw's own sans-IO IKEv1 engine as an initiator: it gives the test
-//! real protocol messages to replay and real KEYMAT to look for in logs,
-//! with no production hook that exposes keys.
+//! The hostile sender and the IKE peer simulator (harness::ike_peer) run
+//! on threads that join a gateway's network namespace with setns(2) (per
+//! thread), so sockets are opened inside the namespace without a helper
+//! process. The simulator is ipsecgw's own sans-IO engine as an
+//! initiator: it gives the test real protocol messages to replay and real
+//! KEYMAT to look for in logs, with no production hook that exposes keys.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use harness::gateway::{Gateway, seed_config};
+use anyhow::{Result, bail};
+use harness::capture::{Capture, count_from_to, protected_cleartext};
+use harness::config::{EAST_LAN, WEST_LAN, east_seed, seed_config, west_seed};
+use harness::counters::{Counters, delta};
+use harness::engine_config::seed_entry;
+use harness::gateway::Gateway;
+use harness::ike_peer::{self, SimRun};
+use harness::netns::spawn_in;
+use harness::ping::{BackgroundPing, wait_reply};
+use harness::rng::Rng;
 use harness::topology::*;
-use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{
-    ChildSa, Engine, Ipv4Net, IsakmpPolicy, LocalConfig, Output, PeerConfig, Phase1Mode, Selector,
-};
+use ipsecgw::ike::v1::{ChildSa, Ipv4Net, PeerConfig, Phase1Mode};
 
 const PSK: &str = "robust-west-east-psk-7Qx9";
 const SIM_PSK: &str = "robust-simulated-peer-psk-Zk3";
@@ -40,7 +45,7 @@ const SIM_REMOTE_HOST: &str = "203.0.113.99";
 /// East's seed config plus an entry for the simulated peer at [`SIM_ADDR`]
 /// (host selectors nobody routes to, so it never competes with west).
 fn east_config(extra: &str) -> String {
-    let mut c = seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK);
+    let mut c = east_seed(PSK);
     c.push_str(&format!(
         "access-list SIM extended permit ip host {SIM_REMOTE_HOST} host {SIM_LOCAL_HOST}\n\
 crypto map OUTSIDE_MAP 20 match address SIM\n\
@@ -54,7 +59,7 @@ tunnel-group {SIM_ADDR} ipsec-attributes\n pre-shared-key {SIM_PSK}\n"
 }
 
 fn west_config(extra: &str) -> String {
-    let mut c = seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK);
+    let mut c = west_seed(PSK);
     c.push_str(extra);
     c
 }
@@ -62,23 +67,6 @@ fn west_config(extra: &str) -> String {
 /// Adds an address to a gateway's outside interface (inside its namespace).
 fn add_addr(ns: &str, cidr: &str) {
     sh(Command::new("ip").args(["-n", ns, "addr", "add", cidr, "dev", GW_OUTSIDE_IF])).unwrap();
-}
-
-/// Runs `f` on a new thread inside network namespace `netns`.
-fn in_ns<T: Send + 'static>(
-    netns: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> JoinHandle<Result<T>> {
-    let path = format!("/run/netns/{netns}");
-    std::thread::spawn(move || {
-        use std::os::fd::AsRawFd;
-        let file = std::fs::File::open(&path).with_context(|| path.clone())?;
-        // SAFETY: setns on this thread only; the fd is valid.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            bail!("setns {path}: {}", std::io::Error::last_os_error());
-        }
-        f()
-    })
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -90,205 +78,46 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn counters(gw: &Gateway) -> HashMap<String, u64> {
-    let v = gw.cli_json(&["show", "dataplane"]).unwrap();
-    v.as_object()
-        .expect("show dataplane --json is an object")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .collect()
-}
-
-fn delta(a: &HashMap<String, u64>, b: &HashMap<String, u64>, k: &str) -> u64 {
-    b.get(k)
-        .copied()
-        .unwrap_or(0)
-        .saturating_sub(a.get(k).copied().unwrap_or(0))
+fn counters(gw: &Gateway) -> Counters {
+    Counters::dataplane(gw)
 }
 
 /// `/proc/net/snmp` Udp counters of a namespace.
-fn udp_snmp(t: &Topology, ns: &str) -> HashMap<String, u64> {
-    let out = t.exec(ns, "cat").arg("/proc/net/snmp").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("Udp:")).collect();
-    if rows.len() < 2 {
-        return HashMap::new();
-    }
-    rows[0]
-        .split_whitespace()
-        .zip(rows[1].split_whitespace())
-        .skip(1)
-        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0)))
-        .collect()
-}
-
-/// A deterministic xorshift generator: reproducible hostile input.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// Pings in the background until stopped; returns (sent, received).
-struct BackgroundPing {
-    child: Child,
-}
-impl BackgroundPing {
-    fn start(t: &Topology, ns: &str, dst: &str, count: u32, interval: f32) -> BackgroundPing {
-        let child = t
-            .exec(ns, "ping")
-            .args(["-n", "-q", "-W", "1", "-i", &interval.to_string()])
-            .args(["-c", &count.to_string(), dst])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        BackgroundPing { child }
-    }
-    /// Waits for ping to finish (it is bounded by -c) and parses its summary.
-    fn finish(mut self) -> (u32, u32) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                // SIGINT makes ping print its summary.
-                unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let out = self.child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.contains("packets transmitted"))
-            .unwrap_or("");
-        let mut it = line.split(", ");
-        let n = |s: Option<&str>| {
-            s.and_then(|s| s.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
-        (n(it.next()), n(it.next()))
-    }
-}
-
-/// Polls `ping -c 1` until a reply comes, up to `limit`; returns the time it took.
-fn wait_ping(t: &Topology, ns: &str, dst: &str, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if t.ping(ns, dst, 1, 0.2).unwrap_or(0) == 1 {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    None
+fn udp_snmp(ns: &str) -> Counters {
+    Counters::snmp(ns, "Udp").unwrap_or_default()
 }
 
 // ------------------------------------------------------- IKE peer simulator
 
+/// The simulated peer's entry: the seed article's, for host selectors
+/// nobody routes to, no NAT-T, no DPD.
 fn sim_peer_config(name: &str, remote: Ipv4Addr, psk: &str) -> PeerConfig {
-    let mut p = PeerConfig::new(name, remote, psk.as_bytes());
-    p.policies = vec![IsakmpPolicy {
-        priority: 10,
-        encryption: IkeEncryption::TripleDes,
-        hash: IkeHash::Sha1,
-        auth: IkeAuth::PreShare,
-        group: DhGroup::Modp1024,
-        lifetime_s: 86400,
-    }];
-    p.transforms = vec![EspTransform {
-        cipher: EspCipher::TripleDes,
-        integ: EspInteg::HmacSha1_96,
-    }];
-    p.selectors = vec![Selector {
-        id: 1,
-        acl: "SIM".into(),
-        local: Ipv4Net::new(SIM_LOCAL_HOST.parse().unwrap(), 32).unwrap(),
-        remote: Ipv4Net::new(SIM_REMOTE_HOST.parse().unwrap(), 32).unwrap(),
-    }];
+    let host = |a: &str| Ipv4Net::new(a.parse().unwrap(), 32).unwrap();
+    let mut p = seed_entry(
+        name,
+        remote,
+        psk.as_bytes(),
+        host(SIM_LOCAL_HOST),
+        host(SIM_REMOTE_HOST),
+    );
+    p.selectors[0].acl = "SIM".into();
     p.nat_t = false;
     p.dpd = None;
     p
 }
 
-/// What one simulated negotiation produced.
-struct SimRun {
-    child: ChildSa,
-    /// Every datagram the simulator sent (MM1, MM3, MM5, QM1, QM3, ...).
-    sent: Vec<Vec<u8>>,
-}
-
 /// The first message an initiator with `mode` sends (real bytes from the
 /// engine), for floods and refusal checks.
 fn first_message(local: Ipv4Addr, remote: Ipv4Addr, mode: Phase1Mode) -> Vec<u8> {
-    let mut engine = Engine::new(LocalConfig::new(local));
     let mut cfg = sim_peer_config("FLOOD", remote, SIM_PSK);
     cfg.mode = mode;
-    engine.set_peers(vec![cfg]);
-    engine
-        .initiate(Instant::now(), remote, 1)
-        .into_iter()
-        .find_map(|o| match o {
-            Output::Send { data, .. } => Some(data),
-            _ => None,
-        })
-        .expect("the engine sends a first message")
+    ike_peer::first_message(local, cfg)
 }
 
 /// Negotiates phase 1 and one quick mode with `remote` from `local:500`,
-/// inside `netns`, using ipsecgw's IKEv1 engine as the initiator.
+/// inside `netns`, as the simulated peer.
 fn sim_negotiate(netns: &str, local: Ipv4Addr, remote: Ipv4Addr, psk: &str) -> Result<SimRun> {
-    let psk = psk.to_string();
-    in_ns(netns, move || {
-        let sock = UdpSocket::bind(SocketAddrV4::new(local, 500))?;
-        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
-        let mut engine = Engine::new(LocalConfig::new(local));
-        engine.set_peers(vec![sim_peer_config("SIM", remote, &psk)]);
-        let mut sent = Vec::new();
-        let mut outs = engine.initiate(Instant::now(), remote, 1);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < deadline {
-            for o in outs.drain(..) {
-                match o {
-                    Output::Send { to, data, .. } => {
-                        if to.port() != 500 {
-                            bail!("simulator does not speak NAT-T");
-                        }
-                        sock.send_to(&data, to)?;
-                        sent.push(data);
-                    }
-                    Output::ChildSaUp(child) => return Ok(SimRun { child, sent }),
-                    Output::Failure { reason, .. } => bail!("simulated peer failed: {reason}"),
-                    _ => {}
-                }
-            }
-            match sock.recv_from(&mut buf) {
-                Ok((n, std::net::SocketAddr::V4(from))) => {
-                    let to = SocketAddrV4::new(local, 500);
-                    outs = engine.handle_datagram(Instant::now(), from, to, &buf[..n]);
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    if engine.next_timeout().is_some_and(|t| t <= Instant::now()) {
-                        outs = engine.on_timer(Instant::now());
-                    }
-                }
-            }
-        }
-        bail!("simulated negotiation did not finish in 20 s")
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("simulator thread panicked"))?
+    ike_peer::negotiate(netns, local, sim_peer_config("SIM", remote, psk))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -310,12 +139,12 @@ struct Thrown {
 
 /// Builds one hostile IKE datagram from the real messages `real`.
 fn hostile_ike(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
-    let base = real[rng.below(real.len())].clone();
+    let base = real[rng.index(real.len())].clone();
     let mut m = base.clone();
     match rng.below(10) {
         0 => {
             // truncated: inside the header or inside the payload chain
-            let n = rng.below(m.len());
+            let n = rng.index(m.len());
             m.truncate(n);
             ("truncated", m)
         }
@@ -345,7 +174,7 @@ fn hostile_ike(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
         }
         3 => {
             // wrong version: IKEv2, 0.0 and 15.15
-            m[17] = [0x20, 0x00, 0xff][rng.below(3)];
+            m[17] = [0x20, 0x00, 0xff][rng.index(3)];
             ("wrong-version", m)
         }
         4 => {
@@ -370,20 +199,20 @@ fn hostile_ike(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
             // cookies, or with the exchange type swapped
             m[0..8].copy_from_slice(&rng.bytes(8));
             if rng.below(2) == 0 {
-                m[18] = [2, 4, 5, 32, 33][rng.below(5)];
+                m[18] = [2, 4, 5, 32, 33][rng.index(5)];
             }
             ("out-of-order", m)
         }
         8 => {
             // random bit flips anywhere
             for _ in 0..1 + rng.below(8) {
-                let i = rng.below(m.len());
+                let i = rng.index(m.len());
                 m[i] ^= 1 << rng.below(8);
             }
             ("bit-flips", m)
         }
         _ => {
-            let n = rng.below(600);
+            let n = rng.index(600);
             ("random-bytes", rng.bytes(n))
         }
     }
@@ -444,7 +273,7 @@ fn throw_hostile(
     total: u64,
     limit: Duration,
 ) -> JoinHandle<Result<Thrown>> {
-    in_ns(netns, move || {
+    spawn_in(netns, move || {
         let src: Ipv4Addr = SIM_ADDR.parse()?;
         let east: Ipv4Addr = EAST_GW_OUTSIDE.parse()?;
         let s500 = UdpSocket::bind(SocketAddrV4::new(src, 5500))?;
@@ -477,7 +306,7 @@ fn throw_hostile(
                         spi = spi.wrapping_add(1) | 0x100;
                     }
                     let mut p = spi.to_be_bytes().to_vec();
-                    let n = rng.below(200);
+                    let n = rng.index(200);
                     p.extend(rng.bytes(n));
                     *th.by_kind.entry("esp-random-spi").or_default() += 1;
                     if rng.below(3) == 0 {
@@ -490,9 +319,9 @@ fn throw_hostile(
                 } else {
                     // a live SPI with garbage: sequence numbers all over,
                     // bodies of every length (too short for the ICV too)
-                    let spi = known_spis[rng.below(known_spis.len())];
+                    let spi = known_spis[rng.index(known_spis.len())];
                     let mut p = spi.to_be_bytes().to_vec();
-                    let n = rng.below(300);
+                    let n = rng.index(300);
                     p.extend(rng.bytes(n));
                     *th.by_kind.entry("esp-known-spi-garbage").or_default() += 1;
                     if raw_send(raw, east, &p) {
@@ -538,8 +367,8 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     let pid = east.pid().unwrap();
     let rss_before = rss_kb(pid);
     let c0 = counters(&east);
-    let u0 = udp_snmp(&t, &t.east_gw);
-    let pings = BackgroundPing::start(&t, &t.west_lan, EAST_LAN_HOST, 80, 0.2);
+    let u0 = udp_snmp(&t.east_gw);
+    let pings = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 80, 0.2);
     let start = Instant::now();
     let thrown = throw_hostile(
         &t.west_gw,
@@ -556,7 +385,7 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     // Let the daemon drain its socket queues before counting.
     std::thread::sleep(Duration::from_millis(500));
     let c1 = counters(&east);
-    let u1 = udp_snmp(&t, &t.east_gw);
+    let u1 = udp_snmp(&t.east_gw);
     let rss_after = rss_kb(pid);
     let total = thrown.ike500
         + thrown.ike4500
@@ -722,7 +551,7 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
         EAST_GW_OUTSIDE.parse().unwrap(),
         Phase1Mode::Aggressive,
     );
-    in_ns(&t.west_gw, move || {
+    spawn_in(&t.west_gw, move || {
         let s = UdpSocket::bind("192.0.2.99:500")?;
         s.send_to(&am1, (EAST_GW_OUTSIDE, 500))?;
         s.set_read_timeout(Some(Duration::from_millis(700)))?;
@@ -752,7 +581,7 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
     let mm1 = first_message(flood[0], EAST_GW_OUTSIDE.parse().unwrap(), Phase1Mode::Main);
     let flood_from = |addrs: Vec<Ipv4Addr>, per: usize, seed: u64| {
         let mm1 = mm1.clone();
-        in_ns(&t.west_gw, move || {
+        spawn_in(&t.west_gw, move || {
             let mut rng = Rng(seed);
             let mut n = 0u64;
             for a in &addrs {
@@ -812,7 +641,7 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
     // gets one: the oldest half-open responder entry makes room.
     west.cli(&["clear", "crypto", "ipsec", "sa"]).unwrap();
     west.cli(&["clear", "crypto", "isakmp", "sa"]).unwrap();
-    let again = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(8));
+    let again = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(8));
     eprintln!("new phase 1 from the legitimate peer with the table full: {again:?}");
     assert!(again.is_some(), "west:\n{}", west.log());
     let (n3, _, _) = half_open_by_peer(&east);
@@ -823,11 +652,11 @@ crypto map OUTSIDE_MAP {seq} set transform-set ESP-3DES-SHA\n",
 fn punt_flood_toward_an_unreachable_peer_is_rate_limited() {
     let t = Topology::new("rb-punt", false).unwrap();
     // The peer 192.0.2.77 does not exist: every packet of the flow punts.
-    let cfg = seed_config("198.51.100.0", "203.0.113.0", "192.0.2.77", PSK);
+    let cfg = seed_config(WEST_LAN, EAST_LAN, "192.0.2.77", PSK);
     let west = Gateway::start("west", &t.west_gw, &cfg, &[]).unwrap();
     let c0 = counters(&west);
     let rss0 = rss_kb(west.pid().unwrap());
-    let flood = in_ns(&t.west_lan, || {
+    let flood = spawn_in(&t.west_lan, || {
         let s = UdpSocket::bind("198.51.100.10:0")?;
         let start = Instant::now();
         let mut n = 0u64;
@@ -879,44 +708,6 @@ fn punt_flood_toward_an_unreachable_peer_is_rate_limited() {
 
 // ------------------------------------------------------------------ faults
 
-/// tcpdump on east's outside interface, printing one line per packet
-/// into a file (stderr to another; a closed pipe would kill it).
-struct Capture {
-    child: Child,
-    out: std::path::PathBuf,
-}
-impl Capture {
-    fn start(t: &Topology, ns: &str) -> Capture {
-        let out = std::env::temp_dir().join(format!("{}.cap", unique("rb-cap")));
-        let child = t
-            .exec(ns, "tcpdump")
-            .args(["-n", "-l", "-i", GW_OUTSIDE_IF, "icmp"])
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(out.with_extension("err")).unwrap())
-            .spawn()
-            .unwrap();
-        // Wait for "listening on" so nothing is missed (bounded).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline
-            && !std::fs::read_to_string(out.with_extension("err"))
-                .unwrap_or_default()
-                .contains("listening on")
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Capture { child, out }
-    }
-    fn stop(mut self) -> Vec<String> {
-        std::thread::sleep(Duration::from_millis(300));
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-        let _ = std::fs::remove_file(&self.out);
-        let _ = std::fs::remove_file(self.out.with_extension("err"));
-        text.lines().map(String::from).collect()
-    }
-}
-
 #[test]
 fn daemon_crash_leaks_nothing_and_restart_takes_over() {
     let t = Topology::new("rb-crash", true).unwrap();
@@ -929,22 +720,16 @@ fn daemon_crash_leaks_nothing_and_restart_takes_over() {
         west.log()
     );
 
-    let cap = Capture::start(&t, &t.east_gw);
-    let pings = BackgroundPing::start(&t, &t.west_lan, EAST_LAN_HOST, 40, 0.1);
+    let cap = Capture::start(&t.east_gw, GW_OUTSIDE_IF, "icmp").unwrap();
+    let pings = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 40, 0.1);
     std::thread::sleep(Duration::from_millis(1000));
     west.kill9().unwrap();
     // Control: cleartext the capture must see (not protected traffic).
     t.ping(&t.west_gw, EAST_GW_OUTSIDE, 3, 0.2).unwrap();
     let (sent, recv) = pings.finish();
     let lines = cap.stop();
-    let leaks: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("198.51.100.") && l.contains("203.0.113."))
-        .collect();
-    let control = lines
-        .iter()
-        .filter(|l| l.contains("192.0.2.1 > 192.0.2.2"))
-        .count();
+    let leaks = protected_cleartext(&lines);
+    let control = count_from_to(&lines, WEST_GW_OUTSIDE, EAST_GW_OUTSIDE);
     eprintln!(
         "crash: pings {recv}/{sent} across the kill; capture {} lines, {control} control, {} leaks",
         lines.len(),
@@ -976,7 +761,7 @@ fn daemon_crash_leaks_nothing_and_restart_takes_over() {
         no_socket + guard + in_flight >= u64::from(sent - recv),
         "every lost ping was dropped on purpose: {c:?}"
     );
-    let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
+    let took = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
     eprintln!("pings pass again {took:?} after the restart");
     assert!(
         took.is_some(),
@@ -1013,7 +798,7 @@ fn peer_restart_is_noticed_and_the_tunnel_returns() {
     let t0 = Instant::now();
     // Traffic from west only: the restarted east has no state and does
     // not know the SPIs; west must notice by itself (DPD).
-    let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(60));
+    let took = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(60));
     eprintln!("peer restart: pings pass again after {took:?}");
     assert!(
         took.is_some(),
@@ -1047,7 +832,7 @@ fn outside_link_flap_recovers() {
     sh(Command::new("ip").args(["-n", &t.west_gw, "link", "set", GW_OUTSIDE_IF, "down"])).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     sh(Command::new("ip").args(["-n", &t.west_gw, "link", "set", GW_OUTSIDE_IF, "up"])).unwrap();
-    let took = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(40));
+    let took = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(40));
     eprintln!("link flap (3 s down): pings pass again after {took:?}");
     assert!(
         took.is_some(),
@@ -1315,14 +1100,14 @@ fn forged_first_messages_from_random_sources_cost_a_counter_only() {
     let rss0 = rss_kb(pid);
     let log0 = log_size();
     let c0 = counters(&east);
-    let snmp0 = udp_snmp(&t, &t.east_gw);
+    let snmp0 = udp_snmp(&t.east_gw);
 
     let mm1 = first_message(
         "198.18.0.1".parse().unwrap(),
         EAST_GW_OUTSIDE.parse().unwrap(),
         Phase1Mode::Main,
     );
-    let sender = in_ns(&t.west_gw, move || {
+    let sender = spawn_in(&t.west_gw, move || {
         let fd = raw_hdrincl_socket()?;
         let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
         let mut pkt = udp_packet(dst, &mm1);
@@ -1371,7 +1156,7 @@ fn forged_first_messages_from_random_sources_cost_a_counter_only() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let c1 = counters(&east);
-    let snmp1 = udp_snmp(&t, &t.east_gw);
+    let snmp1 = udp_snmp(&t.east_gw);
     let rss1 = rss_kb(pid);
     let log1 = log_size();
     let counted = delta(&c0, &c1, "ike_unconfigured_first_msgs");
@@ -1400,7 +1185,7 @@ RSS {rss0} -> {rss1} kB (+{rss_growth} kB); log {log0} -> {log1} bytes (+{log_gr
     assert_eq!(t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(), 3);
     west.cli(&["clear", "crypto", "ipsec", "sa"]).unwrap();
     west.cli(&["clear", "crypto", "isakmp", "sa"]).unwrap();
-    let again = wait_ping(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(15));
+    let again = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(15));
     eprintln!("new phase 1 after the forged flood: {again:?}");
     assert!(
         again.is_some(),
@@ -1428,7 +1213,7 @@ fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
         EAST_GW_OUTSIDE.parse().unwrap(),
         Phase1Mode::Aggressive,
     );
-    let sender = in_ns(&t.west_gw, move || {
+    let sender = spawn_in(&t.west_gw, move || {
         let fd = raw_hdrincl_socket()?;
         let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
         let mut pkt = udp_packet(dst, &am1);

@@ -5,26 +5,27 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use harness::capture::Capture;
-use harness::gateway::{Gateway, Launch, seed_config};
+use harness::capture::{Capture, count_from_to, protected_cleartext};
+use harness::config::{east_seed, west_seed};
+use harness::gateway::{Gateway, Launch};
+use harness::process::{Scratch, run_bounded};
 use harness::topology::*;
 
 const PSK: &str = "startup-psk";
+/// A daemon that should have refused must not hang the test.
+const LIMIT: Duration = Duration::from_secs(30);
 
 fn west_config() -> String {
-    seed_config("198.51.100.0", "203.0.113.0", EAST_GW_OUTSIDE, PSK)
+    west_seed(PSK)
 }
 
 fn east_config() -> String {
-    seed_config("203.0.113.0", "198.51.100.0", WEST_GW_OUTSIDE, PSK)
+    east_seed(PSK)
 }
 
 /// Protected cleartext (198.51.100.0/24 <-> 203.0.113.0/24) among tcpdump lines.
 fn leaks(lines: &[String]) -> Vec<&String> {
-    lines
-        .iter()
-        .filter(|l| l.contains("198.51.100.") && l.contains("203.0.113."))
-        .collect()
+    protected_cleartext(lines)
 }
 
 /// A script waits for the control socket and pings through the tunnel at
@@ -62,11 +63,7 @@ fn first_ping_after_the_socket_appears_is_protected_and_answered() {
     t.ping(&t.west_gw, EAST_GW_OUTSIDE, 2, 0.2).unwrap();
     let lines = cap.stop();
     assert!(
-        lines
-            .iter()
-            .filter(|l| l.contains("192.0.2.1 > 192.0.2.2"))
-            .count()
-            >= 2,
+        count_from_to(&lines, WEST_GW_OUTSIDE, EAST_GW_OUTSIDE) >= 2,
         "the capture works: {lines:?}"
     );
     assert!(
@@ -90,9 +87,8 @@ fn first_ping_after_the_socket_appears_is_protected_and_answered() {
 #[test]
 fn ready_is_notified_only_when_the_gateway_is_up() {
     let t = Topology::new("st-notify", false).unwrap();
-    let dir = std::env::temp_dir().join(unique("st-notify"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("notify.sock");
+    let dir = Scratch::new("st-notify");
+    let path = dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&path).unwrap();
     notify
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -184,7 +180,6 @@ fn ready_is_notified_only_when_the_gateway_is_up() {
     }
     assert_eq!(rest, ["STOPPING=1"], "after READY=1");
     assert!(!west.control.exists(), "socket removed at orderly exit");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The reproduction of the issue: started by `ip netns exec` (a private
@@ -223,11 +218,7 @@ fn fail_closed_when_started_by_ip_netns_exec() {
     t.ping(&t.west_gw, EAST_GW_OUTSIDE, 3, 0.2).unwrap();
     let lines = cap.stop();
     assert!(
-        lines
-            .iter()
-            .filter(|l| l.contains("192.0.2.1 > 192.0.2.2"))
-            .count()
-            >= 3,
+        count_from_to(&lines, WEST_GW_OUTSIDE, EAST_GW_OUTSIDE) >= 3,
         "the capture works: {lines:?}"
     );
     assert!(
@@ -269,21 +260,6 @@ fn fail_closed_when_started_by_ip_netns_exec() {
     drop(west);
 }
 
-/// Runs `cmd` to its end, killing it (by PID) if it is still running after
-/// 30 s: a daemon that should have refused must not hang the test.
-fn bounded(mut cmd: std::process::Command) -> std::process::Output {
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            terminate(&mut child, Duration::from_secs(5));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// `--pin-root` must be a bpffs that outlives the daemon: a plain
 /// directory, or a bpffs mounted inside `ip netns exec`'s private mount
 /// namespace, is refused with one line naming the flag, before anything
@@ -291,11 +267,9 @@ fn bounded(mut cmd: std::process::Command) -> std::process::Output {
 #[test]
 fn pin_root_that_would_die_with_the_daemon_is_refused() {
     let t = Topology::new("st-pinroot", false).unwrap();
-    let dir = std::env::temp_dir().join(unique("st-pinroot"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("gateway.conf");
-    std::fs::write(&conf, west_config()).unwrap();
-    let control = dir.join("control.sock");
+    let dir = Scratch::new("st-pinroot");
+    let conf = dir.file("gateway.conf", &west_config());
+    let control = dir.path().join("control.sock");
     // A private bpffs: mounted in the mount namespace `ip netns exec` made
     // (mounts there do not propagate to the host), then the daemon.
     let run = |pin_root: &str, extra: &[&str]| {
@@ -314,8 +288,8 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
             .stderr(std::process::Stdio::piped());
         c
     };
-    let not_bpffs = dir.join("pins");
-    let out = bounded(run(not_bpffs.to_str().unwrap(), &[]));
+    let not_bpffs = dir.path().join("pins");
+    let out = run_bounded(&mut run(not_bpffs.to_str().unwrap(), &[]), LIMIT);
     assert!(!not_bpffs.exists(), "nothing created off bpffs");
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or("");
@@ -325,7 +299,7 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
         "one-line reason: {err}"
     );
 
-    let out = bounded(run("/sys/fs/bpf/ipsecgw", &[]));
+    let out = run_bounded(&mut run("/sys/fs/bpf/ipsecgw", &[]), LIMIT);
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or("");
     assert!(!out.status.success(), "refused: {err}");
@@ -356,5 +330,4 @@ fn pin_root_that_would_die_with_the_daemon_is_refused() {
         terminate(&mut child, Duration::from_secs(10)),
         "stops on SIGTERM"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

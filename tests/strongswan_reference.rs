@@ -9,18 +9,13 @@ use harness::strongswan::{Charon, Conn};
 use harness::topology::*;
 
 fn conn(local: &str, remote: &str, lts: &str, rts: &str) -> Conn {
-    Conn {
-        version: 1,
-        aggressive: false,
-        local_addr: local.into(),
-        remote_addr: remote.into(),
-        proposals: "3des-sha1-modp1024".into(),
-        esp_proposals: "3des-sha1".into(),
-        local_ts: lts.into(),
-        remote_ts: rts.into(),
-        psk: "interop-test-psk-123".into(),
-        dpd_delay_s: None,
-    }
+    Conn::v1(
+        (local, lts),
+        (remote, rts),
+        "3des-sha1-modp1024",
+        "3des-sha1",
+        "interop-test-psk-123",
+    )
 }
 
 #[test]

@@ -1040,19 +1040,11 @@ fn tc_egress_guard() {
     expect(&dp, tc, &bad, TC_ACT_SHOT, &[TcMalformedDrop]);
 }
 
-/// xorshift64*: deterministic pseudo-random numbers for the big ACL.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// Deterministic pseudo-random numbers for the big ACL: the harness's
+/// xorshift64* (this crate cannot depend on the harness crate).
+#[path = "../../tests/harness/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// `few_tuples`: only /16, /24 and /32 sources and /16 and /24
 /// destinations (6 prefix pairs: the classifier's unrolled path, with long

@@ -144,28 +144,19 @@ tunnel-group 192.0.2.9 ipsec-attributes
     round_trip(c);
 }
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
+/// The harness's deterministic xorshift64* (this crate cannot depend on
+/// the harness crate), with the configuration words drawn from it.
+#[path = "../../tests/harness/rng.rs"]
+mod rng;
+use rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
+trait ConfigRng {
+    fn word(&mut self, prefix: &str) -> String;
+    fn net(&mut self) -> Ipv4Net;
+    fn ports(&mut self) -> std::ops::RangeInclusive<u16>;
+}
+
+impl ConfigRng for Rng {
     fn word(&mut self, prefix: &str) -> String {
         const CH: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
         let len = self.range(1, 12);

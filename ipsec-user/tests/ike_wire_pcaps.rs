@@ -1,6 +1,6 @@
 //! The ISAKMP codec against real captures (strongSwan 5.9.8 with
-//! kernel-libipsec, IKEv1 main and aggressive mode, IKEv2), read with a tiny
-//! pcap reader: every IKE datagram parses, cleartext IKEv1 parses fully and
+//! kernel-libipsec, IKEv1 main and aggressive mode, IKEv2), read with the
+//! harness's pcap reader: every IKE datagram parses, cleartext IKEv1 parses fully and
 //! re-emits byte-identical, and no damage to a real message panics.
 
 use std::net::Ipv4Addr;
@@ -9,65 +9,19 @@ use std::path::PathBuf;
 use ipsecgw::algo::{DhGroup, IkeAuth, IkeEncryption, IkeHash};
 use ipsecgw::ike::wire::*;
 
-/// One UDP datagram from a capture.
-struct Udp {
-    src_port: u16,
-    dst_port: u16,
-    payload: Vec<u8>,
-}
+/// The harness's pcap reader (this crate cannot depend on the harness
+/// crate): either byte order, Ethernet or Linux cooked links.
+#[path = "../../tests/harness/pcap.rs"]
+mod pcap;
 
-fn u16be(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
-
-/// Reads a classic pcap (either byte order, microsecond or nanosecond
-/// magic), Ethernet (1) or Linux cooked (113) link, IPv4/UDP only.
-fn read_pcap(name: &str) -> Vec<Udp> {
+/// Every IPv4/UDP datagram of a capture under `tests/data/pcaps`.
+fn read_pcap(name: &str) -> Vec<pcap::Udp> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/pcaps")
         .join(name);
-    let d = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(d.len() >= 24, "short pcap");
-    let magic = u32::from_le_bytes(d[0..4].try_into().unwrap());
-    let le = match magic {
-        0xa1b2c3d4 | 0xa1b23c4d => true,
-        0xd4c3b2a1 | 0x4d3cb2a1 => false,
-        m => panic!("not a pcap: magic {m:#x}"),
-    };
-    let rd32 = |b: &[u8]| {
-        let a = b[0..4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let linktype = rd32(&d[20..24]);
-    let mut out = Vec::new();
-    let mut pos = 24;
-    while pos + 16 <= d.len() {
-        let incl = rd32(&d[pos + 8..pos + 12]) as usize;
-        let frame = &d[pos + 16..pos + 16 + incl];
-        pos += 16 + incl;
-        let (ethertype, l3) = match linktype {
-            1 => (u16be(&frame[12..14]), &frame[14..]),
-            113 => (u16be(&frame[14..16]), &frame[16..]),
-            l => panic!("link type {l} not handled"),
-        };
-        if ethertype != 0x0800 || l3[9] != 17 {
-            continue;
-        }
-        let ihl = usize::from(l3[0] & 0x0f) * 4;
-        let total = usize::from(u16be(&l3[2..4]));
-        let udp = &l3[ihl..total];
-        let ulen = usize::from(u16be(&udp[4..6]));
-        out.push(Udp {
-            src_port: u16be(&udp[0..2]),
-            dst_port: u16be(&udp[2..4]),
-            payload: udp[8..ulen].to_vec(),
-        });
-    }
-    out
+    pcap::read(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .udp_datagrams()
 }
 
 /// The IKE messages of a capture (port 500 as is, 4500 after the
@@ -76,7 +30,7 @@ fn ike_messages(name: &str) -> (Vec<Vec<u8>>, usize) {
     let mut ike = Vec::new();
     let mut esp = 0;
     for u in read_pcap(name) {
-        match (u.src_port, u.dst_port) {
+        match (u.src.port(), u.dst.port()) {
             (500, 500) => ike.push(u.payload),
             (4500, 4500) => match classify_udp4500(&u.payload) {
                 Udp4500::Ike(m) => ike.push(m.to_vec()),

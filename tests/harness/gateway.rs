@@ -22,24 +22,6 @@ pub fn ipsecgw_bin() -> PathBuf {
     dir.join("ipsecgw")
 }
 
-/// The seed article's configuration for one side of the topology:
-/// 3DES/SHA/group 2 main mode, ESP 3DES-SHA1, PSK, crypto map on `wan0`.
-pub fn seed_config(local_lan: &str, remote_lan: &str, peer: &str, psk: &str) -> String {
-    format!(
-        "interface wan0\n nameif outside\ninterface lan0\n nameif inside\n\
-access-list L2L extended permit ip {local_lan} 255.255.255.0 {remote_lan} 255.255.255.0\n\
-crypto isakmp policy 10\n authentication pre-share\n encryption 3des\n hash sha\n group 2\n lifetime 86400\n\
-crypto ipsec transform-set ESP-3DES-SHA esp-3des esp-sha-hmac\n\
-crypto map OUTSIDE_MAP 10 match address L2L\n\
-crypto map OUTSIDE_MAP 10 set peer {peer}\n\
-crypto map OUTSIDE_MAP 10 set transform-set ESP-3DES-SHA\n\
-crypto map OUTSIDE_MAP interface outside\n\
-crypto isakmp enable outside\n\
-tunnel-group {peer} type ipsec-l2l\n\
-tunnel-group {peer} ipsec-attributes\n pre-shared-key {psk}\n"
-    )
-}
-
 /// Makes `cmd` run in network namespace `netns` (setns before exec).
 pub fn in_netns(cmd: &mut Command, netns: &str) -> Result<()> {
     use std::os::fd::IntoRawFd;
@@ -352,28 +334,8 @@ pub fn seed_pair(
     edit: impl Fn(String) -> String,
     west_args: &[&str],
 ) -> Result<(Gateway, Gateway)> {
-    use crate::topology::{EAST_GW_OUTSIDE, WEST_GW_OUTSIDE};
-    let east = Gateway::start(
-        "east",
-        &t.east_gw,
-        &edit(seed_config(
-            "203.0.113.0",
-            "198.51.100.0",
-            WEST_GW_OUTSIDE,
-            psk,
-        )),
-        &[],
-    )?;
-    let west = Gateway::start(
-        "west",
-        &t.west_gw,
-        &edit(seed_config(
-            "198.51.100.0",
-            "203.0.113.0",
-            EAST_GW_OUTSIDE,
-            psk,
-        )),
-        west_args,
-    )?;
+    use crate::config::{east_seed, west_seed};
+    let east = Gateway::start("east", &t.east_gw, &edit(east_seed(psk)), &[])?;
+    let west = Gateway::start("west", &t.west_gw, &edit(west_seed(psk)), west_args)?;
     Ok((west, east))
 }

@@ -1,11 +1,12 @@
 //! iperf3 TCP between two namespaces for the tests: server with `-1`,
 //! client with `--json`, both bounded in time and killed by PID.
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::process::Proc;
 use crate::topology::Topology;
 
 /// What the client's JSON report says.
@@ -15,15 +16,6 @@ pub struct Iperf {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub retransmits: u64,
-}
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs `seconds` of TCP from `client_ns` to a server in `server_ns` at
@@ -51,7 +43,7 @@ pub fn run_with(
     seconds: u32,
     extra: &[&str],
 ) -> Result<Iperf> {
-    let _server = Reaped(
+    let _server = Proc::new(
         t.exec(server_ns, "iperf3")
             .args(["-s", "-1", "-B", server_addr])
             .stdin(Stdio::null())

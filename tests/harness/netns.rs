@@ -2,7 +2,8 @@
 //! (unique per process and call, so tests run in parallel), runs commands
 //! or closures inside it, and deletes it on drop, even when a test panics.
 //! Nothing is ever configured in the root namespace: veth pairs are created
-//! directly inside their namespaces.
+//! directly inside their namespaces. (The four-namespace LAN-to-LAN
+//! topology is `topology::Topology`.)
 
 use std::{
     fs::File,
@@ -119,6 +120,20 @@ impl Netns {
     }
 }
 
+/// Runs `f` on a new thread that joined network namespace `netns` (by
+/// name, as `ip netns` knows it); sockets `f` opens are the namespace's.
+/// The caller joins the handle.
+pub fn spawn_in<T: Send + 'static>(
+    netns: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::thread::JoinHandle<Result<T>> {
+    let path = format!("/run/netns/{netns}");
+    std::thread::spawn(move || {
+        enter_netns(&path)?;
+        f()
+    })
+}
+
 /// Moves the calling thread into the network namespace at `path`.
 pub fn enter_netns(path: &str) -> Result<()> {
     let f = File::open(path).with_context(|| format!("open {path}"))?;
@@ -207,52 +222,5 @@ impl GatewayTopology {
         wan.ip(&["addr", "add", "203.0.113.10/24", "dev", "lo"])?;
         wan.route("198.51.100.0/24", "192.0.2.1")?;
         Ok(Self { lan, gw, wan })
-    }
-}
-
-/// The four-namespace LAN-to-LAN topology of DESIGN.md:
-///
-/// ```text
-/// west-lan 198.51.100.10 -- 198.51.100.1 [west-gw] 192.0.2.1 == 192.0.2.2 [east-gw] 203.0.113.1 -- 203.0.113.10 east-lan
-/// ```
-///
-/// Each gateway has `lan0` (inside) and `wan0` (outside), forwards, and
-/// routes the remote LAN via the peer (as a gateway without the data plane
-/// would: cleartext then crosses `wan0`, which the data plane must stop).
-/// LAN hosts use `eth0` with a default route via their gateway.
-pub struct L2lTopology {
-    pub west_lan: Netns,
-    pub west_gw: Netns,
-    pub east_gw: Netns,
-    pub east_lan: Netns,
-}
-
-impl L2lTopology {
-    pub fn new(tag: &str) -> Result<Self> {
-        let west_lan = Netns::new(&format!("{tag}-wlan"))?;
-        let west_gw = Netns::new(&format!("{tag}-wgw"))?;
-        let east_gw = Netns::new(&format!("{tag}-egw"))?;
-        let east_lan = Netns::new(&format!("{tag}-elan"))?;
-        veth(&west_lan, "eth0", &west_gw, "lan0")?;
-        veth(&west_gw, "wan0", &east_gw, "wan0")?;
-        veth(&east_gw, "lan0", &east_lan, "eth0")?;
-        west_lan.addr("eth0", "198.51.100.10/24")?;
-        west_lan.route("default", "198.51.100.1")?;
-        west_gw.addr("lan0", "198.51.100.1/24")?;
-        west_gw.addr("wan0", "192.0.2.1/24")?;
-        west_gw.route("203.0.113.0/24", "192.0.2.2")?;
-        west_gw.sysctl("net.ipv4.ip_forward", "1")?;
-        east_gw.addr("wan0", "192.0.2.2/24")?;
-        east_gw.addr("lan0", "203.0.113.1/24")?;
-        east_gw.route("198.51.100.0/24", "192.0.2.1")?;
-        east_gw.sysctl("net.ipv4.ip_forward", "1")?;
-        east_lan.addr("eth0", "203.0.113.10/24")?;
-        east_lan.route("default", "203.0.113.1")?;
-        Ok(Self {
-            west_lan,
-            west_gw,
-            east_gw,
-            east_lan,
-        })
     }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::topology::{EAST_GW_OUTSIDE, WEST_GW_OUTSIDE};
+
 pub const CHARON: &str = "/usr/lib/ipsec/charon";
 
 /// One IKEv1 (or v2) connection with one child, site to site.
@@ -30,6 +32,41 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// IKEv1 main mode, one child `lan` between `(address, selector)`
+    /// pairs, no DPD.
+    pub fn v1(
+        local: (&str, &str),
+        remote: (&str, &str),
+        proposals: &str,
+        esp_proposals: &str,
+        psk: &str,
+    ) -> Conn {
+        Conn {
+            version: 1,
+            aggressive: false,
+            local_addr: local.0.into(),
+            remote_addr: remote.0.into(),
+            proposals: proposals.into(),
+            esp_proposals: esp_proposals.into(),
+            local_ts: local.1.into(),
+            remote_ts: remote.1.into(),
+            psk: psk.into(),
+            dpd_delay_s: None,
+        }
+    }
+
+    /// [`Conn::v1`] on east-gw of the topology, toward west-gw, the two
+    /// LANs as selectors.
+    pub fn east_v1(proposals: &str, esp_proposals: &str, psk: &str) -> Conn {
+        Conn::v1(
+            (EAST_GW_OUTSIDE, "203.0.113.0/24"),
+            (WEST_GW_OUTSIDE, "198.51.100.0/24"),
+            proposals,
+            esp_proposals,
+            psk,
+        )
+    }
+
     pub fn swanctl_conf(&self) -> String {
         let dpd = self
             .dpd_delay_s
@@ -85,9 +122,33 @@ secrets {{
     }
 }
 
+/// `charon { ... }` options of the interop tests: aggressive mode with
+/// PSK allowed (ASA peers use it), routes into table 220 for
+/// kernel-libipsec's TUN, and a short retransmission schedule.
+pub const INTEROP_OPTIONS: &str = "  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  retransmit_tries = 3\n  retransmit_timeout = 1.0\n";
+/// Log levels of the interop tests' `charon.log`: kernel and IKE detail.
+pub const INTEROP_LOG_LEVELS: &str = "default = 1\n      knl = 2\n      ike = 2";
+
+/// The plugins every charon here loads (kernel-libipsec: userspace ESP).
+const PLUGINS: &str = "random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici";
+
+/// `strongswan.conf` for a charon whose files live in `dir`.
+pub fn strongswan_conf(dir: &Path, options: &str, log_levels: &str) -> String {
+    let d = dir.display();
+    format!(
+        "charon {{\n  load = {PLUGINS}\n{options}\
+  filelog {{\n    charon {{\n      path = {d}/charon.log\n      {log_levels}\n      flush_line = yes\n    }}\n  }}\n\
+  syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
+    )
+}
+
+/// One charon in a namespace, with its own directory (strongswan.conf,
+/// swanctl.conf, charon.log, the vici socket).
 pub struct Charon {
     pub netns: String,
     pub dir: PathBuf,
+    /// Keep `dir` after the drop (it is kept anyway when the test fails).
+    pub keep_dir: bool,
     child: Option<Child>,
 }
 
@@ -96,34 +157,58 @@ impl Charon {
         std::path::Path::new(CHARON).exists() && which("swanctl")
     }
 
+    /// A charon with the interop settings and `conn` loaded.
     pub fn start(netns: &str, conn: &Conn) -> Result<Charon> {
-        let dir = std::env::temp_dir().join(crate::topology::unique("ipsecgw-charon"));
+        Self::start_conf(netns, &conn.swanctl_conf())
+    }
+
+    /// A charon with the interop settings and `swanctl_conf` loaded.
+    pub fn start_conf(netns: &str, swanctl_conf: &str) -> Result<Charon> {
+        let c = Self::spawn(netns, "ipsecgw-charon", INTEROP_OPTIONS, INTEROP_LOG_LEVELS)?;
+        c.load(swanctl_conf)?;
+        Ok(c)
+    }
+
+    /// A charon with `options` inside `charon { }` and filelog
+    /// `log_levels`, nothing loaded yet; waits for its vici socket.
+    pub fn spawn(netns: &str, tag: &str, options: &str, log_levels: &str) -> Result<Charon> {
+        let dir = std::env::temp_dir().join(crate::topology::unique(tag));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
-        let d = dir.display();
         fs::write(
             dir.join("strongswan.conf"),
-            format!(
-                "charon {{\n  load = random nonce openssl pem pkcs1 x509 pubkey curve25519 aesni aes sha1 sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici\n\
-  i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n\
-  retransmit_tries = 3\n  retransmit_timeout = 1.0\n\
-  filelog {{\n    charon {{\n      path = {d}/charon.log\n      default = 1\n      knl = 2\n      ike = 2\n      flush_line = yes\n    }}\n  }}\n\
-  syslog {{ daemon {{ default = -1 }} }}\n  plugins {{ vici {{ socket = unix://{d}/charon.vici }} }}\n}}\n"
-            ),
+            strongswan_conf(&dir, options, log_levels),
         )?;
-        fs::write(dir.join("swanctl.conf"), conn.swanctl_conf())?;
         let child = spawn_charon(netns, &dir)?;
-        let c = Charon {
+        Ok(Charon {
             netns: netns.into(),
             dir,
+            keep_dir: false,
             child: Some(child),
-        };
-        c.swanctl(&[
+        })
+    }
+
+    /// Writes `conf` as swanctl.conf and loads all of it (connections and
+    /// secrets replace what was loaded before).
+    pub fn load(&self, conf: &str) -> Result<()> {
+        let f = self.dir.join("swanctl.conf");
+        fs::write(&f, conf)?;
+        self.swanctl(&[
             "--load-all",
+            "--noprompt",
             "--file",
-            &c.dir.join("swanctl.conf").display().to_string(),
+            &f.display().to_string(),
         ])?;
-        Ok(c)
+        Ok(())
+    }
+
+    /// charon's own PID (`ip netns exec`, `unshare` and `sh` all exec).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("charon.log")
     }
 
     pub fn swanctl(&self, args: &[&str]) -> Result<String> {
@@ -169,7 +254,7 @@ impl Charon {
     }
 
     pub fn log(&self) -> String {
-        let mut s = fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default();
+        let mut s = fs::read_to_string(self.log_path()).unwrap_or_default();
         s.push_str(&fs::read_to_string(self.dir.join("charon.stdout")).unwrap_or_default());
         s
     }
@@ -225,7 +310,7 @@ impl Drop for Charon {
         if let Some(mut c) = self.child.take() {
             crate::topology::terminate(&mut c, Duration::from_secs(5));
         }
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && !self.keep_dir {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }

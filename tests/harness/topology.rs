@@ -223,21 +223,7 @@ impl Topology {
     /// prefix (`Tcp`, `Udp`, `Icmp`, `Ip`), `name` the column
     /// (`InCsumErrors`, `ReasmOKs`...).
     pub fn snmp(&self, ns: &str, group: &str, name: &str) -> Result<u64> {
-        let out = sh(self.exec(ns, "cat").arg("/proc/net/snmp"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let prefix = format!("{group}:");
-        let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
-        let (Some(head), Some(vals)) = (rows.next(), rows.next()) else {
-            bail!("no {group} rows in /proc/net/snmp");
-        };
-        let i = head
-            .split_whitespace()
-            .position(|h| h == name)
-            .with_context(|| format!("no {group} {name} in /proc/net/snmp"))?;
-        vals.split_whitespace()
-            .nth(i)
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("bad {group} {name} value"))
+        crate::counters::Counters::snmp(ns, group)?.require(name)
     }
 
     /// `ping -c count` from one namespace; returns how many replies came.

@@ -2,11 +2,10 @@
 //! failures with their reasons, retransmission, duplicates, rekey, DELETE,
 //! DPD, NAT-T.
 
-mod ike_v1_common;
-
 use std::time::Duration;
 
-use ike_v1_common::*;
+use harness::engine_config::*;
+use harness::engine_pair::*;
 use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, IkeEncryption, IkeHash};
 use ipsecgw::ike::v1::{FailureReason, Output, Phase1Mode};
 
@@ -628,7 +627,7 @@ fn initial_contact_drops_stale_sas() {
     p.initiate_west();
     let (_, old_e) = p.assert_mirrored();
     // west restarts: a fresh engine knows nothing and sends INITIAL-CONTACT
-    p.west = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
+    p.west = ipsecgw::ike::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
     p.west.set_peers(vec![west_peer()]);
     p.events_west.clear();
     p.initiate_west();
@@ -655,7 +654,7 @@ fn half_open_limit_per_peer() {
         }
     });
     for _ in 0..6 {
-        let mut w = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
+        let mut w = ipsecgw::ike::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
         w.set_peers(vec![west_peer()]);
         let outs = w.initiate(p.now, EAST, 1);
         p.absorb(Side::West, outs);

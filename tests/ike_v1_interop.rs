@@ -1,62 +1,29 @@
-//! The engine against real strongSwan 5.9.8 messages (tests/data/pcaps)
+//! The engine against real strongSwan 5.9.8 messages
+//! (ipsec-user/tests/data/pcaps)
 //! and against the independent ISAKMP codec in `ike::wire`.
 
-mod ike_v1_common;
+use std::net::SocketAddrV4;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
-
-use ike_v1_common::*;
+use harness::engine_config::*;
+use harness::engine_pair::*;
 use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{Engine, LocalConfig, Output};
+use ipsecgw::ike::Engine;
+use ipsecgw::ike::v1::{LocalConfig, Output};
 use ipsecgw::ike::wire;
 
 /// (source, destination, IKE message without the non-ESP marker)
 fn ike_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
-    let path = format!("{}/tests/data/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
-    let d = std::fs::read(path).unwrap();
-    assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
-    assert_eq!(
-        u32::from_le_bytes(d[20..24].try_into().unwrap()),
-        1,
-        "Ethernet link type"
+    let path = format!(
+        "{}/../ipsec-user/tests/data/pcaps/{name}",
+        env!("CARGO_MANIFEST_DIR")
     );
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= d.len() {
-        let caplen = u32::from_le_bytes(d[off + 8..off + 12].try_into().unwrap()) as usize;
-        let frame = &d[off + 16..off + 16 + caplen];
-        off += 16 + caplen;
-        if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
-            continue;
-        }
-        let ip = &frame[14..];
-        let ihl = (ip[0] & 0x0f) as usize * 4;
-        if ip[9] != 17 {
-            continue;
-        }
-        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        let udp = &ip[ihl..];
-        let (sp, dp) = (
-            u16::from_be_bytes([udp[0], udp[1]]),
-            u16::from_be_bytes([udp[2], udp[3]]),
-        );
-        let mut payload = &udp[8..];
-        if sp == 4500 || dp == 4500 {
-            if payload.len() < 4 || payload[..4] != [0, 0, 0, 0] {
-                continue; // ESP or keepalive
-            }
-            payload = &payload[4..];
-        } else if sp != 500 && dp != 500 {
-            continue;
-        }
-        out.push((
-            SocketAddrV4::new(src, sp),
-            SocketAddrV4::new(dst, dp),
-            payload.to_vec(),
-        ));
-    }
-    out
+    let cap = harness::pcap::read(std::path::Path::new(&path)).unwrap();
+    assert!(cap.little_endian, "little-endian pcap");
+    assert_eq!(cap.linktype, 1, "Ethernet link type");
+    cap.udp_datagrams()
+        .into_iter()
+        .filter_map(|u| Some((u.src, u.dst, u.ike_message()?.to_vec())))
+        .collect()
 }
 
 fn sends(outs: &[Output]) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {

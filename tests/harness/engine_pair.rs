@@ -1,65 +1,16 @@
-//! Shared test harness: two Engines wired back to back, with a hook that
-//! can drop, duplicate or reorder datagrams. Included by the ike_v1_* tests.
-#![allow(dead_code)]
+//! Two sans-IO IKE engines back to back (`ipsecgw::ike::Engine`, the
+//! dispatcher, so IKEv1 and IKEv2 tests drive them alike): datagrams one
+//! sends are handed to the other, through a hook that can drop,
+//! duplicate or delay them; time is moved by hand. Outputs other than
+//! datagrams are collected per side for the test to inspect.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
-use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{
-    ChildSa, Engine, FailureReason, Ipv4Net, IsakmpPolicy, LocalConfig, Output, PeerConfig,
-    Selector,
-};
+use ipsecgw::ike::config::{LocalConfig, PeerConfig};
+use ipsecgw::ike::{ChildSa, Engine, FailureReason, Output};
 
-pub const WEST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-pub const EAST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-pub const PSK: &[u8] = b"interop-test-psk-123";
-
-pub fn net(s: &str) -> Ipv4Net {
-    let (a, p) = s.split_once('/').unwrap();
-    Ipv4Net::new(a.parse().unwrap(), p.parse().unwrap()).unwrap()
-}
-
-pub fn policy(prio: u32, enc: IkeEncryption, hash: IkeHash, group: DhGroup) -> IsakmpPolicy {
-    IsakmpPolicy {
-        priority: prio,
-        encryption: enc,
-        hash,
-        auth: IkeAuth::PreShare,
-        group,
-        lifetime_s: 86400,
-    }
-}
-
-pub fn esp(cipher: EspCipher, integ: EspInteg) -> EspTransform {
-    EspTransform { cipher, integ }
-}
-
-/// The seed article's configuration: 3DES/SHA1/group 2, ESP-3DES-SHA.
-pub fn seed_peer(remote: Ipv4Addr, local_net: &str, remote_net: &str) -> PeerConfig {
-    let mut p = PeerConfig::new("OUTSIDE_MAP 10", remote, PSK);
-    p.policies = vec![policy(
-        10,
-        IkeEncryption::TripleDes,
-        IkeHash::Sha1,
-        DhGroup::Modp1024,
-    )];
-    p.transforms = vec![esp(EspCipher::TripleDes, EspInteg::HmacSha1_96)];
-    p.selectors = vec![Selector {
-        id: 1,
-        acl: "L2L".into(),
-        local: net(local_net),
-        remote: net(remote_net),
-    }];
-    p
-}
-
-pub fn west_peer() -> PeerConfig {
-    seed_peer(EAST, "198.51.100.0/24", "203.0.113.0/24")
-}
-pub fn east_peer() -> PeerConfig {
-    seed_peer(WEST, "203.0.113.0/24", "198.51.100.0/24")
-}
+use crate::engine_config::{EAST, WEST};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {

@@ -1,48 +1,34 @@
 //! Damaged, truncated and random datagrams never panic the engine, in
 //! every phase-1 state, and leave established SAs working.
 
-mod ike_v1_common;
-
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ike_v1_common::*;
+use harness::engine_config::*;
+use harness::engine_pair::*;
+use harness::rng::Rng;
 use ipsecgw::ike::v1::FailureReason;
 use std::time::Duration;
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
     let mut d = data.to_vec();
     match rng.below(4) {
         0 => {
-            let n = rng.below(d.len());
+            let n = rng.index(d.len());
             d.truncate(n);
         }
         1 => {
             for _ in 0..1 + rng.below(4) {
-                let i = rng.below(d.len());
+                let i = rng.index(d.len());
                 d[i] ^= 1 << rng.below(8);
             }
         }
         2 => {
             // corrupt a length field of the header or of a payload
-            let i = [24, 25, 26, 27, 30, 31, 34, 35][rng.below(8)].min(d.len().saturating_sub(1));
+            let i = [24, 25, 26, 27, 30, 31, 34, 35][rng.index(8)].min(d.len().saturating_sub(1));
             d[i] = rng.next() as u8;
         }
         _ => {
-            let extra = rng.below(64);
+            let extra = rng.index(64);
             d.extend((0..extra).map(|_| rng.next() as u8));
         }
     }
@@ -86,9 +72,9 @@ fn mutated_exchange_messages_never_panic() {
     let mut p = Pair::new(west_peer(), east_peer());
     p.initiate_west();
     for _ in 0..2000 {
-        let len = rng.below(200);
+        let len = rng.index(200);
         let junk: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        let m = &p.sent[rng.below(p.sent.len())].clone();
+        let m = &p.sent[rng.index(p.sent.len())].clone();
         let mut d = m.data.clone();
         // keep the cookies so the junk reaches the SA
         d.truncate(28.min(d.len()));
@@ -246,7 +232,7 @@ fn first_messages_from_unconfigured_sources_only_count() {
     assert_eq!(p.east.stats().unconfigured_first_msgs, 1000);
     assert!(p.east.isakmp_sas(p.now).is_empty());
     assert_eq!(p.east.peer_status().len(), 1);
-    p.west = ipsecgw::ike::v1::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
+    p.west = ipsecgw::ike::Engine::new(ipsecgw::ike::v1::LocalConfig::new(WEST));
     p.west.set_peers(vec![west_peer()]);
     p.initiate_west();
     p.assert_mirrored();
