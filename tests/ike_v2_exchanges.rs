@@ -2,13 +2,11 @@
 //! shared engine-pair driver): every exchange in both roles, the failure
 //! diagnoses, rekeys, liveness, cookies, fragmentation and collisions.
 
-#[path = "ike_v1_common/mod.rs"]
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use common::*;
+use harness::engine_config::*;
+use harness::engine_pair::*;
 use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, Ikev2Encryption, Ikev2Integrity, Ikev2Prf};
 use ipsecgw::ike::config::{Ikev2Policy, PeerConfig, Selector};
 use ipsecgw::ike::{FailureReason, Output};
