@@ -456,3 +456,67 @@ fn fallback_to_ikev1_when_the_peer_refuses_ikev2() {
     assert!(p.west.ikev2_sas(p.now).is_empty());
     assert!(text(p.failures(Side::West)[0]).contains("NO_PROPOSAL_CHOSEN"));
 }
+
+/// (source, destination, IKE message without the non-ESP marker) of a
+/// real strongSwan 5.9.8 capture.
+fn strongswan_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
+    let path = format!("{}/../ipsec-user/tests/data/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
+    let cap = harness::pcap::read(std::path::Path::new(&path)).unwrap();
+    cap.udp_datagrams()
+        .into_iter()
+        .filter_map(|u| Some((u.src, u.dst, u.ike_message()?.to_vec())))
+        .collect()
+}
+
+#[test]
+fn answers_strongswan_ike_sa_init_aes256gcm16_prfsha256_ecp256() {
+    let pkts = strongswan_datagrams("ikev2-aes256gcm16-ecp256-libipsec5.9.8-udpencap.pcap");
+    let (from, to, init) = pkts[0].clone();
+    assert_eq!(init[17], 0x20, "an IKEv2 message");
+    let mut east = v2_peer(*from.ip(), "10.2.0.0/24", "10.1.0.0/24");
+    east.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha256], &[DhGroup::Ecp256])];
+    east.ikev2_transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
+    let mut e = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(*to.ip()));
+    e.set_peers(vec![east]);
+    let outs = e.handle_datagram(std::time::Instant::now(), from, to, &init);
+    let resp = outs
+        .iter()
+        .find_map(|o| match o {
+            Output::Send { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .expect("an answer");
+    let m = ipsecgw::ike::wire::v2::MessageV2Repr::parse(&resp).unwrap();
+    assert!(m.header.is_response());
+    let sa = m
+        .payloads
+        .iter()
+        .find_map(|p| match p {
+            ipsecgw::ike::wire::v2::PayloadV2::Sa(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("SA chosen, not a notify");
+    assert_eq!(sa.proposals.len(), 1);
+    let ids: Vec<(u8, u16, Option<u16>)> = sa.proposals[0].transforms.iter().map(|t| (t.kind, t.id, t.key_len)).collect();
+    assert_eq!(ids, vec![(1, 20, Some(256)), (2, 5, None), (4, 19, None)]);
+    assert_eq!(e.ikev2_sas(std::time::Instant::now())[0].state, "IN-NEG");
+    // strongSwan proposed ecp256 only: a responder allowing modp2048 only
+    // has no proposal to choose (INVALID_KE is for groups both allow).
+    let mut east2 = v2_peer(*from.ip(), "10.2.0.0/24", "10.1.0.0/24");
+    east2.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha256], &[DhGroup::Modp2048])];
+    let mut e2 = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(*to.ip()));
+    e2.set_peers(vec![east2]);
+    let outs = e2.handle_datagram(std::time::Instant::now(), from, to, &init);
+    let Output::Send { data, .. } = &outs[0] else { panic!("{outs:?}") };
+    let m = ipsecgw::ike::wire::v2::MessageV2Repr::parse(data).unwrap();
+    let n = m
+        .payloads
+        .iter()
+        .find_map(|p| match p {
+            ipsecgw::ike::wire::v2::PayloadV2::Notify(n) => Some(n.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(n.kind, 14, "NO_PROPOSAL_CHOSEN");
+    assert!(e2.ikev2_sas(std::time::Instant::now()).is_empty(), "stateless");
+}
