@@ -990,6 +990,16 @@ fn key_holders_zeroize_on_drop() {
         zod(&c.inbound_keymat);
         zod(&c.outbound_keymat);
     }
+    fn ikev2(k: &ipsecgw::ike::crypto::keys_v2::IkeSaKeys) {
+        zod(&k.sk_d);
+        zod(&k.sk_ai);
+        zod(&k.sk_ar);
+        zod(&k.sk_ei);
+        zod(&k.sk_er);
+        zod(&k.sk_pi);
+        zod(&k.sk_pr);
+    }
+    let _checked: [fn(&ipsecgw::ike::crypto::keys_v2::IkeSaKeys); 1] = [ikev2];
     let p = PeerConfig::new("X", Ipv4Addr::new(192, 0, 2, 9), b"secret");
     zod(&p.psk);
     let _checked: [fn(&Phase1Keys); 1] = [phase1];
