@@ -608,9 +608,9 @@ impl Engine {
                 // could not agree with our IKE_SA_INIT answer.
                 self.fail(
                     sa.peer,
-                    "IN-NEG",
+                    "INIT_DONE",
                     FailureReason::NoReply(format!(
-                        "{} answered IKE_SA_INIT but never sent IKE_AUTH",
+                        "we answered IKE_SA_INIT but {} never sent IKE_AUTH (it may not accept our choice or our answer never reached it)",
                         sa.remote
                     )),
                     out,
@@ -660,9 +660,9 @@ impl Engine {
 
 fn state_word(s: State) -> &'static str {
     match s {
-        State::InitSent => "IKE_SA_INIT sent",
-        State::InitDone => "IKE_SA_INIT answered",
-        State::AuthSent => "IKE_AUTH sent",
+        State::InitSent => "INIT_SENT",
+        State::InitDone => "INIT_DONE",
+        State::AuthSent => "AUTH_SENT",
         State::Established => "READY",
         State::Retiring => "DELETE",
     }

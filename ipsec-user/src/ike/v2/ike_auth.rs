@@ -230,7 +230,7 @@ impl Engine {
                 format!("tunnel-group {peer} has no ikev2 local-authentication pre-shared-key; cannot authenticate to {peer}")
             };
             self.send_response(sa, exchange::IKE_AUTH, mid, &[notify(nt::AUTHENTICATION_FAILED, Vec::new())], out);
-            self.fail(peer, "IKE_AUTH", FailureReason::AuthFailed(why), out);
+            self.fail(peer, "AUTH_RECEIVED", FailureReason::AuthFailed(why), out);
             self.drop_sa(sa, false, "authentication failed", out);
             return false;
         }
@@ -348,7 +348,7 @@ impl Engine {
                 None => format!("{peer} answered IKE_AUTH without AUTH"),
             };
             let reason = if why.contains("mismatch") { FailureReason::AuthFailed(why) } else { FailureReason::PeerRejected(why) };
-            self.fail(peer, "IKE_AUTH sent", reason, out);
+            self.fail(peer, "AUTH_SENT", reason, out);
             self.drop_sa(sa, false, "authentication failed", out);
             return false;
         };
@@ -360,7 +360,7 @@ impl Engine {
             self.spis.remove(&our_spi);
             self.fail(
                 peer,
-                "IKE_AUTH sent",
+                "AUTH_SENT",
                 FailureReason::AuthFailed(format!(
                     "pre-shared key mismatch: the AUTH payload from {peer} did not verify with the ikev2 remote-authentication pre-shared-key of tunnel-group {peer} (we rejected it)"
                 )),

@@ -85,13 +85,13 @@ impl Engine {
         let Some(cfg) = self.peer_config(peer) else { return };
         let name = cfg.name.clone();
         let Some(group) = preferred_group(&cfg.ikev2_policies) else {
-            self.fail(peer, "IN-NEG", FailureReason::NoPolicyMatch(format!("crypto map {name}: no crypto ikev2 policy to offer")), out);
+            self.fail(peer, "IDLE", FailureReason::NoPolicyMatch(format!("crypto map {name}: no crypto ikev2 policy to offer")), out);
             return;
         };
         if cfg.ikev2_psks_for(peer).0.is_empty() {
             self.fail(
                 peer,
-                "IN-NEG",
+                "INIT_DONE",
                 FailureReason::NoPeerConfig(format!("tunnel-group {peer}: no ikev2 local-authentication pre-shared-key; not negotiating")),
                 out,
             );
@@ -99,13 +99,13 @@ impl Engine {
         }
         let initiators = self.sas.values().filter(|s| s.is_initiator() && !s.state.is_established()).count();
         if initiators >= self.local.max_half_open_total {
-            self.fail(peer, "IN-NEG", FailureReason::Limit(format!("half-open IKEv2 SA limit reached ({initiators}); refusing {peer}")), out);
+            self.fail(peer, "IDLE", FailureReason::Limit(format!("half-open IKEv2 SA limit reached ({initiators}); refusing {peer}")), out);
             return;
         }
         let dh = match DhPrivate::generate(group, &self.rng) {
             Ok(d) => d,
             Err(e) => {
-                self.fail(peer, "IN-NEG", FailureReason::Protocol(e.to_string()), out);
+                self.fail(peer, "IDLE", FailureReason::Protocol(e.to_string()), out);
                 return;
             }
         };
@@ -309,7 +309,7 @@ impl Engine {
                 self.stateless_reply(from, to, &h, nt::NO_PROPOSAL_CHOSEN, Vec::new(), out);
                 self.fail(
                     peer,
-                    "IKE_SA_INIT",
+                    "INIT_RECEIVED",
                     FailureReason::NoPolicyMatch(format!("no IKEv2 proposal chosen: {text}")),
                     out,
                 );
@@ -319,7 +319,7 @@ impl Engine {
         let dh = match DhPrivate::generate(choice.group, &self.rng) {
             Ok(d) => d,
             Err(e) => {
-                self.fail(peer, "IKE_SA_INIT", FailureReason::Protocol(e.to_string()), out);
+                self.fail(peer, "INIT_RECEIVED", FailureReason::Protocol(e.to_string()), out);
                 return;
             }
         };
@@ -328,7 +328,7 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 self.stateless_reply(from, to, &h, nt::INVALID_SYNTAX, Vec::new(), out);
-                self.fail(peer, "IKE_SA_INIT", FailureReason::Protocol(format!("the peer's KE payload was refused: {e}")), out);
+                self.fail(peer, "INIT_RECEIVED", FailureReason::Protocol(format!("the peer's KE payload was refused: {e}")), out);
                 return;
             }
         };
@@ -379,7 +379,7 @@ impl Engine {
             data: resp.clone(),
         });
         let id = self.alloc_id();
-        debug!(target: "ipsecgw::ike::v2", %peer, sa = id, suite = ?choice.suite, group = choice.group.number(), "IKE_SA_INIT answered");
+        debug!(target: "ipsecgw::ike::v2", %peer, sa = id, suite = ?choice.suite, group = choice.group.number(), "INIT_DONE");
         let sa = IkeSa {
             id,
             peer,
@@ -454,7 +454,7 @@ impl Engine {
         let nat_t = cfg.nat_t;
         if let Some(c) = notifies(&msg.payloads).find(|n| n.kind == nt::COOKIE) {
             if sa.restarts >= MAX_RESTARTS || c.data.is_empty() || c.data.len() > 64 {
-                self.fail(peer, "IKE_SA_INIT sent", FailureReason::PeerRejected(format!("{} keeps answering with a COOKIE", sa.remote)), out);
+                self.fail(peer, "INIT_SENT", FailureReason::PeerRejected(format!("{} keeps answering with a COOKIE", sa.remote)), out);
                 self.drop_sa(sa, false, "cookie loop", out);
                 return false;
             }
@@ -479,7 +479,7 @@ impl Engine {
                                     return true;
                                 }
                                 Err(e) => {
-                                    self.fail(peer, "IKE_SA_INIT sent", FailureReason::Protocol(e.to_string()), out);
+                                    self.fail(peer, "INIT_SENT", FailureReason::Protocol(e.to_string()), out);
                                 }
                             }
                         }
@@ -490,7 +490,7 @@ impl Engine {
                             } else {
                                 format!("{} asks for {asked} (INVALID_KE_PAYLOAD), which no crypto ikev2 policy allows; we allow {}", sa.remote, describe_policies(&policies))
                             };
-                            self.fail(peer, "IKE_SA_INIT sent", FailureReason::NoPolicyMatch(text), out);
+                            self.fail(peer, "INIT_SENT", FailureReason::NoPolicyMatch(text), out);
                         }
                     }
                 }
@@ -498,7 +498,7 @@ impl Engine {
                     let offer = ike_offer(&policies, sa.group, &[]);
                     self.fail(
                         peer,
-                        "IKE_SA_INIT sent",
+                        "INIT_SENT",
                         FailureReason::NoPolicyMatch(format!(
                             "{} refused all our IKEv2 proposals (NO_PROPOSAL_CHOSEN); we offered {}",
                             sa.remote,
@@ -510,7 +510,7 @@ impl Engine {
                     sa.pending.clear();
                 }
                 k => {
-                    self.fail(peer, "IKE_SA_INIT sent", FailureReason::PeerRejected(format!("{} refused IKE_SA_INIT with {}", sa.remote, notify_name(k))), out);
+                    self.fail(peer, "INIT_SENT", FailureReason::PeerRejected(format!("{} refused IKE_SA_INIT with {}", sa.remote, notify_name(k))), out);
                 }
             }
             self.drop_sa(sa, false, "refused", out);
@@ -534,7 +534,7 @@ impl Engine {
         let Some(choice) = accept_ike(&policies, chosen).filter(|c| c.group == sa.group && ke.group == sa.group.number()) else {
             self.fail(
                 peer,
-                "IKE_SA_INIT sent",
+                "INIT_SENT",
                 FailureReason::NoPolicyMatch(format!(
                     "{} chose {}, which we did not offer",
                     sa.remote,
@@ -549,7 +549,7 @@ impl Engine {
         let shared = match dh.agree(&ke.data) {
             Ok(s) => s,
             Err(e) => {
-                self.fail(peer, "IKE_SA_INIT sent", FailureReason::Protocol(format!("the responder's KE payload was refused: {e}")), out);
+                self.fail(peer, "INIT_SENT", FailureReason::Protocol(format!("the responder's KE payload was refused: {e}")), out);
                 self.drop_sa(sa, false, "bad KE", out);
                 return false;
             }

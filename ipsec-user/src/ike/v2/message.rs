@@ -169,7 +169,7 @@ impl Engine {
                     "no answer from {} to IKE_SA_INIT after {tries} tries (check reachability, UDP 500/4500, and that the peer runs IKEv2)",
                     sa.remote
                 )),
-                "IKE_SA_INIT sent",
+                "INIT_SENT",
             ),
             Some(w @ Sent::Auth { .. }) => (
                 FailureReason::AuthFailed(format!(
@@ -177,7 +177,7 @@ impl Engine {
                     sa.remote,
                     w.name()
                 )),
-                "IKE_AUTH sent",
+                "AUTH_SENT",
             ),
             Some(w) => (
                 FailureReason::NoReply(format!("no answer from {} to our {} after {tries} tries", sa.remote, w.name())),
