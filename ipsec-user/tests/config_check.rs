@@ -117,7 +117,7 @@ fn dangling_references() {
     assert_eq!(
         d,
         [
-            "line 11: error: crypto map M 10: no transform-set (add `crypto map M 10 set ikev1 transform-set NAME`)"
+            "line 11: error: crypto map M 10: no transform-set or ipsec-proposal (add `crypto map M 10 set ikev1 transform-set NAME` or `crypto map M 10 set ikev2 ipsec-proposal NAME`)"
         ]
     );
 

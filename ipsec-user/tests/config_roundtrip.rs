@@ -33,7 +33,12 @@ fn round_trip(config: &Config) -> String {
 
 #[test]
 fn sample_files_round_trip() {
-    for f in ["design.cfg", "asa9-running.cfg", "asa82-pre84.cfg"] {
+    for f in [
+        "design.cfg",
+        "asa9-running.cfg",
+        "asa82-pre84.cfg",
+        "ikev2.cfg",
+    ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/config")
             .join(f);
@@ -166,6 +171,18 @@ impl ConfigRng for Rng {
         }
         s
     }
+    /// Distinct items of `xs` in random order, at least `min` of them.
+    fn list<T: Clone + PartialEq>(&mut self, xs: &[T], min: usize) -> Vec<T> {
+        let n = self.range(min as u64, xs.len() as u64) as usize;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let x = self.pick(xs).clone();
+            if !out.contains(&x) {
+                out.push(x);
+            }
+        }
+        out
+    }
     fn net(&mut self) -> Ipv4Net {
         let p = self.range(0, 32) as u8;
         Ipv4Net::new(Ipv4Addr::from(self.next() as u32), p).unwrap()
@@ -212,6 +229,49 @@ const ENCS: [IkeEncryption; 5] = [
     IkeEncryption::Aes192,
     IkeEncryption::Aes256,
 ];
+const V2_ENCS: [Ikev2Encryption; 7] = [
+    Ikev2Encryption::Des,
+    Ikev2Encryption::TripleDes,
+    Ikev2Encryption::Aes128,
+    Ikev2Encryption::Aes192,
+    Ikev2Encryption::Aes256,
+    Ikev2Encryption::Aes128Gcm,
+    Ikev2Encryption::Aes256Gcm,
+];
+const V2_INTEGS: [Ikev2Integrity; 6] = [
+    Ikev2Integrity::Null,
+    Ikev2Integrity::Md5,
+    Ikev2Integrity::Sha1,
+    Ikev2Integrity::Sha256,
+    Ikev2Integrity::Sha384,
+    Ikev2Integrity::Sha512,
+];
+const V2_PRFS: [Ikev2Prf; 5] = [
+    Ikev2Prf::Md5,
+    Ikev2Prf::Sha1,
+    Ikev2Prf::Sha256,
+    Ikev2Prf::Sha384,
+    Ikev2Prf::Sha512,
+];
+const V2_ESP_ENCS: [Ikev2EspEncryption; 9] = [
+    Ikev2EspEncryption::Null,
+    Ikev2EspEncryption::Des,
+    Ikev2EspEncryption::TripleDes,
+    Ikev2EspEncryption::Aes128,
+    Ikev2EspEncryption::Aes192,
+    Ikev2EspEncryption::Aes256,
+    Ikev2EspEncryption::Aes128Gcm,
+    Ikev2EspEncryption::Aes256Gcm,
+    Ikev2EspEncryption::ChaCha20Poly1305,
+];
+const V2_ESP_INTEGS: [Ikev2EspIntegrity; 6] = [
+    Ikev2EspIntegrity::Null,
+    Ikev2EspIntegrity::Md5,
+    Ikev2EspIntegrity::Sha1,
+    Ikev2EspIntegrity::Sha256,
+    Ikev2EspIntegrity::Sha384,
+    Ikev2EspIntegrity::Sha512,
+];
 const HASHES: [IkeHash; 5] = [
     IkeHash::Md5,
     IkeHash::Sha1,
@@ -254,6 +314,45 @@ fn generate(rng: &mut Rng) -> Config {
             lifetime_s: rng.range(120, 2_147_483_647) as u32,
         });
     }
+    for n in &nameifs {
+        if rng.chance(40) {
+            c.ikev2_enabled_on.push(n.clone());
+        }
+    }
+    let mut prios: Vec<u32> = (0..rng.range(0, 3))
+        .map(|_| rng.range(1, 65535) as u32)
+        .collect();
+    prios.sort();
+    prios.dedup();
+    for priority in prios {
+        c.ikev2_policies.push(Ikev2Policy {
+            priority,
+            encryption: rng.list(&V2_ENCS, 1),
+            integrity: rng.list(&V2_INTEGS, 1),
+            groups: rng.list(&DhGroup::ALL, 1),
+            prf: rng.list(&V2_PRFS, 0),
+            lifetime_s: rng.range(120, 2_147_483_647) as u32,
+        });
+    }
+    if rng.chance(30) {
+        c.ikev2 = Ikev2Settings {
+            cookie_challenge: rng.chance(80).then(|| rng.range(0, 100) as u32),
+            max_in_negotiation: rng.range(1, 100_000) as u32,
+            fragmentation_mtu: rng.range(576, 9000) as u16,
+        };
+    }
+    for _ in 0..rng.range(0, 3) {
+        let name = rng.word("P");
+        c.ikev2_proposals.insert(
+            name.clone(),
+            Ikev2Proposal {
+                name,
+                encryption: rng.list(&V2_ESP_ENCS, 0),
+                integrity: rng.list(&V2_ESP_INTEGS, 0),
+            },
+        );
+    }
+    let proposal_names: Vec<String> = c.ikev2_proposals.keys().cloned().collect();
     c.nat_traversal = rng.chance(70).then(|| rng.range(10, 3600) as u32);
     c.allow_weak_groups = rng.chance(30);
     c.tcp_mss = rng.below(65536) as u16;
@@ -346,11 +445,19 @@ fn generate(rng: &mut Rng) -> Config {
             1 => Phase1Mode::Aggressive(None),
             _ => Phase1Mode::Aggressive(Some(*rng.pick(&DhGroup::ALL))),
         };
+        // Occasionally a name no proposal has: the language can say it
+        // (`check` refuses it), so the printer must keep it.
+        let ikev2_proposals = if rng.chance(10) {
+            vec![rng.word("UNDEFINED")]
+        } else {
+            rng.list(&proposal_names, 0)
+        };
         let entry = CryptoMapEntry {
             rules: acls.get(&acl).cloned().unwrap_or_default(),
             acl,
             peers,
             transform_sets,
+            ikev2_proposals,
             pfs: rng.chance(50).then(|| *rng.pick(&DhGroup::ALL)),
             phase1_mode,
             lifetime_s: if rng.chance(50) {
@@ -379,6 +486,8 @@ fn generate(rng: &mut Rng) -> Config {
             TunnelGroupName::Name(rng.word("TG"))
         };
         let psk = rng.chance(80).then(|| Psk::new(rng.word("k!")));
+        let ikev2_local_psk = rng.chance(40).then(|| Psk::new(rng.word("l*")));
+        let ikev2_remote_psk = rng.chance(40).then(|| Psk::new(rng.word("r#")));
         let dpd = rng
             .chance(70)
             .then(|| (rng.range(10, 3600) as u32, rng.range(2, 10) as u32));
@@ -392,6 +501,8 @@ fn generate(rng: &mut Rng) -> Config {
             TunnelGroup {
                 name,
                 psk,
+                ikev2_local_psk,
+                ikev2_remote_psk,
                 dpd,
                 idle_timeout_min,
             },

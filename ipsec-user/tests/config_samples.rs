@@ -219,6 +219,10 @@ fn asa9_running_config() {
     assert_eq!(e2.seq, 2);
     assert_eq!(e2.lifetime_kb, None);
     assert_eq!(e2.lifetime_s, 28800);
+    // Both versions: IKEv2 first, IKEv1 when the peer refuses it.
+    assert_eq!(e2.transform_sets, ["ESP-AES128-SHA256"]);
+    assert_eq!(e2.ikev2_proposals, ["AES256-GCM"]);
+    assert!(c.crypto_maps[0].ikev2_proposals.is_empty());
     assert_eq!(
         e2.phase1_mode,
         Phase1Mode::Aggressive(Some(DhGroup::Modp2048))
@@ -252,6 +256,45 @@ fn asa9_running_config() {
     let partner = c.tunnel_group_for(ip("192.0.2.66")).unwrap();
     assert_eq!(partner.idle_timeout_min, None);
 
+    // IKEv2: the policy, the proposal, the enabled interface and the keys.
+    assert_eq!(
+        c.ikev2_policies,
+        [Ikev2Policy {
+            priority: 1,
+            encryption: vec![Ikev2Encryption::Aes256],
+            integrity: vec![Ikev2Integrity::Sha256],
+            groups: vec![DhGroup::Modp2048],
+            prf: vec![Ikev2Prf::Sha256],
+            lifetime_s: 86400,
+        }]
+    );
+    assert_eq!(
+        c.ikev2_proposals["AES256-GCM"],
+        Ikev2Proposal {
+            name: "AES256-GCM".into(),
+            encryption: vec![Ikev2EspEncryption::Aes256Gcm],
+            integrity: vec![Ikev2EspIntegrity::Null],
+        }
+    );
+    assert_eq!(c.ikev2_enabled_on, ["outside"]);
+    assert_eq!(
+        east.ikev2_remote_psk.as_ref().unwrap().expose(),
+        b"Eas7-Pr1mary!key"
+    );
+    assert_eq!(
+        east.ikev2_local_psk.as_ref().unwrap().expose(),
+        b"Eas7-Pr1mary!key"
+    );
+    assert_eq!(
+        partner.ikev2_remote_psk.as_ref().unwrap().expose(),
+        b"partner-in-66"
+    );
+    assert_eq!(
+        partner.ikev2_local_psk.as_ref().unwrap().expose(),
+        b"partner-out-66"
+    );
+    assert!(backup.ikev2_local_psk.is_none() && backup.ikev2_remote_psk.is_none());
+
     // What was ignored, with line numbers.
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -276,12 +319,8 @@ fn asa9_running_config() {
         "object service HTTPS-8443",
         " service tcp destination eq 8443",
         "access-list outside_access_in extended permit tcp any object WEB-FQDN object-group WEB-PORTS",
-        "crypto ipsec ikev2 ipsec-proposal AES256-GCM",
-        " protocol esp encryption aes-gcm-256",
         "crypto map outside_map 1 set reverse-route",
-        "crypto map outside_map 2 set ikev2 ipsec-proposal AES256-GCM",
-        "crypto ikev2 policy 1",
-        " prf sha256",
+        " vpn-tunnel-protocol ikev1 ikev2",
         " ikev1 pre-shared-key *****",
         "tunnel-group REMOTE-USERS type remote-access",
         " security-level 0",
@@ -298,17 +337,25 @@ fn asa9_running_config() {
         "crypto ikev1 enable outside",
         " ikev1 pre-shared-key Eas7-Pr1mary!key",
         " nameif outside",
+        // IKEv2 is configuration like any other now.
+        "crypto ipsec ikev2 ipsec-proposal AES256-GCM",
+        " protocol esp encryption aes-gcm-256",
+        " protocol esp integrity null",
+        "crypto map outside_map 2 set ikev2 ipsec-proposal AES256-GCM",
+        "crypto ikev2 policy 1",
+        " prf sha256",
+        "crypto ikev2 enable outside",
+        " ikev2 remote-authentication pre-shared-key Eas7-Pr1mary!key",
+        " ikev2 local-authentication pre-shared-key Eas7-Pr1mary!key",
     ] {
         assert!(!ignored(l), "wrongly ignored: {l:?}");
     }
     assert!(p.ignored.windows(2).all(|w| w[0].line <= w[1].line));
-    // One IKEv2 warning.
-    assert_eq!(
+    // No "IKEv2 is ignored" notice any more.
+    assert!(
+        !p.warnings.iter().any(|w| w.message.contains("IKEv2")),
+        "{:#?}",
         p.warnings
-            .iter()
-            .filter(|w| w.message.contains("IKEv2"))
-            .count(),
-        1
     );
 
     // check: loads, no errors (aggressive mode and group 5 are warned).

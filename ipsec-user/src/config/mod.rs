@@ -23,26 +23,37 @@
 //!   | set pfs [groupN] | set phase1-mode main|aggressive [groupN]
 //!   | set security-association lifetime seconds S kilobytes K|unlimited`,
 //!   `crypto map M interface NAMEIF`
+//! * `crypto ikev2 policy N` (` encryption A [B..]`, ` integrity ..`, ` group ..`,
+//!   ` prf ..`, ` lifetime seconds S`), `crypto ikev2 enable NAMEIF`,
+//!   `crypto ikev2 cookie-challenge P`, `no crypto ikev2 cookie-challenge`,
+//!   `crypto ikev2 limit max-in-negotiation-sa N`, `crypto ikev2 fragmentation mtu N`
+//! * `crypto ipsec ikev2 ipsec-proposal P` (` protocol esp encryption A [B..]`,
+//!   ` protocol esp integrity A [B..]`), `crypto map M N set ikev2 ipsec-proposal P [Q..]`
 //! * `tunnel-group P type ipsec-l2l`, `tunnel-group P ipsec-attributes`
-//!   (` [ikev1] pre-shared-key K`, ` isakmp keepalive threshold T retry R|disable`),
+//!   (` [ikev1] pre-shared-key K`, ` ikev2 local-authentication pre-shared-key K`,
+//!   ` ikev2 remote-authentication pre-shared-key K`,
+//!   ` isakmp keepalive threshold T retry R|disable` (IKEv1 DPD and IKEv2 liveness)),
 //!   `tunnel-group P general-attributes` (` default-group-policy G`),
 //!   `group-policy G internal|attributes` (` vpn-idle-timeout N|none`)
 //!
 //! ipsecgw's own knobs:
 //!
 //! * `crypto isakmp allow-weak-groups`: acknowledges DH groups 1/2/5 (the
-//!   check stops warning about them).
+//!   check stops warning about them for IKEv1) and allows 1/2/5/24 for
+//!   IKEv2, where the check otherwise refuses them.
 //! * `crypto isakmp invalid-spi-recovery` (an IOS command): ESP from a
 //!   configured peer for SAs we lost starts phase 1 with INITIAL-CONTACT.
 //! * `sysopt connection tcpmss N` (an ASA command; 0 disables clamping):
 //!   MSS clamp for TCP SYNs entering a tunnel, default 1380.
 //!
-//! IKEv2 lines (`crypto ikev2 ...`, `crypto ipsec ikev2 ...`, `set ikev2 ...`)
-//! are recognised and ignored with one warning: ipsecgw speaks IKEv1 only.
+//! A crypto map entry with a transform set negotiates IKEv1, one with an
+//! ipsec-proposal IKEv2 (first, when it has both); certificates
+//! (`ikev2 ...-authentication certificate`) are refused until they exist.
 //! Everything else is listed in [`Parsed::ignored`], with its sub-mode lines.
 
 mod check;
 mod diag;
+mod ikev2;
 mod lexer;
 mod model;
 mod net;
@@ -130,10 +141,11 @@ pub fn fuzz_parse(data: &[u8]) {
 mod tests {
     use super::*;
 
-    const SEEDS: [&str; 3] = [
+    const SEEDS: [&str; 4] = [
         include_str!("../../tests/data/config/design.cfg"),
         include_str!("../../tests/data/config/asa9-running.cfg"),
         include_str!("../../tests/data/config/asa82-pre84.cfg"),
+        include_str!("../../tests/data/config/ikev2.cfg"),
     ];
 
     /// Words a mutation may drop in: keywords, edge numbers, odd bytes.
@@ -141,6 +153,7 @@ mod tests {
         "crypto",
         "map",
         "ikev1",
+        "ikev2",
         "isakmp",
         "ipsec",
         "policy",
@@ -149,6 +162,23 @@ mod tests {
         "pfs",
         "group14",
         "transform-set",
+        "ipsec-proposal",
+        "protocol",
+        "esp",
+        "encryption",
+        "integrity",
+        "prf",
+        "null",
+        "aes-gcm-256",
+        "sha-256",
+        "local-authentication",
+        "remote-authentication",
+        "certificate",
+        "cookie-challenge",
+        "fragmentation",
+        "mtu",
+        "limit",
+        "max-in-negotiation-sa",
         "match",
         "address",
         "access-list",

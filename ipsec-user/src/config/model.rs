@@ -11,7 +11,10 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::net::Ipv4Net;
-use crate::algo::{DhGroup, EspTransform, IkeAuth, IkeEncryption, IkeHash};
+use crate::algo::{
+    DhGroup, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash, Ikev2Encryption,
+    Ikev2EspEncryption, Ikev2EspIntegrity, Ikev2Integrity, Ikev2Prf,
+};
 
 /// ASA default ISAKMP SA lifetime (`lifetime` in a policy), seconds.
 pub const DEFAULT_ISAKMP_LIFETIME_S: u32 = 86_400;
@@ -29,6 +32,13 @@ pub const DEFAULT_IDLE_TIMEOUT_MIN: u32 = 30;
 pub const DEFAULT_TCP_MSS: u16 = 1380;
 /// The tunnel-group an ASA uses for a L2L peer without its own.
 pub const DEFAULT_L2L_GROUP: &str = "DefaultL2LGroup";
+/// Default `crypto ikev2 cookie-challenge` percentage.
+pub const DEFAULT_IKEV2_COOKIE_CHALLENGE: u32 = 50;
+/// Default `crypto ikev2 limit max-in-negotiation-sa`.
+pub const DEFAULT_IKEV2_MAX_IN_NEGOTIATION: u32 = 100;
+/// Default `crypto ikev2 fragmentation mtu` (IPv6's minimum MTU: fits
+/// every path an IKE message is likely to cross).
+pub const DEFAULT_IKEV2_FRAGMENTATION_MTU: u16 = 1280;
 
 /// The whole supported configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +49,18 @@ pub struct Config {
     pub isakmp_policies: Vec<IsakmpPolicy>,
     /// Nameifs with `crypto ikev1 enable` / `crypto isakmp enable`, file order.
     pub ikev1_enabled_on: Vec<String>,
+    /// `crypto ikev2 policy N` blocks sorted by priority, lowest first.
+    pub ikev2_policies: Vec<Ikev2Policy>,
+    /// Nameifs with `crypto ikev2 enable`, file order.
+    pub ikev2_enabled_on: Vec<String>,
+    /// Gateway-wide `crypto ikev2 ...` knobs.
+    pub ikev2: Ikev2Settings,
     /// NAT traversal keepalive in seconds; `None` after
     /// `no crypto isakmp nat-traversal`. Default: on, 20 s (ASA 8.2+).
     pub nat_traversal: Option<u32>,
     /// ipsecgw knob `crypto isakmp allow-weak-groups`: acknowledges DH
-    /// groups 1/2/5, silencing `check`'s warning about them.
+    /// groups 1/2/5, silencing `check`'s warning about them (IKEv1), and
+    /// allows 1/2/5/24, which `check` otherwise refuses for IKEv2.
     pub allow_weak_groups: bool,
     /// IOS `crypto isakmp invalid-spi-recovery`: ESP from a configured peer
     /// for an SPI we do not know (it holds SAs we lost, e.g. after our
@@ -58,6 +75,8 @@ pub struct Config {
     /// Global `... lifetime kilobytes K`; `None` = `unlimited`.
     pub ipsec_lifetime_kb: Option<u64>,
     pub transform_sets: BTreeMap<String, TransformSet>,
+    /// `crypto ipsec ikev2 ipsec-proposal NAME` by name.
+    pub ikev2_proposals: BTreeMap<String, Ikev2Proposal>,
     /// Sorted by (map, seq).
     pub crypto_maps: Vec<CryptoMapEntry>,
     pub tunnel_groups: BTreeMap<TunnelGroupName, TunnelGroup>,
@@ -70,6 +89,9 @@ impl Default for Config {
             interfaces: Vec::new(),
             isakmp_policies: Vec::new(),
             ikev1_enabled_on: Vec::new(),
+            ikev2_policies: Vec::new(),
+            ikev2_enabled_on: Vec::new(),
+            ikev2: Ikev2Settings::default(),
             nat_traversal: Some(DEFAULT_NATT_KEEPALIVE_S),
             allow_weak_groups: false,
             invalid_spi_recovery: false,
@@ -77,6 +99,7 @@ impl Default for Config {
             ipsec_lifetime_s: DEFAULT_IPSEC_LIFETIME_S,
             ipsec_lifetime_kb: Some(DEFAULT_IPSEC_LIFETIME_KB),
             transform_sets: BTreeMap::new(),
+            ikev2_proposals: BTreeMap::new(),
             crypto_maps: Vec::new(),
             tunnel_groups: BTreeMap::new(),
         }
@@ -111,6 +134,136 @@ impl Config {
     /// The Linux interface carrying ASA name `nameif`.
     pub fn interface_by_nameif(&self, nameif: &str) -> Option<&Interface> {
         self.interfaces.iter().find(|i| i.nameif == nameif)
+    }
+
+    /// Whether anything IKEv2 is configured (the printer writes the
+    /// `crypto ikev2` globals only then, so IKEv1 configurations print as
+    /// they always did).
+    pub fn has_ikev2(&self) -> bool {
+        !self.ikev2_policies.is_empty()
+            || !self.ikev2_enabled_on.is_empty()
+            || !self.ikev2_proposals.is_empty()
+            || self.ikev2 != Ikev2Settings::default()
+            || self.crypto_maps.iter().any(|e| e.uses_ikev2())
+            || self
+                .tunnel_groups
+                .values()
+                .any(|t| t.ikev2_local_psk.is_some() || t.ikev2_remote_psk.is_some())
+    }
+
+    /// The versions `entry` negotiates as configured: (IKEv1, IKEv2). An
+    /// entry is IKEv1 when it has a transform set, IKEv2 when it has an
+    /// ipsec-proposal, each only where its interface enables that version.
+    /// An entry with neither counts as IKEv1 (as before IKEv2 existed: its
+    /// traffic is classified and held, and `check` reports it).
+    pub fn versions_of(&self, entry: &CryptoMapEntry) -> (bool, bool) {
+        let Some(i) = &entry.interface else {
+            return (false, false);
+        };
+        let v1 = (entry.uses_ikev1() || !entry.uses_ikev2()) && self.ikev1_enabled_on.contains(i);
+        let v2 = entry.uses_ikev2() && self.ikev2_enabled_on.contains(i);
+        (v1, v2)
+    }
+}
+
+/// Gateway-wide IKEv2 settings (`crypto ikev2 cookie-challenge`, `limit`,
+/// `fragmentation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ikev2Settings {
+    /// `crypto ikev2 cookie-challenge P`: cookies are demanded once
+    /// half-open SAs reach P% of `max_in_negotiation` (0: always);
+    /// `None` after `no crypto ikev2 cookie-challenge`.
+    pub cookie_challenge: Option<u32>,
+    /// `crypto ikev2 limit max-in-negotiation-sa N`: half-open IKEv2 SAs.
+    pub max_in_negotiation: u32,
+    /// `crypto ikev2 fragmentation mtu N`: larger messages go as RFC 7383
+    /// fragments.
+    pub fragmentation_mtu: u16,
+}
+
+impl Default for Ikev2Settings {
+    fn default() -> Ikev2Settings {
+        Ikev2Settings {
+            cookie_challenge: Some(DEFAULT_IKEV2_COOKIE_CHALLENGE),
+            max_in_negotiation: DEFAULT_IKEV2_MAX_IN_NEGOTIATION,
+            fragmentation_mtu: DEFAULT_IKEV2_FRAGMENTATION_MTU,
+        }
+    }
+}
+
+/// `crypto ikev2 policy N`. Each list holds alternatives in the order
+/// written (the operator's preference). Omitted lines take ipsecgw's
+/// defaults, modelled on a current ASA: `encryption aes-256`, `integrity
+/// sha256` (`null` when every encryption is GCM), `group 14`, `lifetime
+/// seconds 86400`; an omitted `prf` stays empty (the PRFs of the
+/// integrity algorithms are offered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ikev2Policy {
+    pub priority: u32,
+    pub encryption: Vec<Ikev2Encryption>,
+    pub integrity: Vec<Ikev2Integrity>,
+    pub groups: Vec<DhGroup>,
+    pub prf: Vec<Ikev2Prf>,
+    /// Local only: IKEv2 lifetimes are not negotiated (RFC 7296 2.8).
+    pub lifetime_s: u32,
+}
+
+impl Ikev2Policy {
+    /// The default encryption list.
+    pub const DEFAULT_ENCRYPTION: Ikev2Encryption = Ikev2Encryption::Aes256;
+    /// The default group list.
+    pub const DEFAULT_GROUP: DhGroup = DhGroup::Modp2048;
+
+    /// The integrity list an omitted `integrity` line means for
+    /// `encryption`: `null` when every algorithm is combined-mode (GCM
+    /// carries its own integrity), else sha256.
+    pub fn default_integrity(encryption: &[Ikev2Encryption]) -> Vec<Ikev2Integrity> {
+        if !encryption.is_empty() && encryption.iter().all(|e| e.is_aead()) {
+            vec![Ikev2Integrity::Null]
+        } else {
+            vec![Ikev2Integrity::Sha256]
+        }
+    }
+}
+
+/// `crypto ipsec ikev2 ipsec-proposal NAME` with its ` protocol esp
+/// encryption ...` and ` protocol esp integrity ...` lists, as written
+/// (empty when the line is absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ikev2Proposal {
+    pub name: String,
+    pub encryption: Vec<Ikev2EspEncryption>,
+    pub integrity: Vec<Ikev2EspIntegrity>,
+}
+
+impl Ikev2Proposal {
+    /// The ESP transforms this proposal allows: every valid pairing of an
+    /// encryption with an integrity, encryption order major, integrity
+    /// order minor. A combined-mode cipher (GCM, ChaCha20-Poly1305) pairs
+    /// only with `null` (or with no integrity line at all); any other
+    /// cipher only with a real integrity algorithm, so `aes-256` with
+    /// `null` (no integrity) is never offered.
+    pub fn transforms(&self) -> Vec<EspTransform> {
+        let mut out = Vec::new();
+        for enc in &self.encryption {
+            let cipher = enc.cipher();
+            if cipher.is_aead() {
+                if self.integrity.is_empty() || self.integrity.contains(&Ikev2EspIntegrity::Null) {
+                    out.push(EspTransform {
+                        cipher,
+                        integ: EspInteg::None,
+                    });
+                }
+                continue;
+            }
+            for i in &self.integrity {
+                let integ = i.integ();
+                if integ != EspInteg::None {
+                    out.push(EspTransform { cipher, integ });
+                }
+            }
+        }
+        out
     }
 }
 
@@ -211,6 +364,8 @@ pub struct CryptoMapEntry {
     pub peers: Vec<Ipv4Addr>,
     /// `set [ikev1] transform-set A [B ...]`, in preference order.
     pub transform_sets: Vec<String>,
+    /// `set ikev2 ipsec-proposal A [B ...]`, in preference order.
+    pub ikev2_proposals: Vec<String>,
     /// `set pfs [groupN]` (bare `set pfs` = group 2, as on an ASA).
     pub pfs: Option<DhGroup>,
     pub phase1_mode: Phase1Mode,
@@ -223,6 +378,17 @@ pub struct CryptoMapEntry {
 }
 
 impl CryptoMapEntry {
+    /// The entry names an IKEv1 transform set.
+    pub fn uses_ikev1(&self) -> bool {
+        !self.transform_sets.is_empty()
+    }
+
+    /// The entry names an IKEv2 ipsec-proposal (it then initiates IKEv2,
+    /// falling back to IKEv1 when it has a transform set too).
+    pub fn uses_ikev2(&self) -> bool {
+        !self.ikev2_proposals.is_empty()
+    }
+
     /// The permit lines' (local, remote) networks, duplicates removed,
     /// in ACL order.
     pub fn local_and_remote(&self) -> Vec<(Ipv4Net, Ipv4Net)> {
@@ -266,7 +432,14 @@ impl fmt::Display for TunnelGroupName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelGroup {
     pub name: TunnelGroupName,
+    /// `[ikev1] pre-shared-key K` (IKEv1 only).
     pub psk: Option<Psk>,
+    /// `ikev2 local-authentication pre-shared-key K`: what our AUTH
+    /// payload is computed with.
+    pub ikev2_local_psk: Option<Psk>,
+    /// `ikev2 remote-authentication pre-shared-key K`: what the peer's
+    /// AUTH payload must verify with.
+    pub ikev2_remote_psk: Option<Psk>,
     /// `isakmp keepalive threshold T retry R` as (T, R) seconds; default
     /// (10, 2) like an ASA; `None` after `isakmp keepalive disable`.
     pub dpd: Option<(u32, u32)>,
@@ -338,6 +511,11 @@ pub struct SourceLines {
     pub crypto_maps: BTreeMap<(String, u32), usize>,
     pub tunnel_groups: BTreeMap<TunnelGroupName, usize>,
     pub interfaces: BTreeMap<String, usize>,
+    pub ikev2_policies: BTreeMap<u32, usize>,
+    pub ikev2_proposals: BTreeMap<String, usize>,
+    /// (line, column) of each name of an entry's `set ikev2
+    /// ipsec-proposal`, in the order of `CryptoMapEntry::ikev2_proposals`.
+    pub ikev2_proposal_refs: BTreeMap<(String, u32), Vec<(usize, usize)>>,
 }
 
 /// What [`parse`](super::parse) gives back.
@@ -369,10 +547,13 @@ mod tests {
         let tg = TunnelGroup {
             name: TunnelGroupName::parse("192.0.2.2"),
             psk: Some(k),
+            ikev2_local_psk: Some(Psk::new("l0cal")),
+            ikev2_remote_psk: Some(Psk::new("rem0te")),
             dpd: None,
             idle_timeout_min: None,
         };
-        assert!(!format!("{tg:?}").contains("s3cret"));
+        let shown = format!("{tg:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("l0cal") && !shown.contains("rem0te"));
     }
 
     #[test]
@@ -386,6 +567,8 @@ mod tests {
             TunnelGroup {
                 name: dflt,
                 psk: None,
+                ikev2_local_psk: None,
+                ikev2_remote_psk: None,
                 dpd: Some(DEFAULT_DPD),
                 idle_timeout_min: None,
             },
@@ -400,6 +583,8 @@ mod tests {
             TunnelGroup {
                 name: own.clone(),
                 psk: None,
+                ikev2_local_psk: None,
+                ikev2_remote_psk: None,
                 dpd: None,
                 idle_timeout_min: None,
             },

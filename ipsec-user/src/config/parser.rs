@@ -10,8 +10,11 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use super::diag::{Diagnostic, closest, hint_for};
+use super::ikev2::RawIkev2Policy;
 use super::lexer::{Line, Word};
-use super::model::{Ignored, IsakmpPolicy, Mode, Psk, TransformSet, TunnelGroupName};
+use super::model::{
+    Ignored, Ikev2Proposal, Ikev2Settings, IsakmpPolicy, Mode, Psk, TransformSet, TunnelGroupName,
+};
 use super::net::mask_to_prefix;
 use crate::algo::{DhGroup, EspCipher, EspInteg, EspTransform, UnknownKeyword};
 
@@ -62,6 +65,7 @@ pub(super) struct RawEntry<'a> {
     pub acl: Option<(usize, Word<'a>)>,
     pub peers: Vec<(usize, Word<'a>)>,
     pub transform_sets: Vec<(usize, Word<'a>)>,
+    pub ikev2_proposals: Vec<(usize, Word<'a>)>,
     pub pfs: Option<DhGroup>,
     pub aggressive: Option<Option<DhGroup>>,
     pub lifetime_s: Option<u32>,
@@ -73,6 +77,8 @@ pub(super) struct RawEntry<'a> {
 pub(super) struct RawTunnelGroup<'a> {
     pub line: usize,
     pub psk: Option<Psk>,
+    pub ikev2_local_psk: Option<Psk>,
+    pub ikev2_remote_psk: Option<Psk>,
     pub dpd: Option<Option<(u32, u32)>>,
     pub default_group_policy: Option<(usize, Word<'a>)>,
 }
@@ -98,6 +104,10 @@ pub(super) struct Raw<'a> {
     /// map name -> (line, nameif word)
     pub map_interfaces: BTreeMap<String, (usize, Word<'a>)>,
     pub ikev1_enabled_on: Vec<(usize, Word<'a>)>,
+    pub ikev2_policies: BTreeMap<u32, (usize, RawIkev2Policy)>,
+    pub ikev2_proposals: BTreeMap<String, (usize, Ikev2Proposal)>,
+    pub ikev2_enabled_on: Vec<(usize, Word<'a>)>,
+    pub ikev2: Ikev2Settings,
     pub nat_traversal: Option<Option<u32>>,
     pub allow_weak_groups: bool,
     pub invalid_spi_recovery: bool,
@@ -111,12 +121,11 @@ pub(super) struct Raw<'a> {
     pub errors: Vec<Diagnostic>,
     /// Tunnel-groups of a remote-access type: their blocks are ignored.
     remote_access: HashSet<String>,
-    ikev2_warned: bool,
 }
 
 /// The sub-mode opened by the last top-level line.
 #[derive(Debug, Clone)]
-enum SubMode<'a> {
+pub(super) enum SubMode<'a> {
     None,
     /// Sub-lines belong to an ignored command: ignored with it.
     Ignore,
@@ -129,30 +138,34 @@ enum SubMode<'a> {
     TunnelIpsec(TunnelGroupName),
     TunnelGeneral(TunnelGroupName),
     GroupPolicy(String),
+    /// `crypto ikev2 policy N`
+    Ikev2Policy(u32),
+    /// `crypto ipsec ikev2 ipsec-proposal NAME`
+    Ikev2Proposal(String),
 }
 
-type Res<T> = Result<T, Diagnostic>;
+pub(super) type Res<T> = Result<T, Diagnostic>;
 
 /// A cursor over one line's words.
-struct Cur<'l, 'a> {
-    line: &'l Line<'a>,
-    i: usize,
+pub(super) struct Cur<'l, 'a> {
+    pub line: &'l Line<'a>,
+    pub i: usize,
 }
 
 impl<'l, 'a> Cur<'l, 'a> {
-    fn new(line: &'l Line<'a>, skip: usize) -> Self {
+    pub(super) fn new(line: &'l Line<'a>, skip: usize) -> Self {
         Cur { line, i: skip }
     }
 
-    fn n(&self) -> usize {
+    pub(super) fn n(&self) -> usize {
         self.line.number
     }
 
-    fn peek(&self) -> Option<Word<'a>> {
+    pub(super) fn peek(&self) -> Option<Word<'a>> {
         self.line.words.get(self.i).copied()
     }
 
-    fn next(&mut self) -> Option<Word<'a>> {
+    pub(super) fn next(&mut self) -> Option<Word<'a>> {
         let w = self.peek();
         if w.is_some() {
             self.i += 1;
@@ -160,19 +173,19 @@ impl<'l, 'a> Cur<'l, 'a> {
         w
     }
 
-    fn rest(&self) -> &'l [Word<'a>] {
+    pub(super) fn rest(&self) -> &'l [Word<'a>] {
         self.line.words.get(self.i..).unwrap_or(&[])
     }
 
     /// The next word, or "missing WHAT" pointing just past the line.
-    fn need(&mut self, what: &str) -> Res<Word<'a>> {
+    pub(super) fn need(&mut self, what: &str) -> Res<Word<'a>> {
         self.next().ok_or_else(|| {
             Diagnostic::error(self.n(), self.line.end_col() + 1, format!("missing {what}"))
         })
     }
 
     /// The next word, which must be one of `options` (case-insensitive).
-    fn keyword(&mut self, what: &str, options: &[&'static str]) -> Res<&'static str> {
+    pub(super) fn keyword(&mut self, what: &str, options: &[&'static str]) -> Res<&'static str> {
         let w = self
             .need(what)
             .map_err(|d| d.with_hint(format!("expected one of: {}", options.join(", "))))?;
@@ -182,19 +195,19 @@ impl<'l, 'a> Cur<'l, 'a> {
         }
     }
 
-    fn unknown(&self, w: Word<'a>, what: &str, options: &[&str]) -> Diagnostic {
+    pub(super) fn unknown(&self, w: Word<'a>, what: &str, options: &[&str]) -> Diagnostic {
         Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text))
             .with_hint(hint_for(w.text, options))
     }
 
     /// A decimal number within `min..=max`.
-    fn number(&mut self, what: &str, min: u64, max: u64) -> Res<u64> {
+    pub(super) fn number(&mut self, what: &str, min: u64, max: u64) -> Res<u64> {
         let w = self.need(what)?;
         number_word(self.n(), w, what, min, max)
     }
 
     /// An algorithm keyword from `algo.rs`.
-    fn algo<T: FromStr<Err = UnknownKeyword>>(&mut self, what: &str) -> Res<T> {
+    pub(super) fn algo<T: FromStr<Err = UnknownKeyword>>(&mut self, what: &str) -> Res<T> {
         let w = self.need(what)?;
         w.text.parse::<T>().map_err(|e| {
             Diagnostic::error(self.n(), w.col, format!("unknown {what} `{}`", w.text))
@@ -203,7 +216,7 @@ impl<'l, 'a> Cur<'l, 'a> {
     }
 
     /// Nothing may follow.
-    fn done(&self) -> Res<()> {
+    pub(super) fn done(&self) -> Res<()> {
         match self.peek() {
             None => Ok(()),
             Some(w) => Err(Diagnostic::error(
@@ -238,6 +251,26 @@ fn ipv4(line: usize, w: Word<'_>, what: &str) -> Res<Ipv4Addr> {
             format!("expected {what} (an IPv4 address), found `{}`", w.text),
         )
     })
+}
+
+/// A group number (as in `group 14` of a policy).
+pub(super) fn group_number(line: usize, w: Word<'_>) -> Res<DhGroup> {
+    w.text
+        .parse::<u16>()
+        .ok()
+        .and_then(DhGroup::from_number)
+        .ok_or_else(|| {
+            let all: Vec<String> = DhGroup::ALL
+                .iter()
+                .map(|g| g.number().to_string())
+                .collect();
+            Diagnostic::error(
+                line,
+                w.col,
+                format!("unknown Diffie-Hellman group `{}`", w.text),
+            )
+            .with_hint(format!("expected one of: {}", all.join(" ")))
+        })
 }
 
 /// `groupN` (as in `set pfs group14`).
@@ -347,23 +380,11 @@ const KNOWN_TOP: &[&str] = &[
 ];
 
 impl<'a> Raw<'a> {
-    fn ignore(&mut self, line: &Line<'_>) {
+    pub(super) fn ignore(&mut self, line: &Line<'_>) {
         self.ignored.push(Ignored {
             line: line.number,
             text: line.text.trim().to_string(),
         });
-    }
-
-    fn ikev2_notice(&mut self, line: &Line<'_>) {
-        if !self.ikev2_warned {
-            self.ikev2_warned = true;
-            self.warnings.push(Diagnostic::warning(
-                line.number,
-                0,
-                "IKEv2 is not negotiated by ipsecgw yet: IKEv2 lines are ignored",
-            ));
-        }
-        self.ignore(line);
     }
 
     /// Pass 1 over all lines.
@@ -434,7 +455,11 @@ impl<'a> Raw<'a> {
                 first.is("pre-shared-key")
                     || (first.is("ikev1") && second("pre-shared-key"))
                     || (first.is("isakmp") && second("keepalive"))
+                    || (first.is("ikev2")
+                        && (second("local-authentication") || second("remote-authentication")))
             }
+            SubMode::Ikev2Policy(_) => any(super::ikev2::POLICY_ATTRS),
+            SubMode::Ikev2Proposal(_) => first.is("protocol"),
             SubMode::TunnelGeneral(_) => first.is("default-group-policy"),
             SubMode::GroupPolicy(_) => first.is("vpn-idle-timeout"),
             SubMode::None | SubMode::Ignore | SubMode::Broken => false,
@@ -548,6 +573,12 @@ impl<'a> Raw<'a> {
                 let is = |i: usize, kw: &str| rest.get(i).is_some_and(|w| w.is(kw));
                 if is(0, "crypto") && is(1, "isakmp") && is(2, "nat-traversal") && rest.len() == 3 {
                     self.nat_traversal = Some(None);
+                } else if is(0, "crypto")
+                    && is(1, "ikev2")
+                    && is(2, "cookie-challenge")
+                    && rest.len() == 3
+                {
+                    self.ikev2.cookie_challenge = None;
                 } else if is(0, "sysopt")
                     && is(1, "connection")
                     && is(2, "tcpmss")
@@ -586,10 +617,7 @@ impl<'a> Raw<'a> {
         let w = c.need("crypto subcommand")?;
         match w.lower().as_str() {
             "isakmp" | "ikev1" => self.isakmp(line, 2),
-            "ikev2" => {
-                self.ikev2_notice(line);
-                Ok(SubMode::Ignore)
-            }
+            "ikev2" => self.ikev2(line),
             "ipsec" => self.crypto_ipsec(line),
             "map" => self.crypto_map(line),
             // ca, dynamic-map, key, engine, logging, ...: not ours.
@@ -686,7 +714,7 @@ impl<'a> Raw<'a> {
 
     /// `crypto ipsec ...`
     fn crypto_ipsec(&mut self, line: &Line<'a>) -> Res<SubMode<'a>> {
-        const OURS: &[&str] = &["transform-set", "ikev1", "security-association"];
+        const OURS: &[&str] = &["transform-set", "ikev1", "ikev2", "security-association"];
         let mut c = Cur::new(line, 2);
         let w = c.need("ipsec subcommand")?;
         match w.lower().as_str() {
@@ -695,10 +723,7 @@ impl<'a> Raw<'a> {
                 c.keyword("ikev1 subcommand", &["transform-set"])?;
                 self.transform_set(&mut c)
             }
-            "ikev2" => {
-                self.ikev2_notice(line);
-                return Ok(SubMode::Ignore);
-            }
+            "ikev2" => return self.ipsec_ikev2(&mut c),
             "security-association" => {
                 if c.peek().is_some_and(|w| w.is("lifetime")) {
                     c.next();
@@ -850,7 +875,7 @@ impl<'a> Raw<'a> {
         Ok(SubMode::None)
     }
 
-    fn entry(&mut self, key: &(String, u32), line: usize) -> &mut RawEntry<'a> {
+    pub(super) fn entry(&mut self, key: &(String, u32), line: usize) -> &mut RawEntry<'a> {
         self.entries.entry(key.clone()).or_insert_with(|| RawEntry {
             line,
             ..RawEntry::default()
@@ -862,6 +887,7 @@ impl<'a> Raw<'a> {
             "peer",
             "transform-set",
             "ikev1",
+            "ikev2",
             "pfs",
             "phase1-mode",
             "security-association",
@@ -889,7 +915,7 @@ impl<'a> Raw<'a> {
                 "transform-set" => self.set_transform_sets(c, key)?,
                 _ => self.set_phase1_mode(c, key)?,
             },
-            "ikev2" => self.ikev2_notice(c.line),
+            "ikev2" => self.set_ikev2(c, key)?,
             "pfs" => {
                 let g = match c.next() {
                     None => DhGroup::Modp1024,
@@ -1107,23 +1133,7 @@ impl<'a> Raw<'a> {
                     Some("hash") => p.hash = c.algo("hash")?,
                     Some("group") => {
                         let w = c.need("Diffie-Hellman group")?;
-                        p.group = w
-                            .text
-                            .parse::<u16>()
-                            .ok()
-                            .and_then(DhGroup::from_number)
-                            .ok_or_else(|| {
-                                let all: Vec<String> = DhGroup::ALL
-                                    .iter()
-                                    .map(|g| g.number().to_string())
-                                    .collect();
-                                Diagnostic::error(
-                                    n,
-                                    w.col,
-                                    format!("unknown Diffie-Hellman group `{}`", w.text),
-                                )
-                                .with_hint(format!("expected one of: {}", all.join(" ")))
-                            })?;
+                        p.group = group_number(n, w)?;
                     }
                     Some("lifetime") => {
                         p.lifetime_s = c.number("lifetime seconds", 120, 2_147_483_647)? as u32
@@ -1218,6 +1228,8 @@ impl<'a> Raw<'a> {
                 }
             }
             SubMode::TunnelIpsec(tg) => self.tunnel_ipsec_line(tg, line)?,
+            SubMode::Ikev2Policy(prio) => self.ikev2_policy_line(*prio, line)?,
+            SubMode::Ikev2Proposal(name) => self.ikev2_proposal_line(name, line)?,
             SubMode::TunnelGeneral(tg) => {
                 if first.is("default-group-policy") {
                     let g = c.need("group-policy name")?;
@@ -1265,35 +1277,9 @@ impl<'a> Raw<'a> {
             false
         };
         if is_psk {
-            let key = c.need("pre-shared key")?;
-            if Psk::is_mask(key.text) {
-                return Err(Diagnostic::error(n, key.col, format!("pre-shared key of tunnel-group {tg} is masked (`{}`)", key.text))
-                    .with_hint("`show running-config` hides keys: paste the real key (on an ASA `more system:running-config` shows it; for ipsecgw, it is in the file the daemon was started with)"));
-            }
-            if key.text == "8" && c.peek().is_some() {
-                return Err(Diagnostic::error(
-                    n,
-                    key.col,
-                    format!("pre-shared key of tunnel-group {tg} is encrypted (type 8)"),
-                )
-                .with_hint("paste the clear-text key"));
-            }
-            if let Some(w) = c.peek() {
-                return Err(Diagnostic::error(
-                    n,
-                    w.col,
-                    "a pre-shared key cannot contain spaces",
-                ));
-            }
-            if key.text.len() > 128 {
-                return Err(Diagnostic::error(
-                    n,
-                    key.col,
-                    "pre-shared key longer than 128 characters",
-                ));
-            }
+            let key = psk_arg(&mut c, tg, "pre-shared key")?;
             if let Some(t) = self.tunnel_groups.get_mut(tg) {
-                t.psk = Some(Psk::new(key.text));
+                t.psk = Some(key);
             }
             return Ok(());
         }
@@ -1347,14 +1333,13 @@ impl<'a> Raw<'a> {
             return Ok(());
         }
         if first.is("ikev2") {
-            self.ikev2_notice(line);
-            return Ok(());
+            return self.tunnel_ikev2_line(tg, &mut c);
         }
         if closest(first.text, &["pre-shared-key"]).is_some() {
             return Err(c_unknown_first(
                 line,
                 "ipsec-attributes command",
-                &["pre-shared-key", "ikev1", "isakmp"],
+                &["pre-shared-key", "ikev1", "ikev2", "isakmp"],
             ));
         }
         // peer-id-validate, chain, ikev1 trust-point, ...: not ours.
@@ -1363,8 +1348,51 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// The key word of a `pre-shared-key K` (IKEv1) or `ikev2
+/// local-authentication pre-shared-key K` line, which must end the line.
+/// `what` names the key in messages ("pre-shared key").
+pub(super) fn psk_arg(c: &mut Cur<'_, '_>, tg: &TunnelGroupName, what: &str) -> Res<Psk> {
+    let n = c.n();
+    let key = c.need(what)?;
+    if Psk::is_mask(key.text) {
+        return Err(Diagnostic::error(n, key.col, format!("{what} of tunnel-group {tg} is masked (`{}`)", key.text))
+            .with_hint("`show running-config` hides keys: paste the real key (on an ASA `more system:running-config` shows it; for ipsecgw, it is in the file the daemon was started with)"));
+    }
+    if key.text == "8" && c.peek().is_some() {
+        return Err(Diagnostic::error(
+            n,
+            key.col,
+            format!("{what} of tunnel-group {tg} is encrypted (type 8)"),
+        )
+        .with_hint("paste the clear-text key"));
+    }
+    if key.is("hex") && c.peek().is_some() {
+        return Err(Diagnostic::error(
+            n,
+            key.col,
+            format!("{what} of tunnel-group {tg}: hex keys are not supported yet"),
+        )
+        .with_hint("write the key as text"));
+    }
+    if let Some(w) = c.peek() {
+        return Err(Diagnostic::error(
+            n,
+            w.col,
+            "a pre-shared key cannot contain spaces",
+        ));
+    }
+    if key.text.len() > 128 {
+        return Err(Diagnostic::error(
+            n,
+            key.col,
+            "pre-shared key longer than 128 characters",
+        ));
+    }
+    Ok(Psk::new(key.text))
+}
+
 /// "unknown WHAT `first word`" with a hint among `options`.
-fn c_unknown_first(line: &Line<'_>, what: &str, options: &[&str]) -> Diagnostic {
+pub(super) fn c_unknown_first(line: &Line<'_>, what: &str, options: &[&str]) -> Diagnostic {
     let w = line.words[0];
     Diagnostic::error(line.number, w.col, format!("unknown {what} `{}`", w.text))
         .with_hint(hint_for(w.text, options))

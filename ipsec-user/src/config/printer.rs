@@ -1,5 +1,7 @@
 //! Prints a [`Config`] back in ASA 8.4+ syntax (`crypto ikev1 policy`,
-//! `crypto ipsec ikev1 transform-set`, `ikev1 pre-shared-key`), normalised:
+//! `crypto ipsec ikev1 transform-set`, `ikev1 pre-shared-key`, and the
+//! `crypto ikev2` / `ipsec-proposal` / `ikev2 ...-authentication` lines of
+//! IKEv2), normalised:
 //! resolved ACL rules with literal addresses, defaults written out, one
 //! `group-policy` per distinct idle timeout. Parsing the output gives an
 //! equal `Config`.
@@ -48,6 +50,22 @@ fn lifetime(s: u32, kb: Option<u64>) -> String {
         Some(kb) => format!("lifetime seconds {s} kilobytes {kb}"),
         None => format!("lifetime seconds {s} kilobytes unlimited"),
     }
+}
+
+/// A key as printed: in clear for a file meant to be loaded, else masked.
+/// (Borrowed, so no copy of the key outlives the output.)
+fn shown_key(k: &Psk, opts: PrintOptions) -> &str {
+    if opts.include_keys {
+        k.expose_str()
+    } else {
+        "*****"
+    }
+}
+
+/// Keywords separated by spaces (`aes-gcm-256 aes-256`).
+fn words<T: std::fmt::Display>(items: &[T]) -> String {
+    let w: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    w.join(" ")
 }
 
 /// Name of the synthetic group-policy carrying an idle timeout.
@@ -125,6 +143,15 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
             )?;
         }
     }
+    for p in c.ikev2_proposals.values() {
+        writeln!(o, "crypto ipsec ikev2 ipsec-proposal {}", p.name)?;
+        if !p.encryption.is_empty() {
+            writeln!(o, " protocol esp encryption {}", words(&p.encryption))?;
+        }
+        if !p.integrity.is_empty() {
+            writeln!(o, " protocol esp integrity {}", words(&p.integrity))?;
+        }
+    }
     writeln!(
         o,
         "crypto ipsec security-association {}",
@@ -153,6 +180,14 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
                 o,
                 "{head} set ikev1 transform-set {}",
                 e.transform_sets.join(" ")
+            )?;
+            any = true;
+        }
+        if !e.ikev2_proposals.is_empty() {
+            writeln!(
+                o,
+                "{head} set ikev2 ipsec-proposal {}",
+                e.ikev2_proposals.join(" ")
             )?;
             any = true;
         }
@@ -186,6 +221,9 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
     for nameif in &c.ikev1_enabled_on {
         writeln!(o, "crypto ikev1 enable {nameif}")?;
     }
+    for nameif in &c.ikev2_enabled_on {
+        writeln!(o, "crypto ikev2 enable {nameif}")?;
+    }
     for p in &c.isakmp_policies {
         writeln!(o, "crypto ikev1 policy {}", p.priority)?;
         writeln!(o, " authentication {}", p.auth)?;
@@ -193,6 +231,43 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
         writeln!(o, " hash {}", p.hash)?;
         writeln!(o, " group {}", p.group.number())?;
         writeln!(o, " lifetime {}", p.lifetime_s)?;
+    }
+    for p in &c.ikev2_policies {
+        writeln!(o, "crypto ikev2 policy {}", p.priority)?;
+        // An empty list (a Config built in code) is left out: the parser
+        // would fill its default, which is all it can mean.
+        if !p.encryption.is_empty() {
+            writeln!(o, " encryption {}", words(&p.encryption))?;
+        }
+        if !p.integrity.is_empty() {
+            writeln!(o, " integrity {}", words(&p.integrity))?;
+        }
+        if !p.groups.is_empty() {
+            let groups: Vec<String> = p.groups.iter().map(|g| g.number().to_string()).collect();
+            writeln!(o, " group {}", groups.join(" "))?;
+        }
+        if !p.prf.is_empty() {
+            writeln!(o, " prf {}", words(&p.prf))?;
+        }
+        writeln!(o, " lifetime seconds {}", p.lifetime_s)?;
+    }
+    // The globals only where IKEv2 is configured at all: an IKEv1
+    // configuration prints as it did before IKEv2 existed.
+    if c.has_ikev2() {
+        match c.ikev2.cookie_challenge {
+            Some(p) => writeln!(o, "crypto ikev2 cookie-challenge {p}")?,
+            None => writeln!(o, "no crypto ikev2 cookie-challenge")?,
+        }
+        writeln!(
+            o,
+            "crypto ikev2 limit max-in-negotiation-sa {}",
+            c.ikev2.max_in_negotiation
+        )?;
+        writeln!(
+            o,
+            "crypto ikev2 fragmentation mtu {}",
+            c.ikev2.fragmentation_mtu
+        )?;
     }
     match c.nat_traversal {
         Some(k) => writeln!(o, "crypto isakmp nat-traversal {k}")?,
@@ -233,12 +308,15 @@ fn print_into(o: &mut String, c: &Config, opts: PrintOptions) -> std::fmt::Resul
             )?;
         }
         writeln!(o, "tunnel-group {} ipsec-attributes", t.name)?;
+        let key = |k| shown_key(k, opts);
         if let Some(k) = &t.psk {
-            if opts.include_keys {
-                writeln!(o, " ikev1 pre-shared-key {}", k.expose_str())?;
-            } else {
-                writeln!(o, " ikev1 pre-shared-key *****")?;
-            }
+            writeln!(o, " ikev1 pre-shared-key {}", key(k))?;
+        }
+        if let Some(k) = &t.ikev2_remote_psk {
+            writeln!(o, " ikev2 remote-authentication pre-shared-key {}", key(k))?;
+        }
+        if let Some(k) = &t.ikev2_local_psk {
+            writeln!(o, " ikev2 local-authentication pre-shared-key {}", key(k))?;
         }
         match t.dpd {
             Some((th, re)) => writeln!(o, " isakmp keepalive threshold {th} retry {re}")?,

@@ -517,6 +517,21 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
             config.ikev1_enabled_on.push(w.text.to_string());
         }
     }
+    for (prio, (line, p)) in &raw.ikev2_policies {
+        source.ikev2_policies.insert(*prio, *line);
+        config.ikev2_policies.push(p.resolve(*prio));
+    }
+    for (l, w) in &raw.ikev2_enabled_on {
+        if nameif_known(*l, *w, &mut errors) && !config.ikev2_enabled_on.iter().any(|n| n == w.text)
+        {
+            config.ikev2_enabled_on.push(w.text.to_string());
+        }
+    }
+    config.ikev2 = raw.ikev2;
+    for (name, (line, p)) in &raw.ikev2_proposals {
+        source.ikev2_proposals.insert(name.clone(), *line);
+        config.ikev2_proposals.insert(name.clone(), p.clone());
+    }
     if let Some(n) = raw.nat_traversal {
         config.nat_traversal = n;
     }
@@ -546,6 +561,12 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
     }
     for ((map, seq), e) in &raw.entries {
         source.crypto_maps.insert((map.clone(), *seq), e.line);
+        if !e.ikev2_proposals.is_empty() {
+            source.ikev2_proposal_refs.insert(
+                (map.clone(), *seq),
+                e.ikev2_proposals.iter().map(|(l, w)| (*l, w.col)).collect(),
+            );
+        }
         let acl = e.acl.map(|(_, w)| w.text.to_string()).unwrap_or_default();
         if !acl.is_empty() && !acls.contains_key(&acl) {
             match r.acl(&acl) {
@@ -578,6 +599,11 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
             peers,
             transform_sets: e
                 .transform_sets
+                .iter()
+                .map(|(_, w)| w.text.to_string())
+                .collect(),
+            ikev2_proposals: e
+                .ikev2_proposals
                 .iter()
                 .map(|(_, w)| w.text.to_string())
                 .collect(),
@@ -629,6 +655,8 @@ pub(super) fn resolve(mut raw: Raw<'_>) -> (Parsed, Vec<Diagnostic>) {
             TunnelGroup {
                 name: name.clone(),
                 psk: t.psk.clone(),
+                ikev2_local_psk: t.ikev2_local_psk.clone(),
+                ikev2_remote_psk: t.ikev2_remote_psk.clone(),
                 dpd: t.dpd.unwrap_or(Some(DEFAULT_DPD)),
                 idle_timeout_min: idle,
             },

@@ -271,6 +271,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
             }
         };
         let mut ike_local = crate::ike::config::LocalConfig::new(pre.local);
+        ike_local.ikev2 = mapping::ikev2_local(&pre.config);
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);
         }

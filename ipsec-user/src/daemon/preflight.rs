@@ -53,8 +53,19 @@ pub fn check_command(path: &Path) -> Result<()> {
     if errors > 0 {
         bail!("{}: {errors} error(s)", path.display());
     }
+    // IKEv2 counts only where IKEv2 is configured: an IKEv1 file's summary
+    // reads as it always did.
+    let ikev2 = if c.has_ikev2() {
+        format!(
+            ", {} IKEv2 policies, {} IKEv2 ipsec-proposals",
+            c.ikev2_policies.len(),
+            c.ikev2_proposals.len()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{}: ok: {} ISAKMP policies, {} transform sets, {} crypto map entries, {} tunnel-groups ({} warnings, {} lines ignored)",
+        "{}: ok: {} ISAKMP policies, {} transform sets, {} crypto map entries, {} tunnel-groups{ikev2} ({} warnings, {} lines ignored)",
         path.display(),
         c.isakmp_policies.len(),
         c.transform_sets.len(),

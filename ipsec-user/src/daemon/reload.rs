@@ -33,6 +33,20 @@ fn peer_material(h: &mut Sha256, p: &PeerConfig, addr: Ipv4Addr) {
     h.update(format!("{:?}", p.policies));
     h.update(format!("{:?}|{:?}", p.mode, p.aggressive_responder));
     h.update(format!("{:?}", p.dpd_for(addr)));
+    // The IKE SA of an IKEv2 entry also rests on its two keys and its
+    // policies. Only there: an IKEv1-only peer's phase 1 does not change
+    // when an IKEv2 policy (which every IKEv2 entry shares) does.
+    if p.wants_ikev2() {
+        let (local, remote) = p.ikev2_psks_for(addr);
+        h.update(b"ikev2\0");
+        // Lengths first, so the split between the two keys is part of
+        // what is hashed.
+        h.update((local.len() as u64).to_be_bytes());
+        h.update(local);
+        h.update((remote.len() as u64).to_be_bytes());
+        h.update(remote);
+        h.update(format!("{:?}", p.ikev2_policies));
+    }
 }
 
 /// The signature of `sel` in `cfg`, whose engine peer configuration is
@@ -49,8 +63,9 @@ pub fn signature(cfg: &Config, sel: &SelectorInfo, peer: &PeerConfig) -> Signatu
         h.update(format!("{:?}", e.rules));
     }
     h.update(format!(
-        "{:?}|{:?}|{}|{:?}|{}|{}|{:?}",
+        "{:?}|{:?}|{:?}|{}|{:?}|{}|{}|{:?}",
         peer.transforms,
+        peer.ikev2_transforms,
         peer.pfs,
         peer.lifetime_s,
         peer.lifetime_kb,
@@ -286,5 +301,91 @@ tunnel-group 192.0.2.9 ipsec-attributes
             p.stale_peers,
             vec!["192.0.2.9".parse::<Ipv4Addr>().unwrap()]
         );
+    }
+
+    const V2: &str = "\
+interface wan0
+ nameif outside
+access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0
+access-list L2 extended permit ip 198.51.100.0 255.255.255.0 192.0.2.128 255.255.255.128
+crypto ikev1 policy 10
+ encryption aes-256
+ hash sha256
+ group 14
+crypto ikev2 policy 10
+ encryption aes-gcm-256
+ integrity null
+ group 21
+crypto ipsec ikev1 transform-set T esp-aes-256 esp-sha256-hmac
+crypto ipsec ikev2 ipsec-proposal P1
+ protocol esp encryption aes-gcm-256
+ protocol esp integrity null
+crypto map M 10 match address L2L
+crypto map M 10 set peer 192.0.2.2
+crypto map M 10 set ikev2 ipsec-proposal P1
+crypto map M 20 match address L2
+crypto map M 20 set peer 192.0.2.9
+crypto map M 20 set ikev1 transform-set T
+crypto map M interface outside
+crypto ikev1 enable outside
+crypto ikev2 enable outside
+tunnel-group 192.0.2.2 type ipsec-l2l
+tunnel-group 192.0.2.2 ipsec-attributes
+ ikev2 remote-authentication pre-shared-key r3mote
+ ikev2 local-authentication pre-shared-key l0cal
+tunnel-group 192.0.2.9 type ipsec-l2l
+tunnel-group 192.0.2.9 ipsec-attributes
+ ikev1 pre-shared-key k3y
+";
+
+    fn v2_selector(p: &Plan) -> u32 {
+        p.selectors.iter().find(|s| s.seq == 10).unwrap().id
+    }
+
+    /// The IKEv2 algorithms and keys are part of what a tunnel is: a
+    /// change makes it a removal and a new tunnel, as for IKEv1.
+    #[test]
+    fn a_changed_ikev2_proposal_key_or_policy_is_a_new_tunnel() {
+        let (cur, sels, _) = Current::new(&cfg(V2));
+        assert_eq!(sels.len(), 2);
+        let old = sels.iter().find(|s| s.seq == 10).unwrap().id;
+        let v1 = sels.iter().find(|s| s.seq == 20).unwrap().id;
+        let east: Ipv4Addr = "192.0.2.2".parse().unwrap();
+
+        let same = plan(&cur, &cfg(V2));
+        assert_eq!((same.kept, same.removed.len()), (2, 0));
+        assert!(same.stale_peers.is_empty());
+
+        // The proposal: the child SAs change, the IKE SA stays good.
+        let p = plan(
+            &cur,
+            &cfg(&V2.replace(
+                " protocol esp encryption aes-gcm-256\n",
+                " protocol esp encryption aes-gcm\n",
+            )),
+        );
+        assert_eq!(p.removed, vec![old]);
+        assert_ne!(v2_selector(&p), old);
+        assert!(p.stale_peers.is_empty());
+
+        // Either key: the IKE SA is stale too.
+        for (from, to) in [("l0cal", "n3w-local"), ("r3mote", "n3w-remote")] {
+            let p = plan(&cur, &cfg(&V2.replace(from, to)));
+            assert_eq!(p.removed, vec![old], "{from}");
+            assert_eq!(p.stale_peers, vec![east], "{from}");
+        }
+        // Swapping the two keys is a change, not the same pair.
+        let swapped = V2
+            .replace("pre-shared-key r3mote", "pre-shared-key TMP")
+            .replace("pre-shared-key l0cal", "pre-shared-key r3mote")
+            .replace("pre-shared-key TMP", "pre-shared-key l0cal");
+        assert_eq!(plan(&cur, &cfg(&swapped)).stale_peers, vec![east]);
+
+        // An IKEv2 policy: the IKEv2 peer's IKE SA is stale, the IKEv1-only
+        // peer's phase 1 and tunnel are untouched.
+        let p = plan(&cur, &cfg(&V2.replace(" group 21\n", " group 21 20\n")));
+        assert_eq!(p.stale_peers, vec![east]);
+        assert!(!p.removed.contains(&v1));
+        assert_eq!(p.selectors.iter().find(|s| s.seq == 20).unwrap().id, v1);
     }
 }
