@@ -13,7 +13,8 @@
 //!
 //! The `--json` contract: a list of IKE SAs, each with `peer`, `local`,
 //! `remote`, `role` ("Initiator"/"Responder"), `state` ("READY"),
-//! `encryption`, `integrity`, `prf`, `group`, `auth`, `lifetime_s`,
+//! `encryption` (and `keysize`), `integrity`, `prf`, `group`, `auth` (or
+//! `auth_sign`/`auth_verify`), `lifetime_s`,
 //! `active_s` and `children` (each `local_selector`, `remote_selector`,
 //! `inbound_spi`, `outbound_spi` (numbers), `transform`). Algorithm
 //! names are compared loosely (case, `-` and `_` ignored), since only
@@ -189,11 +190,20 @@ fn assert_ours(sa: &Value, role: &str, a: &Algos) {
     }
     names(sa, "prf", &[a.prf]);
     names_one_of(sa, "group", a.group);
-    let auth = norm(&sa["auth"]);
-    assert!(
-        auth.contains("psk") || auth.contains("preshare"),
-        "pre-shared key authentication: {sa}"
-    );
+    // `auth`, or the engine's per-direction `auth_sign`/`auth_verify`.
+    for k in ["auth", "auth_sign", "auth_verify"] {
+        if sa[k].is_null() && k != "auth" {
+            continue;
+        }
+        let auth = norm(&sa[k]);
+        if k == "auth" && auth == "null" && !sa["auth_sign"].is_null() {
+            continue;
+        }
+        assert!(
+            auth.contains("psk") || auth.contains("preshare"),
+            "{k}: pre-shared key authentication: {sa}"
+        );
+    }
     assert!(sa["lifetime_s"].as_u64().is_some(), "{sa}");
     assert!(sa["active_s"].as_u64().is_some(), "{sa}");
     for c in sa["children"].as_array().unwrap() {
