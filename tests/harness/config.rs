@@ -98,6 +98,8 @@ pub struct GatewayConfig {
     pub spelling: Spelling,
     /// `LOCAL LMASK REMOTE RMASK` of the `access-list L2L` line.
     pub acl: String,
+    /// Further lines of `L2L`, in order (one CHILD_SA each for IKEv2).
+    pub more_acl: Vec<String>,
     pub peer: String,
     /// The IKEv1 key (` pre-shared-key`); `None` for an IKEv2-only entry.
     pub psk: Option<String>,
@@ -126,6 +128,7 @@ impl GatewayConfig {
         GatewayConfig {
             spelling: Spelling::Pre84,
             acl: acl_24(local_lan, remote_lan),
+            more_acl: Vec::new(),
             peer: peer.into(),
             psk: Some(psk.into()),
             policy: Some(SEED_POLICY.into()),
@@ -181,7 +184,9 @@ impl GatewayConfig {
     pub fn render(&self) -> String {
         let mut s =
             String::from("interface wan0\n nameif outside\ninterface lan0\n nameif inside\n");
-        let _ = writeln!(s, "access-list L2L extended permit ip {}", self.acl);
+        for acl in std::iter::once(&self.acl).chain(&self.more_acl) {
+            let _ = writeln!(s, "access-list L2L extended permit ip {acl}");
+        }
         let v1 = self.v1();
         if let Some(p) = &self.policy {
             let _ = write!(s, "crypto {v1} policy 10\n{p}");
@@ -317,6 +322,37 @@ mod tests {
         assert!(c.ends_with("tunnel-group 192.0.2.2 ipsec-attributes\n pre-shared-key k\n"));
         let cfg = loads(&c);
         assert_eq!(cfg.crypto_maps.len(), 1);
+    }
+
+    /// The IKEv2 lines of DESIGN.md's contract, in the order an ASA
+    /// prints them; only-IKEv2 entries carry no IKEv1 line.
+    #[test]
+    fn ikev2_entries_render_the_contract() {
+        let mut v2 = GatewayConfig::west("k").ikev2_only(Ikev2::aes256("k"));
+        v2.more_acl = vec![acl_24("198.51.100.128", EAST_LAN)];
+        let text = v2.render();
+        for want in [
+            "access-list L2L extended permit ip 198.51.100.0 255.255.255.0 203.0.113.0 255.255.255.0\naccess-list L2L extended permit ip 198.51.100.128 255.255.255.0 203.0.113.0 255.255.255.0\n",
+            "crypto ikev2 policy 10\n encryption aes-256\n integrity sha256\n group 14\n prf sha256\n",
+            "crypto ipsec ikev2 ipsec-proposal P1\n protocol esp encryption aes-256\n protocol esp integrity sha-256\n",
+            "crypto map OUTSIDE_MAP 10 set ikev2 ipsec-proposal P1\n",
+            "crypto ikev2 enable outside\n",
+            "tunnel-group 192.0.2.2 ipsec-attributes\n ikev2 remote-authentication pre-shared-key k\n ikev2 local-authentication pre-shared-key k\n",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        for never in ["isakmp", "ikev1", "transform-set", "\n pre-shared-key"] {
+            assert!(!text.contains(never), "{never:?} in\n{text}");
+        }
+        // Both versions on one entry: IKEv2 first, IKEv1 to fall back to.
+        let mut both = GatewayConfig::west("k");
+        both.ikev2 = Some(Ikev2::aes256("k"));
+        let text = both.render();
+        assert!(text.contains("set transform-set ESP-3DES-SHA\ncrypto map OUTSIDE_MAP 10 set ikev2 ipsec-proposal P1\n"), "{text}");
+        assert!(
+            text.contains("crypto isakmp enable outside\ncrypto ikev2 enable outside\n"),
+            "{text}"
+        );
     }
 
     #[test]

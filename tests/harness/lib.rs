@@ -1,8 +1,9 @@
 //! Test harness: network namespaces, gateways and peers for the
 //! integration tests, and the pieces tests used to copy between files
 //! (captures, counters, a deterministic RNG, the IKE engine pair and peer
-//! simulator, strongSwan, gateway configurations). Everything it creates
-//! carries a unique suffix and is removed on drop, even when a test fails.
+//! simulator, strongSwan and swanctl, gateway configurations, a NAT).
+//! Everything it creates carries a unique suffix and is removed on drop,
+//! even when a test fails.
 
 pub mod capture;
 pub mod config;
@@ -12,10 +13,12 @@ pub mod engine_pair;
 pub mod gateway;
 pub mod ike_peer;
 pub mod iperf;
+pub mod nat;
 pub mod netns;
 pub mod pcap;
 pub mod ping;
 pub mod process;
 pub mod rng;
 pub mod strongswan;
+pub mod swanctl;
 pub mod topology;

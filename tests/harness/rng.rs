@@ -13,6 +13,9 @@
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// The next 64 bits. (Not an `Iterator`: the stream never ends, and
+    /// a test draws from it in several ways at once.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

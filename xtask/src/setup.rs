@@ -33,6 +33,8 @@ const APT_PACKAGES: &[&str] = &[
     "prometheus",
     // systemd-analyze verifies the packaged unit
     "systemd",
+    // nft: the masquerading NAT between the gateways (NAT-T interop)
+    "nftables",
     "strongswan-charon",
     "strongswan-swanctl",
     "libcharon-extra-plugins",
