@@ -157,6 +157,7 @@ use rng::Rng;
 
 trait ConfigRng {
     fn word(&mut self, prefix: &str) -> String;
+    fn list<T: Clone + PartialEq>(&mut self, xs: &[T], min: usize) -> Vec<T>;
     fn net(&mut self) -> Ipv4Net;
     fn ports(&mut self) -> std::ops::RangeInclusive<u16>;
 }
