@@ -15,6 +15,12 @@ their SHA-1).
 * punt_event: punt events and XDP metadata in the shared layouts of
   ipsec-common (native endian: little on x86-64).
 * control_request: one request line per command.
+* ikev2_message: the IKEv2 messages of the captures, and each cleartext
+  IKEv2 body prefixed by its first payload type.
+* ikev2_sk_open: mode 0 the captures' IKE_AUTH messages for a few suites,
+  mode 1 the captures' IKE_SA_INIT bodies as inner chains to seal (one
+  untouched, one with a flip), mode 2 the same cut into fragments at a few
+  datagram sizes, mode 3 a stream of those messages.
 
     cd fuzz && ./seed_corpus.py && cargo +nightly fuzz run isakmp_message
 """
@@ -212,7 +218,56 @@ def control_seeds():
     return len(lines)
 
 
+def ikev2_messages():
+    """The IKEv2 messages of the captures (non-ESP marker stripped)."""
+    for path in sorted(glob.glob(os.path.join(PCAPS, "*.pcap"))):
+        for sport, dport, payload in udp_payloads(path):
+            if 4500 in (sport, dport):
+                if payload[:4] != b"\0\0\0\0":
+                    continue
+                payload = payload[4:]
+            elif 500 not in (sport, dport):
+                continue
+            if len(payload) >= 28 and payload[17] >> 4 == 2:
+                yield payload
+
+
+def ikev2_seeds():
+    n = 0
+    for msg in ikev2_messages():
+        write("ikev2_message", msg)
+        n += 1
+        if msg[16] != 46:
+            write("ikev2_message", msg[16:17] + msg[28:])
+            n += 1
+    return n
+
+
+def ikev2_sk_seeds():
+    n = 0
+    msgs = list(ikev2_messages())
+    bodies = [m[16:17] + m[28:] for m in msgs if m[16] != 46]
+    for suite in (0, 12, 24, 25, 26):
+        for m in msgs:
+            if m[16] == 46:
+                write("ikev2_sk_open", bytes([0, suite, 28]) + m)
+                n += 1
+        for body in bodies:
+            write("ikev2_sk_open", bytes([1, suite]) + struct.pack(">HBB", 40, 0, 0) + body)
+            write("ikev2_sk_open", bytes([1, suite]) + struct.pack(">HBB", 77, 1, 1) + body)
+            for size in (100, 300, 1200):
+                write("ikev2_sk_open", bytes([2, suite]) + struct.pack(">HBB", size - 64, 7, 1) + body)
+                n += 1
+            n += 2
+        write("ikev2_sk_open", bytes([3, suite]) + b"".join(
+            struct.pack(">HB", len(m), 0) + m for m in msgs))
+        n += 1
+    return n
+
+
 def main():
+    print(f"{ikev2_seeds()} seeds for ikev2_message")
+    print(f"{ikev2_sk_seeds()} seeds for ikev2_sk_open")
     print(f"{ike_payload_chain_seeds()} seeds for ike_payload_chain")
     print(f"{config_seeds()} seeds for config_parse")
     print(f"{esp_seeds()} seeds for esp_decap")

@@ -1,4 +1,6 @@
-//! IKE cryptography: PRFs, Diffie-Hellman groups, the IKEv1 SKEYID chain, KEYMAT and phase-1 encryption.
+//! IKE cryptography: PRFs, Diffie-Hellman groups, the IKEv1 SKEYID chain,
+//! KEYMAT and phase-1 encryption; the IKEv2 key schedule ([`keys_v2`]) and
+//! the SK / SKF envelope ([`sk`]).
 //!
 //! Everything here is pure computation over byte slices; secrets live in
 //! [`zeroize::Zeroizing`] buffers and no type prints key material in `Debug`.

@@ -456,6 +456,18 @@ pub struct Reassembly {
     bytes: usize,
 }
 
+/// Shows the progress, never the fragments' plaintext.
+impl std::fmt::Debug for Reassembly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reassembly")
+            .field("message_id", &self.message_id)
+            .field("total", &self.total)
+            .field("received", &self.received())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
 impl Reassembly {
     /// Adds one fragment datagram. `Ok(Some((first_inner, chain)))` when
     /// complete; `Ok(None)` while fragments are missing.

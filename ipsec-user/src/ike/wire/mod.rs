@@ -36,7 +36,9 @@
 //! * Vendor ids: [`KnownVendor::recognise`]; NAT-D/NAT-OA in RFC (20/21)
 //!   or draft (130/131) numbering; fragments (132) are parsed, **not
 //!   reassembled**.
-//! * IKEv2: [`ikev2::MessageV2`] (header + generic chain) and
+//! * IKEv2: [`v2`] (typed payloads, [`v2::MessageV2Repr`], the SK/SKF
+//!   envelope's layout; the crypto is `ike::crypto::sk`), and for the
+//!   IKEv1 daemon [`ikev2::MessageV2`] (header + generic chain) and
 //!   [`ikev2::no_proposal_chosen_response`].
 //!
 //! # Policies

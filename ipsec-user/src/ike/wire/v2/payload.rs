@@ -26,8 +26,9 @@ use super::payload_type as pt;
 use super::sa::SaV2;
 use super::ts::TsV2;
 
-/// Critical bit of the generic payload header (RFC 7296 3.2).
-pub const CRITICAL: u8 = 0x80;
+/// Critical bit of the generic payload header (RFC 7296 3.2), shared with
+/// the IKEv1 daemon's IKEv2 recogniser.
+pub use super::super::ikev2::CRITICAL;
 /// Accepted nonce length (RFC 7296 2.10: at least 16 bytes, at most 256).
 pub const NONCE_LEN_V2: core::ops::RangeInclusive<usize> = 16..=256;
 
