@@ -86,7 +86,7 @@ fn gcm_with_null_integrity_and_a_separate_prf() {
     let (w, _) = p.assert_mirrored();
     assert_eq!(w.inbound_keymat.len(), 36);
     let s = &p.west.ikev2_sas(p.now)[0];
-    assert_eq!((s.encryption.as_str(), s.integrity.as_str(), s.prf.as_str(), s.group), ("AES-GCM", "N/A", "SHA384", 19));
+    assert_eq!((s.encryption.as_str(), s.integrity.as_str(), s.prf.as_str(), s.group), ("AES-GCM", "none", "SHA384", 19));
 }
 
 #[test]

@@ -84,6 +84,7 @@ impl<S: tracing::Subscriber> Layer<S> for AsaLayer {
 pub struct LogControl {
     handle: Option<reload::Handle<EnvFilter, tracing_subscriber::Registry>>,
     isakmp: u8,
+    ikev2: u8,
     ipsec: u8,
     base: String,
 }
@@ -139,6 +140,7 @@ pub fn init(format: LogFormat, syslog: Option<SocketAddr>) -> LogControl {
     LogControl {
         handle: ok.then_some(handle),
         isakmp: 0,
+        ikev2: 0,
         ipsec: 0,
         base,
     }
@@ -148,13 +150,18 @@ impl LogControl {
     pub fn set(&mut self, facility: DebugFacility, lvl: u8) -> Result<String, String> {
         match facility {
             DebugFacility::Isakmp => self.isakmp = lvl,
+            DebugFacility::Ikev2 => self.ikev2 = lvl,
             DebugFacility::Ipsec => self.ipsec = lvl,
         }
+        // The shared IKE core logs for both versions; each version's
+        // exchanges have their own target.
         let spec = format!(
-            "{},ipsecgw::ike={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::engine={},ipsecgw::bpf={}",
+            "{},ipsecgw::ike={},ipsecgw::ike::v1={},ipsecgw::ike::v2={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::engine={},ipsecgw::bpf={}",
             self.base,
+            level(self.isakmp.max(self.ikev2)),
             level(self.isakmp),
-            level(self.isakmp.max(self.ipsec)),
+            level(self.ikev2),
+            level(self.isakmp.max(self.ikev2).max(self.ipsec)),
             level(self.ipsec),
             level(self.ipsec),
             level(self.ipsec)
@@ -165,6 +172,7 @@ impl LogControl {
         }
         let name = match facility {
             DebugFacility::Isakmp => "isakmp",
+            DebugFacility::Ikev2 => "ikev2",
             DebugFacility::Ipsec => "ipsec",
         };
         Ok(format!("debug crypto {name} level {lvl} ({})", level(lvl)))

@@ -3,6 +3,7 @@
 
 pub mod logging;
 pub mod render;
+pub mod render_ikev2;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -153,6 +154,11 @@ pub enum ShowCrypto {
         #[command(subcommand)]
         what: SaWord,
     },
+    /// `show crypto ikev2 sa [detail] [remote ADDR]`
+    Ikev2 {
+        #[command(subcommand)]
+        what: SaWord,
+    },
     Ipsec {
         #[command(subcommand)]
         what: SaWord,
@@ -184,6 +190,10 @@ pub enum ClearCrypto {
         #[command(subcommand)]
         what: SaWord,
     },
+    Ikev2 {
+        #[command(subcommand)]
+        what: SaWord,
+    },
     Ipsec {
         #[command(subcommand)]
         what: SaWord,
@@ -203,6 +213,7 @@ pub enum DebugWhat {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Facility {
     Isakmp,
+    Ikev2,
     Ipsec,
 }
 
@@ -217,6 +228,24 @@ fn peer_words(words: &[String]) -> Result<Option<Ipv4Addr>> {
     Ok(Some(addr.parse().with_context(|| {
         format!("`{addr}` is not an IPv4 address")
     })?))
+}
+
+/// `[detail] [remote ADDR]` of `show crypto ikev2 sa`.
+fn ikev2_words(words: &[String]) -> Result<(bool, Option<Ipv4Addr>)> {
+    let mut detail = false;
+    let mut peer = None;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w.eq_ignore_ascii_case("detail") {
+            detail = true;
+        } else if w.eq_ignore_ascii_case("remote") || w.eq_ignore_ascii_case("peer") {
+            let a = it.next().with_context(|| format!("`{w}` needs an address"))?;
+            peer = Some(a.parse().with_context(|| format!("`{a}` is not an IPv4 address"))?);
+        } else {
+            bail!("expected `[detail] [remote ADDR]`, got `{}`", words.join(" "));
+        }
+    }
+    Ok((detail, peer))
 }
 
 pub fn main() -> Result<()> {
@@ -258,6 +287,26 @@ pub fn main() -> Result<()> {
                 }
                 ShowWhat::Crypto {
                     what:
+                        ShowCrypto::Ikev2 {
+                            what: SaWord::Sa { words, json },
+                        },
+                } => {
+                    let (detail, peer) = ikev2_words(&words)?;
+                    let mut data = ask(Command::ShowIkev2Sa)?;
+                    if let ReplyData::Ikev2Sas(list) = &mut data {
+                        if let Some(p) = peer {
+                            list.sas.retain(|s| s.peer == p);
+                            list.down.retain(|s| s.peer == p);
+                        }
+                        if !json {
+                            print!("{}", render_ikev2::ikev2(list, detail));
+                            return Ok(());
+                        }
+                    }
+                    (data, json)
+                }
+                ShowWhat::Crypto {
+                    what:
                         ShowCrypto::Ipsec {
                             what: SaWord::Sa { words, json },
                         },
@@ -280,6 +329,11 @@ pub fn main() -> Result<()> {
                 ClearCrypto::Isakmp {
                     what: SaWord::Sa { words, .. },
                 } => Command::ClearIsakmpSa {
+                    peer: peer_words(&words)?,
+                },
+                ClearCrypto::Ikev2 {
+                    what: SaWord::Sa { words, .. },
+                } => Command::ClearIkev2Sa {
                     peer: peer_words(&words)?,
                 },
                 ClearCrypto::Ipsec {
@@ -311,6 +365,7 @@ pub fn main() -> Result<()> {
         } => {
             let facility = match facility {
                 Facility::Isakmp => DebugFacility::Isakmp,
+                Facility::Ikev2 => DebugFacility::Ikev2,
                 Facility::Ipsec => DebugFacility::Ipsec,
             };
             print!(

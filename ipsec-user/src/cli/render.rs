@@ -8,6 +8,7 @@ pub fn render(data: &ReplyData, json: bool) -> String {
     if json {
         let value = match data {
             ReplyData::IsakmpSas(list) => isakmp_json(list),
+            ReplyData::Ikev2Sas(list) => super::render_ikev2::ikev2_json(list),
             ReplyData::IpsecSas(sas) => serde_json::to_value(sas).unwrap_or_default(),
             ReplyData::Text(t) | ReplyData::Done(t) => serde_json::Value::String(t.clone()),
             ReplyData::Dataplane(c) => serde_json::Value::Object(
@@ -22,6 +23,7 @@ pub fn render(data: &ReplyData, json: bool) -> String {
     }
     match data {
         ReplyData::IsakmpSas(list) => isakmp(list),
+        ReplyData::Ikev2Sas(list) => super::render_ikev2::ikev2(list, false),
         ReplyData::IpsecSas(sas) => ipsec(sas),
         ReplyData::Text(t) | ReplyData::Done(t) => {
             let mut t = t.clone();

@@ -23,6 +23,10 @@ pub struct Request {
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Command {
     ShowIsakmpSa,
+    ShowIkev2Sa,
+    ClearIkev2Sa {
+        peer: Option<Ipv4Addr>,
+    },
     ShowIpsecSa {
         peer: Option<Ipv4Addr>,
     },
@@ -49,6 +53,7 @@ pub enum Command {
 #[serde(rename_all = "kebab-case")]
 pub enum DebugFacility {
     Isakmp,
+    Ikev2,
     Ipsec,
 }
 
@@ -70,6 +75,7 @@ pub enum ReplyBody {
 #[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
 pub enum ReplyData {
     IsakmpSas(IsakmpSaList),
+    Ikev2Sas(Ikev2SaList),
     IpsecSas(Vec<IpsecSaView>),
     Text(String),
     Dataplane(Vec<(String, u64)>),
@@ -132,6 +138,58 @@ pub struct PeerDiagnosis {
     /// or `IDLE` when no interesting traffic has asked for the tunnel yet.
     pub state: String,
     pub reason: String,
+}
+
+/// `show crypto ikev2 sa`: the IKEv2 SAs, and why IKEv2 peers are down.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ikev2SaList {
+    pub sas: Vec<Ikev2SaView>,
+    pub down: Vec<PeerDiagnosis>,
+}
+
+/// One IKEv2 SA; the `--json` of `show crypto ikev2 sa` is a list of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ikev2SaView {
+    pub session_id: u64,
+    pub peer: Ipv4Addr,
+    /// `ADDR/PORT`.
+    pub local: String,
+    pub remote: String,
+    pub role: Role,
+    /// `READY`, `IN-NEG`, `DELETE`.
+    pub state: String,
+    /// `AES-CBC`, `AES-GCM`, `3DES`, ...
+    pub encryption: String,
+    pub keysize: u16,
+    /// `SHA256` ..., `N/A` with a combined-mode cipher.
+    pub integrity: String,
+    pub prf: String,
+    pub group: u16,
+    /// `PSK` (both directions).
+    pub auth: String,
+    pub auth_sign: String,
+    pub auth_verify: String,
+    pub lifetime_s: u32,
+    pub active_s: u64,
+    pub nat_t: bool,
+    pub local_spi: String,
+    pub remote_spi: String,
+    pub children: Vec<Ikev2ChildView>,
+}
+
+/// One CHILD SA pair of an IKEv2 SA, with live counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ikev2ChildView {
+    /// `A/0 - B/65535`.
+    pub local_selector: String,
+    pub remote_selector: String,
+    pub inbound_spi: u32,
+    pub outbound_spi: u32,
+    pub transform: String,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 /// One (addr/mask/prot/port) proxy identity, ASA style.

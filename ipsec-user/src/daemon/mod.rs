@@ -671,7 +671,8 @@ impl Daemon {
         // A peer whose key, policies or keepalives changed: its phase 1
         // was made with the old ones.
         for peer in &plan.stale_peers {
-            let outs = self.engine.delete_isakmp(now, Some(*peer));
+            let mut outs = self.engine.delete_isakmp(now, Some(*peer));
+            outs.extend(self.engine.delete_ikev2(now, Some(*peer)));
             self.apply(outs).await;
         }
         let mut peers = plan.peers;
@@ -1073,6 +1074,13 @@ impl Daemon {
         let now = Instant::now();
         match req.command {
             Command::ShowIsakmpSa => Reply::ok(ReplyData::IsakmpSas(self.isakmp_view())),
+            Command::ShowIkev2Sa => Reply::ok(ReplyData::Ikev2Sas(self.ikev2_view())),
+            Command::ClearIkev2Sa { peer } => {
+                let outs = self.engine.delete_ikev2(now, peer);
+                self.apply(outs).await;
+                self.initiating.clear();
+                Reply::ok(ReplyData::Done("cleared IKEv2 SAs".into()))
+            }
             Command::ShowIpsecSa { peer } => Reply::ok(ReplyData::IpsecSas(self.ipsec_view(peer))),
             Command::ShowRunningConfig => Reply::ok(ReplyData::Text(config::print(&self.cfg))),
             Command::ShowDataplane => match self.dataplane_lines() {
@@ -1256,19 +1264,20 @@ impl Daemon {
                 reason: s.last_failure.clone(),
             })
             .collect::<Vec<_>>();
-        let down = self
-            .engine
-            .peer_status()
+        let down = Self::diagnoses(self.engine.v1().peer_status(), |p| {
+            !sas.iter().any(|s| s.peer == p && s.state.ends_with("_ACTIVE"))
+        });
+        IsakmpSaList { sas, down }
+    }
+
+    /// Configured peers that are down, with the state and reason of the
+    /// last attempt. `no_sa(peer)`: no active IKE SA with it.
+    fn diagnoses(status: Vec<crate::ike::PeerStatus>, no_sa: impl Fn(Ipv4Addr) -> bool) -> Vec<PeerDiagnosis> {
+        status
             .into_iter()
             // A peer with phase 1 up but a failed quick mode is not up
             // either: list it with the reason.
-            .filter(|p| {
-                !p.up
-                    && (p.last_failure.is_some()
-                        || !sas
-                            .iter()
-                            .any(|s| s.peer == p.peer && s.state.ends_with("_ACTIVE")))
-            })
+            .filter(|p| !p.up && (p.last_failure.is_some() || no_sa(p.peer)))
             .map(|p| {
                 let (map, seq) = p
                     .name
@@ -1284,8 +1293,74 @@ impl Daemon {
                     reason,
                 }
             })
+            .collect()
+    }
+
+    /// `show crypto ikev2 sa`: the engine's IKEv2 SAs with the ESP
+    /// engine's counters of each child.
+    fn ikev2_view(&self) -> Ikev2SaList {
+        let snap = self.snapshot();
+        let find = |id: u32| {
+            snap.sas
+                .iter()
+                .find(|s| s.sa_id == id)
+                .map(|s| s.counters)
+                .unwrap_or_default()
+        };
+        let now = Instant::now();
+        let sas: Vec<Ikev2SaView> = self
+            .engine
+            .ikev2_sas(now)
+            .into_iter()
+            .map(|s| Ikev2SaView {
+                session_id: s.session_id,
+                peer: s.peer,
+                local: s.local,
+                remote: s.remote,
+                role: match s.role {
+                    crate::ike::Role::Initiator => Role::Initiator,
+                    crate::ike::Role::Responder => Role::Responder,
+                },
+                state: s.state,
+                encryption: s.encryption,
+                keysize: s.keysize,
+                integrity: s.integrity,
+                prf: s.prf,
+                group: s.group,
+                auth: s.auth_sign.clone(),
+                auth_sign: s.auth_sign,
+                auth_verify: s.auth_verify,
+                lifetime_s: s.lifetime_s,
+                active_s: s.active_s,
+                nat_t: s.nat_t,
+                local_spi: s.local_spi,
+                remote_spi: s.remote_spi,
+                children: s
+                    .children
+                    .into_iter()
+                    .map(|c| {
+                        let rec = self.children.iter().find(|r| r.inbound_spi == c.inbound_spi);
+                        let o = rec.map(|r| find(r.out_id)).unwrap_or_default();
+                        let i = rec.map(|r| find(r.in_id)).unwrap_or_default();
+                        Ikev2ChildView {
+                            local_selector: c.local_selector,
+                            remote_selector: c.remote_selector,
+                            inbound_spi: c.inbound_spi,
+                            outbound_spi: c.outbound_spi,
+                            transform: c.transform.to_string(),
+                            packets_in: i.pkts_decaps,
+                            packets_out: o.pkts_encaps,
+                            bytes_in: i.bytes_decaps,
+                            bytes_out: o.bytes_encaps,
+                        }
+                    })
+                    .collect(),
+            })
             .collect();
-        IsakmpSaList { sas, down }
+        let down = Self::diagnoses(self.engine.v2().peer_status(), |p| {
+            !sas.iter().any(|s| s.peer == p && s.state == "READY")
+        });
+        Ikev2SaList { sas, down }
     }
 
     fn ipsec_view(&self, peer: Option<Ipv4Addr>) -> Vec<IpsecSaView> {

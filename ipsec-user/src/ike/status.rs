@@ -57,6 +57,9 @@ pub struct Ikev2SaInfo {
     pub lifetime_s: u32,
     pub active_s: u64,
     pub nat_t: bool,
+    /// Our and the peer's IKE SPI, hex.
+    pub local_spi: String,
+    pub remote_spi: String,
     pub children: Vec<Ikev2ChildInfo>,
 }
 

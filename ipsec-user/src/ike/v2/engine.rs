@@ -448,6 +448,8 @@ impl Engine {
                     lifetime_s: sa.lifetime_s,
                     active_s: sa.established.map_or(0, |e| now.saturating_duration_since(e).as_secs()),
                     nat_t: sa.nat.floated,
+                    local_spi: hex(&sa.our_spi()),
+                    remote_spi: hex(if sa.is_initiator() { &sa.spi_r } else { &sa.spi_i }),
                     children,
                 }
             })
@@ -656,6 +658,10 @@ impl Engine {
         }
         true
     }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn state_word(s: State) -> &'static str {

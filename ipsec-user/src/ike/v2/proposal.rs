@@ -563,7 +563,7 @@ pub fn asa_encr(e: Ikev2Encryption) -> (&'static str, u16) {
 
 pub fn asa_integ(i: Ikev2Integrity) -> &'static str {
     match i {
-        Ikev2Integrity::Null => "N/A",
+        Ikev2Integrity::Null => "none",
         Ikev2Integrity::Md5 => "MD5",
         Ikev2Integrity::Sha1 => "SHA96",
         Ikev2Integrity::Sha256 => "SHA256",
