@@ -156,7 +156,7 @@ impl LogControl {
         // The shared IKE core logs for both versions; each version's
         // exchanges have their own target.
         let spec = format!(
-            "{},ipsecgw::ike={},ipsecgw::ike::v1={},ipsecgw::ike::v2={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::engine={},ipsecgw::bpf={}",
+            "{},ipsecgw::ike={},ipsecgw::ike::v1={},ipsecgw::ike::v2={},ipsecgw::daemon={},ipsecgw::esp={},ipsecgw::xsk={},ipsecgw::bpf={}",
             self.base,
             level(self.isakmp.max(self.ikev2)),
             level(self.isakmp),

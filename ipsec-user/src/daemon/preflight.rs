@@ -162,7 +162,7 @@ pub fn preflight(args: &RunArgs) -> Result<Preflight> {
     }
     // One ESP worker per pair of queues: refuse before anything is loaded
     // rather than leave queues no worker serves.
-    crate::engine::pool::queue_pairs(&inside.ifname, &outside.ifname)?;
+    crate::xsk::pool::queue_pairs(&inside.ifname, &outside.ifname)?;
     let local = match outside.address {
         Some((a, _)) => a,
         None => first_ipv4(&outside.ifname).ok_or_else(|| {
@@ -220,5 +220,5 @@ fn first_ipv4(name: &str) -> Option<Ipv4Addr> {
 }
 
 fn mtu(name: &str) -> Option<usize> {
-    crate::engine::iface::mtu(name).ok()
+    crate::xsk::iface::mtu(name).ok()
 }

@@ -15,7 +15,7 @@ use xdpilone::xdp::XdpDesc;
 
 use super::neigh::{Netlink, interface_mac};
 use super::next_hop::{self, Lookup, NextHops};
-use super::xsk::{FRAME_SIZE, Xsk, XskError};
+use super::socket::{FRAME_SIZE, Xsk, XskError};
 use crate::dataplane::meta::{self, FrameMeta, FrameVerdict};
 use crate::esp::{self, HoldQueue, IcmpRateLimiter, InboundSa, OutboundSa, SaCounters};
 
@@ -143,8 +143,8 @@ pub struct EngineStats {
     pub frags_inside: u64,
     pub inside_too_big: u64,
     /// The kernel's AF_XDP socket counters, inside and outside.
-    pub xsk_inside: super::xsk::SocketStats,
-    pub xsk_outside: super::xsk::SocketStats,
+    pub xsk_inside: super::socket::SocketStats,
+    pub xsk_outside: super::socket::SocketStats,
 }
 
 impl EngineStats {
@@ -264,7 +264,7 @@ impl Worker {
             interface_mac(&cfg.inside).map_err(|e| WorkerError::Io("inside MAC", e))?;
         let outside_mac =
             interface_mac(&cfg.outside).map_err(|e| WorkerError::Io("outside MAC", e))?;
-        let mode = |p: &super::xsk::Port| match p.zero_copy() {
+        let mode = |p: &super::socket::Port| match p.zero_copy() {
             Some(true) => "zero-copy",
             Some(false) => "copy",
             None => "unknown",

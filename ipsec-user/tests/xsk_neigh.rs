@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ipsecgw::engine::neigh::{Netlink, interface_mac};
+use ipsecgw::xsk::neigh::{Netlink, interface_mac};
 
 struct Ns(Vec<String>);
 impl Drop for Ns {
@@ -50,7 +50,7 @@ fn resolves_route_and_neighbour_in_a_namespace() {
             .args(["netns", "exec", &b, "cat", "/sys/class/net/nb1/address"])
             .output()
             .unwrap();
-        ipsecgw::engine::neigh::parse_mac(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+        ipsecgw::xsk::neigh::parse_mac(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
     };
 
     let a2 = a.clone();
@@ -93,7 +93,7 @@ fn resolves_route_and_neighbour_in_a_namespace() {
 /// cached as negative.
 #[test]
 fn resolver_thread_answers_asynchronously_in_a_namespace() {
-    use ipsecgw::engine::next_hop::{Lookup, spawn_resolver};
+    use ipsecgw::xsk::next_hop::{Lookup, spawn_resolver};
     let a = format!("ipsecgw-nr-a-{}", std::process::id());
     let b = format!("ipsecgw-nr-b-{}", std::process::id());
     ip(&["netns", "add", &a]);
@@ -120,7 +120,7 @@ fn resolver_thread_answers_asynchronously_in_a_namespace() {
             .args(["netns", "exec", &b, "cat", "/sys/class/net/nr1/address"])
             .output()
             .unwrap();
-        ipsecgw::engine::neigh::parse_mac(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+        ipsecgw::xsk::neigh::parse_mac(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
     };
     let a2 = a.clone();
     std::thread::spawn(move || {
