@@ -1,7 +1,6 @@
 //! The `ipsecgw` command line: clap definitions, dispatch to the daemon
 //! over the control socket, and the ASA-layout renderers.
 
-pub mod logging;
 pub mod render;
 pub mod render_ikev2;
 
@@ -112,8 +111,8 @@ pub struct RunArgs {
     pub metrics: Option<std::net::SocketAddr>,
     /// Log lines: our own text (default), JSON lines, or tunnel events as
     /// ASA messages (%ASA-5-713049 ...).
-    #[arg(long, value_enum, default_value_t = logging::LogFormat::Text)]
-    pub log_format: logging::LogFormat,
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
     /// Also send tunnel events as ASA syslog messages (UDP, facility
     /// local4) to this host, as ASA's `logging host`.
     #[arg(long, value_name = "HOST:PORT")]
@@ -124,6 +123,44 @@ pub struct RunArgs {
     /// NAT between the gateways.
     #[arg(long, hide = true)]
     pub force_udp_encap: bool,
+}
+
+/// `run --log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Our own structured lines (the default).
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// Tunnel events as ASA messages (`%ASA-5-713049: ...`); everything
+    /// else as text lines.
+    Asa,
+}
+
+impl From<RunArgs> for crate::daemon::Options {
+    fn from(a: RunArgs) -> Self {
+        use crate::daemon::logging::LogFormat;
+        crate::daemon::Options {
+            config: a.config,
+            xdp_mode: match a.xdp_mode {
+                XdpMode::Native => crate::dataplane::XdpMode::Native,
+                XdpMode::Skb => crate::dataplane::XdpMode::Skb,
+            },
+            instance: a.instance,
+            pin_root: a.pin_root,
+            no_persistent_guard: a.no_persistent_guard,
+            ike_retransmit_ms: a.ike_retransmit_ms,
+            esp_first_seq: a.esp_first_seq,
+            metrics: a.metrics,
+            log_format: match a.log_format {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+                LogFormatArg::Asa => LogFormat::Asa,
+            },
+            syslog: a.syslog,
+            force_udp_encap: a.force_udp_encap,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -253,7 +290,7 @@ pub fn main() -> Result<()> {
     let sock = cli.control.clone();
     let ask = |c: Command| client::request(&sock, c).map_err(anyhow::Error::from);
     match cli.command {
-        Top::Run(args) => crate::daemon::run(&cli.control, args),
+        Top::Run(args) => crate::daemon::run(&cli.control, args.into()),
         Top::Check { config } => crate::daemon::check_command(&config),
         Top::Completions { shell } => {
             clap_complete::generate(

@@ -9,10 +9,12 @@
 mod asa_log;
 mod failure_log;
 mod hardening;
+pub mod logging;
 pub mod mapping;
 mod metrics;
 mod metrics_http;
 mod narrowed;
+mod options;
 pub mod notify;
 mod preflight;
 mod reassembled;
@@ -29,7 +31,6 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::algo::EspTransform;
-use crate::cli::{RunArgs, XdpMode};
 use crate::config::{self, Config};
 use crate::control::proto::*;
 use crate::control::server;
@@ -41,6 +42,7 @@ use crate::ike::v1 as ikev1;
 use crate::ike::{Engine, Output};
 use mapping::SelectorInfo;
 
+pub use options::Options;
 pub use preflight::check_command;
 
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
@@ -160,7 +162,7 @@ struct Daemon {
     next_sa_id: u32,
     /// Negotiations we started for a selector and when (punts repeat).
     initiating: HashMap<u32, Instant>,
-    log: crate::cli::logging::LogControl,
+    log: logging::LogControl,
     path_mtu: u32,
     /// `--esp-first-seq`: consumed by the first outbound SA installed.
     esp_first_seq: Option<u64>,
@@ -195,8 +197,8 @@ struct DataplaneLines {
     per_queue: Vec<(usize, &'static str, u64)>,
 }
 
-pub fn run(control: &Path, args: RunArgs) -> Result<()> {
-    let log = crate::cli::logging::init(args.log_format, args.syslog);
+pub fn run(control: &Path, args: Options) -> Result<()> {
+    let log = logging::init(args.log_format, args.syslog);
     // Before the configuration (and its keys) is read.
     hardening::no_core_dumps().context("disabling core dumps")?;
     let pre = preflight::preflight(&args)?;
@@ -221,10 +223,7 @@ pub fn run(control: &Path, args: RunArgs) -> Result<()> {
         let mut dp = Dataplane::load(DataplaneConfig {
             inside_if: pre.inside_if.clone(),
             outside_if: pre.outside_if.clone(),
-            xdp_mode: match args.xdp_mode {
-                XdpMode::Native => crate::dataplane::XdpMode::Native,
-                XdpMode::Skb => crate::dataplane::XdpMode::Skb,
-            },
+            xdp_mode: args.xdp_mode,
             pin_dir: DataplaneConfig::pin_dir_under(&pin_root, &instance),
         })
         .context("loading the BPF data plane")?;

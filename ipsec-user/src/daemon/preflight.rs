@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::cli::RunArgs;
+use super::options::Options;
 use crate::config::{self, Config, LoadError, Severity};
 
 pub struct Preflight {
@@ -126,7 +126,7 @@ pub fn load_checked(path: &Path) -> Result<config::Config> {
     Ok(parsed.config)
 }
 
-pub fn preflight(args: &RunArgs) -> Result<Preflight> {
+pub fn preflight(args: &Options) -> Result<Preflight> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("ipsecgw run needs root: it loads BPF programs and opens AF_XDP sockets");
     }

@@ -15,7 +15,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::control::proto::DebugFacility;
 
 /// `run --log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
     /// Our own structured lines (the default).
     #[default]
