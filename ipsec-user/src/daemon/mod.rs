@@ -1283,13 +1283,12 @@ impl Daemon {
                     .rsplit_once(' ')
                     .map(|(m, s)| (m.to_string(), s.parse().unwrap_or(0)))
                     .unwrap_or((p.name.clone(), 0));
-                let (state, reason) = split_state(&p.detail);
                 PeerDiagnosis {
                     peer: p.peer,
                     crypto_map: map,
                     seq,
-                    state,
-                    reason,
+                    state: p.state,
+                    reason: p.detail,
                 }
             })
             .collect()
@@ -1445,19 +1444,6 @@ impl Daemon {
             });
         }
         out
-    }
-}
-
-/// "MM_WAIT_MSG2: no reply ..." -> ("MM_WAIT_MSG2", "no reply ...").
-fn split_state(detail: &str) -> (String, String) {
-    match detail.split_once(": ") {
-        Some((s, r))
-            if s.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
-        {
-            (s.to_string(), r.to_string())
-        }
-        _ => ("IDLE".to_string(), detail.to_string()),
     }
 }
 

@@ -25,6 +25,10 @@ pub struct PeerStatus {
     pub peer: Ipv4Addr,
     pub up: bool,
     pub ipsec_sas: usize,
+    /// The state the negotiation is in or last ended in (MM_WAIT_MSG2,
+    /// AUTH_SENT, ...), `UP`, or `IDLE` when nothing was tried.
+    pub state: String,
+    /// What is happening or went wrong, in words (without the state).
     pub detail: String,
     /// The last failure with this peer ("STATE: reason"), until a tunnel
     /// comes up again.
@@ -74,4 +78,43 @@ pub struct Ikev2ChildInfo {
     pub inbound_spi: u32,
     pub outbound_spi: u32,
     pub transform: crate::algo::EspTransform,
+}
+
+/// What an engine knows of one configured peer address.
+pub struct PeerFacts<'a> {
+    pub ipsec_sas: usize,
+    /// An IKE SA with the peer is up.
+    pub ike_up: bool,
+    /// The state of an IKE SA with the peer still negotiating.
+    pub negotiating: Option<&'a str>,
+    /// The last failure: (state it ended in, reason).
+    pub failure: Option<(&'a str, &'a str)>,
+    /// "ISAKMP SA" or "IKEv2 SA", for the words.
+    pub ike_name: &'a str,
+}
+
+impl PeerFacts<'_> {
+    /// (up, state, detail): the same rules for both IKE versions.
+    pub fn judge(&self) -> (bool, String, String) {
+        let name = self.ike_name;
+        if self.ipsec_sas > 0 {
+            let ike = if self.ike_up { "up" } else { "not present" };
+            return (true, "UP".into(), format!("up: {} IPsec SA pair(s), {name} {ike}", self.ipsec_sas));
+        }
+        if let Some(state) = self.negotiating {
+            let detail = match self.failure {
+                Some((s, r)) if s == state => r.to_string(),
+                Some((s, r)) => format!("negotiating; last failure: {s}: {r}"),
+                None => "negotiating".to_string(),
+            };
+            return (false, state.to_string(), detail);
+        }
+        if let Some((s, r)) = self.failure {
+            return (false, s.to_string(), r.to_string());
+        }
+        if self.ike_up {
+            return (false, "IDLE".into(), format!("{name} up, no IPsec SA (waiting for interesting traffic)"));
+        }
+        (false, "IDLE".into(), "down: no interesting traffic yet".into())
+    }
 }

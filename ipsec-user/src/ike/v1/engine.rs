@@ -17,7 +17,10 @@ pub use crate::ike::{ChildSa, FailureReason, Output};
 
 #[derive(Debug, Default)]
 pub(super) struct PeerRuntime {
+    /// "STATE: reason" of the last failure, until a tunnel comes up.
     pub last_failure: Option<String>,
+    /// The same apart: (state, reason).
+    pub last_failure_parts: Option<(String, String)>,
     /// We have completed a phase 1 with this peer since start.
     pub contacted: bool,
     pub last_invalid_spi: Option<Instant>,
@@ -157,6 +160,7 @@ impl Engine {
         // The per-peer record names the state the exchange died in
         // ("MM_WAIT_MSG2: no reply ..."): `show crypto isakmp sa` lists it
         // under "Tunnels not up" after the SA itself is gone.
+        let state = sa.as_ref().map_or("IDLE", |sa| sa.state.name());
         let text = match &sa {
             Some(sa) => format!("{}: {}", sa.state, reason.text()),
             None => reason.text().to_string(),
@@ -165,7 +169,9 @@ impl Engine {
             sa.failure = Some(reason.text().to_string());
         }
         if self.peer_config(peer).is_some() {
-            self.runtime.entry(peer).or_default().last_failure = Some(text);
+            let rt = self.runtime.entry(peer).or_default();
+            rt.last_failure = Some(text);
+            rt.last_failure_parts = Some((state.to_string(), reason.text().to_string()));
         }
         out.push(Output::Failure { peer, reason });
     }
@@ -661,6 +667,7 @@ impl Engine {
         rt.contacted = true;
         // a phase-1 failure is history once phase 1 is up
         rt.last_failure = None;
+        rt.last_failure_parts = None;
         if let Some(cfg) = self.peer_config(sa.peer) {
             if let Some(d) = cfg.dpd_for(sa.peer) {
                 sa.dpd.next = Some(now + d.threshold);
@@ -814,40 +821,23 @@ impl Engine {
                     .sas
                     .values()
                     .find(|s| s.peer == addr && !s.state.is_active());
-                let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.clone());
-                let last_failure = failure.clone();
-                let (up, detail) = if sas > 0 {
-                    (
-                        true,
-                        format!(
-                            "up: {sas} IPsec SA pair(s), ISAKMP SA {}",
-                            if active { "active" } else { "not present" }
-                        ),
-                    )
-                } else if let Some(s) = negotiating {
-                    // "STATE: reason" so the daemon can show the state apart.
-                    let state = s.state.name();
-                    let detail = match failure {
-                        Some(f) if f.starts_with(state) => f,
-                        Some(f) => format!("{state}: negotiating; last failure: {f}"),
-                        None => format!("{state}: negotiating"),
-                    };
-                    (false, detail)
-                } else if let Some(f) = failure {
-                    (false, f)
-                } else if active {
-                    (
-                        false,
-                        "ISAKMP SA up, no IPsec SA (waiting for interesting traffic)".into(),
-                    )
-                } else {
-                    (false, "down: no interesting traffic yet".into())
-                };
+                let rt = self.runtime.get(&addr);
+                let last_failure = rt.and_then(|r| r.last_failure.clone());
+                let parts = rt.and_then(|r| r.last_failure_parts.as_ref());
+                let (up, state, detail) = crate::ike::status::PeerFacts {
+                    ipsec_sas: sas,
+                    ike_up: active,
+                    negotiating: negotiating.map(|s| s.state.name()),
+                    failure: parts.map(|(s, r)| (s.as_str(), r.as_str())),
+                    ike_name: "ISAKMP SA",
+                }
+                .judge();
                 v.push(PeerStatus {
                     name: cfg.name.clone(),
                     peer: addr,
                     up,
                     ipsec_sas: sas,
+                    state,
                     detail,
                     last_failure,
                 });

@@ -727,7 +727,9 @@ impl Engine {
             used: false,
             rekeyed: false,
         });
-        self.runtime.entry(child.peer).or_default().last_failure = None;
+        let rt = self.runtime.entry(child.peer).or_default();
+        rt.last_failure = None;
+        rt.last_failure_parts = None;
         out.push(Output::ChildSaUp(child));
     }
 

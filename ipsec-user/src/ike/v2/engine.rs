@@ -46,7 +46,8 @@ pub struct Stats {
 
 #[derive(Debug, Default)]
 pub(super) struct PeerRuntime {
-    pub last_failure: Option<String>,
+    /// The last failure: (state, reason), until a tunnel comes up.
+    pub last_failure: Option<(String, String)>,
     /// An IKE SA with this peer completed since start (INITIAL_CONTACT is
     /// sent on the first only).
     pub contacted: bool,
@@ -169,10 +170,9 @@ impl Engine {
     /// Records a failure for `peer` (shown until a tunnel comes up) and
     /// tells the daemon.
     pub(super) fn fail(&mut self, peer: Ipv4Addr, state: &str, reason: FailureReason, out: &mut Vec<Output>) {
-        let text = format!("{state}: {}", reason.text());
-        info!(target: "ipsecgw::ike::v2", %peer, reason = %text, "IKEv2 negotiation failed");
+        info!(target: "ipsecgw::ike::v2", %peer, state, reason = %reason, "IKEv2 negotiation failed");
         if self.peer_config(peer).is_some() {
-            self.runtime.entry(peer).or_default().last_failure = Some(text);
+            self.runtime.entry(peer).or_default().last_failure = Some((state.to_string(), reason.text().to_string()));
         }
         out.push(Output::Failure { peer, reason });
     }
@@ -468,39 +468,23 @@ impl Engine {
                     .sas
                     .values()
                     .find(|s| s.peer == addr && !s.state.is_established() && s.state != State::Retiring);
-                let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.clone());
-                let (up, detail) = if sas > 0 {
-                    (
-                        true,
-                        format!(
-                            "up: {sas} IPsec SA pair(s), IKEv2 SA {}",
-                            if active { "ready" } else { "not present" }
-                        ),
-                    )
-                } else if let Some(s) = negotiating {
-                    let state = state_word(s.state);
-                    (
-                        false,
-                        match &failure {
-                            Some(f) if f.starts_with(state) => f.clone(),
-                            Some(f) => format!("{state}: negotiating; last failure: {f}"),
-                            None => format!("{state}: negotiating"),
-                        },
-                    )
-                } else if let Some(f) = &failure {
-                    (false, f.clone())
-                } else if active {
-                    (false, "IKEv2 SA up, no IPsec SA (waiting for interesting traffic)".into())
-                } else {
-                    (false, "down: no interesting traffic yet".into())
-                };
+                let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.as_ref());
+                let (up, state, detail) = crate::ike::status::PeerFacts {
+                    ipsec_sas: sas,
+                    ike_up: active,
+                    negotiating: negotiating.map(|s| state_word(s.state)),
+                    failure: failure.map(|(s, r)| (s.as_str(), r.as_str())),
+                    ike_name: "IKEv2 SA",
+                }
+                .judge();
                 v.push(PeerStatus {
                     name: cfg.name.clone(),
                     peer: addr,
                     up,
                     ipsec_sas: sas,
+                    state,
                     detail,
-                    last_failure: failure,
+                    last_failure: failure.map(|(s, r)| format!("{s}: {r}")),
                 });
             }
         }
