@@ -11,7 +11,12 @@ use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, Ikev2Encryption, Ikev2Integrit
 use ipsecgw::ike::config::{Ikev2Policy, PeerConfig, Selector};
 use ipsecgw::ike::{FailureReason, Output};
 
-fn v2_policy(enc: Ikev2Encryption, integ: Ikev2Integrity, prf: &[Ikev2Prf], groups: &[DhGroup]) -> Ikev2Policy {
+fn v2_policy(
+    enc: Ikev2Encryption,
+    integ: Ikev2Integrity,
+    prf: &[Ikev2Prf],
+    groups: &[DhGroup],
+) -> Ikev2Policy {
     Ikev2Policy {
         priority: 10,
         encryption: vec![enc],
@@ -24,9 +29,19 @@ fn v2_policy(enc: Ikev2Encryption, integ: Ikev2Integrity, prf: &[Ikev2Prf], grou
 
 fn v2_peer(remote: Ipv4Addr, local_net: &str, remote_net: &str) -> PeerConfig {
     let mut p = PeerConfig::new("OUTSIDE_MAP 10", remote, PSK);
-    p.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256, Ikev2Integrity::Sha256, &[Ikev2Prf::Sha256], &[DhGroup::Modp2048])];
+    p.ikev2_policies = vec![v2_policy(
+        Ikev2Encryption::Aes256,
+        Ikev2Integrity::Sha256,
+        &[Ikev2Prf::Sha256],
+        &[DhGroup::Modp2048],
+    )];
     p.ikev2_transforms = vec![esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128)];
-    p.selectors = vec![Selector { id: 1, acl: "L2L".into(), local: net(local_net), remote: net(remote_net) }];
+    p.selectors = vec![Selector {
+        id: 1,
+        acl: "L2L".into(),
+        local: net(local_net),
+        remote: net(remote_net),
+    }];
     p
 }
 
@@ -40,11 +55,17 @@ fn east_v2() -> PeerConfig {
 
 /// IKEv2 exchange type (byte 18) of a datagram, and its first payload type.
 fn exchange_of(p: &Packet) -> (u8, u8) {
-    (p.data.get(18).copied().unwrap_or(0), p.data.get(16).copied().unwrap_or(0))
+    (
+        p.data.get(18).copied().unwrap_or(0),
+        p.data.get(16).copied().unwrap_or(0),
+    )
 }
 
 fn init_requests(p: &Pair) -> usize {
-    p.sent.iter().filter(|s| exchange_of(s).0 == 34 && s.data[19] & 0x20 == 0).count()
+    p.sent
+        .iter()
+        .filter(|s| exchange_of(s).0 == 34 && s.data[19] & 0x20 == 0)
+        .count()
 }
 
 fn text(f: &FailureReason) -> String {
@@ -56,7 +77,10 @@ fn aes256_sha256_modp2048_both_sides_ready_and_mirrored() {
     let mut p = Pair::new(west_v2(), east_v2());
     p.initiate_west();
     let (w, _e) = p.assert_mirrored();
-    assert_eq!(w.transform, esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128));
+    assert_eq!(
+        w.transform,
+        esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128)
+    );
     let ws = p.west.ikev2_sas(p.now);
     let es = p.east.ikev2_sas(p.now);
     assert_eq!((ws.len(), es.len()), (1, 1));
@@ -64,10 +88,24 @@ fn aes256_sha256_modp2048_both_sides_ready_and_mirrored() {
     assert_eq!(es[0].state, "READY");
     assert_eq!(ws[0].role, ipsecgw::ike::Role::Initiator);
     assert_eq!(es[0].role, ipsecgw::ike::Role::Responder);
-    assert_eq!((ws[0].encryption.as_str(), ws[0].keysize, ws[0].integrity.as_str(), ws[0].group), ("AES-CBC", 256, "SHA256", 14));
+    assert_eq!(
+        (
+            ws[0].encryption.as_str(),
+            ws[0].keysize,
+            ws[0].integrity.as_str(),
+            ws[0].group
+        ),
+        ("AES-CBC", 256, "SHA256", 14)
+    );
     assert_eq!(ws[0].children.len(), 1);
-    assert_eq!(ws[0].children[0].local_selector, "198.51.100.0/0 - 198.51.100.255/65535");
-    assert_eq!(es[0].children[0].inbound_spi, ws[0].children[0].outbound_spi);
+    assert_eq!(
+        ws[0].children[0].local_selector,
+        "198.51.100.0/0 - 198.51.100.255/65535"
+    );
+    assert_eq!(
+        es[0].children[0].inbound_spi,
+        ws[0].children[0].outbound_spi
+    );
     // Only IKE_SA_INIT and IKE_AUTH crossed: 2 requests, 2 responses.
     assert_eq!(p.sent.len(), 4);
     assert!(p.west.isakmp_sas(p.now).is_empty(), "no IKEv1 SA");
@@ -78,7 +116,12 @@ fn gcm_with_null_integrity_and_a_separate_prf() {
     let mut w = west_v2();
     let mut e = east_v2();
     for c in [&mut w, &mut e] {
-        c.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha384], &[DhGroup::Ecp256])];
+        c.ikev2_policies = vec![v2_policy(
+            Ikev2Encryption::Aes256Gcm,
+            Ikev2Integrity::Null,
+            &[Ikev2Prf::Sha384],
+            &[DhGroup::Ecp256],
+        )];
         c.ikev2_transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
     }
     let mut p = Pair::new(w, e);
@@ -86,7 +129,15 @@ fn gcm_with_null_integrity_and_a_separate_prf() {
     let (w, _) = p.assert_mirrored();
     assert_eq!(w.inbound_keymat.len(), 36);
     let s = &p.west.ikev2_sas(p.now)[0];
-    assert_eq!((s.encryption.as_str(), s.integrity.as_str(), s.prf.as_str(), s.group), ("AES-GCM", "none", "SHA384", 19));
+    assert_eq!(
+        (
+            s.encryption.as_str(),
+            s.integrity.as_str(),
+            s.prf.as_str(),
+            s.group
+        ),
+        ("AES-GCM", "none", "SHA384", 19)
+    );
 }
 
 #[test]
@@ -98,7 +149,11 @@ fn invalid_ke_payload_is_retried_with_the_group_the_responder_wants() {
     let mut p = Pair::new(w, e);
     p.initiate_west();
     p.assert_mirrored();
-    assert_eq!(init_requests(&p), 2, "one refused with INVALID_KE_PAYLOAD, one retried");
+    assert_eq!(
+        init_requests(&p),
+        2,
+        "one refused with INVALID_KE_PAYLOAD, one retried"
+    );
     assert_eq!(p.west.ikev2_sas(p.now)[0].group, 14);
 }
 
@@ -115,7 +170,10 @@ fn invalid_ke_payload_with_a_group_we_do_not_allow_is_explained() {
     assert!(!f.is_empty());
     assert!(text(f[0]).contains("NO_PROPOSAL_CHOSEN"), "{f:?}");
     let ef = p.failures(Side::East);
-    assert!(text(ef[0]).contains("AES-CBC-256"), "east names what was offered: {ef:?}");
+    assert!(
+        text(ef[0]).contains("AES-CBC-256"),
+        "east names what was offered: {ef:?}"
+    );
 }
 
 #[test]
@@ -127,9 +185,16 @@ fn wrong_key_is_refused_and_both_sides_say_why() {
     assert!(p.ups(Side::West).is_empty() && p.ups(Side::East).is_empty());
     let ef = p.failures(Side::East);
     assert!(matches!(ef[0], FailureReason::AuthFailed(_)), "{ef:?}");
-    assert!(text(ef[0]).contains("pre-shared key mismatch") && text(ef[0]).contains("we rejected it"), "{ef:?}");
+    assert!(
+        text(ef[0]).contains("pre-shared key mismatch") && text(ef[0]).contains("we rejected it"),
+        "{ef:?}"
+    );
     let wf = p.failures(Side::West);
-    assert!(text(wf[0]).contains("pre-shared key mismatch") && text(wf[0]).contains("AUTHENTICATION_FAILED"), "{wf:?}");
+    assert!(
+        text(wf[0]).contains("pre-shared key mismatch")
+            && text(wf[0]).contains("AUTHENTICATION_FAILED"),
+        "{wf:?}"
+    );
     assert!(p.west.ikev2_sas(p.now).is_empty() && p.east.ikev2_sas(p.now).is_empty());
 }
 
@@ -137,9 +202,23 @@ fn wrong_key_is_refused_and_both_sides_say_why() {
 fn per_direction_keys() {
     use ipsecgw::ike::config::PeerCredentials;
     let mut w = west_v2();
-    w.per_address = vec![(EAST, PeerCredentials { ikev2_local_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()), ikev2_remote_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()), ..Default::default() })];
+    w.per_address = vec![(
+        EAST,
+        PeerCredentials {
+            ikev2_local_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()),
+            ikev2_remote_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()),
+            ..Default::default()
+        },
+    )];
     let mut e = east_v2();
-    e.per_address = vec![(WEST, PeerCredentials { ikev2_local_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()), ikev2_remote_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()), ..Default::default() })];
+    e.per_address = vec![(
+        WEST,
+        PeerCredentials {
+            ikev2_local_psk: zeroize::Zeroizing::new(b"east-to-west".to_vec()),
+            ikev2_remote_psk: zeroize::Zeroizing::new(b"west-to-east".to_vec()),
+            ..Default::default()
+        },
+    )];
     let mut p = Pair::new(w, e);
     p.initiate_west();
     p.assert_mirrored();
@@ -154,7 +233,12 @@ fn traffic_selectors_outside_every_line_get_ts_unacceptable_naming_both() {
     assert!(p.ups(Side::West).is_empty());
     let ef = p.failures(Side::East);
     let t = text(ef[0]);
-    assert!(t.contains("TS_UNACCEPTABLE") && t.contains("203.0.113.0/0 - 203.0.113.255/65535") && t.contains("203.0.113.0/25"), "{t}");
+    assert!(
+        t.contains("TS_UNACCEPTABLE")
+            && t.contains("203.0.113.0/0 - 203.0.113.255/65535")
+            && t.contains("203.0.113.0/25"),
+        "{t}"
+    );
     let wf = p.failures(Side::West);
     assert!(text(wf[0]).contains("TS_UNACCEPTABLE"), "{wf:?}");
     // The IKE SA stays up (RFC 7296 2.21.3).
@@ -176,8 +260,18 @@ fn responder_installs_a_narrower_proposal_exactly() {
 fn two_acl_lines_two_children_one_ike_sa() {
     let mut w = west_v2();
     let mut e = east_v2();
-    w.selectors.push(Selector { id: 2, acl: "L2L".into(), local: net("198.51.100.0/24"), remote: net("192.0.2.128/25") });
-    e.selectors.push(Selector { id: 2, acl: "L2L".into(), local: net("192.0.2.128/25"), remote: net("198.51.100.0/24") });
+    w.selectors.push(Selector {
+        id: 2,
+        acl: "L2L".into(),
+        local: net("198.51.100.0/24"),
+        remote: net("192.0.2.128/25"),
+    });
+    e.selectors.push(Selector {
+        id: 2,
+        acl: "L2L".into(),
+        local: net("192.0.2.128/25"),
+        remote: net("198.51.100.0/24"),
+    });
     let mut p = Pair::new(w, e);
     let a = p.west.initiate(p.now, EAST, 1);
     let b = p.west.initiate(p.now, EAST, 2);
@@ -236,7 +330,10 @@ fn ike_sa_rekey_moves_the_children() {
     assert_eq!(es.len(), 1, "{es:?}");
     assert_ne!(ws[0].session_id, before);
     assert_eq!(ws[0].children.len(), 1);
-    assert_eq!(ws[0].children[0].inbound_spi, wc.inbound_spi, "the child moved, not replaced");
+    assert_eq!(
+        ws[0].children[0].inbound_spi, wc.inbound_spi,
+        "the child moved, not replaced"
+    );
     assert!(p.downs(Side::West).is_empty() && p.downs(Side::East).is_empty());
     // The rekeyed SA still carries exchanges: a new child under it.
     let outs = p.west.delete_ipsec(p.now, None);
@@ -254,10 +351,19 @@ fn unanswered_liveness_checks_declare_the_peer_dead() {
     let mut p = Pair::new(west_v2(), east_v2());
     p.initiate_west();
     p.assert_mirrored();
-    p.hook = Box::new(|_, pk| if pk.to_side == Side::West { Action::Drop } else { Action::Deliver });
+    p.hook = Box::new(|_, pk| {
+        if pk.to_side == Side::West {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
     p.advance(Duration::from_secs(200));
     let f = p.failures(Side::West);
-    assert!(f.iter().any(|f| matches!(f, FailureReason::PeerDead(_))), "{f:?}");
+    assert!(
+        f.iter().any(|f| matches!(f, FailureReason::PeerDead(_))),
+        "{f:?}"
+    );
     assert_eq!(p.west.child_count(), 0);
     assert!(p.west.ikev2_sas(p.now).is_empty());
 }
@@ -316,7 +422,13 @@ fn retransmitted_requests_get_the_same_answer_and_no_new_state() {
 fn lost_messages_are_retransmitted() {
     let mut p = Pair::new(west_v2(), east_v2());
     // Lose the first IKE_SA_INIT response and the first IKE_AUTH request.
-    p.hook = Box::new(|i, _| if i == 1 || i == 2 { Action::Drop } else { Action::Deliver });
+    p.hook = Box::new(|i, _| {
+        if i == 1 || i == 2 {
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
     p.initiate_west();
     p.advance(Duration::from_secs(10));
     p.assert_mirrored();
@@ -346,7 +458,13 @@ fn a_flood_of_forged_init_requests_costs_bounded_state_and_the_real_peer_still_c
     // Capture one real IKE_SA_INIT request and replay it with new SPIs
     // from the peer's own address (the worst case: a spoofed peer).
     let outs = p.west.initiate(p.now, EAST, 1);
-    let Output::Send { data, from, to } = outs.into_iter().find(|o| matches!(o, Output::Send { .. })).unwrap() else { unreachable!() };
+    let Output::Send { data, from, to } = outs
+        .into_iter()
+        .find(|o| matches!(o, Output::Send { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
     let mut answered = 0;
     for i in 0..10_000u32 {
         let mut d = data.clone();
@@ -355,9 +473,15 @@ fn a_flood_of_forged_init_requests_costs_bounded_state_and_the_real_peer_still_c
         let r = p.east.handle_datagram(p.now, from, to, &d);
         answered += r.len();
     }
-    assert_eq!(answered, 10_000, "every forged request got one stateless or stateful answer");
+    assert_eq!(
+        answered, 10_000,
+        "every forged request got one stateless or stateful answer"
+    );
     let half_open = p.east.ikev2_sas(p.now).len();
-    assert!(half_open <= 50, "state bounded by the cookie threshold: {half_open}");
+    assert!(
+        half_open <= 50,
+        "state bounded by the cookie threshold: {half_open}"
+    );
     assert!(p.east.v2_stats().cookies_sent >= 9_950);
     // The real peer (our west engine) connects through the cookie.
     p.west = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(WEST));
@@ -370,7 +494,13 @@ fn a_flood_of_forged_init_requests_costs_bounded_state_and_the_real_peer_still_c
 fn forged_init_from_unconfigured_sources_is_only_counted() {
     let mut p = Pair::new(west_v2(), east_v2());
     let outs = p.west.initiate(p.now, EAST, 1);
-    let Output::Send { data, to, .. } = outs.into_iter().find(|o| matches!(o, Output::Send { .. })).unwrap() else { unreachable!() };
+    let Output::Send { data, to, .. } = outs
+        .into_iter()
+        .find(|o| matches!(o, Output::Send { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
     for i in 0..1000u32 {
         let src = SocketAddrV4::new(Ipv4Addr::from(0xc612_0000 + i), 500);
         assert!(p.east.handle_datagram(p.now, src, to, &data).is_empty());
@@ -395,10 +525,16 @@ fn ike_auth_is_fragmented_below_the_fragmentation_mtu() {
     p.initiate_west();
     p.assert_mirrored();
     let skf = p.sent.iter().filter(|s| exchange_of(s) == (35, 53)).count();
-    assert!(skf >= 4, "IKE_AUTH request and response went as SKF fragments: {skf}");
+    assert!(
+        skf >= 4,
+        "IKE_AUTH request and response went as SKF fragments: {skf}"
+    );
     // IKE_SA_INIT is never fragmented (RFC 7383 2.5); everything after is.
     assert!(
-        p.sent.iter().filter(|s| exchange_of(s).0 != 34).all(|s| s.data.len() <= 200 - 28),
+        p.sent
+            .iter()
+            .filter(|s| exchange_of(s).0 != 34)
+            .all(|s| s.data.len() <= 200 - 28),
         "every protected datagram within the MTU"
     );
 }
@@ -412,7 +548,12 @@ fn simultaneous_initiation_ends_in_one_ike_sa_and_one_child_pair() {
     p.absorb(Side::East, b);
     p.run();
     p.advance(Duration::from_secs(5));
-    assert_eq!(p.west.ikev2_sas(p.now).len(), 1, "{:?}", p.west.ikev2_sas(p.now));
+    assert_eq!(
+        p.west.ikev2_sas(p.now).len(),
+        1,
+        "{:?}",
+        p.west.ikev2_sas(p.now)
+    );
     assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
     assert_eq!(p.west.child_count(), 1);
     assert_eq!(p.east.child_count(), 1);
@@ -436,10 +577,24 @@ fn simultaneous_child_rekeys_leave_one_pair() {
     p.absorb(Side::East, b);
     p.run();
     p.advance(Duration::from_secs(5));
-    assert_eq!(p.west.child_count(), 1, "ups {:?} downs {:?}", p.ups(Side::West).len(), p.downs(Side::West));
+    assert_eq!(
+        p.west.child_count(),
+        1,
+        "ups {:?} downs {:?}",
+        p.ups(Side::West).len(),
+        p.downs(Side::West)
+    );
     assert_eq!(p.east.child_count(), 1);
-    let w_in: Vec<u32> = p.west.ikev2_sas(p.now)[0].children.iter().map(|c| c.outbound_spi).collect();
-    let e_in: Vec<u32> = p.east.ikev2_sas(p.now)[0].children.iter().map(|c| c.inbound_spi).collect();
+    let w_in: Vec<u32> = p.west.ikev2_sas(p.now)[0]
+        .children
+        .iter()
+        .map(|c| c.outbound_spi)
+        .collect();
+    let e_in: Vec<u32> = p.east.ikev2_sas(p.now)[0]
+        .children
+        .iter()
+        .map(|c| c.inbound_spi)
+        .collect();
     assert_eq!(w_in, e_in, "the surviving pair is the same on both sides");
 }
 
@@ -460,7 +615,10 @@ fn fallback_to_ikev1_when_the_peer_refuses_ikev2() {
 /// (source, destination, IKE message without the non-ESP marker) of a
 /// real strongSwan 5.9.8 capture.
 fn strongswan_datagrams(name: &str) -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
-    let path = format!("{}/../ipsec-user/tests/data/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../ipsec-user/tests/data/pcaps/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let cap = harness::pcap::read(std::path::Path::new(&path)).unwrap();
     cap.udp_datagrams()
         .into_iter()
@@ -474,7 +632,12 @@ fn answers_strongswan_ike_sa_init_aes256gcm16_prfsha256_ecp256() {
     let (from, to, init) = pkts[0].clone();
     assert_eq!(init[17], 0x20, "an IKEv2 message");
     let mut east = v2_peer(*from.ip(), "10.2.0.0/24", "10.1.0.0/24");
-    east.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha256], &[DhGroup::Ecp256])];
+    east.ikev2_policies = vec![v2_policy(
+        Ikev2Encryption::Aes256Gcm,
+        Ikev2Integrity::Null,
+        &[Ikev2Prf::Sha256],
+        &[DhGroup::Ecp256],
+    )];
     east.ikev2_transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
     let mut e = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(*to.ip()));
     e.set_peers(vec![east]);
@@ -497,17 +660,28 @@ fn answers_strongswan_ike_sa_init_aes256gcm16_prfsha256_ecp256() {
         })
         .expect("SA chosen, not a notify");
     assert_eq!(sa.proposals.len(), 1);
-    let ids: Vec<(u8, u16, Option<u16>)> = sa.proposals[0].transforms.iter().map(|t| (t.kind, t.id, t.key_len)).collect();
+    let ids: Vec<(u8, u16, Option<u16>)> = sa.proposals[0]
+        .transforms
+        .iter()
+        .map(|t| (t.kind, t.id, t.key_len))
+        .collect();
     assert_eq!(ids, vec![(1, 20, Some(256)), (2, 5, None), (4, 19, None)]);
     assert_eq!(e.ikev2_sas(std::time::Instant::now())[0].state, "IN-NEG");
     // strongSwan proposed ecp256 only: a responder allowing modp2048 only
     // has no proposal to choose (INVALID_KE is for groups both allow).
     let mut east2 = v2_peer(*from.ip(), "10.2.0.0/24", "10.1.0.0/24");
-    east2.ikev2_policies = vec![v2_policy(Ikev2Encryption::Aes256Gcm, Ikev2Integrity::Null, &[Ikev2Prf::Sha256], &[DhGroup::Modp2048])];
+    east2.ikev2_policies = vec![v2_policy(
+        Ikev2Encryption::Aes256Gcm,
+        Ikev2Integrity::Null,
+        &[Ikev2Prf::Sha256],
+        &[DhGroup::Modp2048],
+    )];
     let mut e2 = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(*to.ip()));
     e2.set_peers(vec![east2]);
     let outs = e2.handle_datagram(std::time::Instant::now(), from, to, &init);
-    let Output::Send { data, .. } = &outs[0] else { panic!("{outs:?}") };
+    let Output::Send { data, .. } = &outs[0] else {
+        panic!("{outs:?}")
+    };
     let m = ipsecgw::ike::wire::v2::MessageV2Repr::parse(data).unwrap();
     let n = m
         .payloads
@@ -518,5 +692,8 @@ fn answers_strongswan_ike_sa_init_aes256gcm16_prfsha256_ecp256() {
         })
         .unwrap();
     assert_eq!(n.kind, 14, "NO_PROPOSAL_CHOSEN");
-    assert!(e2.ikev2_sas(std::time::Instant::now()).is_empty(), "stateless");
+    assert!(
+        e2.ikev2_sas(std::time::Instant::now()).is_empty(),
+        "stateless"
+    );
 }

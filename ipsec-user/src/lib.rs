@@ -12,6 +12,6 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
-pub mod xsk;
 pub mod esp;
 pub mod ike;
+pub mod xsk;

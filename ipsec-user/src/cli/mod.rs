@@ -276,10 +276,18 @@ fn ikev2_words(words: &[String]) -> Result<(bool, Option<Ipv4Addr>)> {
         if w.eq_ignore_ascii_case("detail") {
             detail = true;
         } else if w.eq_ignore_ascii_case("remote") || w.eq_ignore_ascii_case("peer") {
-            let a = it.next().with_context(|| format!("`{w}` needs an address"))?;
-            peer = Some(a.parse().with_context(|| format!("`{a}` is not an IPv4 address"))?);
+            let a = it
+                .next()
+                .with_context(|| format!("`{w}` needs an address"))?;
+            peer = Some(
+                a.parse()
+                    .with_context(|| format!("`{a}` is not an IPv4 address"))?,
+            );
         } else {
-            bail!("expected `[detail] [remote ADDR]`, got `{}`", words.join(" "));
+            bail!(
+                "expected `[detail] [remote ADDR]`, got `{}`",
+                words.join(" ")
+            );
         }
     }
     Ok((detail, peer))

@@ -48,7 +48,11 @@ pub fn ikev2(list: &Ikev2SaList, detail: bool) -> String {
             sa.children.len()
         );
         s.push('\n');
-        let _ = writeln!(s, "{:<10}{:<22}{:<22}{:<15}{}", "Tunnel-id", "Local", "Remote", "Status", "Role");
+        let _ = writeln!(
+            s,
+            "{:<10}{:<22}{:<22}{:<15}{}",
+            "Tunnel-id", "Local", "Remote", "Status", "Role"
+        );
         let _ = writeln!(
             s,
             "{:>9} {:<22}{:<22}{:<15}{}",
@@ -59,21 +63,42 @@ pub fn ikev2(list: &Ikev2SaList, detail: bool) -> String {
             role(sa)
         );
         // A combined-mode cipher has no separate integrity: ASA says N/A.
-        let hash = if sa.integrity == "none" { "N/A".to_string() } else { sa.integrity.clone() };
+        let hash = if sa.integrity == "none" {
+            "N/A".to_string()
+        } else {
+            sa.integrity.clone()
+        };
         let _ = writeln!(
             s,
             "      Encr: {}, keysize: {}, Hash: {}, DH Grp:{}, Auth sign: {}, Auth verify: {}",
             sa.encryption, sa.keysize, hash, sa.group, sa.auth_sign, sa.auth_verify
         );
-        let _ = writeln!(s, "      Life/Active Time: {}/{} sec", sa.lifetime_s, sa.active_s);
+        let _ = writeln!(
+            s,
+            "      Life/Active Time: {}/{} sec",
+            sa.lifetime_s, sa.active_s
+        );
         if detail {
-            let _ = writeln!(s, "      PRF: {}, NAT-T: {}", sa.prf, if sa.nat_t { "yes" } else { "no" });
-            let _ = writeln!(s, "      Local spi: {}       Remote spi: {}", sa.local_spi, sa.remote_spi);
+            let _ = writeln!(
+                s,
+                "      PRF: {}, NAT-T: {}",
+                sa.prf,
+                if sa.nat_t { "yes" } else { "no" }
+            );
+            let _ = writeln!(
+                s,
+                "      Local spi: {}       Remote spi: {}",
+                sa.local_spi, sa.remote_spi
+            );
         }
         for c in &sa.children {
             let _ = writeln!(s, "Child sa: local selector  {}", c.local_selector);
             let _ = writeln!(s, "          remote selector {}", c.remote_selector);
-            let _ = writeln!(s, "          ESP spi in/out: {:#010x}/{:#010x}", c.inbound_spi, c.outbound_spi);
+            let _ = writeln!(
+                s,
+                "          ESP spi in/out: {:#010x}/{:#010x}",
+                c.inbound_spi, c.outbound_spi
+            );
             if detail {
                 let _ = writeln!(s, "          Transform: {}", c.transform);
                 let _ = writeln!(
@@ -87,7 +112,11 @@ pub fn ikev2(list: &Ikev2SaList, detail: bool) -> String {
     if !list.down.is_empty() {
         s.push_str("\nTunnels not up:\n");
         for d in &list.down {
-            let _ = writeln!(s, "  {} (crypto map {} {}): {}: {}", d.peer, d.crypto_map, d.seq, d.state, d.reason);
+            let _ = writeln!(
+                s,
+                "  {} (crypto map {} {}): {}: {}",
+                d.peer, d.crypto_map, d.seq, d.state, d.reason
+            );
         }
     }
     s
@@ -148,17 +177,39 @@ mod tests {
         let out = ikev2(&list, false);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "IKEv2 SAs:");
-        assert_eq!(lines[2], "Session-id:3, Status:UP-ACTIVE, IKE count:1, CHILD count:1");
+        assert_eq!(
+            lines[2],
+            "Session-id:3, Status:UP-ACTIVE, IKE count:1, CHILD count:1"
+        );
         assert!(lines[4].starts_with("Tunnel-id Local"), "{}", lines[4]);
-        assert!(lines[5].contains("192.0.2.1/4500") && lines[5].contains("READY") && lines[5].ends_with("INITIATOR"), "{}", lines[5]);
-        assert_eq!(lines[6], "      Encr: AES-CBC, keysize: 256, Hash: SHA256, DH Grp:14, Auth sign: PSK, Auth verify: PSK");
+        assert!(
+            lines[5].contains("192.0.2.1/4500")
+                && lines[5].contains("READY")
+                && lines[5].ends_with("INITIATOR"),
+            "{}",
+            lines[5]
+        );
+        assert_eq!(
+            lines[6],
+            "      Encr: AES-CBC, keysize: 256, Hash: SHA256, DH Grp:14, Auth sign: PSK, Auth verify: PSK"
+        );
         assert_eq!(lines[7], "      Life/Active Time: 86400/12 sec");
-        assert_eq!(lines[8], "Child sa: local selector  198.51.100.0/0 - 198.51.100.255/65535");
-        assert_eq!(lines[9], "          remote selector 203.0.113.0/0 - 203.0.113.255/65535");
+        assert_eq!(
+            lines[8],
+            "Child sa: local selector  198.51.100.0/0 - 198.51.100.255/65535"
+        );
+        assert_eq!(
+            lines[9],
+            "          remote selector 203.0.113.0/0 - 203.0.113.255/65535"
+        );
         assert_eq!(lines[10], "          ESP spi in/out: 0x1a2b3c4d/0x5e6f7a8b");
         assert!(out.contains("Tunnels not up:\n  192.0.2.9 (crypto map OUTSIDE_MAP 20): AUTH_SENT: pre-shared key mismatch"));
         let d = ikev2(&list, true);
-        assert!(d.contains("Local spi: 0102030405060708") && d.contains("Packets in/out: 5/6, Bytes in/out: 500/600"), "{d}");
+        assert!(
+            d.contains("Local spi: 0102030405060708")
+                && d.contains("Packets in/out: 5/6, Bytes in/out: 500/600"),
+            "{d}"
+        );
         let j = ikev2_json(&list);
         assert_eq!(j[0]["children"][0]["inbound_spi"], 0x1a2b3c4d);
         assert_eq!(j[0]["active"], true);

@@ -14,8 +14,8 @@ pub mod mapping;
 mod metrics;
 mod metrics_http;
 mod narrowed;
-mod options;
 pub mod notify;
+mod options;
 mod preflight;
 mod reassembled;
 mod reload;
@@ -35,11 +35,11 @@ use crate::config::{self, Config};
 use crate::control::proto::*;
 use crate::control::server;
 use crate::dataplane::{Dataplane, DataplaneConfig, OutboundSaSpec, PuntKind, Side};
-use crate::xsk::pool::Workers;
-use crate::xsk::worker::{Snapshot, WorkerConfig};
 use crate::esp::{self, InboundSa, OutboundSa, SaParams};
 use crate::ike::v1 as ikev1;
 use crate::ike::{Engine, Output};
+use crate::xsk::pool::Workers;
+use crate::xsk::worker::{Snapshot, WorkerConfig};
 use mapping::SelectorInfo;
 
 pub use options::Options;
@@ -1264,14 +1264,18 @@ impl Daemon {
             })
             .collect::<Vec<_>>();
         let down = Self::diagnoses(self.engine.v1().peer_status(), |p| {
-            !sas.iter().any(|s| s.peer == p && s.state.ends_with("_ACTIVE"))
+            !sas.iter()
+                .any(|s| s.peer == p && s.state.ends_with("_ACTIVE"))
         });
         IsakmpSaList { sas, down }
     }
 
     /// Configured peers that are down, with the state and reason of the
     /// last attempt. `no_sa(peer)`: no active IKE SA with it.
-    fn diagnoses(status: Vec<crate::ike::PeerStatus>, no_sa: impl Fn(Ipv4Addr) -> bool) -> Vec<PeerDiagnosis> {
+    fn diagnoses(
+        status: Vec<crate::ike::PeerStatus>,
+        no_sa: impl Fn(Ipv4Addr) -> bool,
+    ) -> Vec<PeerDiagnosis> {
         status
             .into_iter()
             // A peer with phase 1 up but a failed quick mode is not up
@@ -1337,7 +1341,10 @@ impl Daemon {
                     .children
                     .into_iter()
                     .map(|c| {
-                        let rec = self.children.iter().find(|r| r.inbound_spi == c.inbound_spi);
+                        let rec = self
+                            .children
+                            .iter()
+                            .find(|r| r.inbound_spi == c.inbound_spi);
                         let o = rec.map(|r| find(r.out_id)).unwrap_or_default();
                         let i = rec.map(|r| find(r.in_id)).unwrap_or_default();
                         Ikev2ChildView {

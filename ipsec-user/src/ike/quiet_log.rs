@@ -28,4 +28,3 @@ impl QuietLog {
         Some(std::mem::take(&mut self.suppressed))
     }
 }
-

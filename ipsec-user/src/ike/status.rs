@@ -99,7 +99,11 @@ impl PeerFacts<'_> {
         let name = self.ike_name;
         if self.ipsec_sas > 0 {
             let ike = if self.ike_up { "up" } else { "not present" };
-            return (true, "UP".into(), format!("up: {} IPsec SA pair(s), {name} {ike}", self.ipsec_sas));
+            return (
+                true,
+                "UP".into(),
+                format!("up: {} IPsec SA pair(s), {name} {ike}", self.ipsec_sas),
+            );
         }
         if let Some(state) = self.negotiating {
             let detail = match self.failure {
@@ -113,8 +117,16 @@ impl PeerFacts<'_> {
             return (false, s.to_string(), r.to_string());
         }
         if self.ike_up {
-            return (false, "IDLE".into(), format!("{name} up, no IPsec SA (waiting for interesting traffic)"));
+            return (
+                false,
+                "IDLE".into(),
+                format!("{name} up, no IPsec SA (waiting for interesting traffic)"),
+            );
         }
-        (false, "IDLE".into(), "down: no interesting traffic yet".into())
+        (
+            false,
+            "IDLE".into(),
+            "down: no interesting traffic yet".into(),
+        )
     }
 }

@@ -7,5 +7,5 @@ pub mod iface;
 pub mod neigh;
 pub mod next_hop;
 pub mod pool;
-pub mod worker;
 pub mod socket;
+pub mod worker;

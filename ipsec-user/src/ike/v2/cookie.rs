@@ -51,7 +51,13 @@ impl CookieJar {
         self.rotated = now;
     }
 
-    fn compute(secret: &[u8; 32], version: u8, ni: &[u8], ip: Ipv4Addr, spi_i: &[u8; 8]) -> [u8; COOKIE_LEN] {
+    fn compute(
+        secret: &[u8; 32],
+        version: u8,
+        ni: &[u8],
+        ip: Ipv4Addr,
+        spi_i: &[u8; 8],
+    ) -> [u8; COOKIE_LEN] {
         let mut h = Sha256::new();
         h.update(secret);
         h.update(ni);
@@ -71,7 +77,9 @@ impl CookieJar {
     /// A cookie we made with the current or the previous secret.
     pub fn check(&self, cookie: &[u8], ni: &[u8], ip: Ipv4Addr, spi_i: &[u8; 8]) -> bool {
         use subtle::ConstantTimeEq;
-        let Some(&v) = cookie.first() else { return false };
+        let Some(&v) = cookie.first() else {
+            return false;
+        };
         let secret = if v == self.version {
             &self.current
         } else if v == self.version.wrapping_sub(1) {
@@ -97,12 +105,23 @@ mod tests {
         let ip: Ipv4Addr = "192.0.2.2".parse().unwrap();
         let c = jar.make(b"nonce-nonce-nonce", ip, &[1; 8]);
         assert!(jar.check(&c, b"nonce-nonce-nonce", ip, &[1; 8]));
-        assert!(!jar.check(&c, b"nonce-nonce-nonce", "192.0.2.3".parse().unwrap(), &[1; 8]));
+        assert!(!jar.check(
+            &c,
+            b"nonce-nonce-nonce",
+            "192.0.2.3".parse().unwrap(),
+            &[1; 8]
+        ));
         assert!(!jar.check(&c, b"nonce-nonce-nonce", ip, &[2; 8]));
         assert!(!jar.check(&c[..5], b"nonce-nonce-nonce", ip, &[1; 8]));
         jar.rotate(&rng, t0 + ROTATE);
-        assert!(jar.check(&c, b"nonce-nonce-nonce", ip, &[1; 8]), "previous secret still valid");
+        assert!(
+            jar.check(&c, b"nonce-nonce-nonce", ip, &[1; 8]),
+            "previous secret still valid"
+        );
         jar.rotate(&rng, t0 + ROTATE * 2);
-        assert!(!jar.check(&c, b"nonce-nonce-nonce", ip, &[1; 8]), "two rotations later it is stale");
+        assert!(
+            !jar.check(&c, b"nonce-nonce-nonce", ip, &[1; 8]),
+            "two rotations later it is stale"
+        );
     }
 }

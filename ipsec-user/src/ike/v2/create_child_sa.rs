@@ -27,9 +27,18 @@ use crate::ike::wire::v2::{KeV2, NotifyV2, PayloadV2, SaV2, exchange, notify as 
 
 impl Engine {
     /// Sends CREATE_CHILD_SA for `selector` (a rekey of `rekey` when set).
-    pub(super) fn request_child(&mut self, now: Instant, sa: &mut IkeSa, selector: SelectorId, rekey: Option<u32>, out: &mut Vec<Output>) {
+    pub(super) fn request_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        selector: SelectorId,
+        rekey: Option<u32>,
+        out: &mut Vec<Output>,
+    ) {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return };
+        let Some(cfg) = self.peer_config(peer) else {
+            return;
+        };
         let Some(line) = cfg.selectors.iter().find(|s| s.id == selector).cloned() else {
             return;
         };
@@ -71,7 +80,22 @@ impl Engine {
         payloads.push(PayloadV2::TsR(ts::one(remote_ts)));
         debug!(target: "ipsecgw::ike::v2", %peer, selector, rekey = ?rekey, "sending CREATE_CHILD_SA");
         let tries = self.local.retransmit_tries;
-        self.send_request(now, sa, exchange::CREATE_CHILD_SA, &payloads, Sent::Child { selector, rekey, our_spi, nonce, dh, collided: None }, tries, out);
+        self.send_request(
+            now,
+            sa,
+            exchange::CREATE_CHILD_SA,
+            &payloads,
+            Sent::Child {
+                selector,
+                rekey,
+                our_spi,
+                nonce,
+                dh,
+                collided: None,
+            },
+            tries,
+            out,
+        );
     }
 
     /// Initiator: the CREATE_CHILD_SA response for a child.
@@ -90,13 +114,18 @@ impl Engine {
         out: &mut Vec<Output>,
     ) {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return };
+        let Some(cfg) = self.peer_config(peer) else {
+            return;
+        };
         let transforms = cfg.ikev2_transforms.clone();
         let pfs = cfg.pfs;
         let line = cfg.selectors.iter().find(|s| s.id == selector).cloned();
         let name = cfg.name.clone();
         let error = error_notify(payloads).map(|n| n.kind);
-        if matches!(error, Some(nt::TEMPORARY_FAILURE) | Some(nt::CHILD_SA_NOT_FOUND)) {
+        if matches!(
+            error,
+            Some(nt::TEMPORARY_FAILURE) | Some(nt::CHILD_SA_NOT_FOUND)
+        ) {
             self.spis.remove(&our_spi);
             debug!(target: "ipsecgw::ike::v2", %peer, "CREATE_CHILD_SA answered {}: retrying later", notify_name(error.unwrap_or(0)));
             if let Some(old) = rekey.and_then(|s| self.children.get_mut(&s)) {
@@ -111,19 +140,49 @@ impl Engine {
                 Ok(s) => Some(s),
                 Err(e) => {
                     self.spis.remove(&our_spi);
-                    self.fail(peer, "READY", FailureReason::Protocol(format!("the peer's PFS KE payload was refused: {e}")), out);
+                    self.fail(
+                        peer,
+                        "READY",
+                        FailureReason::Protocol(format!(
+                            "the peer's PFS KE payload was refused: {e}"
+                        )),
+                        out,
+                    );
                     return;
                 }
             },
             (Some(_), _) if error.is_none() => {
                 self.spis.remove(&our_spi);
-                self.fail(peer, "READY", FailureReason::NoTransformMatch(format!("{peer} answered our PFS CREATE_CHILD_SA without a matching KE payload")), out);
+                self.fail(
+                    peer,
+                    "READY",
+                    FailureReason::NoTransformMatch(format!(
+                        "{peer} answered our PFS CREATE_CHILD_SA without a matching KE payload"
+                    )),
+                    out,
+                );
                 return;
             }
             _ => None,
         };
         let Some(nr) = nr.filter(|_| error.is_none()) else {
-            self.finish_child(now, sa, selector, our_spi, rekey, &transforms, pfs, line.as_ref(), &name, None, None, None, error.or(Some(0)), None, out);
+            self.finish_child(
+                now,
+                sa,
+                selector,
+                our_spi,
+                rekey,
+                &transforms,
+                pfs,
+                line.as_ref(),
+                &name,
+                None,
+                None,
+                None,
+                error.or(Some(0)),
+                None,
+                out,
+            );
             if let Some(old) = rekey.and_then(|s| self.children.get_mut(&s)) {
                 old.rekeying = false;
             }
@@ -169,35 +228,76 @@ impl Engine {
 
     /// Responder: CREATE_CHILD_SA (a child, a child rekey, or an IKE SA
     /// rekey). False when the SA is gone.
-    pub(super) fn create_child_request(&mut self, now: Instant, sa: &mut IkeSa, mid: u32, payloads: &[PayloadV2], out: &mut Vec<Output>) -> bool {
+    pub(super) fn create_child_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        mid: u32,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) -> bool {
         if sa.state != State::Established {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::TEMPORARY_FAILURE, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::TEMPORARY_FAILURE, Vec::new())],
+                out,
+            );
             return true;
         }
         let Some(offer) = find_sa(payloads) else {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return true;
         };
-        if offer.proposals.first().is_some_and(|p| p.protocol == protocol::IKE) {
+        if offer
+            .proposals
+            .first()
+            .is_some_and(|p| p.protocol == protocol::IKE)
+        {
             self.ike_rekey_request(now, sa, mid, offer, payloads, out);
             return true;
         }
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return true };
+        let Some(cfg) = self.peer_config(peer) else {
+            return true;
+        };
         let transforms = cfg.ikev2_transforms.clone();
         let pfs = cfg.pfs;
         let lines = cfg.selectors.clone();
         let name = cfg.name.clone();
-        let (Some(ni), Some(tsi), Some(tsr)) = (find_nonce(payloads), find_tsi(payloads), find_tsr(payloads)) else {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+        let (Some(ni), Some(tsi), Some(tsr)) =
+            (find_nonce(payloads), find_tsi(payloads), find_tsr(payloads))
+        else {
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return true;
         };
         // REKEY_SA names the SPI the peer receives on: our outbound.
-        let rekey_of = notifies(payloads).find(|n| n.kind == nt::REKEY_SA).map(|n| n.spi.clone());
+        let rekey_of = notifies(payloads)
+            .find(|n| n.kind == nt::REKEY_SA)
+            .map(|n| n.spi.clone());
         let old = match &rekey_of {
             Some(spi) => {
-                let spi = <[u8; 4]>::try_from(spi.as_slice()).ok().map(u32::from_be_bytes);
-                match self.children.values().find(|c| Some(c.outbound_spi) == spi && c.peer == peer) {
+                let spi = <[u8; 4]>::try_from(spi.as_slice())
+                    .ok()
+                    .map(u32::from_be_bytes);
+                match self
+                    .children
+                    .values()
+                    .find(|c| Some(c.outbound_spi) == spi && c.peer == peer)
+                {
                     Some(c) => Some((c.inbound_spi, c.selector)),
                     None => {
                         let n = PayloadV2::Notify(NotifyV2 {
@@ -214,7 +314,19 @@ impl Engine {
             None => None,
         };
         let ke = find_ke(payloads);
-        let answer = self.answer_child(sa, &transforms, pfs, &lines, &name, offer, ke.map(|k| k.group), tsi, tsr, old.map(|o| o.1), out);
+        let answer = self.answer_child(
+            sa,
+            &transforms,
+            pfs,
+            &lines,
+            &name,
+            offer,
+            ke.map(|k| k.group),
+            tsi,
+            tsr,
+            old.map(|o| o.1),
+            out,
+        );
         let (choice, our_spi, agreed, chosen) = match answer {
             Ok(a) => a,
             Err(n) => {
@@ -232,18 +344,39 @@ impl Engine {
             });
             match agreed_dh {
                 Ok((public, s)) => {
-                    ke_out = Some(KeV2 { group: g.number(), data: public });
+                    ke_out = Some(KeV2 {
+                        group: g.number(),
+                        data: public,
+                    });
                     shared = Some(s);
                 }
                 Err(e) => {
                     self.spis.remove(&our_spi);
-                    self.fail(peer, "READY", FailureReason::Protocol(format!("the peer's PFS KE payload was refused: {e}")), out);
-                    self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+                    self.fail(
+                        peer,
+                        "READY",
+                        FailureReason::Protocol(format!(
+                            "the peer's PFS KE payload was refused: {e}"
+                        )),
+                        out,
+                    );
+                    self.send_response(
+                        sa,
+                        exchange::CREATE_CHILD_SA,
+                        mid,
+                        &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                        out,
+                    );
                     return true;
                 }
             }
         }
-        let mut resp = vec![PayloadV2::Sa(SaV2 { proposals: vec![chosen] }), PayloadV2::Nonce(nr.clone())];
+        let mut resp = vec![
+            PayloadV2::Sa(SaV2 {
+                proposals: vec![chosen],
+            }),
+            PayloadV2::Nonce(nr.clone()),
+        ];
         if let Some(k) = ke_out {
             resp.push(PayloadV2::Ke(k));
         }
@@ -253,7 +386,11 @@ impl Engine {
         let replaces = old.map(|o| o.0);
         // A collision with our own rekey of the same child (2.8.1).
         if let (Some(old_in), Some(o)) = (replaces, sa.outstanding.as_mut())
-            && let Sent::Child { rekey: Some(r), collided, .. } = &mut o.what
+            && let Sent::Child {
+                rekey: Some(r),
+                collided,
+                ..
+            } = &mut o.what
             && *r == old_in
         {
             *collided = Some((ni.clone(), nr.clone(), our_spi));
@@ -269,7 +406,12 @@ impl Engine {
             choice,
             agreed.local,
             agreed.remote,
-            KeymatInputs { g_ir: shared.as_ref().map(|s| s.as_bytes()), ni, nr: &nr, we_initiated: false },
+            KeymatInputs {
+                g_ir: shared.as_ref().map(|s| s.as_bytes()),
+                ni,
+                nr: &nr,
+                we_initiated: false,
+            },
             replaces,
             out,
         );
@@ -277,8 +419,15 @@ impl Engine {
     }
 
     /// Sends CREATE_CHILD_SA rekeying the IKE SA.
-    pub(super) fn request_ike_rekey(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
-        let Some(cfg) = self.peer_config(sa.peer) else { return };
+    pub(super) fn request_ike_rekey(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(cfg) = self.peer_config(sa.peer) else {
+            return;
+        };
         let policies = cfg.ikev2_policies.clone();
         let dh = match DhPrivate::generate(sa.group, &self.rng) {
             Ok(d) => d,
@@ -295,12 +444,32 @@ impl Engine {
             }),
         ];
         let tries = self.local.retransmit_tries;
-        self.send_request(now, sa, exchange::CREATE_CHILD_SA, &payloads, Sent::RekeyIke { new_spi, nonce, dh }, tries, out);
+        self.send_request(
+            now,
+            sa,
+            exchange::CREATE_CHILD_SA,
+            &payloads,
+            Sent::RekeyIke { new_spi, nonce, dh },
+            tries,
+            out,
+        );
     }
 
     /// A new IKE SA replacing `old`, the children moved to it.
     #[allow(clippy::too_many_arguments)]
-    fn rekeyed_sa(&mut self, now: Instant, old: &mut IkeSa, role: Role, spi_i: [u8; 8], spi_r: [u8; 8], keys: IkeSaKeys, group: crate::algo::DhGroup, ni: Vec<u8>, nr: Vec<u8>, out: &mut Vec<Output>) {
+    fn rekeyed_sa(
+        &mut self,
+        now: Instant,
+        old: &mut IkeSa,
+        role: Role,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+        keys: IkeSaKeys,
+        group: crate::algo::DhGroup,
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) {
         let id = self.alloc_id();
         let mut sa = IkeSa {
             id,
@@ -326,7 +495,10 @@ impl Engine {
             next_mid: 0,
             peer_mid: 0,
             outstanding: None,
-            queue: std::mem::take(&mut old.queue).into_iter().filter(|q| !matches!(q, Queued::RekeyIke)).collect(),
+            queue: std::mem::take(&mut old.queue)
+                .into_iter()
+                .filter(|q| !matches!(q, Queued::RekeyIke))
+                .collect(),
             last_response: None,
             created: now,
             established: None,
@@ -358,83 +530,226 @@ impl Engine {
 
     /// Initiator: our IKE SA rekey answered. False when the SA is gone.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn ike_rekey_response(&mut self, now: Instant, sa: &mut IkeSa, new_spi: [u8; 8], ni: Vec<u8>, dh: DhPrivate, payloads: &[PayloadV2], out: &mut Vec<Output>) -> bool {
+    pub(super) fn ike_rekey_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        new_spi: [u8; 8],
+        ni: Vec<u8>,
+        dh: DhPrivate,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) -> bool {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return true };
+        let Some(cfg) = self.peer_config(peer) else {
+            return true;
+        };
         let policies = cfg.ikev2_policies.clone();
         if let Some(n) = error_notify(payloads) {
             debug!(target: "ipsecgw::ike::v2", %peer, "IKE SA rekey refused with {}; retrying later", notify_name(n.kind));
             sa.rekey_at = Some(now + std::time::Duration::from_secs(5));
             return true;
         }
-        let (Some(chosen), Some(nr), Some(ke)) = (find_sa(payloads), find_nonce(payloads), find_ke(payloads)) else {
+        let (Some(chosen), Some(nr), Some(ke)) =
+            (find_sa(payloads), find_nonce(payloads), find_ke(payloads))
+        else {
             return true;
         };
-        let Some(choice) = accept_ike(&policies, chosen).filter(|c| c.group == dh.group() && ke.group == c.group.number()) else {
-            self.fail(peer, "READY", FailureReason::NoPolicyMatch(format!("{peer} answered our IKE SA rekey with a proposal we did not offer")), out);
+        let Some(choice) = accept_ike(&policies, chosen)
+            .filter(|c| c.group == dh.group() && ke.group == c.group.number())
+        else {
+            self.fail(
+                peer,
+                "READY",
+                FailureReason::NoPolicyMatch(format!(
+                    "{peer} answered our IKE SA rekey with a proposal we did not offer"
+                )),
+                out,
+            );
             return true;
         };
-        let Some(peer_spi) = chosen.proposals.first().and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok()) else {
+        let Some(peer_spi) = chosen
+            .proposals
+            .first()
+            .and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok())
+        else {
             return true;
         };
-        let Ok(shared) = dh.agree(&ke.data) else { return true };
-        let Some(old_keys) = sa.keys.as_ref() else { return true };
-        let keys = IkeSaKeys::rekey(old_keys, choice.suite, shared.as_bytes(), &ni, &nr, &new_spi, &peer_spi);
-        self.rekeyed_sa(now, sa, Role::Initiator, new_spi, peer_spi, keys, choice.group, ni, nr.clone(), out);
+        let Ok(shared) = dh.agree(&ke.data) else {
+            return true;
+        };
+        let Some(old_keys) = sa.keys.as_ref() else {
+            return true;
+        };
+        let keys = IkeSaKeys::rekey(
+            old_keys,
+            choice.suite,
+            shared.as_bytes(),
+            &ni,
+            &nr,
+            &new_spi,
+            &peer_spi,
+        );
+        self.rekeyed_sa(
+            now,
+            sa,
+            Role::Initiator,
+            new_spi,
+            peer_spi,
+            keys,
+            choice.group,
+            ni,
+            nr.clone(),
+            out,
+        );
         // We rekeyed: we delete the old SA.
         sa.queue.clear();
-        self.send_request(now, sa, exchange::INFORMATIONAL, &[super::informational::delete_ike_payload()], Sent::DeleteIke, 2, out);
+        self.send_request(
+            now,
+            sa,
+            exchange::INFORMATIONAL,
+            &[super::informational::delete_ike_payload()],
+            Sent::DeleteIke,
+            2,
+            out,
+        );
         true
     }
 
     /// Responder: the peer rekeys the IKE SA.
-    fn ike_rekey_request(&mut self, now: Instant, sa: &mut IkeSa, mid: u32, offer: &SaV2, payloads: &[PayloadV2], out: &mut Vec<Output>) {
+    fn ike_rekey_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        mid: u32,
+        offer: &SaV2,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return };
+        let Some(cfg) = self.peer_config(peer) else {
+            return;
+        };
         let policies = cfg.ikev2_policies.clone();
-        if sa.outstanding.as_ref().is_some_and(|o| matches!(o.what, Sent::RekeyIke { .. } | Sent::Child { .. })) {
+        if sa
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| matches!(o.what, Sent::RekeyIke { .. } | Sent::Child { .. }))
+        {
             // Our own rekey is under way: the peer retries (2.25).
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::TEMPORARY_FAILURE, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::TEMPORARY_FAILURE, Vec::new())],
+                out,
+            );
             return;
         }
         let (Some(ni), Some(ke)) = (find_nonce(payloads), find_ke(payloads)) else {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return;
         };
         let (choice, mut chosen) = match choose_ike(&policies, offer, ke.group) {
             Ok(c) => c,
             Err(IkeRefusal::WrongGroup(g)) => {
-                self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_KE_PAYLOAD, g.number().to_be_bytes().to_vec())], out);
+                self.send_response(
+                    sa,
+                    exchange::CREATE_CHILD_SA,
+                    mid,
+                    &[notify(
+                        nt::INVALID_KE_PAYLOAD,
+                        g.number().to_be_bytes().to_vec(),
+                    )],
+                    out,
+                );
                 return;
             }
             Err(IkeRefusal::NoMatch(text)) => {
-                self.fail(peer, "READY", FailureReason::NoPolicyMatch(format!("IKE SA rekey: {text}")), out);
-                self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::NO_PROPOSAL_CHOSEN, Vec::new())], out);
+                self.fail(
+                    peer,
+                    "READY",
+                    FailureReason::NoPolicyMatch(format!("IKE SA rekey: {text}")),
+                    out,
+                );
+                self.send_response(
+                    sa,
+                    exchange::CREATE_CHILD_SA,
+                    mid,
+                    &[notify(nt::NO_PROPOSAL_CHOSEN, Vec::new())],
+                    out,
+                );
                 return;
             }
         };
         let Ok(peer_spi) = <[u8; 8]>::try_from(chosen.spi.as_slice()) else {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return;
         };
-        let Ok(dh) = DhPrivate::generate(choice.group, &self.rng) else { return };
+        let Ok(dh) = DhPrivate::generate(choice.group, &self.rng) else {
+            return;
+        };
         let public = dh.public_value().to_vec();
         let Ok(shared) = dh.agree(&ke.data) else {
-            self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::CREATE_CHILD_SA,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return;
         };
         let our_spi = self.new_ike_spi();
         let nr = self.new_nonce();
         chosen.spi = our_spi.to_vec();
         let resp = vec![
-            PayloadV2::Sa(SaV2 { proposals: vec![chosen] }),
+            PayloadV2::Sa(SaV2 {
+                proposals: vec![chosen],
+            }),
             PayloadV2::Nonce(nr.clone()),
-            PayloadV2::Ke(KeV2 { group: choice.group.number(), data: public }),
+            PayloadV2::Ke(KeV2 {
+                group: choice.group.number(),
+                data: public,
+            }),
         ];
         self.send_response(sa, exchange::CREATE_CHILD_SA, mid, &resp, out);
-        let Some(old_keys) = sa.keys.as_ref() else { return };
-        let keys = IkeSaKeys::rekey(old_keys, choice.suite, shared.as_bytes(), ni, &nr, &peer_spi, &our_spi);
+        let Some(old_keys) = sa.keys.as_ref() else {
+            return;
+        };
+        let keys = IkeSaKeys::rekey(
+            old_keys,
+            choice.suite,
+            shared.as_bytes(),
+            ni,
+            &nr,
+            &peer_spi,
+            &our_spi,
+        );
         // The rekey's initiator is the new SA's original initiator.
-        self.rekeyed_sa(now, sa, Role::Responder, peer_spi, our_spi, keys, choice.group, ni.clone(), nr, out);
+        self.rekeyed_sa(
+            now,
+            sa,
+            Role::Responder,
+            peer_spi,
+            our_spi,
+            keys,
+            choice.group,
+            ni.clone(),
+            nr,
+            out,
+        );
     }
 }

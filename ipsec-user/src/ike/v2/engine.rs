@@ -169,20 +169,34 @@ impl Engine {
 
     /// Records a failure for `peer` (shown until a tunnel comes up) and
     /// tells the daemon.
-    pub(super) fn fail(&mut self, peer: Ipv4Addr, state: &str, reason: FailureReason, out: &mut Vec<Output>) {
+    pub(super) fn fail(
+        &mut self,
+        peer: Ipv4Addr,
+        state: &str,
+        reason: FailureReason,
+        out: &mut Vec<Output>,
+    ) {
         info!(target: "ipsecgw::ike::v2", %peer, state, reason = %reason, "IKEv2 negotiation failed");
         if self.peer_config(peer).is_some() {
-            self.runtime.entry(peer).or_default().last_failure = Some((state.to_string(), reason.text().to_string()));
+            self.runtime.entry(peer).or_default().last_failure =
+                Some((state.to_string(), reason.text().to_string()));
         }
         out.push(Output::Failure { peer, reason });
     }
 
     /// Forget an IKE SA (already removed from the table) and, unless
     /// `keep_children`, every child under it.
-    pub(super) fn drop_sa(&mut self, sa: &IkeSa, keep_children: bool, reason: &str, out: &mut Vec<Output>) {
+    pub(super) fn drop_sa(
+        &mut self,
+        sa: &IkeSa,
+        keep_children: bool,
+        reason: &str,
+        out: &mut Vec<Output>,
+    ) {
         self.by_init.retain(|_, v| *v != sa.our_spi());
         if let Some(o) = &sa.outstanding
-            && let super::sa::Sent::Child { our_spi, .. } | super::sa::Sent::Auth { our_spi, .. } = o.what
+            && let super::sa::Sent::Child { our_spi, .. } | super::sa::Sent::Auth { our_spi, .. } =
+                o.what
         {
             self.spis.remove(&our_spi);
         }
@@ -207,7 +221,11 @@ impl Engine {
         }
     }
 
-    pub(super) fn remove_child(&mut self, inbound_spi: u32, out: &mut Vec<Output>) -> Option<Child> {
+    pub(super) fn remove_child(
+        &mut self,
+        inbound_spi: u32,
+        out: &mut Vec<Output>,
+    ) -> Option<Child> {
         let c = self.children.remove(&inbound_spi)?;
         self.spis.remove(&c.inbound_spi);
         out.push(Output::ChildSaDown {
@@ -238,11 +256,21 @@ impl Engine {
         out
     }
 
-    pub(super) fn initiate_inner(&mut self, now: Instant, peer: Ipv4Addr, selector: SelectorId, out: &mut Vec<Output>) {
+    pub(super) fn initiate_inner(
+        &mut self,
+        now: Instant,
+        peer: Ipv4Addr,
+        selector: SelectorId,
+        out: &mut Vec<Output>,
+    ) {
         if self.peer_config(peer).is_none() {
             return;
         }
-        if self.children.values().any(|c| c.peer == peer && c.selector == selector && !c.rekeying) {
+        if self
+            .children
+            .values()
+            .any(|c| c.peer == peer && c.selector == selector && !c.rekeying)
+        {
             return;
         }
         // Already under way: queued, outstanding or pending on an SA.
@@ -261,18 +289,22 @@ impl Engine {
         }
         if let Some(spi) = self.established_with(peer) {
             if let Some(mut sa) = self.sas.remove(&spi) {
-                sa.queue.push_back(Queued::Child { selector, rekey: None });
+                sa.queue.push_back(Queued::Child {
+                    selector,
+                    rekey: None,
+                });
                 self.pump(now, &mut sa, out);
                 self.sas.insert(spi, sa);
             }
             return;
         }
         // An IKE SA of ours being set up: the selector waits for it.
-        if let Some(sa) = self
-            .sas
-            .values_mut()
-            .find(|s| s.peer == peer && s.is_initiator() && !s.state.is_established() && s.state != State::Retiring)
-        {
+        if let Some(sa) = self.sas.values_mut().find(|s| {
+            s.peer == peer
+                && s.is_initiator()
+                && !s.state.is_established()
+                && s.state != State::Retiring
+        }) {
             sa.pending.push(selector);
             return;
         }
@@ -280,7 +312,13 @@ impl Engine {
     }
 
     /// An IKEv2 datagram arrived (without the non-ESP marker).
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddrV4, to: SocketAddrV4, data: &[u8]) -> Vec<Output> {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: &[u8],
+    ) -> Vec<Output> {
         let mut out = Vec::new();
         let msg = match MessageV2Repr::parse(data) {
             Ok(m) => m,
@@ -324,7 +362,11 @@ impl Engine {
     pub fn delete_children(&mut self, now: Instant, peer: Option<Ipv4Addr>) -> Vec<Output> {
         let mut out = Vec::new();
         let mut by_sa: HashMap<[u8; 8], Vec<u32>> = HashMap::new();
-        for c in self.children.values().filter(|c| peer.is_none_or(|p| c.peer == p)) {
+        for c in self
+            .children
+            .values()
+            .filter(|c| peer.is_none_or(|p| c.peer == p))
+        {
             by_sa.entry(c.ike_spi).or_default().push(c.inbound_spi);
         }
         for (spi, children) in by_sa {
@@ -398,7 +440,8 @@ impl Engine {
         if let Some(c) = self.remove_child(inbound_spi, &mut out)
             && let Some(mut sa) = self.sas.remove(&c.ike_spi)
         {
-            sa.queue.push_back(Queued::DeleteChildren(vec![inbound_spi]));
+            sa.queue
+                .push_back(Queued::DeleteChildren(vec![inbound_spi]));
             self.pump(now, &mut sa, &mut out);
             self.sas.insert(c.ike_spi, sa);
         }
@@ -413,7 +456,12 @@ impl Engine {
                 let (encr, keysize, integ, prf) = match sa.keys.as_ref().map(|k| k.suite) {
                     Some(s) => {
                         let (e, k) = asa_encr(s.encr);
-                        (e.to_string(), k, asa_integ(s.integ).to_string(), asa_prf(s.prf).to_string())
+                        (
+                            e.to_string(),
+                            k,
+                            asa_integ(s.integ).to_string(),
+                            asa_prf(s.prf).to_string(),
+                        )
                     }
                     None => ("none".into(), 0, "none".into(), "none".into()),
                 };
@@ -446,10 +494,16 @@ impl Engine {
                     auth_sign: "PSK".into(),
                     auth_verify: "PSK".into(),
                     lifetime_s: sa.lifetime_s,
-                    active_s: sa.established.map_or(0, |e| now.saturating_duration_since(e).as_secs()),
+                    active_s: sa
+                        .established
+                        .map_or(0, |e| now.saturating_duration_since(e).as_secs()),
                     nat_t: sa.nat.floated,
                     local_spi: hex(&sa.our_spi()),
-                    remote_spi: hex(if sa.is_initiator() { &sa.spi_r } else { &sa.spi_i }),
+                    remote_spi: hex(if sa.is_initiator() {
+                        &sa.spi_r
+                    } else {
+                        &sa.spi_i
+                    }),
                     children,
                 }
             })
@@ -463,12 +517,17 @@ impl Engine {
         for cfg in &self.peers {
             for &addr in &cfg.addresses {
                 let sas = self.children.values().filter(|c| c.peer == addr).count();
-                let active = self.sas.values().any(|s| s.peer == addr && s.state.is_established());
-                let negotiating = self
+                let active = self
                     .sas
                     .values()
-                    .find(|s| s.peer == addr && !s.state.is_established() && s.state != State::Retiring);
-                let failure = self.runtime.get(&addr).and_then(|r| r.last_failure.as_ref());
+                    .any(|s| s.peer == addr && s.state.is_established());
+                let negotiating = self.sas.values().find(|s| {
+                    s.peer == addr && !s.state.is_established() && s.state != State::Retiring
+                });
+                let failure = self
+                    .runtime
+                    .get(&addr)
+                    .and_then(|r| r.last_failure.as_ref());
                 let (up, state, detail) = crate::ike::status::PeerFacts {
                     ipsec_sas: sas,
                     ike_up: active,
@@ -527,7 +586,9 @@ impl Engine {
         self.cookies.rotate(&self.rng, now);
         let spis: Vec<[u8; 8]> = self.sas.keys().copied().collect();
         for spi in spis {
-            let Some(mut sa) = self.sas.remove(&spi) else { continue };
+            let Some(mut sa) = self.sas.remove(&spi) else {
+                continue;
+            };
             if self.sa_timers(now, &mut sa, &mut out) {
                 self.sas.insert(spi, sa);
             }
@@ -541,7 +602,12 @@ impl Engine {
     }
 
     fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let hard: Vec<u32> = self.children.values().filter(|c| now >= c.hard).map(|c| c.inbound_spi).collect();
+        let hard: Vec<u32> = self
+            .children
+            .values()
+            .filter(|c| now >= c.hard)
+            .map(|c| c.inbound_spi)
+            .collect();
         for spi in hard {
             info!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "CHILD SA lifetime expired");
             let _ = self.expire_child_inner(now, spi, out);
@@ -559,7 +625,10 @@ impl Engine {
             if let Some(mut sa) = self.sas.remove(&ike) {
                 if sa.state == State::Established {
                     info!(target: "ipsecgw::ike::v2", peer = %sa.peer, selector, "rekeying CHILD SA before its lifetime ends");
-                    sa.queue.push_back(Queued::Child { selector, rekey: Some(spi) });
+                    sa.queue.push_back(Queued::Child {
+                        selector,
+                        rekey: Some(spi),
+                    });
                     self.pump(now, &mut sa, out);
                 }
                 self.sas.insert(ike, sa);
@@ -637,7 +706,10 @@ impl Engine {
                 to: sa.remote,
                 data: vec![0xff],
             });
-            let every = self.peer_config(sa.peer).map(|c| c.nat_keepalive).unwrap_or(Duration::from_secs(20));
+            let every = self
+                .peer_config(sa.peer)
+                .map(|c| c.nat_keepalive)
+                .unwrap_or(Duration::from_secs(20));
             sa.keepalive_next = Some(now + every);
         }
         true

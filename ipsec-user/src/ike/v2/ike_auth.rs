@@ -19,7 +19,10 @@ use crate::ike::config::SelectorId;
 use crate::ike::failure::FailureReason;
 use crate::ike::output::Output;
 use crate::ike::status::Role;
-use crate::ike::wire::v2::{AuthV2, IdV2, PayloadV2, SaV2, TrafficSelectorV2, TsV2, auth_method, exchange, id_type, notify as nt};
+use crate::ike::wire::v2::{
+    AuthV2, IdV2, PayloadV2, SaV2, TrafficSelectorV2, TsV2, auth_method, exchange, id_type,
+    notify as nt,
+};
 
 /// What a child's keys are made from.
 pub(super) struct KeymatInputs<'a> {
@@ -39,9 +42,16 @@ impl Engine {
     }
 
     /// Initiator: IKE_AUTH with our identity, AUTH and the first child.
-    pub(super) fn send_auth(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) -> bool {
+    pub(super) fn send_auth(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        out: &mut Vec<Output>,
+    ) -> bool {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return false };
+        let Some(cfg) = self.peer_config(peer) else {
+            return false;
+        };
         if sa.pending.is_empty() {
             return false;
         }
@@ -52,7 +62,9 @@ impl Engine {
         let psk = cfg.ikev2_psks_for(peer).0.to_vec();
         let transforms = cfg.ikev2_transforms.clone();
         let psk = zeroize::Zeroizing::new(psk);
-        let Some(keys) = sa.keys.as_ref() else { return false };
+        let Some(keys) = sa.keys.as_ref() else {
+            return false;
+        };
         let id = self.our_id();
         let auth = keys.psk_auth(true, &psk, &sa.init_req, &sa.nr, &id.body());
         let our_spi = self.new_child_spi();
@@ -70,7 +82,15 @@ impl Engine {
         sa.state = State::AuthSent;
         sa.next_mid = 1;
         let tries = self.local.retransmit_tries;
-        self.send_request(now, sa, exchange::IKE_AUTH, &payloads, Sent::Auth { selector, our_spi }, tries, out);
+        self.send_request(
+            now,
+            sa,
+            exchange::IKE_AUTH,
+            &payloads,
+            Sent::Auth { selector, our_spi },
+            tries,
+            out,
+        );
         true
     }
 
@@ -83,13 +103,19 @@ impl Engine {
         // The original initiator rekeys at 85-90% of the lifetime, the
         // responder at 90-95%: one of them starts first.
         let jitter = u64::from(self.random_u32() % 50);
-        let permille = if sa.is_initiator() { 850 + jitter } else { 900 + jitter };
+        let permille = if sa.is_initiator() {
+            850 + jitter
+        } else {
+            900 + jitter
+        };
         sa.rekey_at = Some(now + life * permille as u32 / 1000);
         sa.expires = Some(now + life);
         let cfg = self.peer_config(sa.peer);
         let dpd = cfg.and_then(|c| c.dpd_for(sa.peer));
         sa.dpd_next = dpd.map(|d| now + d.threshold);
-        let keepalive = cfg.map(|c| c.nat_keepalive).unwrap_or(Duration::from_secs(20));
+        let keepalive = cfg
+            .map(|c| c.nat_keepalive)
+            .unwrap_or(Duration::from_secs(20));
         if sa.nat.floated && sa.nat.local_behind {
             sa.keepalive_next = Some(now + keepalive);
         }
@@ -119,14 +145,21 @@ impl Engine {
         out: &mut Vec<Output>,
     ) {
         let Some(keys) = sa.keys.as_ref() else { return };
-        let Some(cfg) = self.peer_config(sa.peer) else { return };
-        let (Some(local_net), Some(remote_net)) = (ts::as_net(&local_ts), ts::as_net(&remote_ts)) else {
+        let Some(cfg) = self.peer_config(sa.peer) else {
+            return;
+        };
+        let (Some(local_net), Some(remote_net)) = (ts::as_net(&local_ts), ts::as_net(&remote_ts))
+        else {
             return;
         };
         let n = choice.transform.keymat_len();
         let keymat = keys.child_keymat(km.g_ir, km.ni, km.nr, 2 * n);
         let (i_to_r, r_to_i) = keymat.split_at(n);
-        let (outbound, inbound) = if km.we_initiated { (i_to_r, r_to_i) } else { (r_to_i, i_to_r) };
+        let (outbound, inbound) = if km.we_initiated {
+            (i_to_r, r_to_i)
+        } else {
+            (r_to_i, i_to_r)
+        };
         let lifetime_s = cfg.lifetime_s;
         let child = ChildSa {
             peer: sa.peer,
@@ -150,7 +183,11 @@ impl Engine {
         };
         let life = Duration::from_secs(u64::from(lifetime_s.max(1)));
         let jitter = u64::from(self.random_u32() % 50);
-        let permille = if km.we_initiated { 850 + jitter } else { 900 + jitter };
+        let permille = if km.we_initiated {
+            850 + jitter
+        } else {
+            900 + jitter
+        };
         info!(
             target: "ipsecgw::ike::v2",
             peer = %sa.peer,
@@ -182,12 +219,22 @@ impl Engine {
     }
 
     /// Responder: IKE_AUTH request. False when the SA is gone.
-    pub(super) fn auth_request(&mut self, now: Instant, sa: &mut IkeSa, _data: &[u8], mid: u32, payloads: &[PayloadV2], out: &mut Vec<Output>) -> bool {
+    pub(super) fn auth_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        _data: &[u8],
+        mid: u32,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) -> bool {
         if sa.state != State::InitDone || sa.role != Role::Responder {
             return true;
         }
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return false };
+        let Some(cfg) = self.peer_config(peer) else {
+            return false;
+        };
         let (local_psk, remote_psk) = cfg.ikev2_psks_for(peer);
         let local_psk = zeroize::Zeroizing::new(local_psk.to_vec());
         let remote_psk = zeroize::Zeroizing::new(remote_psk.to_vec());
@@ -210,26 +257,50 @@ impl Engine {
             }
         }
         let (Some(idi), Some(auth)) = (idi, auth) else {
-            self.send_response(sa, exchange::IKE_AUTH, mid, &[notify(nt::INVALID_SYNTAX, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::IKE_AUTH,
+                mid,
+                &[notify(nt::INVALID_SYNTAX, Vec::new())],
+                out,
+            );
             return true;
         };
-        let Some(keys) = sa.keys.as_ref() else { return false };
+        let Some(keys) = sa.keys.as_ref() else {
+            return false;
+        };
         let verified = !remote_psk.is_empty()
             && auth.method == auth_method::SHARED_KEY_MIC
-            && bool::from(keys.psk_auth(true, &remote_psk, &sa.init_req, &sa.nr, &idi.body()).ct_eq(&auth.data));
+            && bool::from(
+                keys.psk_auth(true, &remote_psk, &sa.init_req, &sa.nr, &idi.body())
+                    .ct_eq(&auth.data),
+            );
         if !verified || local_psk.is_empty() {
             let why = if remote_psk.is_empty() {
-                format!("tunnel-group {peer} has no ikev2 remote-authentication pre-shared-key; refusing {peer}")
+                format!(
+                    "tunnel-group {peer} has no ikev2 remote-authentication pre-shared-key; refusing {peer}"
+                )
             } else if auth.method != auth_method::SHARED_KEY_MIC {
-                format!("{peer} authenticates with AUTH method {}, we expect a pre-shared key (method 2)", auth.method)
+                format!(
+                    "{peer} authenticates with AUTH method {}, we expect a pre-shared key (method 2)",
+                    auth.method
+                )
             } else if !verified {
                 format!(
                     "pre-shared key mismatch: the AUTH payload from {peer} did not verify with the ikev2 remote-authentication pre-shared-key of tunnel-group {peer} (we rejected it)"
                 )
             } else {
-                format!("tunnel-group {peer} has no ikev2 local-authentication pre-shared-key; cannot authenticate to {peer}")
+                format!(
+                    "tunnel-group {peer} has no ikev2 local-authentication pre-shared-key; cannot authenticate to {peer}"
+                )
             };
-            self.send_response(sa, exchange::IKE_AUTH, mid, &[notify(nt::AUTHENTICATION_FAILED, Vec::new())], out);
+            self.send_response(
+                sa,
+                exchange::IKE_AUTH,
+                mid,
+                &[notify(nt::AUTHENTICATION_FAILED, Vec::new())],
+                out,
+            );
             self.fail(peer, "AUTH_RECEIVED", FailureReason::AuthFailed(why), out);
             self.drop_sa(sa, false, "authentication failed", out);
             return false;
@@ -251,9 +322,23 @@ impl Engine {
         // The first child; its failure leaves the IKE SA up (RFC 7296 2.21.3).
         match (offer, tsi, tsr) {
             (Some(offer), Some(tsi), Some(tsr)) => {
-                match self.answer_child(sa, &transforms, None, &lines, &name, offer, None, tsi, tsr, None, out) {
+                match self.answer_child(
+                    sa,
+                    &transforms,
+                    None,
+                    &lines,
+                    &name,
+                    offer,
+                    None,
+                    tsi,
+                    tsr,
+                    None,
+                    out,
+                ) {
                     Ok((choice, our_spi, agreed, chosen)) => {
-                        resp.push(PayloadV2::Sa(SaV2 { proposals: vec![chosen] }));
+                        resp.push(PayloadV2::Sa(SaV2 {
+                            proposals: vec![chosen],
+                        }));
                         resp.push(PayloadV2::TsI(ts::one(agreed.remote)));
                         resp.push(PayloadV2::TsR(ts::one(agreed.local)));
                         self.send_response(sa, exchange::IKE_AUTH, mid, &resp, out);
@@ -266,7 +351,12 @@ impl Engine {
                             choice,
                             agreed.local,
                             agreed.remote,
-                            KeymatInputs { g_ir: None, ni: &ni, nr: &nr, we_initiated: false },
+                            KeymatInputs {
+                                g_ir: None,
+                                ni: &ni,
+                                nr: &nr,
+                                we_initiated: false,
+                            },
                             None,
                             out,
                         );
@@ -320,24 +410,56 @@ impl Engine {
                 chosen.spi = our_spi.to_be_bytes().to_vec();
                 Ok((choice, our_spi, agreed, chosen))
             }
-            Err(EspRefusal::WrongGroup(g)) => Err(notify(nt::INVALID_KE_PAYLOAD, g.number().to_be_bytes().to_vec())),
+            Err(EspRefusal::WrongGroup(g)) => Err(notify(
+                nt::INVALID_KE_PAYLOAD,
+                g.number().to_be_bytes().to_vec(),
+            )),
             Err(EspRefusal::NoMatch(text)) => {
-                self.fail(peer, "READY", FailureReason::NoTransformMatch(format!("no IPsec proposal chosen for crypto map {name}: {text}")), out);
+                self.fail(
+                    peer,
+                    "READY",
+                    FailureReason::NoTransformMatch(format!(
+                        "no IPsec proposal chosen for crypto map {name}: {text}"
+                    )),
+                    out,
+                );
                 Err(notify(nt::NO_PROPOSAL_CHOSEN, Vec::new()))
             }
         }
     }
 
     /// Initiator: the IKE_AUTH response. False when the SA is gone.
-    pub(super) fn auth_response(&mut self, now: Instant, sa: &mut IkeSa, selector: SelectorId, our_spi: u32, payloads: &[PayloadV2], out: &mut Vec<Output>) -> bool {
+    pub(super) fn auth_response(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        selector: SelectorId,
+        our_spi: u32,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) -> bool {
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return false };
+        let Some(cfg) = self.peer_config(peer) else {
+            return false;
+        };
         let remote_psk = zeroize::Zeroizing::new(cfg.ikev2_psks_for(peer).1.to_vec());
         let transforms = cfg.ikev2_transforms.clone();
         let line = cfg.selectors.iter().find(|s| s.id == selector).cloned();
         let name = cfg.name.clone();
-        let idr = payloads.iter().find_map(|p| if let PayloadV2::IdR(i) = p { Some(i) } else { None });
-        let auth = payloads.iter().find_map(|p| if let PayloadV2::Auth(a) = p { Some(a) } else { None });
+        let idr = payloads.iter().find_map(|p| {
+            if let PayloadV2::IdR(i) = p {
+                Some(i)
+            } else {
+                None
+            }
+        });
+        let auth = payloads.iter().find_map(|p| {
+            if let PayloadV2::Auth(a) = p {
+                Some(a)
+            } else {
+                None
+            }
+        });
         let (Some(idr), Some(auth)) = (idr, auth) else {
             self.spis.remove(&our_spi);
             let why = match error_notify(payloads) {
@@ -347,15 +469,24 @@ impl Engine {
                 Some(n) => format!("{peer} refused IKE_AUTH with {}", notify_name(n.kind)),
                 None => format!("{peer} answered IKE_AUTH without AUTH"),
             };
-            let reason = if why.contains("mismatch") { FailureReason::AuthFailed(why) } else { FailureReason::PeerRejected(why) };
+            let reason = if why.contains("mismatch") {
+                FailureReason::AuthFailed(why)
+            } else {
+                FailureReason::PeerRejected(why)
+            };
             self.fail(peer, "AUTH_SENT", reason, out);
             self.drop_sa(sa, false, "authentication failed", out);
             return false;
         };
-        let Some(keys) = sa.keys.as_ref() else { return false };
+        let Some(keys) = sa.keys.as_ref() else {
+            return false;
+        };
         let ok = !remote_psk.is_empty()
             && auth.method == auth_method::SHARED_KEY_MIC
-            && bool::from(keys.psk_auth(false, &remote_psk, &sa.init_resp, &sa.ni, &idr.body()).ct_eq(&auth.data));
+            && bool::from(
+                keys.psk_auth(false, &remote_psk, &sa.init_resp, &sa.ni, &idr.body())
+                    .ct_eq(&auth.data),
+            );
         if !ok {
             self.spis.remove(&our_spi);
             self.fail(
@@ -372,13 +503,50 @@ impl Engine {
         }
         self.establish(now, sa, out);
         // The first child.
-        let offer = payloads.iter().find_map(|p| if let PayloadV2::Sa(s) = p { Some(s) } else { None });
-        let tsi = payloads.iter().find_map(|p| if let PayloadV2::TsI(t) = p { Some(t) } else { None });
-        let tsr = payloads.iter().find_map(|p| if let PayloadV2::TsR(t) = p { Some(t) } else { None });
-        self.finish_child(now, sa, selector, our_spi, None, &transforms, None, line.as_ref(), &name, offer, tsi, tsr, error_notify(payloads).map(|n| n.kind), None, out);
+        let offer = payloads.iter().find_map(|p| {
+            if let PayloadV2::Sa(s) = p {
+                Some(s)
+            } else {
+                None
+            }
+        });
+        let tsi = payloads.iter().find_map(|p| {
+            if let PayloadV2::TsI(t) = p {
+                Some(t)
+            } else {
+                None
+            }
+        });
+        let tsr = payloads.iter().find_map(|p| {
+            if let PayloadV2::TsR(t) = p {
+                Some(t)
+            } else {
+                None
+            }
+        });
+        self.finish_child(
+            now,
+            sa,
+            selector,
+            our_spi,
+            None,
+            &transforms,
+            None,
+            line.as_ref(),
+            &name,
+            offer,
+            tsi,
+            tsr,
+            error_notify(payloads).map(|n| n.kind),
+            None,
+            out,
+        );
         let pending: Vec<SelectorId> = sa.pending.drain(..).collect();
         for s in pending {
-            sa.queue.push_back(Queued::Child { selector: s, rekey: None });
+            sa.queue.push_back(Queued::Child {
+                selector: s,
+                rekey: None,
+            });
         }
         self.dedupe(now, sa, out)
     }
@@ -422,10 +590,17 @@ impl Engine {
                 )),
                 Some(nt::NO_PROPOSAL_CHOSEN) => FailureReason::NoTransformMatch(format!(
                     "{peer} refused all our IPsec proposals (NO_PROPOSAL_CHOSEN): we offered {}{}",
-                    transforms.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+                    transforms
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     pfs.map(|g| format!(" with PFS {g}")).unwrap_or_default()
                 )),
-                Some(k) => FailureReason::PeerRejected(format!("{peer} refused the CHILD SA with {}", notify_name(k))),
+                Some(k) => FailureReason::PeerRejected(format!(
+                    "{peer} refused the CHILD SA with {}",
+                    notify_name(k)
+                )),
                 None => FailureReason::Protocol(format!("{peer} answered without a CHILD SA")),
             };
             self.fail(peer, "READY", reason, out);
@@ -433,7 +608,14 @@ impl Engine {
         };
         let Some(choice) = accept_esp(transforms, pfs, offer) else {
             self.spis.remove(&our_spi);
-            self.fail(peer, "READY", FailureReason::NoTransformMatch(format!("{peer} chose an IPsec proposal we did not offer")), out);
+            self.fail(
+                peer,
+                "READY",
+                FailureReason::NoTransformMatch(format!(
+                    "{peer} chose an IPsec proposal we did not offer"
+                )),
+                out,
+            );
             return false;
         };
         let Some((local_ts, remote_ts)) = ts::accept(&ours_local, &ours_remote, tsi, tsr) else {
@@ -457,7 +639,23 @@ impl Engine {
             Some(k) => k,
             None => (None, &ni, &nr),
         };
-        self.install_child(now, sa, selector, our_spi, choice, local_ts, remote_ts, KeymatInputs { g_ir: g, ni, nr, we_initiated: true }, replaces, out);
+        self.install_child(
+            now,
+            sa,
+            selector,
+            our_spi,
+            choice,
+            local_ts,
+            remote_ts,
+            KeymatInputs {
+                g_ir: g,
+                ni,
+                nr,
+                we_initiated: true,
+            },
+            replaces,
+            out,
+        );
         true
     }
 
@@ -471,9 +669,13 @@ impl Engine {
         let other = self
             .sas
             .values()
-            .find(|o| o.peer == sa.peer && o.state == State::Established && o.our_spi() != sa.our_spi())
+            .find(|o| {
+                o.peer == sa.peer && o.state == State::Established && o.our_spi() != sa.our_spi()
+            })
             .map(|o| (o.our_spi(), min(o), o.is_initiator()));
-        let Some((other_spi, other_min, other_ours)) = other else { return true };
+        let Some((other_spi, other_min, other_ours)) = other else {
+            return true;
+        };
         if min(sa) < other_min {
             if sa.is_initiator() {
                 info!(target: "ipsecgw::ike::v2", peer = %sa.peer, sa = sa.id, "duplicate IKEv2 SA from simultaneous initiation: deleting ours");
@@ -492,7 +694,12 @@ impl Engine {
     /// INITIAL_CONTACT: the peer lost every SA with us; older IKE SAs and
     /// their children go, without notifying (the peer has none).
     fn initial_contact(&mut self, sa: &IkeSa, out: &mut Vec<Output>) {
-        let old: Vec<[u8; 8]> = self.sas.values().filter(|s| s.peer == sa.peer).map(|s| s.our_spi()).collect();
+        let old: Vec<[u8; 8]> = self
+            .sas
+            .values()
+            .filter(|s| s.peer == sa.peer)
+            .map(|s| s.our_spi())
+            .collect();
         for spi in old {
             if let Some(o) = self.sas.remove(&spi) {
                 info!(target: "ipsecgw::ike::v2", peer = %sa.peer, sa = o.id, "INITIAL_CONTACT: removing an older IKE SA and its children");

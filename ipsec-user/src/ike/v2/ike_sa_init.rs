@@ -10,7 +10,10 @@ use sha1::{Digest, Sha1};
 use tracing::{debug, info};
 
 use super::engine::Engine;
-use super::proposal::{IkeRefusal, accept_ike, choose_ike, describe_ike_offer, describe_policies, ike_offer, preferred_group};
+use super::proposal::{
+    IkeRefusal, accept_ike, choose_ike, describe_ike_offer, describe_policies, ike_offer,
+    preferred_group,
+};
 use super::sa::{IkeSa, Nat, Outstanding, Sent, State};
 use crate::algo::DhGroup;
 use crate::ike::config::SelectorId;
@@ -81,11 +84,27 @@ pub(super) fn notify_name(kind: u16) -> String {
 impl Engine {
     /// A new IKE SA toward `peer`, carrying `selectors` (the first in
     /// IKE_AUTH).
-    pub(super) fn start_ike_sa(&mut self, now: Instant, peer: Ipv4Addr, selectors: Vec<SelectorId>, _reserved: Option<()>, out: &mut Vec<Output>) {
-        let Some(cfg) = self.peer_config(peer) else { return };
+    pub(super) fn start_ike_sa(
+        &mut self,
+        now: Instant,
+        peer: Ipv4Addr,
+        selectors: Vec<SelectorId>,
+        _reserved: Option<()>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(cfg) = self.peer_config(peer) else {
+            return;
+        };
         let name = cfg.name.clone();
         let Some(group) = preferred_group(&cfg.ikev2_policies) else {
-            self.fail(peer, "IDLE", FailureReason::NoPolicyMatch(format!("crypto map {name}: no crypto ikev2 policy to offer")), out);
+            self.fail(
+                peer,
+                "IDLE",
+                FailureReason::NoPolicyMatch(format!(
+                    "crypto map {name}: no crypto ikev2 policy to offer"
+                )),
+                out,
+            );
             return;
         };
         if cfg.ikev2_psks_for(peer).0.is_empty() {
@@ -97,9 +116,20 @@ impl Engine {
             );
             return;
         }
-        let initiators = self.sas.values().filter(|s| s.is_initiator() && !s.state.is_established()).count();
+        let initiators = self
+            .sas
+            .values()
+            .filter(|s| s.is_initiator() && !s.state.is_established())
+            .count();
         if initiators >= self.local.max_half_open_total {
-            self.fail(peer, "IDLE", FailureReason::Limit(format!("half-open IKEv2 SA limit reached ({initiators}); refusing {peer}")), out);
+            self.fail(
+                peer,
+                "IDLE",
+                FailureReason::Limit(format!(
+                    "half-open IKEv2 SA limit reached ({initiators}); refusing {peer}"
+                )),
+                out,
+            );
             return;
         }
         let dh = match DhPrivate::generate(group, &self.rng) {
@@ -157,7 +187,9 @@ impl Engine {
     /// (Re)sends our IKE_SA_INIT request with the SA's current group,
     /// nonce and cookie.
     fn send_init(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
-        let Some(cfg) = self.peer_config(sa.peer) else { return };
+        let Some(cfg) = self.peer_config(sa.peer) else {
+            return;
+        };
         let Some(dh) = sa.dh.as_ref() else { return };
         let mut payloads = Vec::new();
         if let Some(c) = &sa.cookie {
@@ -177,9 +209,15 @@ impl Engine {
             natd(&sa.spi_i, &zero, sa.local)
         };
         payloads.push(status(nt::NAT_DETECTION_SOURCE_IP, src));
-        payloads.push(status(nt::NAT_DETECTION_DESTINATION_IP, natd(&sa.spi_i, &zero, sa.remote)));
+        payloads.push(status(
+            nt::NAT_DETECTION_DESTINATION_IP,
+            natd(&sa.spi_i, &zero, sa.remote),
+        ));
         payloads.push(status(nt::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
-        payloads.push(status(nt::SIGNATURE_HASH_ALGORITHMS, SIGNATURE_HASHES.to_vec()));
+        payloads.push(status(
+            nt::SIGNATURE_HASH_ALGORITHMS,
+            SIGNATURE_HASHES.to_vec(),
+        ));
         let header = HeaderV2 {
             spi_i: sa.spi_i,
             spi_r: [0; 8],
@@ -208,7 +246,15 @@ impl Engine {
     }
 
     /// A stateless answer to an IKE_SA_INIT request: one notify.
-    fn stateless_reply(&self, from: SocketAddrV4, to: SocketAddrV4, req: &HeaderV2, kind: u16, data: Vec<u8>, out: &mut Vec<Output>) {
+    fn stateless_reply(
+        &self,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        req: &HeaderV2,
+        kind: u16,
+        data: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) {
         let header = HeaderV2 {
             spi_i: req.spi_i,
             spi_r: [0; 8],
@@ -226,7 +272,15 @@ impl Engine {
     }
 
     /// Responder: IKE_SA_INIT request.
-    pub(super) fn init_request(&mut self, now: Instant, from: SocketAddrV4, to: SocketAddrV4, data: &[u8], msg: &MessageV2Repr, out: &mut Vec<Output>) {
+    pub(super) fn init_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        data: &[u8],
+        msg: &MessageV2Repr,
+        out: &mut Vec<Output>,
+    ) {
         let h = msg.header;
         let peer = *from.ip();
         if h.spi_r != [0; 8] || h.message_id != 0 || !h.from_initiator() {
@@ -275,7 +329,11 @@ impl Engine {
             return;
         };
         // Half-open limit and cookies, before any expensive work.
-        let half_open = self.sas.values().filter(|s| s.role == Role::Responder && s.state == State::InitDone).count();
+        let half_open = self
+            .sas
+            .values()
+            .filter(|s| s.role == Role::Responder && s.state == State::InitDone)
+            .count();
         let limit = self.local.ikev2.max_in_negotiation.max(1);
         if half_open >= limit {
             self.stats.half_open_drops += 1;
@@ -302,7 +360,14 @@ impl Engine {
             Ok(c) => c,
             Err(IkeRefusal::WrongGroup(g)) => {
                 debug!(target: "ipsecgw::ike::v2", %peer, got = ke.group, want = g.number(), "IKE_SA_INIT: asking for another DH group");
-                self.stateless_reply(from, to, &h, nt::INVALID_KE_PAYLOAD, g.number().to_be_bytes().to_vec(), out);
+                self.stateless_reply(
+                    from,
+                    to,
+                    &h,
+                    nt::INVALID_KE_PAYLOAD,
+                    g.number().to_be_bytes().to_vec(),
+                    out,
+                );
                 return;
             }
             Err(IkeRefusal::NoMatch(text)) => {
@@ -319,7 +384,12 @@ impl Engine {
         let dh = match DhPrivate::generate(choice.group, &self.rng) {
             Ok(d) => d,
             Err(e) => {
-                self.fail(peer, "INIT_RECEIVED", FailureReason::Protocol(e.to_string()), out);
+                self.fail(
+                    peer,
+                    "INIT_RECEIVED",
+                    FailureReason::Protocol(e.to_string()),
+                    out,
+                );
                 return;
             }
         };
@@ -328,7 +398,12 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 self.stateless_reply(from, to, &h, nt::INVALID_SYNTAX, Vec::new(), out);
-                self.fail(peer, "INIT_RECEIVED", FailureReason::Protocol(format!("the peer's KE payload was refused: {e}")), out);
+                self.fail(
+                    peer,
+                    "INIT_RECEIVED",
+                    FailureReason::Protocol(format!("the peer's KE payload was refused: {e}")),
+                    out,
+                );
                 return;
             }
         };
@@ -337,8 +412,11 @@ impl Engine {
         let keys = IkeSaKeys::derive(choice.suite, ni, &nr, shared.as_bytes(), &h.spi_i, &spi_r);
         // NAT detection (request hashes use SPIr = 0).
         let zero = [0u8; 8];
-        let peer_natd_src: Vec<&NotifyV2> = notifies(&msg.payloads).filter(|n| n.kind == nt::NAT_DETECTION_SOURCE_IP).collect();
-        let peer_natd_dst = notifies(&msg.payloads).find(|n| n.kind == nt::NAT_DETECTION_DESTINATION_IP);
+        let peer_natd_src: Vec<&NotifyV2> = notifies(&msg.payloads)
+            .filter(|n| n.kind == nt::NAT_DETECTION_SOURCE_IP)
+            .collect();
+        let peer_natd_dst =
+            notifies(&msg.payloads).find(|n| n.kind == nt::NAT_DETECTION_DESTINATION_IP);
         let mut nat = Nat::default();
         if !peer_natd_src.is_empty() {
             let want = natd(&h.spi_i, &zero, from);
@@ -347,22 +425,35 @@ impl Engine {
         if let Some(d) = peer_natd_dst {
             nat.local_behind = d.data != natd(&h.spi_i, &zero, to);
         }
-        let peer_frag = notifies(&msg.payloads).any(|n| n.kind == nt::IKEV2_FRAGMENTATION_SUPPORTED);
-        let mut payloads = vec![PayloadV2::Sa(crate::ike::wire::v2::SaV2 { proposals: vec![chosen] })];
+        let peer_frag =
+            notifies(&msg.payloads).any(|n| n.kind == nt::IKEV2_FRAGMENTATION_SUPPORTED);
+        let mut payloads = vec![PayloadV2::Sa(crate::ike::wire::v2::SaV2 {
+            proposals: vec![chosen],
+        })];
         payloads.push(PayloadV2::Ke(KeV2 {
             group: choice.group.number(),
             data: public,
         }));
         payloads.push(PayloadV2::Nonce(nr.clone()));
         if !peer_natd_src.is_empty() {
-            let src = if force_encap { self.random_bytes(20) } else { natd(&h.spi_i, &spi_r, to) };
+            let src = if force_encap {
+                self.random_bytes(20)
+            } else {
+                natd(&h.spi_i, &spi_r, to)
+            };
             payloads.push(status(nt::NAT_DETECTION_SOURCE_IP, src));
-            payloads.push(status(nt::NAT_DETECTION_DESTINATION_IP, natd(&h.spi_i, &spi_r, from)));
+            payloads.push(status(
+                nt::NAT_DETECTION_DESTINATION_IP,
+                natd(&h.spi_i, &spi_r, from),
+            ));
         }
         if peer_frag {
             payloads.push(status(nt::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         }
-        payloads.push(status(nt::SIGNATURE_HASH_ALGORITHMS, SIGNATURE_HASHES.to_vec()));
+        payloads.push(status(
+            nt::SIGNATURE_HASH_ALGORITHMS,
+            SIGNATURE_HASHES.to_vec(),
+        ));
         let header = HeaderV2 {
             spi_i: h.spi_i,
             spi_r,
@@ -422,13 +513,25 @@ impl Engine {
     }
 
     /// Initiator: the answer to our IKE_SA_INIT.
-    pub(super) fn init_response(&mut self, now: Instant, from: SocketAddrV4, _to: SocketAddrV4, data: &[u8], msg: &MessageV2Repr, out: &mut Vec<Output>) {
+    pub(super) fn init_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        _to: SocketAddrV4,
+        data: &[u8],
+        msg: &MessageV2Repr,
+        out: &mut Vec<Output>,
+    ) {
         let h = msg.header;
         let Some(mut sa) = self.sas.remove(&h.spi_i) else {
             self.stats.unknown_sa_drops += 1;
             return;
         };
-        if sa.state != State::InitSent || !sa.is_initiator() || from.ip() != sa.remote.ip() || h.message_id != 0 {
+        if sa.state != State::InitSent
+            || !sa.is_initiator()
+            || from.ip() != sa.remote.ip()
+            || h.message_id != 0
+        {
             self.stats.unknown_sa_drops += 1;
             self.sas.insert(h.spi_i, sa);
             return;
@@ -445,16 +548,33 @@ impl Engine {
     }
 
     /// False when the SA is gone.
-    fn init_response_inner(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: &MessageV2Repr, out: &mut Vec<Output>) -> bool {
+    fn init_response_inner(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        data: &[u8],
+        msg: &MessageV2Repr,
+        out: &mut Vec<Output>,
+    ) -> bool {
         let h = msg.header;
         let peer = sa.peer;
-        let Some(cfg) = self.peer_config(peer) else { return false };
+        let Some(cfg) = self.peer_config(peer) else {
+            return false;
+        };
         let policies = cfg.ikev2_policies.clone();
         let force_encap = cfg.force_encap;
         let nat_t = cfg.nat_t;
         if let Some(c) = notifies(&msg.payloads).find(|n| n.kind == nt::COOKIE) {
             if sa.restarts >= MAX_RESTARTS || c.data.is_empty() || c.data.len() > 64 {
-                self.fail(peer, "INIT_SENT", FailureReason::PeerRejected(format!("{} keeps answering with a COOKIE", sa.remote)), out);
+                self.fail(
+                    peer,
+                    "INIT_SENT",
+                    FailureReason::PeerRejected(format!(
+                        "{} keeps answering with a COOKIE",
+                        sa.remote
+                    )),
+                    out,
+                );
                 self.drop_sa(sa, false, "cookie loop", out);
                 return false;
             }
@@ -466,8 +586,12 @@ impl Engine {
         if let Some(n) = error_notify(&msg.payloads) {
             match n.kind {
                 nt::INVALID_KE_PAYLOAD => {
-                    let want = <[u8; 2]>::try_from(n.data.get(..2).unwrap_or_default()).ok().map(u16::from_be_bytes);
-                    let group = want.and_then(DhGroup::from_number).filter(|g| policies.iter().any(|p| p.groups.contains(g)));
+                    let want = <[u8; 2]>::try_from(n.data.get(..2).unwrap_or_default())
+                        .ok()
+                        .map(u16::from_be_bytes);
+                    let group = want
+                        .and_then(DhGroup::from_number)
+                        .filter(|g| policies.iter().any(|p| p.groups.contains(g)));
                     match group {
                         Some(g) if sa.restarts < MAX_RESTARTS && g != sa.group => {
                             info!(target: "ipsecgw::ike::v2", %peer, from = sa.group.number(), to = g.number(), "IKE_SA_INIT: the responder wants another DH group (INVALID_KE_PAYLOAD); retrying");
@@ -479,16 +603,31 @@ impl Engine {
                                     return true;
                                 }
                                 Err(e) => {
-                                    self.fail(peer, "INIT_SENT", FailureReason::Protocol(e.to_string()), out);
+                                    self.fail(
+                                        peer,
+                                        "INIT_SENT",
+                                        FailureReason::Protocol(e.to_string()),
+                                        out,
+                                    );
                                 }
                             }
                         }
                         _ => {
-                            let asked = want.map_or("no group".to_string(), |g| format!("group {g}"));
-                            let text = if sa.restarts >= MAX_RESTARTS || want == Some(sa.group.number()) {
-                                format!("INVALID_KE_PAYLOAD loop: {} keeps asking for {asked} after {} retries", sa.remote, sa.restarts)
+                            let asked =
+                                want.map_or("no group".to_string(), |g| format!("group {g}"));
+                            let text = if sa.restarts >= MAX_RESTARTS
+                                || want == Some(sa.group.number())
+                            {
+                                format!(
+                                    "INVALID_KE_PAYLOAD loop: {} keeps asking for {asked} after {} retries",
+                                    sa.remote, sa.restarts
+                                )
                             } else {
-                                format!("{} asks for {asked} (INVALID_KE_PAYLOAD), which no crypto ikev2 policy allows; we allow {}", sa.remote, describe_policies(&policies))
+                                format!(
+                                    "{} asks for {asked} (INVALID_KE_PAYLOAD), which no crypto ikev2 policy allows; we allow {}",
+                                    sa.remote,
+                                    describe_policies(&policies)
+                                )
                             };
                             self.fail(peer, "INIT_SENT", FailureReason::NoPolicyMatch(text), out);
                         }
@@ -510,7 +649,16 @@ impl Engine {
                     sa.pending.clear();
                 }
                 k => {
-                    self.fail(peer, "INIT_SENT", FailureReason::PeerRejected(format!("{} refused IKE_SA_INIT with {}", sa.remote, notify_name(k))), out);
+                    self.fail(
+                        peer,
+                        "INIT_SENT",
+                        FailureReason::PeerRejected(format!(
+                            "{} refused IKE_SA_INIT with {}",
+                            sa.remote,
+                            notify_name(k)
+                        )),
+                        out,
+                    );
                 }
             }
             self.drop_sa(sa, false, "refused", out);
@@ -531,7 +679,9 @@ impl Engine {
             self.stats.malformed_drops += 1;
             return true; // a forged answer must not end our attempt
         };
-        let Some(choice) = accept_ike(&policies, chosen).filter(|c| c.group == sa.group && ke.group == sa.group.number()) else {
+        let Some(choice) = accept_ike(&policies, chosen)
+            .filter(|c| c.group == sa.group && ke.group == sa.group.number())
+        else {
             self.fail(
                 peer,
                 "INIT_SENT",
@@ -549,30 +699,48 @@ impl Engine {
         let shared = match dh.agree(&ke.data) {
             Ok(s) => s,
             Err(e) => {
-                self.fail(peer, "INIT_SENT", FailureReason::Protocol(format!("the responder's KE payload was refused: {e}")), out);
+                self.fail(
+                    peer,
+                    "INIT_SENT",
+                    FailureReason::Protocol(format!("the responder's KE payload was refused: {e}")),
+                    out,
+                );
                 self.drop_sa(sa, false, "bad KE", out);
                 return false;
             }
         };
         sa.spi_r = h.spi_r;
         sa.nr = nr.clone();
-        sa.keys = Some(IkeSaKeys::derive(choice.suite, &sa.ni, nr, shared.as_bytes(), &sa.spi_i, &sa.spi_r));
+        sa.keys = Some(IkeSaKeys::derive(
+            choice.suite,
+            &sa.ni,
+            nr,
+            shared.as_bytes(),
+            &sa.spi_i,
+            &sa.spi_r,
+        ));
         sa.init_resp = data.to_vec();
         sa.outstanding = None;
-        sa.fragmentation = notifies(&msg.payloads).any(|n| n.kind == nt::IKEV2_FRAGMENTATION_SUPPORTED);
+        sa.fragmentation =
+            notifies(&msg.payloads).any(|n| n.kind == nt::IKEV2_FRAGMENTATION_SUPPORTED);
         sa.lifetime_s = policies
             .iter()
             .find(|p| p.encryption.contains(&choice.suite.encr) && p.groups.contains(&choice.group))
             .map_or(86400, |p| p.lifetime_s);
-        let src: Vec<&NotifyV2> = notifies(&msg.payloads).filter(|n| n.kind == nt::NAT_DETECTION_SOURCE_IP).collect();
+        let src: Vec<&NotifyV2> = notifies(&msg.payloads)
+            .filter(|n| n.kind == nt::NAT_DETECTION_SOURCE_IP)
+            .collect();
         if !src.is_empty() {
             let want = natd(&sa.spi_i, &sa.spi_r, sa.remote);
             sa.nat.remote_behind = !src.iter().any(|n| n.data == want);
         }
-        if let Some(d) = notifies(&msg.payloads).find(|n| n.kind == nt::NAT_DETECTION_DESTINATION_IP) {
+        if let Some(d) =
+            notifies(&msg.payloads).find(|n| n.kind == nt::NAT_DETECTION_DESTINATION_IP)
+        {
             sa.nat.local_behind = d.data != natd(&sa.spi_i, &sa.spi_r, sa.local);
         }
-        if nat_t && (sa.nat.local_behind || sa.nat.remote_behind || force_encap) && !src.is_empty() {
+        if nat_t && (sa.nat.local_behind || sa.nat.remote_behind || force_encap) && !src.is_empty()
+        {
             sa.nat.floated = true;
             sa.local.set_port(self.local.natt_port);
             sa.remote.set_port(self.local.natt_port);
@@ -583,7 +751,9 @@ impl Engine {
     /// Selectors of an IKEv2 attempt the peer refused go to IKEv1 when
     /// the entry has a transform set too.
     pub(super) fn fall_back(&mut self, peer: Ipv4Addr, selectors: &[SelectorId]) {
-        let Some(cfg) = self.peer_config(peer) else { return };
+        let Some(cfg) = self.peer_config(peer) else {
+            return;
+        };
         if cfg.wants_ikev1() {
             info!(target: "ipsecgw::ike::v2", %peer, "the peer refused IKEv2: falling back to IKEv1");
             for s in selectors {
@@ -594,11 +764,19 @@ impl Engine {
 
     /// An IKE SA attempt toward `failed` gave up: the next `set peer`
     /// address gets the selectors, or IKEv1 when the entry allows it.
-    pub(super) fn try_backup(&mut self, now: Instant, failed: Ipv4Addr, pending: Vec<SelectorId>, out: &mut Vec<Output>) {
+    pub(super) fn try_backup(
+        &mut self,
+        now: Instant,
+        failed: Ipv4Addr,
+        pending: Vec<SelectorId>,
+        out: &mut Vec<Output>,
+    ) {
         if pending.is_empty() {
             return;
         }
-        let Some(cfg) = self.peer_config(failed) else { return };
+        let Some(cfg) = self.peer_config(failed) else {
+            return;
+        };
         let pos = cfg.addresses.iter().position(|a| *a == failed);
         match pos.and_then(|p| cfg.addresses.get(p + 1)).copied() {
             Some(next) => {

@@ -50,7 +50,9 @@ impl Engine {
             return;
         };
         sa.dpd_next = Some(now + d.threshold);
-        if sa.state != State::Established || now.saturating_duration_since(sa.last_heard) < d.threshold {
+        if sa.state != State::Established
+            || now.saturating_duration_since(sa.last_heard) < d.threshold
+        {
             return;
         }
         if sa.outstanding.is_some() || sa.queue.contains(&Queued::Dpd) {
@@ -62,16 +64,41 @@ impl Engine {
 
     /// One DELETE for the IKE SA, not retransmitted (the SA is gone on our
     /// side whatever the answer).
-    pub(super) fn send_delete_ike_once(&mut self, _now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
+    pub(super) fn send_delete_ike_once(
+        &mut self,
+        _now: Instant,
+        sa: &mut IkeSa,
+        out: &mut Vec<Output>,
+    ) {
         let mid = sa.next_mid;
         sa.next_mid = sa.next_mid.wrapping_add(1);
-        let d = self.protect(sa, exchange::INFORMATIONAL, mid, false, &[delete_ike_payload()]);
+        let d = self.protect(
+            sa,
+            exchange::INFORMATIONAL,
+            mid,
+            false,
+            &[delete_ike_payload()],
+        );
         Self::send_all(out, sa, &d);
     }
 
-    pub(super) fn request_delete_children(&mut self, now: Instant, sa: &mut IkeSa, spis: Vec<u32>, out: &mut Vec<Output>) {
+    pub(super) fn request_delete_children(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        spis: Vec<u32>,
+        out: &mut Vec<Output>,
+    ) {
         let tries = self.local.retransmit_tries;
-        self.send_request(now, sa, exchange::INFORMATIONAL, &[delete_esp_payload(&spis)], Sent::DeleteChildren(spis), tries, out);
+        self.send_request(
+            now,
+            sa,
+            exchange::INFORMATIONAL,
+            &[delete_esp_payload(&spis)],
+            Sent::DeleteChildren(spis),
+            tries,
+            out,
+        );
     }
 
     /// Our DELETE of children was answered (or given up on): they go now
@@ -83,7 +110,14 @@ impl Engine {
     }
 
     /// Responder: an INFORMATIONAL request. False when the SA is gone.
-    pub(super) fn info_request(&mut self, _now: Instant, sa: &mut IkeSa, mid: u32, payloads: &[PayloadV2], out: &mut Vec<Output>) -> bool {
+    pub(super) fn info_request(
+        &mut self,
+        _now: Instant,
+        sa: &mut IkeSa,
+        mid: u32,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) -> bool {
         let mut ours = Vec::new();
         for p in payloads {
             let PayloadV2::Delete(d) = p else { continue };
@@ -97,7 +131,9 @@ impl Engine {
                 }
                 protocol::ESP => {
                     for spi in &d.spis {
-                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else { continue };
+                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                            continue;
+                        };
                         let theirs = u32::from_be_bytes(b);
                         let found = self
                             .children
@@ -114,7 +150,11 @@ impl Engine {
                 _ => {}
             }
         }
-        let resp = if ours.is_empty() { Vec::new() } else { vec![delete_esp_payload(&ours)] };
+        let resp = if ours.is_empty() {
+            Vec::new()
+        } else {
+            vec![delete_esp_payload(&ours)]
+        };
         self.send_response(sa, exchange::INFORMATIONAL, mid, &resp, out);
         true
     }

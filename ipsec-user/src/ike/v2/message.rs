@@ -13,7 +13,9 @@ use super::sa::{IkeSa, Outstanding, Queued, Sent, State};
 use crate::ike::crypto::sk;
 use crate::ike::failure::FailureReason;
 use crate::ike::output::Output;
-use crate::ike::wire::v2::{HeaderV2, MessageV2Repr, PayloadV2, Protected, emit_chain, exchange, flags, parse_chain};
+use crate::ike::wire::v2::{
+    HeaderV2, MessageV2Repr, PayloadV2, Protected, emit_chain, exchange, flags, parse_chain,
+};
 
 /// IPv4 + UDP header bytes, and the non-ESP marker on port 4500.
 const IP_UDP: usize = 28;
@@ -40,7 +42,14 @@ impl Engine {
     }
 
     /// The datagram(s) of one protected message.
-    pub(super) fn protect(&self, sa: &IkeSa, exchange: u8, mid: u32, response: bool, payloads: &[PayloadV2]) -> Vec<Vec<u8>> {
+    pub(super) fn protect(
+        &self,
+        sa: &IkeSa,
+        exchange: u8,
+        mid: u32,
+        response: bool,
+        payloads: &[PayloadV2],
+    ) -> Vec<Vec<u8>> {
         let Some(keys) = sa.keys.as_ref() else {
             return Vec::new();
         };
@@ -53,13 +62,28 @@ impl Engine {
                 return Vec::new();
             }
         };
-        let overhead = IP_UDP + if sa.local.port() == self.local.natt_port { MARKER } else { 0 };
+        let overhead = IP_UDP
+            + if sa.local.port() == self.local.natt_port {
+                MARKER
+            } else {
+                0
+            };
         let limit = usize::from(self.local.ikev2.fragmentation_mtu).saturating_sub(overhead);
         // IKE_AUTH and later only (RFC 7383 2.5: never IKE_SA_INIT).
         if sa.fragmentation && whole.len() > limit && limit > 100 {
-            match sk::seal_fragments(keys, sa.is_initiator(), header, first, &inner, limit, &self.rng) {
+            match sk::seal_fragments(
+                keys,
+                sa.is_initiator(),
+                header,
+                first,
+                &inner,
+                limit,
+                &self.rng,
+            ) {
                 Ok(frags) => return frags,
-                Err(e) => debug!(target: "ipsecgw::ike::v2", error = %e, "fragmenting failed; sending whole"),
+                Err(e) => {
+                    debug!(target: "ipsecgw::ike::v2", error = %e, "fragmenting failed; sending whole")
+                }
             }
         }
         vec![whole]
@@ -104,7 +128,14 @@ impl Engine {
 
     /// Answers the peer's request `mid` and remembers the answer for its
     /// retransmissions.
-    pub(super) fn send_response(&self, sa: &mut IkeSa, exchange: u8, mid: u32, payloads: &[PayloadV2], out: &mut Vec<Output>) {
+    pub(super) fn send_response(
+        &self,
+        sa: &mut IkeSa,
+        exchange: u8,
+        mid: u32,
+        payloads: &[PayloadV2],
+        out: &mut Vec<Output>,
+    ) {
         let datagrams = self.protect(sa, exchange, mid, true, payloads);
         Self::send_all(out, sa, &datagrams);
         sa.last_response = Some((mid, datagrams));
@@ -114,11 +145,23 @@ impl Engine {
     /// Starts the next queued request if the window is free.
     pub(super) fn pump(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
         while sa.outstanding.is_none() && sa.state == State::Established {
-            let Some(q) = sa.queue.pop_front() else { return };
+            let Some(q) = sa.queue.pop_front() else {
+                return;
+            };
             match q {
-                Queued::Child { selector, rekey } => self.request_child(now, sa, selector, rekey, out),
+                Queued::Child { selector, rekey } => {
+                    self.request_child(now, sa, selector, rekey, out)
+                }
                 Queued::RekeyIke => self.request_ike_rekey(now, sa, out),
-                Queued::Dpd => self.send_request(now, sa, exchange::INFORMATIONAL, &[], Sent::Dpd, self.dpd_tries(sa), out),
+                Queued::Dpd => self.send_request(
+                    now,
+                    sa,
+                    exchange::INFORMATIONAL,
+                    &[],
+                    Sent::Dpd,
+                    self.dpd_tries(sa),
+                    out,
+                ),
                 Queued::DeleteChildren(spis) => self.request_delete_children(now, sa, spis, out),
             }
         }
@@ -126,7 +169,12 @@ impl Engine {
 
     /// Retransmits the outstanding request when due; false when the SA
     /// gave up (peer unreachable: the SA and its children are gone).
-    pub(super) fn retransmit_timer(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) -> bool {
+    pub(super) fn retransmit_timer(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        out: &mut Vec<Output>,
+    ) -> bool {
         let Some(o) = sa.outstanding.as_mut().filter(|o| now >= o.next) else {
             return true;
         };
@@ -144,7 +192,13 @@ impl Engine {
     }
 
     /// Our request was never answered.
-    fn request_timed_out(&mut self, now: Instant, sa: &mut IkeSa, what: Option<Sent>, out: &mut Vec<Output>) -> bool {
+    fn request_timed_out(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        what: Option<Sent>,
+        out: &mut Vec<Output>,
+    ) -> bool {
         let tries = self.local.retransmit_tries;
         let (reason, state) = match &what {
             Some(Sent::Dpd) => (
@@ -180,14 +234,20 @@ impl Engine {
                 "AUTH_SENT",
             ),
             Some(w) => (
-                FailureReason::NoReply(format!("no answer from {} to our {} after {tries} tries", sa.remote, w.name())),
+                FailureReason::NoReply(format!(
+                    "no answer from {} to our {} after {tries} tries",
+                    sa.remote,
+                    w.name()
+                )),
                 "READY",
             ),
             None => return true,
         };
         let peer = sa.peer;
         let pending: Vec<_> = match &what {
-            Some(Sent::Auth { selector, .. }) => std::iter::once(*selector).chain(sa.pending.drain(..)).collect(),
+            Some(Sent::Auth { selector, .. }) => std::iter::once(*selector)
+                .chain(sa.pending.drain(..))
+                .collect(),
             _ => sa.pending.drain(..).collect(),
         };
         self.fail(peer, state, reason, out);
@@ -238,7 +298,10 @@ impl Engine {
         };
         let sender_is_initiator = h.from_initiator();
         let (first, plain) = match msg.protected {
-            Protected::Sk { first_inner, offset } => match sk::open(keys, sender_is_initiator, data, offset) {
+            Protected::Sk {
+                first_inner,
+                offset,
+            } => match sk::open(keys, sender_is_initiator, data, offset) {
                 Ok(p) => (first_inner, p),
                 Err(e) => {
                     self.stats.integrity_drops += 1;
@@ -246,8 +309,22 @@ impl Engine {
                     return true;
                 }
             },
-            Protected::Skf { first_inner, offset, number, total } => {
-                match sa.frag_rx.add(keys, sender_is_initiator, data, mid, offset, number, total, first_inner) {
+            Protected::Skf {
+                first_inner,
+                offset,
+                number,
+                total,
+            } => {
+                match sa.frag_rx.add(
+                    keys,
+                    sender_is_initiator,
+                    data,
+                    mid,
+                    offset,
+                    number,
+                    total,
+                    first_inner,
+                ) {
                     Ok(Some((f, p))) => (f, p),
                     Ok(None) => return true,
                     Err(e) => {
@@ -268,7 +345,10 @@ impl Engine {
                 self.stats.malformed_drops += 1;
                 debug!(target: "ipsecgw::ike::v2", %from, error = %e, "IKEv2 encrypted payloads unparsable");
                 if !h.is_response() {
-                    let n = super::informational::notify(crate::ike::wire::v2::notify::INVALID_SYNTAX, Vec::new());
+                    let n = super::informational::notify(
+                        crate::ike::wire::v2::notify::INVALID_SYNTAX,
+                        Vec::new(),
+                    );
                     self.send_response(sa, h.exchange, mid, &[n], out);
                 }
                 return true;
@@ -288,14 +368,29 @@ impl Engine {
             }
         }
         if h.is_response() {
-            let Some(o) = sa.outstanding.take() else { return true };
+            let Some(o) = sa.outstanding.take() else {
+                return true;
+            };
             let keep = match o.what {
-                Sent::Auth { selector, our_spi } => self.auth_response(now, sa, selector, our_spi, &payloads, out),
-                Sent::Child { selector, rekey, our_spi, nonce, dh, collided } => {
-                    self.child_response(now, sa, selector, rekey, our_spi, nonce, dh, collided, &payloads, out);
+                Sent::Auth { selector, our_spi } => {
+                    self.auth_response(now, sa, selector, our_spi, &payloads, out)
+                }
+                Sent::Child {
+                    selector,
+                    rekey,
+                    our_spi,
+                    nonce,
+                    dh,
+                    collided,
+                } => {
+                    self.child_response(
+                        now, sa, selector, rekey, our_spi, nonce, dh, collided, &payloads, out,
+                    );
                     true
                 }
-                Sent::RekeyIke { new_spi, nonce, dh } => self.ike_rekey_response(now, sa, new_spi, nonce, dh, &payloads, out),
+                Sent::RekeyIke { new_spi, nonce, dh } => {
+                    self.ike_rekey_response(now, sa, new_spi, nonce, dh, &payloads, out)
+                }
                 Sent::Dpd | Sent::Init => true,
                 Sent::DeleteChildren(spis) => {
                     self.children_deleted(&spis, out);
@@ -313,7 +408,9 @@ impl Engine {
         } else {
             let keep = match h.exchange {
                 exchange::IKE_AUTH => self.auth_request(now, sa, data, mid, &payloads, out),
-                exchange::CREATE_CHILD_SA => self.create_child_request(now, sa, mid, &payloads, out),
+                exchange::CREATE_CHILD_SA => {
+                    self.create_child_request(now, sa, mid, &payloads, out)
+                }
                 exchange::INFORMATIONAL => self.info_request(now, sa, mid, &payloads, out),
                 _ => true,
             };

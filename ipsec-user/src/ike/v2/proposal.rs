@@ -88,7 +88,11 @@ pub fn ike_offer(policies: &[Ikev2Policy], group: DhGroup, spi: &[u8]) -> SaV2 {
     let mut proposals = Vec::new();
     for p in policies {
         for aead in [true, false] {
-            let encr: Vec<_> = p.encryption.iter().filter(|e| e.is_aead() == aead).collect();
+            let encr: Vec<_> = p
+                .encryption
+                .iter()
+                .filter(|e| e.is_aead() == aead)
+                .collect();
             if encr.is_empty() {
                 continue;
             }
@@ -122,7 +126,11 @@ pub fn ike_offer(policies: &[Ikev2Policy], group: DhGroup, spi: &[u8]) -> SaV2 {
 
 /// The first group we would send a KE for.
 pub fn preferred_group(policies: &[Ikev2Policy]) -> Option<DhGroup> {
-    policies.iter().flat_map(|p| p.groups.iter()).copied().next()
+    policies
+        .iter()
+        .flat_map(|p| p.groups.iter())
+        .copied()
+        .next()
 }
 
 /// What a responder chose from an IKE proposal.
@@ -186,11 +194,21 @@ pub fn choose_ike(
     ke_group: u16,
 ) -> Result<(IkeChoice, ProposalV2), IkeRefusal> {
     let mut wrong_group: Option<DhGroup> = None;
-    for prop in offer.proposals.iter().filter(|p| p.protocol == protocol::IKE) {
+    for prop in offer
+        .proposals
+        .iter()
+        .filter(|p| p.protocol == protocol::IKE)
+    {
         for pol in policies {
-            let encr = prop.transforms.iter().filter(|t| t.kind == tt::ENCR).find_map(|t| {
-                encr_from(t).filter(|e| pol.encryption.contains(e)).map(|e| (e, *t))
-            });
+            let encr = prop
+                .transforms
+                .iter()
+                .filter(|t| t.kind == tt::ENCR)
+                .find_map(|t| {
+                    encr_from(t)
+                        .filter(|e| pol.encryption.contains(e))
+                        .map(|e| (e, *t))
+                });
             let Some((encr, encr_t)) = encr else { continue };
             let prfs = pol.prfs();
             let prf = prop
@@ -201,15 +219,24 @@ pub fn choose_ike(
             let Some((prf, prf_t)) = prf else { continue };
             let integ = if encr.is_aead() {
                 // RFC 7296 3.3: an AEAD proposal has no integrity (or NONE).
-                let any = prop.transforms.iter().any(|t| t.kind == tt::INTEG && t.id != 0);
+                let any = prop
+                    .transforms
+                    .iter()
+                    .any(|t| t.kind == tt::INTEG && t.id != 0);
                 if any {
                     continue;
                 }
                 (Ikev2Integrity::Null, None)
             } else {
-                let i = prop.transforms.iter().filter(|t| t.kind == tt::INTEG).find_map(|t| {
-                    integ_from(t.id).filter(|i| pol.integrity.contains(i)).map(|i| (i, Some(*t)))
-                });
+                let i = prop
+                    .transforms
+                    .iter()
+                    .filter(|t| t.kind == tt::INTEG)
+                    .find_map(|t| {
+                        integ_from(t.id)
+                            .filter(|i| pol.integrity.contains(i))
+                            .map(|i| (i, Some(*t)))
+                    });
                 let Some(i) = i else { continue };
                 i
             };
@@ -273,7 +300,11 @@ pub fn accept_ike(policies: &[Ikev2Policy], chosen: &SaV2) -> Option<IkeChoice> 
     let one = |kind| {
         let mut it = prop.transforms.iter().filter(move |t| t.kind == kind);
         let first = it.next();
-        if it.next().is_some() { None } else { first.copied() }
+        if it.next().is_some() {
+            None
+        } else {
+            first.copied()
+        }
     };
     let encr = encr_from(&one(tt::ENCR)?)?;
     let prf = prf_from(one(tt::PRF)?.id)?;
@@ -341,14 +372,25 @@ fn esp_matches(prop: &ProposalV2, tr: &EspTransform) -> bool {
         .iter()
         .any(|t| t.kind == tt::ENCR && t.id == want_encr.id && t.key_len == want_encr.key_len);
     let integ_ok = match esp_integ_id(tr.integ) {
-        Some(id) => prop.transforms.iter().any(|t| t.kind == tt::INTEG && t.id == id),
-        None => !prop.transforms.iter().any(|t| t.kind == tt::INTEG && t.id != 0),
+        Some(id) => prop
+            .transforms
+            .iter()
+            .any(|t| t.kind == tt::INTEG && t.id == id),
+        None => !prop
+            .transforms
+            .iter()
+            .any(|t| t.kind == tt::INTEG && t.id != 0),
     };
     encr_ok && integ_ok
 }
 
 fn esn_of(prop: &ProposalV2) -> Option<bool> {
-    let esns: Vec<u16> = prop.transforms.iter().filter(|t| t.kind == tt::ESN).map(|t| t.id).collect();
+    let esns: Vec<u16> = prop
+        .transforms
+        .iter()
+        .filter(|t| t.kind == tt::ESN)
+        .map(|t| t.id)
+        .collect();
     if esns.is_empty() || esns.contains(&0) {
         Some(false)
     } else if esns.contains(&1) {
@@ -377,7 +419,11 @@ pub fn choose_esp(
     ke_group: Option<u16>,
 ) -> Result<(EspChoice, ProposalV2), EspRefusal> {
     let mut wrong_group = None;
-    for prop in offer.proposals.iter().filter(|p| p.protocol == protocol::ESP) {
+    for prop in offer
+        .proposals
+        .iter()
+        .filter(|p| p.protocol == protocol::ESP)
+    {
         let Ok(spi) = <[u8; 4]>::try_from(prop.spi.as_slice()) else {
             continue;
         };
@@ -385,7 +431,12 @@ pub fn choose_esp(
             continue;
         };
         let Some(esn) = esn_of(prop) else { continue };
-        let dh: Vec<u16> = prop.transforms.iter().filter(|t| t.kind == tt::DH).map(|t| t.id).collect();
+        let dh: Vec<u16> = prop
+            .transforms
+            .iter()
+            .filter(|t| t.kind == tt::DH)
+            .map(|t| t.id)
+            .collect();
         match pfs {
             Some(g) => {
                 if !dh.contains(&g.number()) {
@@ -430,14 +481,22 @@ pub fn choose_esp(
         None => Err(EspRefusal::NoMatch(format!(
             "the peer offered ESP {}; we allow {}{}",
             describe_esp_offer(offer),
-            transforms.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+            transforms
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             pfs.map(|g| format!(" with PFS {g}")).unwrap_or_default()
         ))),
     }
 }
 
 /// Initiator: the responder's chosen ESP proposal must be one we offered.
-pub fn accept_esp(transforms: &[EspTransform], pfs: Option<DhGroup>, chosen: &SaV2) -> Option<EspChoice> {
+pub fn accept_esp(
+    transforms: &[EspTransform],
+    pfs: Option<DhGroup>,
+    chosen: &SaV2,
+) -> Option<EspChoice> {
     let [prop] = chosen.proposals.as_slice() else {
         return None;
     };
@@ -447,7 +506,12 @@ pub fn accept_esp(transforms: &[EspTransform], pfs: Option<DhGroup>, chosen: &Sa
     let spi = u32::from_be_bytes(<[u8; 4]>::try_from(prop.spi.as_slice()).ok()?);
     let tr = transforms.iter().find(|tr| esp_matches(prop, tr))?;
     let esn = esn_of(prop)?;
-    let dh: Vec<u16> = prop.transforms.iter().filter(|t| t.kind == tt::DH && t.id != 0).map(|t| t.id).collect();
+    let dh: Vec<u16> = prop
+        .transforms
+        .iter()
+        .filter(|t| t.kind == tt::DH && t.id != 0)
+        .map(|t| t.id)
+        .collect();
     let agreed_pfs = match (pfs, dh.as_slice()) {
         (Some(g), [x]) if *x == g.number() => Some(g),
         (None, []) => None,
@@ -538,10 +602,26 @@ pub fn describe_policies(policies: &[Ikev2Policy]) -> String {
             format!(
                 "policy {} [{} / integrity {} / prf {} / group {}]",
                 p.priority,
-                p.encryption.iter().map(|e| e.keyword()).collect::<Vec<_>>().join(" "),
-                p.integrity.iter().map(|e| e.keyword()).collect::<Vec<_>>().join(" "),
-                p.prfs().iter().map(|e| e.keyword()).collect::<Vec<_>>().join(" "),
-                p.groups.iter().map(|g| g.number().to_string()).collect::<Vec<_>>().join(" "),
+                p.encryption
+                    .iter()
+                    .map(|e| e.keyword())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                p.integrity
+                    .iter()
+                    .map(|e| e.keyword())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                p.prfs()
+                    .iter()
+                    .map(|e| e.keyword())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                p.groups
+                    .iter()
+                    .map(|g| g.number().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             )
         })
         .collect::<Vec<_>>()

@@ -66,14 +66,21 @@ pub fn as_port(ts: &TrafficSelectorV2) -> Option<u16> {
 
 /// `A/0 - B/65535`, as `show crypto ikev2 sa` prints a selector.
 pub fn asa_text(ts: &TrafficSelectorV2) -> String {
-    format!("{}/{} - {}/{}", ts.start, ts.start_port, ts.end, ts.end_port)
+    format!(
+        "{}/{} - {}/{}",
+        ts.start, ts.start_port, ts.end, ts.end_port
+    )
 }
 
 pub fn list_text(ts: &TsV2) -> String {
     if ts.selectors.is_empty() {
         return "none".into();
     }
-    ts.selectors.iter().map(asa_text).collect::<Vec<_>>().join(", ")
+    ts.selectors
+        .iter()
+        .map(asa_text)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a responder agreed for one child: (line, peer's side = TSi,
@@ -113,9 +120,20 @@ pub fn choose(lines: &[Selector], tsi: &TsV2, tsr: &TsV2, only: Option<u32>) -> 
 }
 
 /// Initiator: the responder's answer must be within what we proposed.
-pub fn accept(ours_local: &TrafficSelectorV2, ours_remote: &TrafficSelectorV2, tsi: &TsV2, tsr: &TsV2) -> Option<(TrafficSelectorV2, TrafficSelectorV2)> {
-    let i = tsi.selectors.iter().find(|t| within(t, ours_local) && representable(t))?;
-    let r = tsr.selectors.iter().find(|t| within(t, ours_remote) && representable(t))?;
+pub fn accept(
+    ours_local: &TrafficSelectorV2,
+    ours_remote: &TrafficSelectorV2,
+    tsi: &TsV2,
+    tsr: &TsV2,
+) -> Option<(TrafficSelectorV2, TrafficSelectorV2)> {
+    let i = tsi
+        .selectors
+        .iter()
+        .find(|t| within(t, ours_local) && representable(t))?;
+    let r = tsr
+        .selectors
+        .iter()
+        .find(|t| within(t, ours_remote) && representable(t))?;
     Some((*i, *r))
 }
 
@@ -159,25 +177,75 @@ mod tests {
 
     #[test]
     fn responder_accepts_equal_or_narrower_and_refuses_wider() {
-        let lines = [line(1, "203.0.113.0/24", "198.51.100.0/24"), line(2, "203.0.113.0/24", "192.0.2.128/25")];
-        let eq = choose(&lines, &one(from_net(net("198.51.100.0/24"))), &one(from_net(net("203.0.113.0/24"))), None).unwrap();
+        let lines = [
+            line(1, "203.0.113.0/24", "198.51.100.0/24"),
+            line(2, "203.0.113.0/24", "192.0.2.128/25"),
+        ];
+        let eq = choose(
+            &lines,
+            &one(from_net(net("198.51.100.0/24"))),
+            &one(from_net(net("203.0.113.0/24"))),
+            None,
+        )
+        .unwrap();
         assert_eq!(eq.selector, 1);
-        let narrow = choose(&lines, &one(host("198.51.100.10".parse().unwrap())), &one(from_net(net("203.0.113.0/25"))), None).unwrap();
+        let narrow = choose(
+            &lines,
+            &one(host("198.51.100.10".parse().unwrap())),
+            &one(from_net(net("203.0.113.0/25"))),
+            None,
+        )
+        .unwrap();
         assert_eq!(narrow.selector, 1);
         assert_eq!(as_net(&narrow.remote), Some(net("198.51.100.10/32")));
         assert_eq!(as_net(&narrow.local), Some(net("203.0.113.0/25")));
-        let second = choose(&lines, &one(from_net(net("192.0.2.128/25"))), &one(from_net(net("203.0.113.0/24"))), None).unwrap();
+        let second = choose(
+            &lines,
+            &one(from_net(net("192.0.2.128/25"))),
+            &one(from_net(net("203.0.113.0/24"))),
+            None,
+        )
+        .unwrap();
         assert_eq!(second.selector, 2);
-        assert!(choose(&lines, &one(from_net(net("198.51.100.0/23"))), &one(from_net(net("203.0.113.0/24"))), None).is_none());
-        assert!(choose(&lines, &one(from_net(net("198.51.100.0/24"))), &one(from_net(net("203.0.113.0/24"))), Some(2)).is_none());
+        assert!(
+            choose(
+                &lines,
+                &one(from_net(net("198.51.100.0/23"))),
+                &one(from_net(net("203.0.113.0/24"))),
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            choose(
+                &lines,
+                &one(from_net(net("198.51.100.0/24"))),
+                &one(from_net(net("203.0.113.0/24"))),
+                Some(2)
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn ranges_that_are_not_prefixes_are_not_installed() {
-        let odd = TrafficSelectorV2 { ip_proto: 0, start_port: 0, end_port: 65535, start: "198.51.100.1".parse().unwrap(), end: "198.51.100.6".parse().unwrap() };
+        let odd = TrafficSelectorV2 {
+            ip_proto: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: "198.51.100.1".parse().unwrap(),
+            end: "198.51.100.6".parse().unwrap(),
+        };
         assert!(as_net(&odd).is_none());
-        let ports = TrafficSelectorV2 { start_port: 1000, end_port: 2000, ..from_net(net("198.51.100.0/24")) };
+        let ports = TrafficSelectorV2 {
+            start_port: 1000,
+            end_port: 2000,
+            ..from_net(net("198.51.100.0/24"))
+        };
         assert!(as_port(&ports).is_none());
-        assert_eq!(asa_text(&from_net(net("198.51.100.0/24"))), "198.51.100.0/0 - 198.51.100.255/65535");
+        assert_eq!(
+            asa_text(&from_net(net("198.51.100.0/24"))),
+            "198.51.100.0/0 - 198.51.100.255/65535"
+        );
     }
 }

@@ -1,7 +1,5 @@
 //! The one error type of the wire codec, and the notify a responder would send for it.
 
-use super::notify::NotifyType;
-
 /// Why bytes could not be parsed (or a `Repr` could not be emitted).
 ///
 /// Every parser in `ike::wire` returns this instead of panicking; the
@@ -53,49 +51,4 @@ pub enum WireError {
     /// UNSUPPORTED_CRITICAL_PAYLOAD carrying this type.
     #[error("unsupported critical payload type {0}")]
     UnsupportedCriticalPayload(u8),
-}
-
-impl WireError {
-    /// The RFC 2408 section 3.14.1 notify a responder should answer with.
-    pub fn notify_type(&self) -> NotifyType {
-        match self {
-            WireError::UnsupportedVersion { .. } | WireError::WrongVersion(_) => {
-                NotifyType::INVALID_MAJOR_VERSION
-            }
-            WireError::InvalidPayloadType(_) | WireError::UnsupportedCriticalPayload(_) => {
-                NotifyType::INVALID_PAYLOAD_TYPE
-            }
-            WireError::Unsupported { .. } => NotifyType::NO_PROPOSAL_CHOSEN,
-            _ => NotifyType::PAYLOAD_MALFORMED,
-        }
-    }
-}
-
-impl WireError {
-    /// The IKEv2 notify (RFC 7296 3.10.1) answering this error:
-    /// UNSUPPORTED_CRITICAL_PAYLOAD (its data is the payload type,
-    /// [`WireError::UnsupportedCriticalPayload`]'s value),
-    /// INVALID_MAJOR_VERSION, or INVALID_SYNTAX for everything else (RFC
-    /// 7296 has no finer code for a malformed message). Only answer in
-    /// cleartext where RFC 7296 2.21 allows it.
-    pub fn notify_type_v2(&self) -> u16 {
-        use super::v2::notify;
-        match self {
-            WireError::UnsupportedCriticalPayload(_) => notify::UNSUPPORTED_CRITICAL_PAYLOAD,
-            WireError::UnsupportedVersion { .. } | WireError::WrongVersion(_) => {
-                notify::INVALID_MAJOR_VERSION
-            }
-            _ => notify::INVALID_SYNTAX,
-        }
-    }
-}
-
-/// Shorthand for the bounds check every parser does before touching bytes.
-#[inline]
-pub(crate) fn need(what: &'static str, have: usize, need: usize) -> Result<(), WireError> {
-    if have < need {
-        Err(WireError::Truncated { what, need, have })
-    } else {
-        Ok(())
-    }
 }

@@ -6,7 +6,8 @@
 //! `trailing_len`, because the length is what both sides hash and decrypt over; a
 //! header length larger than the datagram is always a truncation error.
 
-use super::error::{WireError, need};
+use super::bytes::{be32, need};
+use super::error::WireError;
 use super::payload::PayloadType;
 
 /// Size of the fixed header.
@@ -250,11 +251,4 @@ impl HeaderRepr {
     pub fn is_encrypted(&self) -> bool {
         self.flags.contains(Flags::ENCRYPTION)
     }
-}
-
-pub(crate) fn be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
-pub(crate) fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }

@@ -4,7 +4,8 @@
 use super::error::WireError;
 use super::header::{Flags, HEADER_LEN, Header, HeaderRepr, MAX_MESSAGE_LEN};
 use super::ikev2;
-use super::payload::{Payload, PayloadChain, PayloadType, emit_chain, parse_payloads};
+use super::payload::{PayloadChain, PayloadType, parse_payloads};
+use super::v1::payload::{Payload, emit_chain};
 
 /// A parsed IKEv1 message borrowing the datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,6 +41,15 @@
 //!   IKEv1 daemon [`ikev2::MessageV2`] (header + generic chain) and
 //!   [`ikev2::no_proposal_chosen_response`].
 //!
+//! # Layout
+//!
+//! Shared by both versions: `bytes` (bounds checks and big-endian reads, at
+//! the bottom), `error`, `header` (the 28-byte header), `payload` (the
+//! generic payload chain), `natt` (the non-ESP marker), `message` (one
+//! entry point for both versions). `v1/`: the ISAKMP payload `Repr`s and
+//! IKEv1 notify codes; `v2/`: IKEv2's payloads, the SK/SKF envelope and
+//! its notify codes. The flat re-exports below keep IKEv1 names short.
+//!
 //! # Policies
 //!
 //! * Header length: `28 <= length <= min(datagram, 65535)`; bytes beyond
@@ -52,55 +61,46 @@
 //! * Sizes: NONCE 8..=256, KE 1..=1024, HASH 1..=64, vendor id 1..=256,
 //!   attributes per transform <= 64, proposals/transforms <= 64, SPI <= 16.
 
-mod attributes;
-mod delete;
+mod bytes;
 mod error;
-mod fragment;
-mod hash;
 mod header;
-mod id;
 pub mod ikev2;
-mod ke;
 mod message;
-mod nat_d;
-mod nat_oa;
 mod natt;
-mod nonce;
-mod notify;
 mod payload;
-mod sa;
+pub mod v1;
 pub mod v2;
-mod vendor_id;
 
-pub use attributes::{
-    AttrValue, Attribute, EncapsulationMode, MAX_ATTRIBUTES, Phase1Attrs, Phase2Attrs,
-    esp_transform_from_attrs, ike as ike_attr, ipsec as ipsec_attr, parse_attributes,
-};
-pub use delete::{DeleteRepr, MAX_DELETE_SPIS};
 pub use error::WireError;
-pub use fragment::FragmentRepr;
-pub use hash::{HASH_LEN, HashRepr};
 pub use header::{ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, MAX_MESSAGE_LEN};
-pub use id::*;
-pub use ke::{KE_LEN, KeRepr};
 pub use message::{IkeMessage, Message, MessageBuilder};
-pub use nat_d::NatDRepr;
-pub use nat_oa::NatOaRepr;
 pub use natt::{
     NAT_KEEPALIVE, NON_ESP_MARKER, Udp4500, add_non_esp_marker, classify_udp4500,
     strip_non_esp_marker,
 };
-pub use nonce::{NONCE_LEN, NonceRepr};
-pub use notify::{MAX_NOTIFY_DATA_LEN, NotifyRepr, NotifyType};
 pub use payload::{
-    GENERIC_HEADER_LEN, GenericPayload, MAX_PAYLOADS, Payload, PayloadChain, PayloadIter,
-    PayloadType, RawPayload, emit_chain, parse_payloads,
+    GENERIC_HEADER_LEN, GenericPayload, MAX_PAYLOADS, PayloadChain, PayloadIter, PayloadType,
+    RawPayload, parse_payloads,
 };
-pub use sa::{
+pub use v1::attributes::{
+    AttrValue, Attribute, EncapsulationMode, MAX_ATTRIBUTES, Phase1Attrs, Phase2Attrs,
+    esp_transform_from_attrs, ike as ike_attr, ipsec as ipsec_attr, parse_attributes,
+};
+pub use v1::delete::{DeleteRepr, MAX_DELETE_SPIS};
+pub use v1::fragment::FragmentRepr;
+pub use v1::hash::{HASH_LEN, HashRepr};
+pub use v1::id::*;
+pub use v1::ke::{KE_LEN, KeRepr};
+pub use v1::nat_d::NatDRepr;
+pub use v1::nat_oa::NatOaRepr;
+pub use v1::nonce::{NONCE_LEN, NonceRepr};
+pub use v1::notify::{MAX_NOTIFY_DATA_LEN, NotifyRepr, NotifyType};
+pub use v1::payload::{Payload, emit_chain};
+pub use v1::sa::{
     DOI_IPSEC, MAX_PROPOSALS, MAX_SPI_LEN, MAX_TRANSFORMS, ProposalRepr, ProtocolId,
     SIT_IDENTITY_ONLY, SaRepr, TransformRepr,
 };
-pub use vendor_id::*;
+pub use v1::vendor_id::*;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! is an IKE message after a 4-byte zero non-ESP marker, an ESP packet
 //! (non-zero SPI first), or a one-byte 0xFF keepalive.
 
-use super::error::{WireError, need};
+use super::bytes::need;
+use super::error::WireError;
 use super::header::HEADER_LEN;
 
 /// The non-ESP marker prefixed to IKE on port 4500.

@@ -2,7 +2,8 @@
 //! signature. Verification lives in `ike::crypto::keys_v2` (shared key)
 //! and the future `ike::auth` (signatures).
 
-use super::super::error::{WireError, need};
+use super::super::bytes::need;
+use super::super::error::WireError;
 
 /// Bound on authentication data: an RSA-8192 signature with its RFC 7427
 /// algorithm identifier fits; a shared-key MAC is at most 64 bytes.

@@ -3,8 +3,9 @@
 //! belongs to the exchange code; the AUTH computation covers the body
 //! exactly as it travelled ([`IdV2::body`]).
 
-use super::super::error::{WireError, need};
-use super::super::id::MAX_ID_DATA_LEN;
+use super::super::bytes::need;
+use super::super::error::WireError;
+use super::super::v1::id::MAX_ID_DATA_LEN;
 
 /// IDi / IDr.
 #[derive(Debug, Clone, PartialEq, Eq)]

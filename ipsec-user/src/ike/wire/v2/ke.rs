@@ -2,8 +2,9 @@
 //! public value. The group decides the exact length, which `ike::crypto::dh`
 //! checks; the codec only bounds it.
 
-use super::super::error::{WireError, need};
-use super::super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 
 /// Accepted length of the key exchange data: P-521 is 132 bytes (x | y),
 /// MODP-8192 would be 1024.

@@ -3,8 +3,10 @@
 //! chains and cleartext messages. The envelope's bytes are written by
 //! `ike::crypto::sk` with [`emit_sk_header`] / [`emit_skf_header`].
 
-use super::super::error::{WireError, need};
-use super::super::header::{HEADER_LEN, be16};
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
+use super::super::header::HEADER_LEN;
 use super::super::payload::GENERIC_HEADER_LEN;
 use super::header::HeaderV2;
 use super::payload::{PayloadV2, chain_len, emit_chain_into, walk};

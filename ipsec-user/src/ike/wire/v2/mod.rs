@@ -157,3 +157,25 @@ pub use ts::{
 
 #[cfg(test)]
 mod tests;
+
+/// IKEv2 notify codes for wire errors (IKEv1 has its own,
+/// `WireError::notify_type`).
+impl super::error::WireError {
+    /// The IKEv2 notify (RFC 7296 3.10.1) answering this error:
+    /// UNSUPPORTED_CRITICAL_PAYLOAD (its data is the payload type,
+    /// [`super::error::WireError::UnsupportedCriticalPayload`]'s value),
+    /// INVALID_MAJOR_VERSION, or INVALID_SYNTAX for everything else (RFC
+    /// 7296 has no finer code for a malformed message). Only answer in
+    /// cleartext where RFC 7296 2.21 allows it.
+    pub fn notify_type_v2(&self) -> u16 {
+        use self::notify;
+        match self {
+            super::error::WireError::UnsupportedCriticalPayload(_) => {
+                notify::UNSUPPORTED_CRITICAL_PAYLOAD
+            }
+            super::error::WireError::UnsupportedVersion { .. }
+            | super::error::WireError::WrongVersion(_) => notify::INVALID_MAJOR_VERSION,
+            _ => notify::INVALID_SYNTAX,
+        }
+    }
+}

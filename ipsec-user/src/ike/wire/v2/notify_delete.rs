@@ -2,10 +2,11 @@
 //! and SPIs of a size that depends on it (none for the IKE SA, 4 bytes for
 //! ESP/AH, 8 in the rare IKE-SPI notify).
 
-use super::super::delete::MAX_DELETE_SPIS;
-use super::super::error::{WireError, need};
-use super::super::header::be16;
-use super::super::notify::MAX_NOTIFY_DATA_LEN;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
+use super::super::v1::delete::MAX_DELETE_SPIS;
+use super::super::v1::notify::MAX_NOTIFY_DATA_LEN;
 use super::sa::check_spi_size;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,8 @@
 //! CERTREQ, vendor ids and `Other` bodies are bounded by the message
 //! itself (at most 65535 bytes).
 
-use super::super::error::{WireError, need};
+use super::super::bytes::need;
+use super::super::error::WireError;
 use super::super::payload::{
     GENERIC_HEADER_LEN, GenericPayload, PayloadIter, PayloadType, RawPayload,
 };

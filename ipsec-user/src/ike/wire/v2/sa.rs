@@ -13,11 +13,12 @@
 //! grow by one; a responder echoes the number it picked, so nothing is
 //! gained by refusing a sender that numbers differently).
 
-use super::super::attributes::MAX_ATTRIBUTES;
-use super::super::error::{WireError, need};
-use super::super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 use super::super::payload::{GENERIC_HEADER_LEN, GenericPayload, PayloadType};
-use super::super::sa::{MAX_PROPOSALS, MAX_TRANSFORMS};
+use super::super::v1::attributes::MAX_ATTRIBUTES;
+use super::super::v1::sa::{MAX_PROPOSALS, MAX_TRANSFORMS};
 
 /// The Key Length transform attribute (RFC 7296 3.3.5), always TV.
 pub const ATTR_KEY_LENGTH: u16 = 14;

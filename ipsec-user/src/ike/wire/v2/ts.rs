@@ -7,8 +7,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::super::error::{WireError, need};
-use super::super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 
 /// TS_IPV4_ADDR_RANGE.
 pub const TS_IPV4_ADDR_RANGE: u8 = 7;

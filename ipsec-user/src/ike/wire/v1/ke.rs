@@ -1,28 +1,28 @@
-//! Nonce payload (RFC 2408 3.13): 8 to 256 bytes (RFC 2409 5).
+//! Key exchange payload (RFC 2408 3.7): the DH public value. Bounded to 1024 bytes (MODP-8192); the group decides the exact length, which the crypto code checks.
 
-use super::error::WireError;
+use super::super::error::WireError;
 
 /// Smallest and largest accepted body length.
-pub const NONCE_LEN: core::ops::RangeInclusive<usize> = 8..=256;
+pub const KE_LEN: core::ops::RangeInclusive<usize> = 1..=1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NonceRepr {
+pub struct KeRepr {
     pub data: Vec<u8>,
 }
 
-impl NonceRepr {
+impl KeRepr {
     pub fn new(data: impl Into<Vec<u8>>) -> Self {
-        NonceRepr { data: data.into() }
+        KeRepr { data: data.into() }
     }
     /// Parses the payload body; its length must be in the accepted range.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
-        if !NONCE_LEN.contains(&body.len()) {
+        if !KE_LEN.contains(&body.len()) {
             return Err(WireError::BadLength {
-                what: "NONCE payload",
+                what: "KE payload",
                 len: body.len(),
             });
         }
-        Ok(NonceRepr {
+        Ok(KeRepr {
             data: body.to_vec(),
         })
     }

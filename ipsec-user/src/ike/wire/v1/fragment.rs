@@ -5,8 +5,9 @@
 //! Recognised and parsed only; reassembly is NOT done here (it needs
 //! per-peer state and bounds, and belongs to the exchange layer).
 
-use super::error::{WireError, need};
-use super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentRepr {

@@ -5,8 +5,9 @@
 //! ("variable": 2-byte length then value).  The form is kept so a parsed
 //! transform re-emits byte-identical.
 
-use super::error::{WireError, need};
-use super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 use crate::algo::{DhGroup, EspCipher, EspInteg, EspTransform, IkeAuth, IkeEncryption, IkeHash};
 
 /// Bound on attributes in one transform (a real transform carries < 15).

@@ -4,8 +4,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::error::{WireError, need};
-use super::header::be16;
+use super::super::bytes::be16;
+use super::super::bytes::need;
+use super::super::error::WireError;
 
 pub const ID_IPV4_ADDR: u8 = 1;
 pub const ID_FQDN: u8 = 2;

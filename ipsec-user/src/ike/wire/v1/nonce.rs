@@ -1,28 +1,28 @@
-//! Key exchange payload (RFC 2408 3.7): the DH public value. Bounded to 1024 bytes (MODP-8192); the group decides the exact length, which the crypto code checks.
+//! Nonce payload (RFC 2408 3.13): 8 to 256 bytes (RFC 2409 5).
 
-use super::error::WireError;
+use super::super::error::WireError;
 
 /// Smallest and largest accepted body length.
-pub const KE_LEN: core::ops::RangeInclusive<usize> = 1..=1024;
+pub const NONCE_LEN: core::ops::RangeInclusive<usize> = 8..=256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeRepr {
+pub struct NonceRepr {
     pub data: Vec<u8>,
 }
 
-impl KeRepr {
+impl NonceRepr {
     pub fn new(data: impl Into<Vec<u8>>) -> Self {
-        KeRepr { data: data.into() }
+        NonceRepr { data: data.into() }
     }
     /// Parses the payload body; its length must be in the accepted range.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
-        if !KE_LEN.contains(&body.len()) {
+        if !NONCE_LEN.contains(&body.len()) {
             return Err(WireError::BadLength {
-                what: "KE payload",
+                what: "NONCE payload",
                 len: body.len(),
             });
         }
-        Ok(KeRepr {
+        Ok(NonceRepr {
             data: body.to_vec(),
         })
     }

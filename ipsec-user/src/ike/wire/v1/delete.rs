@@ -2,8 +2,9 @@
 //! SPIs.  Phase 1 deletes carry the cookie pair as a 16-byte SPI; phase 2
 //! deletes carry 4-byte ESP SPIs.
 
-use super::error::{WireError, need};
-use super::header::{be16, be32};
+use super::super::bytes::need;
+use super::super::bytes::{be16, be32};
+use super::super::error::WireError;
 use super::sa::MAX_SPI_LEN;
 
 /// Bound on SPIs in one delete.

@@ -5,10 +5,11 @@
 //! different numbers are alternatives (RFC 2408 4.2).  This codec keeps them
 //! as they travel; matching belongs to `ike::proposal`.
 
+use super::super::bytes::be32;
+use super::super::bytes::need;
+use super::super::error::WireError;
+use super::super::payload::{GENERIC_HEADER_LEN, GenericPayload, PayloadType};
 use super::attributes::{Attribute, Phase1Attrs, Phase2Attrs, ike, parse_attributes};
-use super::error::{WireError, need};
-use super::header::be32;
-use super::payload::{GENERIC_HEADER_LEN, GenericPayload, PayloadType};
 
 /// IPsec DOI (RFC 2407 4.2).
 pub const DOI_IPSEC: u32 = 1;

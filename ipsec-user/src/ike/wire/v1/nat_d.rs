@@ -1,7 +1,7 @@
 //! NAT discovery payload (RFC 3947 3.2; payload 20, or 130 with the drafts):
 //! HASH(CKY-I | CKY-R | IP | Port) with the negotiated hash.
 
-use super::error::WireError;
+use super::super::error::WireError;
 
 /// The NAT-D body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! DPD R-U-THERE / R-U-THERE-ACK (data = 4-byte sequence number, SPI = the
 //! two cookies).
 
-use super::error::{WireError, need};
-use super::header::{be16, be32};
+use super::super::bytes::need;
+use super::super::bytes::{be16, be32};
+use super::super::error::WireError;
 use super::sa::MAX_SPI_LEN;
 
 /// A notify message type.
@@ -131,5 +132,23 @@ impl NotifyRepr {
         buf[8..8 + self.spi.len()].copy_from_slice(&self.spi);
         let d = 8 + self.spi.len();
         buf[d..d + self.data.len()].copy_from_slice(&self.data);
+    }
+}
+
+/// IKEv1 notify codes for wire errors (IKEv2 has its own,
+/// `WireError::notify_type_v2`).
+impl WireError {
+    /// The RFC 2408 section 3.14.1 notify a responder should answer with.
+    pub fn notify_type(&self) -> NotifyType {
+        match self {
+            WireError::UnsupportedVersion { .. } | WireError::WrongVersion(_) => {
+                NotifyType::INVALID_MAJOR_VERSION
+            }
+            WireError::InvalidPayloadType(_) | WireError::UnsupportedCriticalPayload(_) => {
+                NotifyType::INVALID_PAYLOAD_TYPE
+            }
+            WireError::Unsupported { .. } => NotifyType::NO_PROPOSAL_CHOSEN,
+            _ => NotifyType::PAYLOAD_MALFORMED,
+        }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::error::{WireError, need};
+use super::super::bytes::need;
+use super::super::error::WireError;
 use super::id::{ID_IPV4_ADDR, ID_IPV6_ADDR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

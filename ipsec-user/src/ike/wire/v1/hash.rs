@@ -1,6 +1,6 @@
 //! Hash payload (RFC 2408 3.11): a PRF output (16 to 64 bytes in practice).
 
-use super::error::WireError;
+use super::super::error::WireError;
 
 /// Smallest and largest accepted body length.
 pub const HASH_LEN: core::ops::RangeInclusive<usize> = 1..=64;

@@ -1,6 +1,6 @@
 //! Vendor ID payload (RFC 2408 3.16) and the ids that change behaviour.
 
-use super::error::WireError;
+use super::super::error::WireError;
 
 /// Bound on a vendor id (real ones are 8 to 20 bytes).
 pub const MAX_VENDOR_ID_LEN: usize = 256;
