@@ -50,8 +50,8 @@ pub fn ikev2(list: &Ikev2SaList, detail: bool) -> String {
         s.push('\n');
         let _ = writeln!(
             s,
-            "{:<10}{:<22}{:<22}{:<15}{}",
-            "Tunnel-id", "Local", "Remote", "Status", "Role"
+            "{:<10}{:<22}{:<22}{:<15}Role",
+            "Tunnel-id", "Local", "Remote", "Status"
         );
         let _ = writeln!(
             s,

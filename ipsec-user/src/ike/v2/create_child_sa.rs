@@ -202,7 +202,7 @@ impl Engine {
             find_tsi(payloads),
             find_tsr(payloads),
             error,
-            Some((g.as_ref().map(|s| s.as_bytes()), &ni, &nr)),
+            Some((g.as_ref().map(|s| s.as_bytes()), &ni, nr)),
             out,
         );
         if !installed {
@@ -586,7 +586,7 @@ impl Engine {
             choice.suite,
             shared.as_bytes(),
             &ni,
-            &nr,
+            nr,
             &new_spi,
             &peer_spi,
         );

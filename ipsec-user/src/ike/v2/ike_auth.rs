@@ -24,6 +24,10 @@ use crate::ike::wire::v2::{
     notify as nt,
 };
 
+/// (g^ir of a PFS exchange, Ni, Nr) of a CREATE_CHILD_SA: what a child's
+/// KEYMAT is made from when it is not the IKE SA's own nonces.
+pub(super) type ChildKeymat<'a> = (Option<&'a [u8]>, &'a [u8], &'a [u8]);
+
 /// What a child's keys are made from.
 pub(super) struct KeymatInputs<'a> {
     pub g_ir: Option<&'a [u8]>,
@@ -320,8 +324,8 @@ impl Engine {
             }),
         ];
         // The first child; its failure leaves the IKE SA up (RFC 7296 2.21.3).
-        match (offer, tsi, tsr) {
-            (Some(offer), Some(tsi), Some(tsr)) => {
+        if let (Some(offer), Some(tsi), Some(tsr)) = (offer, tsi, tsr) {
+            {
                 match self.answer_child(
                     sa,
                     &transforms,
@@ -365,7 +369,6 @@ impl Engine {
                     Err(n) => resp.push(n),
                 }
             }
-            _ => {}
         }
         self.send_response(sa, exchange::IKE_AUTH, mid, &resp, out);
         self.dedupe(now, sa, out)
@@ -569,7 +572,7 @@ impl Engine {
         tsi: Option<&TsV2>,
         tsr: Option<&TsV2>,
         error: Option<u16>,
-        km: Option<(Option<&[u8]>, &[u8], &[u8])>,
+        km: Option<ChildKeymat<'_>>,
         out: &mut Vec<Output>,
     ) -> bool {
         let peer = sa.peer;

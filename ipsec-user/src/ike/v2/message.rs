@@ -101,6 +101,7 @@ impl Engine {
 
     /// Sends a request now (the window must be free) and arms its
     /// retransmission.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn send_request(
         &self,
         now: Instant,

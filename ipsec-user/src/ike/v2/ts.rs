@@ -47,7 +47,7 @@ pub fn as_net(ts: &TrafficSelectorV2) -> Option<Ipv4Net> {
         return None;
     }
     let size = (end - start) as u64 + 1;
-    if !size.is_power_of_two() || start as u64 % size != 0 {
+    if !size.is_power_of_two() || !(start as u64).is_multiple_of(size) {
         return None;
     }
     let prefix = 32 - size.trailing_zeros() as u8;
