@@ -954,6 +954,7 @@ fn main() -> Result<()> {
     let mut only_swan = false;
     let mut versions = vec![Version::V1, Version::V2];
     let mut groups = vec![DhGroup::Modp2048, DhGroup::Ecp256];
+    let mut total_arg: Option<usize> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -965,22 +966,35 @@ fn main() -> Result<()> {
                 Some("ikev2") => versions = vec![Version::V2],
                 other => bail!("--only ikev1|ikev2, not {other:?}"),
             },
+            "--total" => {
+                total_arg = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| (1..=60_000).contains(n))
+                        .context("--total N: 1 to 60000 ipsecgw handshakes per row")?,
+                )
+            }
             "--group" => match it.next().map(String::as_str) {
                 Some("14") => groups = vec![DhGroup::Modp2048],
                 Some("19") => groups = vec![DhGroup::Ecp256],
                 other => bail!("--group 14|19, not {other:?}"),
             },
             other => bail!(
-                "unknown argument {other:?} (--quick, --no-strongswan, --only-strongswan, --only ikev1|ikev2, --group 14|19)"
+                "unknown argument {other:?} (--quick, --no-strongswan, --only-strongswan, --only ikev1|ikev2, --group 14|19, --total N)"
             ),
         }
     }
     // (ipsecgw total, time limit); strongSwan K per group
-    let (total, limit) = if quick {
+    let (mut total, limit) = if quick {
         (500, Duration::from_secs(3))
     } else {
         (4000, Duration::from_secs(10))
     };
+    // More tunnels held by the responder: how its cost per handshake
+    // grows with the table (the run still stops at `limit`).
+    if let Some(n) = total_arg {
+        total = n;
+    }
     let sw_k = |g: DhGroup| match (quick, g) {
         (true, DhGroup::Ecp256) => 200,
         (true, _) => 100,
@@ -1192,7 +1206,7 @@ fn main() -> Result<()> {
     let load_after = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after the run: {}", load_after.trim());
     println!(
-        "command: cargo xtask bench ike [-- ARGS]   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan | --only-strongswan | --only ikev1|ikev2 | --group 14|19])"
+        "command: cargo xtask bench ike [-- ARGS]   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan | --only-strongswan | --only ikev1|ikev2 | --group 14|19 | --total N])"
     );
     Ok(())
 }
