@@ -1,16 +1,20 @@
-//! `cargo xtask bench ike`: IKEv1 main mode + quick mode (PSK) completions
-//! per second, DH group 14 and group 19, ipsecgw against strongSwan 5.9.8
-//! measured in the same run on the same machine.
+//! `cargo xtask bench ike`: IKE handshakes per second with a pre-shared
+//! key, ipsecgw against strongSwan 5.9.8 measured in the same run on the
+//! same machine, in four modes: IKEv1 main mode + quick mode and IKEv2
+//! IKE_SA_INIT + IKE_AUTH (with its first CHILD SA, IKEv2's equivalent of
+//! main + quick mode), each with DH group 14 (modp2048) and group 19
+//! (ecp256).
 //!
-//! ipsecgw: two sans-IO `Engine`s, each on its own thread (like two
-//! daemons, so both cores work), talking real UDP on loopback inside a
-//! private network namespace. The initiator thread keeps `CONCURRENCY`
-//! negotiations in flight; every negotiation comes from a fresh initiator
-//! engine on a fresh loopback address (127.1.x.y:500), so each one is a
-//! full phase 1 + phase 2 (an engine reuses an established phase 1 per
-//! peer address, which would measure quick mode only). The responder is
-//! one engine (a hub) that keeps every tunnel, so its heap growth per
-//! tunnel is its memory cost per tunnel.
+//! ipsecgw: two sans-IO `ike::Engine`s (the dispatcher the daemon drives,
+//! which hands each datagram to IKEv1 or IKEv2), each on its own thread
+//! (like two daemons, so both cores work), talking real UDP on loopback
+//! inside a private network namespace. The initiator thread keeps
+//! `CONCURRENCY` negotiations in flight; every negotiation comes from a
+//! fresh initiator engine on a fresh loopback address (127.1.x.y:500), so
+//! each one is a full handshake (an engine reuses an established IKE SA
+//! per peer address, which would measure quick mode / CREATE_CHILD_SA
+//! only). The responder is one engine (a hub) that keeps every tunnel, so
+//! its heap growth per tunnel is its memory cost per tunnel.
 //!
 //! strongSwan: two charons (kernel-libipsec, the Debian packages) in two
 //! namespaces joined by a veth pair. Debian ships no load-tester plugin,
@@ -18,7 +22,8 @@
 //! child selectors, all `start_action = start`: loading them makes charon
 //! itself initiate all K in parallel (no per-handshake `swanctl` process
 //! competing for the two cores). Completions are counted from both
-//! charons' logs ("CHILD_SA ... established").
+//! charons' logs ("CHILD_SA ... established", logged at level 0 by both
+//! versions' exchanges).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -26,16 +31,19 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
-
-use harness::strongswan::CHARON;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use harness::engine_config::{esp, policy};
 use harness::netns::{Netns, enter_netns, veth};
-use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, IkeEncryption, IkeHash};
-use ipsecgw::ike::v1::{Engine, Ipv4Net, LocalConfig, Output, PeerConfig, Selector};
+use harness::strongswan::CHARON;
+use ipsecgw::algo::{
+    DhGroup, EspCipher, EspInteg, IkeEncryption, IkeHash, Ikev2Encryption, Ikev2Integrity, Ikev2Prf,
+};
+use ipsecgw::ike::config::{Ikev2Policy, Ipv4Net, LocalConfig, PeerConfig, Selector};
+use ipsecgw::ike::crypto::dh::DhPrivate;
+use ipsecgw::ike::{Engine, Output};
 
 // ------------------------------------------------------------ heap counter
 
@@ -139,6 +147,62 @@ fn group_name(g: DhGroup) -> &'static str {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// One measured mode: IKE version and DH group. The algorithms around
+/// the DH group are fixed per version (see `describe`), the same on both
+/// implementations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mode {
+    version: Version,
+    group: DhGroup,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [
+        Mode {
+            version: Version::V1,
+            group: DhGroup::Modp2048,
+        },
+        Mode {
+            version: Version::V1,
+            group: DhGroup::Ecp256,
+        },
+        Mode {
+            version: Version::V2,
+            group: DhGroup::Modp2048,
+        },
+        Mode {
+            version: Version::V2,
+            group: DhGroup::Ecp256,
+        },
+    ];
+
+    fn name(self) -> String {
+        let v = match self.version {
+            Version::V1 => "IKEv1",
+            Version::V2 => "IKEv2",
+        };
+        format!("{v} {}", group_name(self.group))
+    }
+
+    /// What one handshake is, in words (printed above the results).
+    fn describe(version: Version) -> &'static str {
+        match version {
+            Version::V1 => {
+                "IKEv1 main mode + quick mode, PSK, IKE aes128-sha256, ESP aes128gcm16, no PFS"
+            }
+            Version::V2 => {
+                "IKEv2 IKE_SA_INIT + IKE_AUTH with its first CHILD SA, PSK, IKE aes256gcm16-prfsha256, ESP aes256gcm16"
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------ ipsecgw side
 
 const CONCURRENCY: usize = 64;
@@ -158,23 +222,49 @@ fn net(a: [u8; 4], p: u8) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(a), p).expect("valid prefix")
 }
 
+/// One crypto-map entry for `mode`. An IKEv2 entry has no IKEv1
+/// transform set, so a failed IKEv2 negotiation cannot fall back to IKEv1
+/// and be counted as an IKEv2 handshake.
 fn peer_config(
-    group: DhGroup,
+    mode: Mode,
     addresses: Vec<Ipv4Addr>,
     local: Ipv4Net,
     remote: Ipv4Net,
 ) -> PeerConfig {
     let mut p = PeerConfig::new("BENCH 10", addresses[0], PSK);
     p.addresses = addresses;
-    p.policies = vec![policy(10, IkeEncryption::Aes128, IkeHash::Sha256, group)];
-    p.transforms = vec![esp(EspCipher::Aes128Gcm, EspInteg::None)];
+    match mode.version {
+        Version::V1 => {
+            p.policies = vec![policy(
+                10,
+                IkeEncryption::Aes128,
+                IkeHash::Sha256,
+                mode.group,
+            )];
+            p.transforms = vec![esp(EspCipher::Aes128Gcm, EspInteg::None)];
+        }
+        Version::V2 => {
+            // strongSwan's aes256gcm16-prfsha256-<group> / aes256gcm16: an
+            // AEAD, so no separate integrity transform.
+            p.ikev2_policies = vec![Ikev2Policy {
+                priority: 10,
+                encryption: vec![Ikev2Encryption::Aes256Gcm],
+                integrity: vec![Ikev2Integrity::Null],
+                prf: vec![Ikev2Prf::Sha256],
+                groups: vec![mode.group],
+                lifetime_s: 86400,
+            }];
+            p.ikev2_transforms = vec![esp(EspCipher::Aes256Gcm, EspInteg::None)];
+        }
+    }
     p.selectors = vec![Selector {
         id: 1,
         acl: "BENCH".into(),
         local,
         remote,
     }];
-    // No DPD: a run must not mix R-U-THERE traffic into the handshakes.
+    // No DPD (IKEv1 R-U-THERE, IKEv2 liveness INFORMATIONALs): a run
+    // must not mix them into the handshakes.
     p.dpd = None;
     p
 }
@@ -213,7 +303,7 @@ fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
 
 /// The hub: one engine answering every initiator, until `stop`.
 fn run_responder(
-    group: DhGroup,
+    mode: Mode,
     max_peers: usize,
     ready: &AtomicBool,
     stop: &AtomicBool,
@@ -226,11 +316,16 @@ fn run_responder(
     let addrs: Vec<Ipv4Addr> = (0..max_peers).map(initiator_addr).collect();
     let heap0 = live_bytes();
     let cpu0 = thread_cpu();
+    // Like strongSwan's `dos_protection = no` below: every initiator is a
+    // legitimate peer, so no IKEv2 cookies and half-open limits well above
+    // the negotiations in flight.
     let mut lc = LocalConfig::new(RESPONDER);
     lc.max_half_open_total = 4 * CONCURRENCY;
+    lc.ikev2.cookie_challenge_percent = None;
+    lc.ikev2.max_in_negotiation = 4 * CONCURRENCY;
     let mut eng = Engine::new(lc);
     eng.set_peers(vec![peer_config(
-        group,
+        mode,
         addrs,
         net([203, 0, 113, 0], 24),
         net([198, 51, 100, 0], 24),
@@ -292,13 +387,13 @@ struct Slot {
     started: Instant,
 }
 
-fn new_slot(group: DhGroup, n: usize) -> Result<(Slot, Vec<Output>)> {
+fn new_slot(mode: Mode, n: usize) -> Result<(Slot, Vec<Output>)> {
     let addr = initiator_addr(n);
     let sock = UdpSocket::bind((addr, 500)).with_context(|| format!("bind {addr}:500"))?;
     sock.set_nonblocking(true)?;
     let mut eng = Engine::new(LocalConfig::new(addr));
     eng.set_peers(vec![peer_config(
-        group,
+        mode,
         vec![RESPONDER],
         net([198, 51, 100, 0], 24),
         net([203, 0, 113, 0], 24),
@@ -319,7 +414,7 @@ fn new_slot(group: DhGroup, n: usize) -> Result<(Slot, Vec<Output>)> {
 /// Keeps `CONCURRENCY` negotiations in flight until `total` have started
 /// or `limit` has passed, then waits (bounded) for those in flight.
 fn run_initiators(
-    group: DhGroup,
+    mode: Mode,
     total: usize,
     limit: Duration,
     latencies: &mut Vec<Duration>,
@@ -368,7 +463,7 @@ fn run_initiators(
         // Refill free slots while the run lasts.
         for s in slots.iter_mut() {
             if s.is_none() && started < total && now < t0 + limit {
-                let (slot, outs) = new_slot(group, started)?;
+                let (slot, outs) = new_slot(mode, started)?;
                 started += 1;
                 if !perform(&slot, outs, &mut st) {
                     *s = Some(slot);
@@ -428,7 +523,7 @@ fn run_initiators(
     Ok((st, last_done - t0))
 }
 
-fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<IpsecgwResult> {
+fn bench_ipsecgw(mode: Mode, total: usize, limit: Duration) -> Result<IpsecgwResult> {
     let ns = Netns::new("ikebench")?;
     let path = ns.path();
     let ready = AtomicBool::new(false);
@@ -439,7 +534,7 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
     let (init, elapsed, resp, rss1) = std::thread::scope(|s| -> Result<_> {
         let responder = s.spawn(|| -> Result<SideStats> {
             enter_netns(&path)?;
-            run_responder(group, total, &ready, &stop, &resp_ups)
+            run_responder(mode, total, &ready, &stop, &resp_ups)
         });
         let initiator = s.spawn(|| -> Result<(SideStats, Duration)> {
             enter_netns(&path)?;
@@ -450,12 +545,13 @@ fn bench_ipsecgw(group: DhGroup, total: usize, limit: Duration) -> Result<Ipsecg
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            run_initiators(group, total, limit, &mut latencies)
+            run_initiators(mode, total, limit, &mut latencies)
         });
         let init = initiator
             .join()
             .map_err(|_| anyhow::anyhow!("initiator thread panicked"));
-        // Let the responder see the last QM3s (bounded), then stop it.
+        // Let the responder see the last QM3s (IKEv1; an IKEv2 responder
+        // is up when it answers IKE_AUTH), bounded, then stop it.
         if let Ok(Ok((st, _))) = &init {
             let deadline = Instant::now() + Duration::from_secs(3);
             while resp_ups.load(Ordering::Acquire) < st.ups && Instant::now() < deadline {
@@ -496,7 +592,10 @@ const SW_RESP: &str = "192.0.2.2";
 
 /// Settings of the anchor measurement (peers/strongswan/README.md): no
 /// DoS protection or half-open limits (all from one address), a big IKE
-/// SA table, no IKE SA reuse; level-0 logging only (one "CHILD_SA ...
+/// SA table, no IKE SA reuse (`reuse_ikesa = no`: an IKEv2 initiator
+/// would otherwise put a new child of an equal peer config into an IKE SA
+/// it has); `dos_protection = no` also turns off IKEv2 cookies
+/// (`cookie_threshold`); level-0 logging only (one "CHILD_SA ...
 /// established" line per completion); default retransmission timers.
 const BENCH_OPTIONS: &str = "  install_routes = yes\n  routing_table = 220\n  routing_table_prio = 220\n  dos_protection = no\n  block_threshold = 1000000\n  init_limit_half_open = 0\n  ikesa_table_size = 8192\n  reuse_ikesa = no\n";
 
@@ -563,24 +662,41 @@ impl Charon {
     }
 }
 
-fn sw_proposal(group: DhGroup) -> &'static str {
-    match group {
-        DhGroup::Ecp256 => "aes128-sha256-ecp256",
-        _ => "aes128-sha256-modp2048",
+/// (IKE proposals, ESP proposals) of `mode`, the same algorithms as
+/// `peer_config` gives ipsecgw.
+fn sw_proposals(mode: Mode) -> (&'static str, &'static str) {
+    match (mode.version, mode.group) {
+        (Version::V1, DhGroup::Ecp256) => ("aes128-sha256-ecp256", "aes128gcm16"),
+        (Version::V1, _) => ("aes128-sha256-modp2048", "aes128gcm16"),
+        (Version::V2, DhGroup::Ecp256) => ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
+        (Version::V2, _) => ("aes256gcm16-prfsha256-modp2048", "aes256gcm16"),
+    }
+}
+
+fn sw_version(mode: Mode) -> u8 {
+    match mode.version {
+        Version::V1 => 1,
+        Version::V2 => 2,
     }
 }
 
 /// The hub: one connection for every initiator ID, its child narrowed to
-/// each initiator's /32 pair.
-fn sw_responder_conf(group: DhGroup) -> String {
+/// each initiator's /32 pair. `unique = never`: an IKE_AUTH (or IKEv1
+/// phase 1) carrying INITIAL_CONTACT makes charon delete other IKE SAs
+/// with the same identities even under the default `unique = no`; the
+/// initiator IDs are all distinct, so this changes nothing but rules the
+/// case out.
+fn sw_responder_conf(mode: Mode) -> String {
+    let (p, ep) = sw_proposals(mode);
     format!(
         "connections {{
   hub {{
-    version = 1
+    version = {v}
     local_addrs = {SW_RESP}
     remote_addrs = {SW_INIT}
     proposals = {p}
     rekey_time = 0
+    unique = never
     local {{
       auth = psk
       id = {SW_RESP}
@@ -593,7 +709,7 @@ fn sw_responder_conf(group: DhGroup) -> String {
         mode = tunnel
         local_ts = 203.0.113.0/24
         remote_ts = 198.51.100.0/24
-        esp_proposals = aes128gcm16
+        esp_proposals = {ep}
         rekey_time = 0
         start_action = none
       }}
@@ -606,22 +722,25 @@ secrets {{
   }}
 }}
 ",
-        p = sw_proposal(group),
+        v = sw_version(mode),
         psk = String::from_utf8_lossy(PSK),
     )
 }
 
 /// K initiator connections; distinct IDs make distinct peer configs, so
 /// charon cannot put two children into one IKE SA (IKEv1 always reuses an
-/// IKE SA of an equal peer config, whatever `reuse_ikesa` says), and
-/// distinct /32 selectors make distinct children.
-fn sw_initiator_conf(group: DhGroup, k: usize) -> String {
+/// IKE SA of an equal peer config, whatever `reuse_ikesa` says; IKEv2
+/// would with `reuse_ikesa = yes`, which BENCH_OPTIONS turns off as
+/// well), and distinct /32 selectors make distinct children.
+fn sw_initiator_conf(mode: Mode, k: usize) -> String {
+    let (p, ep) = sw_proposals(mode);
+    let v = sw_version(mode);
     let mut s = String::from("connections {\n");
     for i in 0..k {
         let (a, b) = (i / 250 + 1, i % 250 + 1);
         s.push_str(&format!(
             "  c{i} {{
-    version = 1
+    version = {v}
     local_addrs = {SW_INIT}
     remote_addrs = {SW_RESP}
     proposals = {p}
@@ -639,14 +758,13 @@ fn sw_initiator_conf(group: DhGroup, k: usize) -> String {
         mode = tunnel
         local_ts = 198.51.100.{a}/32
         remote_ts = 203.0.113.{b}/32
-        esp_proposals = aes128gcm16
+        esp_proposals = {ep}
         rekey_time = 0
         start_action = start
       }}
     }}
   }}
 ",
-            p = sw_proposal(group),
         ));
     }
     s.push_str(&format!(
@@ -680,7 +798,7 @@ impl SwanResult {
     }
 }
 
-fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanResult> {
+fn bench_strongswan(mode: Mode, k: usize, limit: Duration) -> Result<SwanResult> {
     if !std::path::Path::new(CHARON).exists() {
         bail!("{CHARON} not installed (run `cargo xtask setup`)");
     }
@@ -699,14 +817,14 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
     nr.sh("for b in $(seq 1 250); do ip addr add 203.0.113.$b/32 dev lo; done")?;
     let mut resp = Charon::start(&nr, "resp")?;
     let mut init = Charon::start(&ni, "init")?;
-    resp.load(&sw_responder_conf(group))?;
+    resp.load(&sw_responder_conf(mode))?;
     resp.poll_established();
     let rss0 = proc_rss(resp.pid()).unwrap_or(0) as i64;
     let (ci0, cr0) = (
         proc_cpu(init.pid()).unwrap_or_default(),
         proc_cpu(resp.pid()).unwrap_or_default(),
     );
-    let conf = sw_initiator_conf(group, k);
+    let conf = sw_initiator_conf(mode, k);
     let t0 = Instant::now();
     // Loading the connections starts them (start_action = start): charon
     // initiates all K itself, in parallel on its thread pool.
@@ -751,7 +869,7 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         eprintln!(
             "strongSwan {}: only {completed}/{k} completed in {limit:?}; initiator log tail:\n{}",
-            group_name(group),
+            mode.name(),
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
@@ -771,6 +889,33 @@ fn bench_strongswan(group: DhGroup, k: usize, limit: Duration) -> Result<SwanRes
     })
 }
 
+// ------------------------------------------------------------ DH floor
+
+/// CPU time one side of a handshake spends in Diffie-Hellman with
+/// ipsecgw's own DH code (one key pair + one agreement), measured on this
+/// thread: the floor under ipsecgw's CPU per handshake and per side, so
+/// the rest (parsing, PRFs, AEAD, state) can be read off as the
+/// difference.
+fn dh_floor(group: DhGroup) -> Result<Duration> {
+    let rng = ring::rand::SystemRandom::new();
+    let pairs: u32 = match group {
+        DhGroup::Ecp256 => 2000,
+        _ => 100,
+    };
+    let cpu0 = thread_cpu();
+    for _ in 0..pairs {
+        let a = DhPrivate::generate(group, &rng)?;
+        let b = DhPrivate::generate(group, &rng)?;
+        let (pa, pb) = (a.public_value().to_vec(), b.public_value().to_vec());
+        let za = a.agree(&pb)?;
+        let zb = b.agree(&pa)?;
+        if za.as_bytes() != zb.as_bytes() {
+            bail!("DH {group:?}: the two sides disagree");
+        }
+    }
+    Ok((thread_cpu() - cpu0) / (2 * pairs))
+}
+
 // ------------------------------------------------------------ main
 
 /// Handshakes per second two fully busy cores could do at this CPU cost.
@@ -783,33 +928,97 @@ fn ms_per(d: Duration, n: u64) -> f64 {
     d.as_secs_f64() * 1e3 / n.max(1) as f64
 }
 
+/// strongSwan's figures from perf-anchors.md (load-tester plugin, both
+/// vCPUs busy, no ESP installed), for rows where it was not measured:
+/// (handshakes/s, CPU ms initiator, CPU ms responder, KiB per tunnel).
+fn swan_anchor(mode: Mode) -> Option<(f64, f64, f64, f64)> {
+    match (mode.version, mode.group) {
+        (Version::V1, DhGroup::Modp2048) => Some((368.0, 2.76, 2.30, 15.8)),
+        (Version::V2, DhGroup::Ecp256) => Some((1895.0, 0.50, 0.47, 18.2)),
+        (Version::V2, DhGroup::Modp2048) => Some((420.0, 2.38, 2.29, 17.9)),
+        _ => None,
+    }
+}
+
+struct Row {
+    mode: Mode,
+    ours: Option<IpsecgwResult>,
+    swan: Option<SwanResult>,
+    dh: Option<Duration>,
+}
+
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let skip_swan = args.iter().any(|a| a == "--no-strongswan");
-    let only_swan = args.iter().any(|a| a == "--only-strongswan");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut quick = false;
+    let mut skip_swan = false;
+    let mut only_swan = false;
+    let mut versions = vec![Version::V1, Version::V2];
+    let mut groups = vec![DhGroup::Modp2048, DhGroup::Ecp256];
+    let mut total_arg: Option<usize> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--no-strongswan" => skip_swan = true,
+            "--only-strongswan" => only_swan = true,
+            "--only" => match it.next().map(String::as_str) {
+                Some("ikev1") => versions = vec![Version::V1],
+                Some("ikev2") => versions = vec![Version::V2],
+                other => bail!("--only ikev1|ikev2, not {other:?}"),
+            },
+            "--total" => {
+                total_arg = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| (1..=60_000).contains(n))
+                        .context("--total N: 1 to 60000 ipsecgw handshakes per row")?,
+                )
+            }
+            "--group" => match it.next().map(String::as_str) {
+                Some("14") => groups = vec![DhGroup::Modp2048],
+                Some("19") => groups = vec![DhGroup::Ecp256],
+                other => bail!("--group 14|19, not {other:?}"),
+            },
+            other => bail!(
+                "unknown argument {other:?} (--quick, --no-strongswan, --only-strongswan, --only ikev1|ikev2, --group 14|19, --total N)"
+            ),
+        }
+    }
     // (ipsecgw total, time limit); strongSwan K per group
-    let (total, limit) = if quick {
+    let (mut total, limit) = if quick {
         (500, Duration::from_secs(3))
     } else {
         (4000, Duration::from_secs(10))
     };
+    // More tunnels held by the responder: how its cost per handshake
+    // grows with the table (the run still stops at `limit`).
+    if let Some(n) = total_arg {
+        total = n;
+    }
     let sw_k = |g: DhGroup| match (quick, g) {
         (true, DhGroup::Ecp256) => 200,
         (true, _) => 100,
         (false, DhGroup::Ecp256) => 1500,
         (false, _) => 600,
     };
-    println!("IKEv1 main mode + quick mode, PSK, aes128-sha256, ESP aes128gcm16, no PFS");
+    let load_before = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before the run: {}", load_before.trim());
+    for v in &versions {
+        println!("{}", Mode::describe(*v));
+    }
+    let modes: Vec<Mode> = Mode::ALL
+        .into_iter()
+        .filter(|m| versions.contains(&m.version) && groups.contains(&m.group))
+        .collect();
     let mut rows = Vec::new();
-    for g in [DhGroup::Modp2048, DhGroup::Ecp256] {
+    for mode in modes {
         let ours = if only_swan {
             None
         } else {
-            let r = bench_ipsecgw(g, total, limit)?;
+            let r = bench_ipsecgw(mode, total, limit)?;
             println!(
                 "ipsecgw {}: {} handshakes in {:.2} s = {:.0}/s ({CONCURRENCY} in flight); failures {}/{}; CPU ms/handshake initiator {:.3} responder {:.3}; latency p50 {:.1} ms p99 {:.1} ms; responder heap {:.1} KiB/tunnel, process RSS +{:.1} KiB/tunnel",
-                group_name(g),
+                mode.name(),
                 r.completed,
                 r.elapsed.as_secs_f64(),
                 r.rate(),
@@ -831,18 +1040,33 @@ fn main() -> Result<()> {
                 println!("  first failure: {f}");
             }
             if r.completed == 0 {
-                bail!("ipsecgw completed no handshake");
+                bail!("ipsecgw completed no {} handshake", mode.name());
             }
             Some(r)
+        };
+        let dh = if only_swan {
+            None
+        } else {
+            let d = dh_floor(mode.group)?;
+            println!(
+                "  DH floor ({}, ipsecgw's DH code, one thread): {:.3} ms per side per handshake (key pair + agreement)",
+                group_name(mode.group),
+                d.as_secs_f64() * 1e3
+            );
+            Some(d)
         };
         let swan = if skip_swan {
             None
         } else {
-            match bench_strongswan(g, sw_k(g), Duration::from_secs(if quick { 20 } else { 60 })) {
+            match bench_strongswan(
+                mode,
+                sw_k(mode.group),
+                Duration::from_secs(if quick { 20 } else { 60 }),
+            ) {
                 Ok(r) => {
                     println!(
                         "strongSwan 5.9.8 {}: {}/{} handshakes in {:.2} s = {:.0}/s ({:.0}/s to 95 %); initiator {}; CPU ms/handshake initiator {:.3} responder {:.3}; responder RSS +{:.1} KiB/tunnel",
-                        group_name(g),
+                        mode.name(),
                         r.completed,
                         r.k,
                         r.elapsed.as_secs_f64(),
@@ -856,22 +1080,27 @@ fn main() -> Result<()> {
                     (r.completed > 0).then_some(r)
                 }
                 Err(e) => {
-                    println!("strongSwan {}: could not be measured: {e:#}", group_name(g));
+                    println!("strongSwan {}: could not be measured: {e:#}", mode.name());
                     None
                 }
             }
         };
-        rows.push((g, ours, swan));
+        rows.push(Row {
+            mode,
+            ours,
+            swan,
+            dh,
+        });
     }
 
     println!();
     println!(
-        "| DH group | ipsecgw hs/s | strongSwan 5.9.8 hs/s | ratio | CPU ms/hs ipsecgw (i+r) | CPU ms/hs strongSwan (i+r) | CPU ratio | responder KiB/tunnel ipsecgw heap / strongSwan RSS |"
+        "| mode | ipsecgw hs/s | strongSwan 5.9.8 hs/s | ratio | CPU ms/hs ipsecgw (i + r) | of which DH (per side) | CPU ms/hs strongSwan (i + r) | CPU ratio | responder KiB/tunnel ipsecgw heap / strongSwan RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut anchors_used = false;
-    for (g, ours, swan) in &rows {
-        let (o_rate, o_cpu, o_mem) = match ours {
+    for row in &rows {
+        let (o_rate, o_cpu, o_mem) = match &row.ours {
             Some(r) => (
                 format!("{:.0}", r.rate()),
                 format!(
@@ -886,11 +1115,15 @@ fn main() -> Result<()> {
             ),
             None => ("-".into(), "-".into(), "-".into()),
         };
-        let o_rate_f = ours.as_ref().map(|r| r.rate());
-        let o_cpu_f = ours
+        let dh = row
+            .dh
+            .map_or("-".into(), |d| format!("{:.3}", d.as_secs_f64() * 1e3));
+        let o_rate_f = row.ours.as_ref().map(|r| r.rate());
+        let o_cpu_f = row
+            .ours
             .as_ref()
             .map(|r| (r.initiator.cpu + r.responder.cpu).as_secs_f64() * 1e3 / r.completed as f64);
-        let (s_rate, s_rate_f, s_cpu, s_cpu_f, s_mem) = match swan {
+        let (s_rate, s_rate_f, s_cpu, s_cpu_f, s_mem) = match &row.swan {
             Some(r) => {
                 let cpu =
                     (r.cpu_initiator + r.cpu_responder).as_secs_f64() * 1e3 / r.completed as f64;
@@ -909,20 +1142,19 @@ fn main() -> Result<()> {
                     ),
                 )
             }
-            None => {
-                // perf-anchors.md (load-tester plugin, IKEv1 modp2048 only)
-                anchors_used = true;
-                match g {
-                    DhGroup::Modp2048 => (
-                        "368 (anchor)".into(),
-                        Some(368.0),
-                        "2.76 + 2.30 (anchor)".into(),
-                        Some(5.06),
-                        "15.8 (anchor)".into(),
-                    ),
-                    _ => ("n/a".into(), None, "n/a".into(), None, "n/a".into()),
+            None => match swan_anchor(row.mode) {
+                Some((rate, ci, cr, mem)) => {
+                    anchors_used = true;
+                    (
+                        format!("{rate:.0} (anchor)"),
+                        Some(rate),
+                        format!("{ci:.2} + {cr:.2} (anchor)"),
+                        Some(ci + cr),
+                        format!("{mem:.1} (anchor)"),
+                    )
                 }
-            }
+                None => ("n/a".into(), None, "n/a".into(), None, "n/a".into()),
+            },
         };
         let ratio = match (o_rate_f, s_rate_f) {
             (Some(o), Some(s)) if s > 0.0 => format!("{:.1}x", o / s),
@@ -933,17 +1165,33 @@ fn main() -> Result<()> {
             _ => "-".into(),
         };
         println!(
-            "| {} | {o_rate} | {s_rate} | {ratio} | {o_cpu} | {s_cpu} | {cpu_ratio} | {o_mem} / {s_mem} |",
-            group_name(*g)
+            "| {} | {o_rate} | {s_rate} | {ratio} | {o_cpu} | {dh} | {s_cpu} | {cpu_ratio} | {o_mem} / {s_mem} |",
+            row.mode.name()
         );
     }
-    for (g, ours, swan) in &rows {
-        if let (Some(o), Some(s)) = (ours, swan) {
+    for row in &rows {
+        if let Some(o) = &row.ours {
+            let ours = capacity(o.initiator.cpu, o.responder.cpu, o.completed);
+            let swan = row
+                .swan
+                .as_ref()
+                .map(|s| capacity(s.cpu_initiator, s.cpu_responder, s.completed));
+            let anchor = match row.mode.version {
+                Version::V2 => swan_anchor(row.mode).map(|a| a.0),
+                Version::V1 => None,
+            };
             println!(
-                "{}: CPU-bound capacity on 2 cores: ipsecgw {:.0}/s, strongSwan {:.0}/s",
-                group_name(*g),
-                capacity(o.initiator.cpu, o.responder.cpu, o.completed),
-                capacity(s.cpu_initiator, s.cpu_responder, s.completed)
+                "{}: CPU-bound capacity on 2 cores: ipsecgw {:.0}/s, strongSwan {}{}",
+                row.mode.name(),
+                ours,
+                swan.map_or("not measured".into(), |s| format!(
+                    "{s:.0}/s (this run, {:.1}x)",
+                    ours / s.max(f64::MIN_POSITIVE)
+                )),
+                anchor.map_or(String::new(), |a| format!(
+                    "; strongSwan's load-tester anchor {a:.0}/s ({:.1}x; goal 2x)",
+                    ours / a
+                )),
             );
         }
     }
@@ -953,10 +1201,12 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "ratio = wall-clock handshakes/s, same machine, same run (strongSwan: the rate up to 95 % of its K connections, or over all of them if higher); CPU ratio = strongSwan CPU per handshake / ipsecgw CPU per handshake (less sensitive to other load on the shared cores). ipsecgw group 14 uses 256-bit private exponents (RFC 3526 strength), strongSwan full 2048-bit ones."
+        "ratio = wall-clock handshakes/s, same machine, same run (strongSwan: the rate up to 95 % of its K connections, or over all of them if higher); CPU ratio = strongSwan CPU per handshake / ipsecgw CPU per handshake (handshakes per second at equal CPU, less sensitive to other load on the shared cores). ipsecgw's group 14 uses 256-bit private exponents (RFC 3526 strength), strongSwan full 2048-bit ones. \"of which DH\" = one key pair + one agreement with ipsecgw's DH code, measured alone."
     );
+    let load_after = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average after the run: {}", load_after.trim());
     println!(
-        "command: cargo xtask bench ike   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan])"
+        "command: cargo xtask bench ike [-- ARGS]   (= cargo run --release -p ipsecgw-tests --bin bench-ike [-- --quick | --no-strongswan | --only-strongswan | --only ikev1|ikev2 | --group 14|19 | --total N])"
     );
     Ok(())
 }

@@ -48,8 +48,8 @@ enum Cmd {
     Bench {
         #[arg(default_value = "all")]
         what: String,
-        /// Extra arguments for `e2e`, after `--` (e.g. `--seconds 10
-        /// --markdown BENCHMARKS.md`).
+        /// Extra arguments for `e2e` or `ike`, after `--` (e.g. `--seconds 10
+        /// --markdown BENCHMARKS.md`; `--quick`, `--only ikev2`).
         #[arg(last = true)]
         args: Vec<String>,
     },
@@ -158,8 +158,8 @@ fn bench(what: &str, args: &[String]) -> Result<()> {
     if !KNOWN.contains(&what) {
         bail!("unknown benchmark {what:?}: one of {}", KNOWN.join(", "));
     }
-    if !matches!(what, "e2e" | "all") && !args.is_empty() {
-        bail!("extra arguments are for `bench e2e` (or `all`) only");
+    if !matches!(what, "e2e" | "ike" | "all") && !args.is_empty() {
+        bail!("extra arguments are for `bench e2e` and `bench ike` (or `all`: e2e) only");
     }
     let all = what == "all";
     if all || what == "classify" {
@@ -186,14 +186,20 @@ fn bench(what: &str, args: &[String]) -> Result<()> {
         bench_e2e(args)?;
     }
     if all || what == "ike" {
-        run(cargo().args([
-            "run",
-            "--release",
-            "-p",
-            "ipsecgw-tests",
-            "--bin",
-            "bench-ike",
-        ]))?;
+        // `bench ike -- --quick` etc. reach bench-ike; `all` forwards its
+        // arguments to e2e only.
+        let fwd: &[String] = if all { &[] } else { args };
+        run(cargo()
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "ipsecgw-tests",
+                "--bin",
+                "bench-ike",
+                "--",
+            ])
+            .args(fwd))?;
     }
     Ok(())
 }

@@ -37,6 +37,10 @@ pub enum CryptoError {
     BadPublicValue(u16),
     #[error("the system random number generator failed")]
     Rng,
+    /// The big-number library failed (allocation): no result, nothing
+    /// half-computed is used.
+    #[error("Diffie-Hellman arithmetic failed: {0}")]
+    Arithmetic(&'static str),
     #[error("ciphertext length {0} is not a multiple of the {1}-byte cipher block")]
     NotBlockAligned(usize, usize),
     #[error("wrong key length {got} for {what} (expected {expected})")]
