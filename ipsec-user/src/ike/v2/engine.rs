@@ -63,6 +63,10 @@ pub struct Engine {
     /// Responder SAs by (peer address, peer's SPIi): a retransmitted
     /// IKE_SA_INIT finds its SA.
     pub(super) by_init: HashMap<(Ipv4Addr, [u8; 8]), [u8; 8]>,
+    /// Our SPIs of responder SAs that answered IKE_SA_INIT and wait for
+    /// IKE_AUTH: counted on every IKE_SA_INIT (cookies, the limit), so a
+    /// set, not a scan of every SA.
+    pub(super) half_open: std::collections::HashSet<[u8; 8]>,
     pub(super) next_id: u64,
     pub(super) children: HashMap<u32, Child>,
     pub(super) runtime: HashMap<Ipv4Addr, PeerRuntime>,
@@ -86,6 +90,7 @@ impl Engine {
             spis,
             sas: HashMap::new(),
             by_init: HashMap::new(),
+            half_open: Default::default(),
             next_id: 1,
             children: HashMap::new(),
             runtime: HashMap::new(),
@@ -193,7 +198,10 @@ impl Engine {
         reason: &str,
         out: &mut Vec<Output>,
     ) {
-        self.by_init.retain(|_, v| *v != sa.our_spi());
+        if sa.role == Role::Responder {
+            self.by_init.remove(&(sa.peer, sa.spi_i));
+        }
+        self.half_open.remove(&sa.our_spi());
         if let Some(o) = &sa.outstanding
             && let super::sa::Sent::Child { our_spi, .. } | super::sa::Sent::Auth { our_spi, .. } =
                 o.what

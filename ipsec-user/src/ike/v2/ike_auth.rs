@@ -102,6 +102,7 @@ impl Engine {
     pub(super) fn establish(&mut self, now: Instant, sa: &mut IkeSa, out: &mut Vec<Output>) {
         sa.state = State::Established;
         sa.established = Some(now);
+        self.half_open.remove(&sa.our_spi());
         sa.last_heard = now;
         let life = Duration::from_secs(u64::from(sa.lifetime_s.max(60)));
         // The original initiator rekeys at 85-90% of the lifetime, the

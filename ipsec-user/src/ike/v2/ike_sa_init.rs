@@ -329,11 +329,7 @@ impl Engine {
             return;
         };
         // Half-open limit and cookies, before any expensive work.
-        let half_open = self
-            .sas
-            .values()
-            .filter(|s| s.role == Role::Responder && s.state == State::InitDone)
-            .count();
+        let half_open = self.half_open.len();
         let limit = self.local.ikev2.max_in_negotiation.max(1);
         if half_open >= limit {
             self.stats.half_open_drops += 1;
@@ -509,6 +505,7 @@ impl Engine {
             initial_contact: false,
         };
         self.by_init.insert((peer, h.spi_i), spi_r);
+        self.half_open.insert(spi_r);
         self.sas.insert(spi_r, sa);
     }
 
