@@ -21,15 +21,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use harness::capture::{Capture, count_from_to, protected_cleartext};
-use harness::config::{EAST_LAN, WEST_LAN, east_seed, seed_config, west_seed};
+use harness::config::{EAST_LAN, GatewayConfig, Ikev2, WEST_LAN, east_seed, seed_config, west_seed};
 use harness::counters::{Counters, delta};
-use harness::engine_config::seed_entry;
+use harness::engine_config::{esp, seed_entry};
 use harness::gateway::Gateway;
 use harness::ike_peer::{self, SimRun};
 use harness::netns::spawn_in;
 use harness::ping::{BackgroundPing, wait_reply};
 use harness::rng::Rng;
 use harness::topology::*;
+use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, Ikev2Encryption, Ikev2Integrity, Ikev2Prf};
+use ipsecgw::ike::config::Ikev2Policy;
 use ipsecgw::ike::v1::{ChildSa, Ipv4Net, PeerConfig, Phase1Mode};
 
 const PSK: &str = "robust-west-east-psk-7Qx9";
@@ -1267,4 +1269,146 @@ fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
     // The reason is still there for the operator.
     let v = east.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
     assert!(v.contains("aggressive mode from 192.0.2.1 refused"), "{v}");
+}
+
+// ------------------------------------------------------------------- IKEv2
+
+/// East's IKEv2-only configuration toward west (the seed topology, the
+/// harness's AES-256/SHA-256/group 14 entry), then `global` lines.
+fn east_v2_seed(global: &str) -> String {
+    let mut c = GatewayConfig::east(PSK)
+        .ikev2_only(Ikev2::aes256(PSK))
+        .render();
+    c.push_str(global);
+    c
+}
+
+/// An IKEv2 entry for the simulator: [`sim_peer_config`]'s selectors
+/// with what [`Ikev2::aes256`] renders (AES-256, SHA-256, PRF SHA-256,
+/// group 14; ESP AES-256 with HMAC-SHA-256), no IKEv1.
+fn sim_v2_peer_config(name: &str, remote: Ipv4Addr, psk: &str, encr: Ikev2Encryption) -> PeerConfig {
+    let mut p = sim_peer_config(name, remote, psk);
+    p.policies.clear();
+    p.transforms.clear();
+    p.ikev2_policies = vec![Ikev2Policy {
+        priority: 10,
+        encryption: vec![encr],
+        integrity: vec![Ikev2Integrity::Sha256],
+        prf: vec![Ikev2Prf::Sha256],
+        groups: vec![DhGroup::Modp2048],
+        lifetime_s: 86400,
+    }];
+    p.ikev2_transforms = vec![esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128)];
+    p
+}
+
+/// The IKE SAs of `show crypto ikev2 sa --json` (not the down peers
+/// listed after them, which have no session id).
+fn ikev2_sas(gw: &Gateway) -> Vec<serde_json::Value> {
+    gw.cli_json(&["show", "crypto", "ikev2", "sa"])
+        .unwrap_or_else(|e| panic!("{}: show crypto ikev2 sa: {e}", gw.name))
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s.get("session_id").is_some())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The IKEv2 drop counters `show dataplane` carries.
+const IKEV2_COUNTERS: [&str; 8] = [
+    "ikev2_unconfigured_first_msgs",
+    "ikev2_unknown_sa_drops",
+    "ikev2_malformed_drops",
+    "ikev2_integrity_drops",
+    "ikev2_bad_mid_drops",
+    "ikev2_cookies_sent",
+    "ikev2_bad_cookie_drops",
+    "ikev2_half_open_drops",
+];
+
+fn ikev2_deltas(c0: &Counters, c1: &Counters) -> String {
+    IKEV2_COUNTERS
+        .iter()
+        .map(|k| format!("{} {}", k.trim_start_matches("ikev2_"), delta(c0, c1, k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// IKE_SA_INIT requests under a configured peer's address that east
+/// refuses (a proposal no policy matches: NO_PROPOSAL_CHOSEN, no state,
+/// so cookies never start) write a bounded number of log lines, as
+/// IKEv1's do: the daemon writes the warning at a bounded rate, and the
+/// IKEv2 engine's own line is at debug level.
+#[test]
+fn refused_ikev2_init_requests_from_a_peer_address_do_not_grow_the_log() {
+    const FORGED: u32 = 5_000;
+    let t = Topology::new("rb-v2log", false).unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_v2_seed(""), &[]).unwrap();
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let c0 = counters(&east);
+    // AES-128 where east allows AES-256 only.
+    let init = ike_peer::first_message(
+        WEST_GW_OUTSIDE.parse().unwrap(),
+        sim_v2_peer_config(
+            "REFUSED",
+            EAST_GW_OUTSIDE.parse().unwrap(),
+            PSK,
+            Ikev2Encryption::Aes128,
+        ),
+    );
+    let sender = spawn_in(&t.west_gw, move || {
+        let fd = raw_hdrincl_socket()?;
+        let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
+        let mut pkt = udp_packet(dst, &init);
+        let mut rng = Rng(0x0b0b_1e55);
+        let start = Instant::now();
+        let mut sent = 0u32;
+        while sent < FORGED && start.elapsed() < Duration::from_secs(30) {
+            pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
+            if raw_send(fd, dst, &pkt) {
+                sent += 1;
+            }
+            if sent.is_multiple_of(64) {
+                let t0 = Instant::now();
+                while udp500_rx_queue(pid).unwrap_or(0) > 16 * 1024
+                    && t0.elapsed() < Duration::from_millis(50)
+                {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+        Ok(sent)
+    });
+    let sent = sender.join().unwrap().unwrap();
+    let t0 = Instant::now();
+    while udp500_rx_queue(pid).unwrap_or(0) > 0 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let growth = log_size().saturating_sub(log0);
+    let c1 = counters(&east);
+    eprintln!(
+        "{sent} refused IKE_SA_INIT requests from a peer's address: log +{growth} bytes; ikev2: {}",
+        ikev2_deltas(&c0, &c1)
+    );
+    assert_eq!(sent, FORGED);
+    assert!(
+        growth < 8 * 1024,
+        "log grew by {growth} bytes:\n{}",
+        east.log()
+    );
+    // No state, so no cookies either.
+    assert_eq!(delta(&c0, &c1, "ikev2_cookies_sent"), 0);
+    assert!(ikev2_sas(&east).is_empty());
+    // The reason is still there for the operator.
+    let v = east.cli(&["show", "crypto", "ikev2", "sa"]).unwrap();
+    assert!(v.contains("NO_PROPOSAL_CHOSEN") || v.contains("no IKEv2 proposal chosen"), "{v}");
 }

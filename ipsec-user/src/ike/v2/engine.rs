@@ -167,10 +167,13 @@ impl Engine {
     }
 
     /// Records a failure for `peer` (shown until a tunnel comes up) and
-    /// tells the daemon.
+    /// tells the daemon. Debug level only: unauthenticated requests under
+    /// a peer's address (a proposal nothing matches, a bad KE) fail here
+    /// once each, and the daemon writes the warning at a bounded rate
+    /// per peer, as it does for IKEv1.
     pub(super) fn fail(&mut self, peer: Ipv4Addr, state: &str, reason: FailureReason, out: &mut Vec<Output>) {
         let text = format!("{state}: {}", reason.text());
-        info!(target: "ipsecgw::ike::v2", %peer, reason = %text, "IKEv2 negotiation failed");
+        debug!(target: "ipsecgw::ike::v2", %peer, reason = %text, "IKEv2 negotiation failed");
         if self.peer_config(peer).is_some() {
             self.runtime.entry(peer).or_default().last_failure = Some(text);
         }
