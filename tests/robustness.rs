@@ -266,11 +266,16 @@ fn raw_send(fd: i32, to: Ipv4Addr, data: &[u8]) -> bool {
     }
 }
 
+/// Builds one hostile IKE datagram (its kind and bytes) from real messages.
+type IkeMutator = fn(&mut Rng, &[Vec<u8>]) -> (&'static str, Vec<u8>);
+
 /// Throws `total` hostile packets from [`SIM_ADDR`] at east, paced in
-/// bursts, stopping at `limit` whatever the count.
+/// bursts, stopping at `limit` whatever the count; the IKE ones are
+/// `mutate`'s work on `real`.
 fn throw_hostile(
     netns: &str,
     real: Vec<Vec<u8>>,
+    mutate: IkeMutator,
     known_spis: Vec<u32>,
     total: u64,
     limit: Duration,
@@ -289,7 +294,7 @@ fn throw_hostile(
             for _ in 0..400 {
                 let pick = rng.below(100);
                 if pick < 55 {
-                    let (kind, m) = hostile_ike(&mut rng, &real);
+                    let (kind, m) = mutate(&mut rng, &real);
                     *th.by_kind.entry(kind).or_default() += 1;
                     if rng.below(4) == 0 {
                         // UDP 4500 with the non-ESP marker: the same parser
@@ -375,6 +380,7 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     let thrown = throw_hostile(
         &t.west_gw,
         sim.sent.clone(),
+        hostile_ike,
         known,
         100_000,
         Duration::from_secs(40),
@@ -1283,6 +1289,32 @@ fn east_v2_seed(global: &str) -> String {
     c
 }
 
+fn west_v2_seed() -> String {
+    GatewayConfig::west(PSK)
+        .ikev2_only(Ikev2::aes256(PSK))
+        .render()
+}
+
+/// [`east_v2_seed`] plus an IKEv2 entry for the simulated peer at
+/// [`SIM_ADDR`] (host selectors nobody routes to). No liveness checks
+/// toward it: the simulator is gone once it has negotiated, and its SA
+/// must stay up for the hostile input to aim at.
+fn east_v2_config() -> String {
+    let mut c = east_v2_seed("");
+    c.push_str(&format!(
+        "access-list SIM extended permit ip host {SIM_REMOTE_HOST} host {SIM_LOCAL_HOST}\n\
+crypto map OUTSIDE_MAP 20 match address SIM\n\
+crypto map OUTSIDE_MAP 20 set peer {SIM_ADDR}\n\
+crypto map OUTSIDE_MAP 20 set ikev2 ipsec-proposal P1\n\
+tunnel-group {SIM_ADDR} type ipsec-l2l\n\
+tunnel-group {SIM_ADDR} ipsec-attributes\n\
+ ikev2 remote-authentication pre-shared-key {SIM_PSK}\n\
+ ikev2 local-authentication pre-shared-key {SIM_PSK}\n\
+ isakmp keepalive disable\n"
+    ));
+    c
+}
+
 /// An IKEv2 entry for the simulator: [`sim_peer_config`]'s selectors
 /// with what [`Ikev2::aes256`] renders (AES-256, SHA-256, PRF SHA-256,
 /// group 14; ESP AES-256 with HMAC-SHA-256), no IKEv1.
@@ -1317,6 +1349,24 @@ fn ikev2_sas(gw: &Gateway) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
+/// (peer, local SPI) of each READY IKEv2 SA, and how many are not READY.
+fn ikev2_ready(gw: &Gateway) -> (Vec<(String, String)>, usize) {
+    let sas = ikev2_sas(gw);
+    let mut ready: Vec<(String, String)> = sas
+        .iter()
+        .filter(|s| s["state"] == "READY")
+        .map(|s| {
+            (
+                s["peer"].as_str().unwrap_or("").to_string(),
+                s["local_spi"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    ready.sort();
+    let others = sas.len() - ready.len();
+    (ready, others)
+}
+
 /// The IKEv2 drop counters `show dataplane` carries.
 const IKEV2_COUNTERS: [&str; 8] = [
     "ikev2_unconfigured_first_msgs",
@@ -1335,6 +1385,385 @@ fn ikev2_deltas(c0: &Counters, c1: &Counters) -> String {
         .map(|k| format!("{} {}", k.trim_start_matches("ikev2_"), delta(c0, c1, k)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// IKEv2 payload types (RFC 7296 3.2, RFC 7383): SK and SKF.
+const PAYLOAD_SK: u8 = 46;
+const PAYLOAD_SKF: u8 = 53;
+
+/// Sets the IKE header's length to the datagram's.
+fn set_ike_length(m: &mut [u8]) {
+    let l = m.len() as u32;
+    m[24..28].copy_from_slice(&l.to_be_bytes());
+}
+
+/// A payload type no IKEv2 implementation here knows: none of RFC
+/// 7296's 33..=48 and not SKF.
+fn unknown_payload_type(rng: &mut Rng) -> u8 {
+    loop {
+        let t = rng.range(1, 255) as u8;
+        if !(33..=48).contains(&t) && t != PAYLOAD_SKF {
+            return t;
+        }
+    }
+}
+
+/// Builds one hostile IKEv2 datagram from the real messages `real`
+/// (IKE_SA_INIT and IKE_AUTH, ours and strongSwan's). The simulator's
+/// IKE_AUTH names an SA east holds: mutations of it reach the SA table,
+/// the message-id window and the integrity check.
+fn hostile_ikev2(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
+    let base = real[rng.index(real.len())].clone();
+    let mut m = base.clone();
+    let protected = matches!(m[16], PAYLOAD_SK | PAYLOAD_SKF);
+    match rng.below(12) {
+        0 => {
+            // truncated: inside the header, the payload chain or the ICV
+            let n = rng.index(m.len());
+            m.truncate(n);
+            ("v2-truncated", m)
+        }
+        1 => {
+            if rng.below(20) == 0 {
+                // beyond any IKE message the daemon accepts (and beyond
+                // one frame: it arrives in IP fragments)
+                m.resize(20_000, 0x41);
+                if rng.below(2) == 0 {
+                    set_ike_length(&mut m);
+                }
+                ("v2-oversized-datagram", m)
+            } else {
+                let len = 0x7000_0000u32 + rng.below(1000) as u32;
+                m[24..28].copy_from_slice(&len.to_be_bytes());
+                ("v2-oversized-length", m)
+            }
+        }
+        2 => {
+            // header length shorter than the header or off by a little;
+            // first payload's length overrunning or undershooting
+            match rng.below(3) {
+                0 => {
+                    let len = rng.below(28) as u32;
+                    m[24..28].copy_from_slice(&len.to_be_bytes());
+                }
+                1 => {
+                    let len = (m.len() as i64 + rng.range(0, 16) as i64 - 8).max(0) as u32;
+                    m[24..28].copy_from_slice(&len.to_be_bytes());
+                }
+                _ => {
+                    let plen = rng.next() as u16;
+                    m[30..32].copy_from_slice(&plen.to_be_bytes());
+                }
+            }
+            ("v2-wrong-length", m)
+        }
+        3 => {
+            // SK payload garbage: the header and the SK payload header
+            // kept, IV, ciphertext and ICV random (of the real length or
+            // not); half of them at the message id the SA expects next,
+            // so that they reach the integrity check
+            if !protected {
+                m.truncate(28);
+                m[16] = PAYLOAD_SK;
+                m.extend_from_slice(&[0, 0, 0, 0]);
+            }
+            let body = if rng.below(2) == 0 {
+                base.len().saturating_sub(32)
+            } else {
+                rng.index(400)
+            };
+            m.truncate(32);
+            m.extend(rng.bytes(body));
+            let plen = (m.len() - 28) as u16;
+            m[30..32].copy_from_slice(&plen.to_be_bytes());
+            set_ike_length(&mut m);
+            if rng.below(2) == 0 {
+                m[20..24].copy_from_slice(&2u32.to_be_bytes());
+            }
+            ("v2-sk-garbage", m)
+        }
+        4 => {
+            // an unknown payload with the critical bit first in the chain
+            let t = unknown_payload_type(rng);
+            let n = rng.index(40);
+            let mut p = vec![m[16], 0x80];
+            p.extend_from_slice(&((4 + n) as u16).to_be_bytes());
+            p.extend(rng.bytes(n));
+            m[16] = t;
+            m.splice(28..28, p);
+            set_ike_length(&mut m);
+            ("v2-unknown-critical", m)
+        }
+        5 => {
+            // an exchange type that is not the message's: unassigned,
+            // IKEv1's, or another IKEv2 exchange
+            m[18] = *rng.pick(&[0u8, 1, 2, 4, 5, 32, 33, 34, 35, 36, 37, 38, 39, 43, 200, 255]);
+            ("v2-wrong-exchange", m)
+        }
+        6 => {
+            // random SPIs: a fresh initiator (an IKE_SA_INIT request from a
+            // configured address, or from nobody's SA), or an SA nobody holds
+            m[0..8].copy_from_slice(&rng.bytes(8));
+            if m[8..16] != [0; 8] && rng.below(2) == 0 {
+                m[8..16].copy_from_slice(&rng.bytes(8));
+            }
+            ("v2-random-spis", m)
+        }
+        7 => ("v2-replayed", base),
+        8 => {
+            // flags and message ids: response/initiator bits flipped, or
+            // ids behind, ahead and at the ends of the window
+            if rng.below(2) == 0 {
+                m[19] ^= *rng.pick(&[0x08u8, 0x20, 0x28, 0x10, 0x80]);
+            } else {
+                let mid = *rng.pick(&[0u32, 1, 2, 3, 1000, u32::MAX]);
+                m[20..24].copy_from_slice(&mid.to_be_bytes());
+            }
+            ("v2-flags-mid", m)
+        }
+        9 => {
+            for _ in 0..1 + rng.below(8) {
+                let i = rng.index(m.len());
+                m[i] ^= 1 << rng.below(8);
+            }
+            ("v2-bit-flips", m)
+        }
+        10 => {
+            // other versions: IKEv1 (the other engine parses it), minor
+            // versions, majors nobody speaks
+            m[17] = *rng.pick(&[0x10u8, 0x21, 0x2f, 0x30, 0x00, 0xf0]);
+            ("v2-wrong-version", m)
+        }
+        _ => {
+            // a real header in front of random payloads
+            m.truncate(28);
+            m[16] = rng.next() as u8;
+            let n = rng.index(600);
+            m.extend(rng.bytes(n));
+            set_ike_length(&mut m);
+            ("v2-random-payloads", m)
+        }
+    }
+}
+
+/// strongSwan 5.9's IKE_SA_INIT and IKE_AUTH, both directions (the wire
+/// codec's captures): SPIs east never saw, proposals it may not accept.
+fn strongswan_v2_messages() -> Vec<Vec<u8>> {
+    macro_rules! capture {
+        ($f:literal) => {
+            include_bytes!(concat!("../ipsec-user/src/ike/wire/v2/testdata/", $f)).to_vec()
+        };
+    }
+    vec![
+        capture!("demo-1-init-i.bin"),
+        capture!("demo-2-init-r.bin"),
+        capture!("demo-3-auth-i.bin"),
+        capture!("demo-4-auth-r.bin"),
+        capture!("gcm-ecp256-1-init-i.bin"),
+        capture!("gcm-ecp256-2-init-r.bin"),
+        capture!("gcm-ecp256-3-auth-i.bin"),
+        capture!("gcm-ecp256-4-auth-r.bin"),
+    ]
+}
+
+/// The IKEv1 test's hostile sender against an IKEv2 tunnel, with IKEv2
+/// mutations: the tunnel and the simulator's SA stay READY with the same
+/// SPIs, pings pass, the daemon's memory and log stay bounded, and every
+/// kind of drop shows up in its own `ikev2_*` counter.
+#[test]
+fn hostile_ikev2_input_does_not_disturb_an_established_ikev2_tunnel() {
+    let t = Topology::new("rb-hostile2", false).unwrap();
+    add_addr(&t.west_gw, &format!("{SIM_ADDR}/24"));
+    let east = Gateway::start("east", &t.east_gw, &east_v2_config(), &[]).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &west_v2_seed(), &[]).unwrap();
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
+    let sas = east.wait_ipsec_sa(Duration::from_secs(3)).unwrap();
+    let tunnel_spi = sas[0]["inbound_spi"].as_u64().unwrap() as u32;
+
+    // Real messages to mutate: the simulator's IKE_SA_INIT and IKE_AUTH
+    // (its SA stays on east), strongSwan's four.
+    let sim = ike_peer::negotiate(
+        &t.west_gw,
+        SIM_ADDR.parse().unwrap(),
+        sim_v2_peer_config(
+            "SIM",
+            EAST_GW_OUTSIDE.parse().unwrap(),
+            SIM_PSK,
+            Ikev2Encryption::Aes256,
+        ),
+    )
+    .unwrap();
+    let exchanges: Vec<u8> = sim.sent.iter().map(|m| m[18]).collect();
+    assert_eq!(exchanges, [34, 35], "IKE_SA_INIT and IKE_AUTH: {exchanges:?}");
+    let (ready0, _) = ikev2_ready(&east);
+    assert_eq!(ready0.len(), 2, "west's and the simulator's SA: {ready0:?}");
+    let mut real = vec![sim.sent[0].clone()];
+    // The live SA's IKE_AUTH weighs most: its mutations go deepest.
+    real.extend(std::iter::repeat_n(sim.sent[1].clone(), 4));
+    real.extend(strongswan_v2_messages());
+    let known = vec![tunnel_spi, sim.child.outbound_spi];
+
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let rss_before = rss_kb(pid);
+    let c0 = counters(&east);
+    let u0 = udp_snmp(&t.east_gw);
+    let pings = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 80, 0.2);
+    let start = Instant::now();
+    let thrown = throw_hostile(
+        &t.west_gw,
+        real,
+        hostile_ikev2,
+        known,
+        100_000,
+        Duration::from_secs(40),
+    )
+    .join()
+    .unwrap()
+    .unwrap();
+    let elapsed = start.elapsed();
+    let (ping_sent, ping_recv) = pings.finish();
+    std::thread::sleep(Duration::from_millis(500));
+    let c1 = counters(&east);
+    let u1 = udp_snmp(&t.east_gw);
+    let rss_after = rss_kb(pid);
+    let log_growth = log_size().saturating_sub(log0);
+    let (ready1, in_negotiation) = ikev2_ready(&east);
+    let total = thrown.ike500
+        + thrown.ike4500
+        + thrown.esp_unknown_spi
+        + thrown.esp_known_spi
+        + thrown.udp_esp_unknown_spi;
+    let ike = thrown.ike500 + thrown.ike4500;
+    let v2_drops: u64 = IKEV2_COUNTERS
+        .iter()
+        .filter(|k| !k.ends_with("cookies_sent"))
+        .map(|k| delta(&c0, &c1, k))
+        .sum();
+    let report = format!(
+        "thrown {total} in {elapsed:?}: {thrown:?}\n\
+         ikev2 deltas: {}; ike (v1) unknown_sa {} unconfigured {}\n\
+         dataplane deltas: ike_pass {} fragment_pass {} unknown_spi_drop {} esp_redirect {} engine_decap_errors {} engine_unknown_sa {}\n\
+         udp (east ns): InDatagrams {} RcvbufErrors {} InErrors {}\n\
+         IKEv2 SAs after: READY {ready1:?}, in negotiation {in_negotiation}\n\
+         RSS {rss_before} kB -> {rss_after} kB; log +{log_growth} bytes; pings {ping_recv}/{ping_sent}",
+        ikev2_deltas(&c0, &c1),
+        delta(&c0, &c1, "ike_unknown_sa_drops"),
+        delta(&c0, &c1, "ike_unconfigured_first_msgs"),
+        delta(&c0, &c1, "outside_ike_pass"),
+        delta(&c0, &c1, "outside_fragment_pass"),
+        delta(&c0, &c1, "outside_unknown_spi_drop"),
+        delta(&c0, &c1, "outside_esp_redirect"),
+        delta(&c0, &c1, "engine_decap_errors"),
+        delta(&c0, &c1, "engine_unknown_sa"),
+        delta(&u0, &u1, "InDatagrams"),
+        delta(&u0, &u1, "RcvbufErrors"),
+        delta(&u0, &u1, "InErrors"),
+    );
+    eprintln!("HOSTILE IKEv2 REPORT\n{report}");
+
+    assert!(total >= 100_000, "{report}");
+    assert!(
+        east.pid().is_some() && rss_kb(pid) > 0,
+        "east died\n{}",
+        east.log()
+    );
+    // Both IKE SAs are the ones from before (same SPIs, still READY),
+    // and both child SAs are still installed.
+    assert_eq!(ready1, ready0, "{report}");
+    let sas = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
+    assert_eq!(sas.as_array().unwrap().len(), 2, "{sas}");
+    assert!(
+        sas.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["inbound_spi"].as_u64() == Some(u64::from(tunnel_spi))),
+        "{sas}"
+    );
+    // Half-open SAs from mutated IKE_SA_INIT requests under the
+    // simulator's (configured) address stop at the cookie threshold (50%
+    // of max-in-negotiation-sa 100); beyond it, cookies.
+    assert!(in_negotiation <= 50, "{report}");
+    assert!(delta(&c0, &c1, "ikev2_cookies_sent") > 0, "{report}");
+    // Every IKE datagram reached the socket (or the kernel dropped it
+    // for a full buffer), as in the IKEv1 test.
+    let big = thrown
+        .by_kind
+        .get("v2-oversized-datagram")
+        .copied()
+        .unwrap_or(0);
+    assert!(delta(&c0, &c1, "outside_ike_pass") + big >= ike, "{report}");
+    assert!(delta(&c0, &c1, "outside_fragment_pass") >= big, "{report}");
+    assert!(
+        delta(&u0, &u1, "InDatagrams") + delta(&u0, &u1, "RcvbufErrors") >= ike,
+        "{report}"
+    );
+    // Each kind of junk lands in its own counter.
+    for k in [
+        "ikev2_malformed_drops",
+        "ikev2_unknown_sa_drops",
+        "ikev2_integrity_drops",
+        "ikev2_bad_mid_drops",
+    ] {
+        assert!(delta(&c0, &c1, k) > 0, "{k}: {report}");
+    }
+    // Most IKE junk is a counted drop, a cookie, the IKEv1 engine's
+    // (major version 1) or the kernel's; the rest are retransmissions of
+    // the IKE_AUTH east answered, stateless refusals and the half-open
+    // SAs below the cookie threshold.
+    let v1_drops = delta(&c0, &c1, "ike_unknown_sa_drops")
+        + delta(&c0, &c1, "ike_unconfigured_first_msgs")
+        + delta(&c0, &c1, "ike_replayed_drops");
+    assert!(
+        v2_drops + delta(&c0, &c1, "ikev2_cookies_sent") + v1_drops + delta(&u0, &u1, "RcvbufErrors")
+            >= ike * 3 / 4,
+        "{report}"
+    );
+    // The ESP path, as in the IKEv1 test.
+    let unknown = thrown.esp_unknown_spi + thrown.udp_esp_unknown_spi;
+    assert!(
+        delta(&c0, &c1, "outside_unknown_spi_drop") >= unknown,
+        "{report}"
+    );
+    assert!(
+        delta(&c0, &c1, "outside_esp_redirect") >= thrown.esp_known_spi,
+        "{report}"
+    );
+    let sa_rejects: u64 = sas
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            [
+                "auth_failures",
+                "replay_drops",
+                "recv_errors",
+                "policy_drops",
+            ]
+            .iter()
+            .map(|k| s[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+        })
+        .sum();
+    let rejected = delta(&c0, &c1, "engine_decap_errors");
+    assert!(
+        rejected.max(sa_rejects) >= thrown.esp_known_spi * 95 / 100,
+        "known-SPI garbage is counted as rejected: {report}"
+    );
+    assert!(rss_after < rss_before + 16 * 1024, "{report}");
+    assert!(log_growth < 64 * 1024, "{report}\n{}", east.log());
+    assert!(
+        ping_sent >= 60 && ping_recv * 100 >= ping_sent * 95,
+        "{report}\n{}",
+        east.log()
+    );
 }
 
 /// IKE_SA_INIT requests under a configured peer's address that east
