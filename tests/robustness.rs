@@ -1021,11 +1021,16 @@ fn key_holders_zeroize_on_drop() {
 /// East's queue of unread bytes on its UDP 500 socket (`rx_queue` of
 /// `/proc/PID/net/udp`, which shows the daemon's own namespace).
 fn udp500_rx_queue(pid: u32) -> Option<u64> {
+    udp_rx_queue(pid, EAST_GW_OUTSIDE.parse().unwrap(), 500)
+}
+
+/// The queue of unread bytes on the UDP socket bound to `ip:port` in
+/// process `pid`'s namespace.
+fn udp_rx_queue(pid: u32, ip: Ipv4Addr, port: u16) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).ok()?;
     // local_address as the kernel prints it: the address in host byte
     // order (little endian here), then the port.
-    let ip: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
-    let local = format!("{:08X}:01F4", u32::from_le_bytes(ip.octets()));
+    let local = format!("{:08X}:{port:04X}", u32::from_le_bytes(ip.octets()));
     text.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         if f.get(1) != Some(&local.as_str()) {
@@ -1764,6 +1769,248 @@ fn hostile_ikev2_input_does_not_disturb_an_established_ikev2_tunnel() {
         "{report}\n{}",
         east.log()
     );
+}
+
+/// What the IKE_SA_INIT flood sender did.
+#[derive(Debug, Default)]
+struct InitFlood {
+    /// From forged 198.18.0.0/15 sources.
+    unconfigured: u64,
+    /// From west's own address, random SPIs.
+    peer_address: u64,
+    took: Duration,
+    /// The test stopped it (not its own time limit).
+    stopped: bool,
+}
+
+/// A flood of IKE_SA_INIT requests at east, an IKEv2 responder with
+/// cookies on (`global`), while west brings the real tunnel up through
+/// it. Two kinds, interleaved: forged 198.18.0.0/15 sources, which no
+/// entry names (a counter each: no answer, no state), and west's own
+/// address with random SPIs (a COOKIE each, statelessly, once
+/// `half_open_bound` half-open SAs exist: 0 with `cookie-challenge 0`,
+/// the threshold otherwise). The flood runs until the pings are done.
+fn ikev2_init_flood(tag: &str, global: &str, half_open_bound: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let t = Topology::new(tag, false).unwrap();
+    // Anything east sent to 198.18.0.0/15 would go toward west_gw, which
+    // black-holes it: nothing leaves the topology (and the capture below
+    // shows that nothing was sent at all).
+    sh(Command::new("ip").args([
+        "-n",
+        &t.east_gw,
+        "route",
+        "add",
+        "198.18.0.0/15",
+        "via",
+        WEST_GW_OUTSIDE,
+    ]))
+    .unwrap();
+    sh(Command::new("ip").args([
+        "-n",
+        &t.west_gw,
+        "route",
+        "add",
+        "blackhole",
+        "198.18.0.0/15",
+    ]))
+    .unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_v2_seed(global), &[]).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &west_v2_seed(), &[]).unwrap();
+    let east_pid = east.pid().unwrap();
+    let west_pid = west.pid().unwrap();
+    let east_ip: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
+    let west_ip: Ipv4Addr = WEST_GW_OUTSIDE.parse().unwrap();
+    // A real IKE_SA_INIT request (the engine's bytes), as west sends it.
+    let init = ike_peer::first_message(
+        west_ip,
+        sim_v2_peer_config("FLOOD", east_ip, PSK, Ikev2Encryption::Aes256),
+    );
+    assert_eq!((init[17], init[18]), (0x20, 34), "an IKEv2 IKE_SA_INIT");
+
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let rss0 = rss_kb(east_pid);
+    let west_rss0 = rss_kb(west_pid);
+    let c0 = counters(&east);
+    let w0 = counters(&west);
+    let snmp0 = udp_snmp(&t.east_gw);
+    let wsnmp0 = udp_snmp(&t.west_gw);
+    let cap = Capture::start(
+        &t.east_gw,
+        GW_OUTSIDE_IF,
+        "udp and (dst net 198.18.0.0/15 or dst host 192.0.2.1)",
+    )
+    .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+    let sender = spawn_in(&t.west_gw, {
+        let (stop, progress) = (stop.clone(), progress.clone());
+        move || {
+            let fd = raw_hdrincl_socket()?;
+            let mut pkt = udp_packet(east_ip, &init);
+            let mut rng = Rng(0x1cee_c00c);
+            let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+            let mut f = InitFlood::default();
+            let start = Instant::now();
+            let mut failed = 0u32;
+            while start.elapsed() < Duration::from_secs(120) {
+                if stop.load(Ordering::Relaxed) {
+                    f.stopped = true;
+                    break;
+                }
+                let forged = (f.unconfigured + f.peer_address).is_multiple_of(2);
+                let src = if forged {
+                    Ipv4Addr::from(base + 1 + (f.unconfigured % 131_070) as u32)
+                } else {
+                    west_ip
+                };
+                pkt[12..16].copy_from_slice(&src.octets());
+                pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
+                if !raw_send(fd, east_ip, &pkt) {
+                    failed += 1;
+                    if failed > 1000 {
+                        bail!("raw send keeps failing: {}", std::io::Error::last_os_error());
+                    }
+                    continue;
+                }
+                if forged {
+                    f.unconfigured += 1;
+                } else {
+                    f.peer_address += 1;
+                }
+                let n = f.unconfigured + f.peer_address;
+                progress.store(n, Ordering::Relaxed);
+                // Paced by east's socket queue and west's (where the
+                // cookies go), so that what is sent is what arrives.
+                if n.is_multiple_of(64) {
+                    let t0 = Instant::now();
+                    while (udp_rx_queue(east_pid, east_ip, 500).unwrap_or(0) > 16 * 1024
+                        || udp_rx_queue(west_pid, west_ip, 500).unwrap_or(0) > 16 * 1024)
+                        && t0.elapsed() < Duration::from_millis(50)
+                    {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            }
+            // SAFETY: our own fd.
+            unsafe { libc::close(fd) };
+            f.took = start.elapsed();
+            Ok(f)
+        }
+    });
+    // The flood is under way before west's first packet.
+    let t0 = Instant::now();
+    while progress.load(Ordering::Relaxed) < 5_000 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before_up = progress.load(Ordering::Relaxed);
+    let up = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
+    let (ping_sent, ping_recv) = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 50, 0.2).finish();
+    let (ready, in_negotiation) = ikev2_ready(&east);
+    let east_view = ikev2_sas(&east);
+    let rss_flood = rss_kb(east_pid);
+    stop.store(true, Ordering::Relaxed);
+    let f = sender.join().unwrap().unwrap();
+    // Let both daemons drain their sockets (bounded).
+    let t0 = Instant::now();
+    while (udp_rx_queue(east_pid, east_ip, 500).unwrap_or(0) > 0
+        || udp_rx_queue(west_pid, west_ip, 500).unwrap_or(0) > 0)
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = cap.stop();
+    let c1 = counters(&east);
+    let w1 = counters(&west);
+    let snmp1 = udp_snmp(&t.east_gw);
+    let wsnmp1 = udp_snmp(&t.west_gw);
+    let rss1 = rss_kb(east_pid);
+    let west_rss1 = rss_kb(west_pid);
+    let log_growth = log_size().saturating_sub(log0);
+    let to_forged = lines.iter().filter(|l| l.contains(" > 198.1")).count();
+    let to_west = count_from_to(&lines, "192.0.2.2.500", "192.0.2.1.500");
+    let unconf = delta(&c0, &c1, "ikev2_unconfigured_first_msgs");
+    let cookies = delta(&c0, &c1, "ikev2_cookies_sent");
+    let dropped = delta(&snmp0, &snmp1, "RcvbufErrors");
+    let sent = f.unconfigured + f.peer_address;
+    let report = format!(
+        "{tag}: flood {f:?} ({before_up} sent before west's first ping); tunnel up after {up:?} under the flood; pings {ping_recv}/{ping_sent}\n\
+         east ikev2: {}; kernel dropped {dropped}\n\
+         west ikev2: {}; kernel dropped {}\n\
+         east sent {to_west} IKE datagrams to west, {to_forged} to 198.18.0.0/15\n\
+         east IKEv2 SAs during the flood: READY {ready:?}, in negotiation {in_negotiation}\n\
+         east RSS {rss0} -> {rss_flood} (flood) -> {rss1} kB (+{} kB); west RSS {west_rss0} -> {west_rss1} kB; east log +{log_growth} bytes",
+        ikev2_deltas(&c0, &c1),
+        ikev2_deltas(&w0, &w1),
+        delta(&wsnmp0, &wsnmp1, "RcvbufErrors"),
+        rss1.saturating_sub(rss0),
+    );
+    eprintln!("IKEv2 INIT FLOOD REPORT\n{report}");
+
+    assert!(f.stopped, "the flood ran until the test stopped it: {report}");
+    assert!(f.peer_address >= 10_000, "{report}");
+    // The real peer connects under the flood, and its traffic passes.
+    assert!(up.is_some(), "{report}\nwest:\n{}\neast:\n{}", west.log(), east.log());
+    assert!(ping_recv * 100 >= ping_sent * 95 && ping_sent >= 50, "{report}");
+    assert_eq!(
+        ready.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        [WEST_GW_OUTSIDE],
+        "{report}"
+    );
+    // Half-open state: none for forged sources, at most the cookie
+    // threshold for the peer's own address (and so within
+    // max-in-negotiation-sa).
+    // Exactly the threshold: below it requests make SAs, from it on they
+    // get cookies (a forged source never returns one).
+    assert_eq!(in_negotiation, half_open_bound, "{report}\n{east_view:?}");
+    assert!(
+        !format!("{east_view:?}").contains("198.18."),
+        "a forged source has an SA: {east_view:?}"
+    );
+    // Forged sources: counted, never answered.
+    assert!(unconf > 0 && unconf <= f.unconfigured, "{report}");
+    assert_eq!(to_forged, 0, "east answered a forged source: {report}");
+    // The peer's address: COOKIEs (stateless), which reached west and
+    // were dropped there as answers to nothing west asked.
+    assert!(cookies > 0 && cookies <= f.peer_address + 10, "{report}");
+    assert!(to_west > 0, "the capture saw east's answers: {report}");
+    assert!(delta(&w0, &w1, "ikev2_unknown_sa_drops") > 0, "{report}");
+    // West got every answer east sent: the cookies (but the one for its
+    // own request) and the half-open SAs' IKE_SA_INIT responses.
+    assert!(
+        delta(&w0, &w1, "ikev2_unknown_sa_drops") + delta(&wsnmp0, &wsnmp1, "RcvbufErrors") + 1
+            >= cookies,
+        "{report}"
+    );
+    // Every request that reached east is accounted for: counted as
+    // unconfigured, answered with a cookie, one of the half-open SAs the
+    // threshold allows (twice over: west's INITIAL_CONTACT removes the
+    // first lot, and the flood fills the threshold again), or dropped by
+    // the kernel for a full socket.
+    assert!(
+        unconf + cookies + dropped + 2 * half_open_bound as u64 + 10 >= sent,
+        "{report}"
+    );
+    assert_eq!(delta(&c0, &c1, "ikev2_half_open_drops"), 0, "{report}");
+    assert!(rss1.saturating_sub(rss0) < 8 * 1024, "{report}");
+    assert!(log_growth < 64 * 1024, "{report}\n{}", east.log());
+}
+
+#[test]
+fn ikev2_init_flood_with_cookies_always_keeps_the_real_peer_connecting() {
+    ikev2_init_flood("rb-cookie0", "crypto ikev2 cookie-challenge 0\n", 0);
+}
+
+#[test]
+fn ikev2_init_flood_at_the_default_cookie_threshold_keeps_the_real_peer_connecting() {
+    // The defaults: cookies from 50% of max-in-negotiation-sa 100.
+    ikev2_init_flood("rb-cookie50", "", 50);
 }
 
 /// IKE_SA_INIT requests under a configured peer's address that east
