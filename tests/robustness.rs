@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use harness::capture::{Capture, count_from_to, protected_cleartext};
-use harness::config::{EAST_LAN, GatewayConfig, Ikev2, WEST_LAN, east_seed, seed_config, west_seed};
+use harness::config::{
+    EAST_LAN, GatewayConfig, Ikev2, WEST_LAN, east_seed, seed_config, west_seed,
+};
 use harness::counters::{Counters, delta};
 use harness::engine_config::{esp, seed_entry};
 use harness::gateway::Gateway;
@@ -1323,7 +1325,12 @@ tunnel-group {SIM_ADDR} ipsec-attributes\n\
 /// An IKEv2 entry for the simulator: [`sim_peer_config`]'s selectors
 /// with what [`Ikev2::aes256`] renders (AES-256, SHA-256, PRF SHA-256,
 /// group 14; ESP AES-256 with HMAC-SHA-256), no IKEv1.
-fn sim_v2_peer_config(name: &str, remote: Ipv4Addr, psk: &str, encr: Ikev2Encryption) -> PeerConfig {
+fn sim_v2_peer_config(
+    name: &str,
+    remote: Ipv4Addr,
+    psk: &str,
+    encr: Ikev2Encryption,
+) -> PeerConfig {
     let mut p = sim_peer_config(name, remote, psk);
     p.policies.clear();
     p.transforms.clear();
@@ -1502,7 +1509,9 @@ fn hostile_ikev2(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
         5 => {
             // an exchange type that is not the message's: unassigned,
             // IKEv1's, or another IKEv2 exchange
-            m[18] = *rng.pick(&[0u8, 1, 2, 4, 5, 32, 33, 34, 35, 36, 37, 38, 39, 43, 200, 255]);
+            m[18] = *rng.pick(&[
+                0u8, 1, 2, 4, 5, 32, 33, 34, 35, 36, 37, 38, 39, 43, 200, 255,
+            ]);
             ("v2-wrong-exchange", m)
         }
         6 => {
@@ -1604,7 +1613,11 @@ fn hostile_ikev2_input_does_not_disturb_an_established_ikev2_tunnel() {
     )
     .unwrap();
     let exchanges: Vec<u8> = sim.sent.iter().map(|m| m[18]).collect();
-    assert_eq!(exchanges, [34, 35], "IKE_SA_INIT and IKE_AUTH: {exchanges:?}");
+    assert_eq!(
+        exchanges,
+        [34, 35],
+        "IKE_SA_INIT and IKE_AUTH: {exchanges:?}"
+    );
     let (ready0, _) = ikev2_ready(&east);
     assert_eq!(ready0.len(), 2, "west's and the simulator's SA: {ready0:?}");
     let mut real = vec![sim.sent[0].clone()];
@@ -1727,7 +1740,10 @@ fn hostile_ikev2_input_does_not_disturb_an_established_ikev2_tunnel() {
         + delta(&c0, &c1, "ike_unconfigured_first_msgs")
         + delta(&c0, &c1, "ike_replayed_drops");
     assert!(
-        v2_drops + delta(&c0, &c1, "ikev2_cookies_sent") + v1_drops + delta(&u0, &u1, "RcvbufErrors")
+        v2_drops
+            + delta(&c0, &c1, "ikev2_cookies_sent")
+            + v1_drops
+            + delta(&u0, &u1, "RcvbufErrors")
             >= ike * 3 / 4,
         "{report}"
     );
@@ -1874,7 +1890,10 @@ fn ikev2_init_flood(tag: &str, global: &str, half_open_bound: usize) {
                 if !raw_send(fd, east_ip, &pkt) {
                     failed += 1;
                     if failed > 1000 {
-                        bail!("raw send keeps failing: {}", std::io::Error::last_os_error());
+                        bail!(
+                            "raw send keeps failing: {}",
+                            std::io::Error::last_os_error()
+                        );
                     }
                     continue;
                 }
@@ -1910,7 +1929,8 @@ fn ikev2_init_flood(tag: &str, global: &str, half_open_bound: usize) {
     }
     let before_up = progress.load(Ordering::Relaxed);
     let up = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
-    let (ping_sent, ping_recv) = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 50, 0.2).finish();
+    let (ping_sent, ping_recv) =
+        BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 50, 0.2).finish();
     let (ready, in_negotiation) = ikev2_ready(&east);
     let east_view = ikev2_sas(&east);
     let rss_flood = rss_kb(east_pid);
@@ -1953,11 +1973,22 @@ fn ikev2_init_flood(tag: &str, global: &str, half_open_bound: usize) {
     );
     eprintln!("IKEv2 INIT FLOOD REPORT\n{report}");
 
-    assert!(f.stopped, "the flood ran until the test stopped it: {report}");
+    assert!(
+        f.stopped,
+        "the flood ran until the test stopped it: {report}"
+    );
     assert!(f.peer_address >= 10_000, "{report}");
     // The real peer connects under the flood, and its traffic passes.
-    assert!(up.is_some(), "{report}\nwest:\n{}\neast:\n{}", west.log(), east.log());
-    assert!(ping_recv * 100 >= ping_sent * 95 && ping_sent >= 50, "{report}");
+    assert!(
+        up.is_some(),
+        "{report}\nwest:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
+    assert!(
+        ping_recv * 100 >= ping_sent * 95 && ping_sent >= 50,
+        "{report}"
+    );
     assert_eq!(
         ready.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
         [WEST_GW_OUTSIDE],
@@ -2086,5 +2117,8 @@ fn refused_ikev2_init_requests_from_a_peer_address_do_not_grow_the_log() {
     assert!(ikev2_sas(&east).is_empty());
     // The reason is still there for the operator.
     let v = east.cli(&["show", "crypto", "ikev2", "sa"]).unwrap();
-    assert!(v.contains("NO_PROPOSAL_CHOSEN") || v.contains("no IKEv2 proposal chosen"), "{v}");
+    assert!(
+        v.contains("NO_PROPOSAL_CHOSEN") || v.contains("no IKEv2 proposal chosen"),
+        "{v}"
+    );
 }
