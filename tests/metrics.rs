@@ -89,6 +89,22 @@ fn metrics_show_the_tunnel_and_pass_promtool() {
     );
     assert!(encrypted >= 1 && encrypted + held >= 5, "{body}");
     assert!(sample(&body, "ipsecgw_process_resident_memory_bytes") > 1 << 20);
+    // The IKEv2 responder's drop counters are exported beside IKEv1's,
+    // also before any IKEv2 datagram arrived (an IKEv1-only tunnel here).
+    for name in [
+        "ike_unconfigured_first_msgs",
+        "ikev2_unconfigured_first_msgs",
+        "ikev2_unknown_sa_drops",
+        "ikev2_malformed_drops",
+        "ikev2_integrity_drops",
+        "ikev2_bad_mid_drops",
+        "ikev2_cookies_sent",
+        "ikev2_bad_cookie_drops",
+        "ikev2_half_open_drops",
+    ] {
+        let line = format!("ipsecgw_engine_events_total{{name=\"{name}\"}}");
+        assert_eq!(sample(&body, &line), 0, "{name}:\n{body}");
+    }
 
     // The exposition format is what Prometheus reads.
     let mut promtool = Command::new("promtool")

@@ -21,15 +21,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use harness::capture::{Capture, count_from_to, protected_cleartext};
-use harness::config::{EAST_LAN, WEST_LAN, east_seed, seed_config, west_seed};
+use harness::config::{
+    EAST_LAN, GatewayConfig, Ikev2, WEST_LAN, east_seed, seed_config, west_seed,
+};
 use harness::counters::{Counters, delta};
-use harness::engine_config::seed_entry;
+use harness::engine_config::{esp, seed_entry};
 use harness::gateway::Gateway;
 use harness::ike_peer::{self, SimRun};
 use harness::netns::spawn_in;
 use harness::ping::{BackgroundPing, wait_reply};
 use harness::rng::Rng;
 use harness::topology::*;
+use ipsecgw::algo::{DhGroup, EspCipher, EspInteg, Ikev2Encryption, Ikev2Integrity, Ikev2Prf};
+use ipsecgw::ike::config::Ikev2Policy;
 use ipsecgw::ike::v1::{ChildSa, Ipv4Net, PeerConfig, Phase1Mode};
 
 const PSK: &str = "robust-west-east-psk-7Qx9";
@@ -264,11 +268,16 @@ fn raw_send(fd: i32, to: Ipv4Addr, data: &[u8]) -> bool {
     }
 }
 
+/// Builds one hostile IKE datagram (its kind and bytes) from real messages.
+type IkeMutator = fn(&mut Rng, &[Vec<u8>]) -> (&'static str, Vec<u8>);
+
 /// Throws `total` hostile packets from [`SIM_ADDR`] at east, paced in
-/// bursts, stopping at `limit` whatever the count.
+/// bursts, stopping at `limit` whatever the count; the IKE ones are
+/// `mutate`'s work on `real`.
 fn throw_hostile(
     netns: &str,
     real: Vec<Vec<u8>>,
+    mutate: IkeMutator,
     known_spis: Vec<u32>,
     total: u64,
     limit: Duration,
@@ -287,7 +296,7 @@ fn throw_hostile(
             for _ in 0..400 {
                 let pick = rng.below(100);
                 if pick < 55 {
-                    let (kind, m) = hostile_ike(&mut rng, &real);
+                    let (kind, m) = mutate(&mut rng, &real);
                     *th.by_kind.entry(kind).or_default() += 1;
                     if rng.below(4) == 0 {
                         // UDP 4500 with the non-ESP marker: the same parser
@@ -373,6 +382,7 @@ fn hostile_input_does_not_disturb_an_established_tunnel() {
     let thrown = throw_hostile(
         &t.west_gw,
         sim.sent.clone(),
+        hostile_ike,
         known,
         100_000,
         Duration::from_secs(40),
@@ -1013,11 +1023,16 @@ fn key_holders_zeroize_on_drop() {
 /// East's queue of unread bytes on its UDP 500 socket (`rx_queue` of
 /// `/proc/PID/net/udp`, which shows the daemon's own namespace).
 fn udp500_rx_queue(pid: u32) -> Option<u64> {
+    udp_rx_queue(pid, EAST_GW_OUTSIDE.parse().unwrap(), 500)
+}
+
+/// The queue of unread bytes on the UDP socket bound to `ip:port` in
+/// process `pid`'s namespace.
+fn udp_rx_queue(pid: u32, ip: Ipv4Addr, port: u16) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).ok()?;
     // local_address as the kernel prints it: the address in host byte
     // order (little endian here), then the port.
-    let ip: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
-    let local = format!("{:08X}:01F4", u32::from_le_bytes(ip.octets()));
+    let local = format!("{:08X}:{port:04X}", u32::from_le_bytes(ip.octets()));
     text.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         if f.get(1) != Some(&local.as_str()) {
@@ -1267,4 +1282,843 @@ fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
     // The reason is still there for the operator.
     let v = east.cli(&["show", "crypto", "isakmp", "sa"]).unwrap();
     assert!(v.contains("aggressive mode from 192.0.2.1 refused"), "{v}");
+}
+
+// ------------------------------------------------------------------- IKEv2
+
+/// East's IKEv2-only configuration toward west (the seed topology, the
+/// harness's AES-256/SHA-256/group 14 entry), then `global` lines.
+fn east_v2_seed(global: &str) -> String {
+    let mut c = GatewayConfig::east(PSK)
+        .ikev2_only(Ikev2::aes256(PSK))
+        .render();
+    c.push_str(global);
+    c
+}
+
+fn west_v2_seed() -> String {
+    GatewayConfig::west(PSK)
+        .ikev2_only(Ikev2::aes256(PSK))
+        .render()
+}
+
+/// [`east_v2_seed`] plus an IKEv2 entry for the simulated peer at
+/// [`SIM_ADDR`] (host selectors nobody routes to). No liveness checks
+/// toward it: the simulator is gone once it has negotiated, and its SA
+/// must stay up for the hostile input to aim at.
+fn east_v2_config() -> String {
+    let mut c = east_v2_seed("");
+    c.push_str(&format!(
+        "access-list SIM extended permit ip host {SIM_REMOTE_HOST} host {SIM_LOCAL_HOST}\n\
+crypto map OUTSIDE_MAP 20 match address SIM\n\
+crypto map OUTSIDE_MAP 20 set peer {SIM_ADDR}\n\
+crypto map OUTSIDE_MAP 20 set ikev2 ipsec-proposal P1\n\
+tunnel-group {SIM_ADDR} type ipsec-l2l\n\
+tunnel-group {SIM_ADDR} ipsec-attributes\n\
+ ikev2 remote-authentication pre-shared-key {SIM_PSK}\n\
+ ikev2 local-authentication pre-shared-key {SIM_PSK}\n\
+ isakmp keepalive disable\n"
+    ));
+    c
+}
+
+/// An IKEv2 entry for the simulator: [`sim_peer_config`]'s selectors
+/// with what [`Ikev2::aes256`] renders (AES-256, SHA-256, PRF SHA-256,
+/// group 14; ESP AES-256 with HMAC-SHA-256), no IKEv1.
+fn sim_v2_peer_config(
+    name: &str,
+    remote: Ipv4Addr,
+    psk: &str,
+    encr: Ikev2Encryption,
+) -> PeerConfig {
+    let mut p = sim_peer_config(name, remote, psk);
+    p.policies.clear();
+    p.transforms.clear();
+    p.ikev2_policies = vec![Ikev2Policy {
+        priority: 10,
+        encryption: vec![encr],
+        integrity: vec![Ikev2Integrity::Sha256],
+        prf: vec![Ikev2Prf::Sha256],
+        groups: vec![DhGroup::Modp2048],
+        lifetime_s: 86400,
+    }];
+    p.ikev2_transforms = vec![esp(EspCipher::Aes256Cbc, EspInteg::HmacSha256_128)];
+    p
+}
+
+/// The IKE SAs of `show crypto ikev2 sa --json` (not the down peers
+/// listed after them, which have no session id).
+fn ikev2_sas(gw: &Gateway) -> Vec<serde_json::Value> {
+    gw.cli_json(&["show", "crypto", "ikev2", "sa"])
+        .unwrap_or_else(|e| panic!("{}: show crypto ikev2 sa: {e}", gw.name))
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s.get("session_id").is_some())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (peer, local SPI) of each READY IKEv2 SA, and how many are not READY.
+fn ikev2_ready(gw: &Gateway) -> (Vec<(String, String)>, usize) {
+    let sas = ikev2_sas(gw);
+    let mut ready: Vec<(String, String)> = sas
+        .iter()
+        .filter(|s| s["state"] == "READY")
+        .map(|s| {
+            (
+                s["peer"].as_str().unwrap_or("").to_string(),
+                s["local_spi"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    ready.sort();
+    let others = sas.len() - ready.len();
+    (ready, others)
+}
+
+/// The IKEv2 drop counters `show dataplane` carries.
+const IKEV2_COUNTERS: [&str; 8] = [
+    "ikev2_unconfigured_first_msgs",
+    "ikev2_unknown_sa_drops",
+    "ikev2_malformed_drops",
+    "ikev2_integrity_drops",
+    "ikev2_bad_mid_drops",
+    "ikev2_cookies_sent",
+    "ikev2_bad_cookie_drops",
+    "ikev2_half_open_drops",
+];
+
+fn ikev2_deltas(c0: &Counters, c1: &Counters) -> String {
+    IKEV2_COUNTERS
+        .iter()
+        .map(|k| format!("{} {}", k.trim_start_matches("ikev2_"), delta(c0, c1, k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// IKEv2 payload types (RFC 7296 3.2, RFC 7383): SK and SKF.
+const PAYLOAD_SK: u8 = 46;
+const PAYLOAD_SKF: u8 = 53;
+
+/// Sets the IKE header's length to the datagram's.
+fn set_ike_length(m: &mut [u8]) {
+    let l = m.len() as u32;
+    m[24..28].copy_from_slice(&l.to_be_bytes());
+}
+
+/// A payload type no IKEv2 implementation here knows: none of RFC
+/// 7296's 33..=48 and not SKF.
+fn unknown_payload_type(rng: &mut Rng) -> u8 {
+    loop {
+        let t = rng.range(1, 255) as u8;
+        if !(33..=48).contains(&t) && t != PAYLOAD_SKF {
+            return t;
+        }
+    }
+}
+
+/// Builds one hostile IKEv2 datagram from the real messages `real`
+/// (IKE_SA_INIT and IKE_AUTH, ours and strongSwan's). The simulator's
+/// IKE_AUTH names an SA east holds: mutations of it reach the SA table,
+/// the message-id window and the integrity check.
+fn hostile_ikev2(rng: &mut Rng, real: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
+    let base = real[rng.index(real.len())].clone();
+    let mut m = base.clone();
+    let protected = matches!(m[16], PAYLOAD_SK | PAYLOAD_SKF);
+    match rng.below(12) {
+        0 => {
+            // truncated: inside the header, the payload chain or the ICV
+            let n = rng.index(m.len());
+            m.truncate(n);
+            ("v2-truncated", m)
+        }
+        1 => {
+            if rng.below(20) == 0 {
+                // beyond any IKE message the daemon accepts (and beyond
+                // one frame: it arrives in IP fragments)
+                m.resize(20_000, 0x41);
+                if rng.below(2) == 0 {
+                    set_ike_length(&mut m);
+                }
+                ("v2-oversized-datagram", m)
+            } else {
+                let len = 0x7000_0000u32 + rng.below(1000) as u32;
+                m[24..28].copy_from_slice(&len.to_be_bytes());
+                ("v2-oversized-length", m)
+            }
+        }
+        2 => {
+            // header length shorter than the header or off by a little;
+            // first payload's length overrunning or undershooting
+            match rng.below(3) {
+                0 => {
+                    let len = rng.below(28) as u32;
+                    m[24..28].copy_from_slice(&len.to_be_bytes());
+                }
+                1 => {
+                    let len = (m.len() as i64 + rng.range(0, 16) as i64 - 8).max(0) as u32;
+                    m[24..28].copy_from_slice(&len.to_be_bytes());
+                }
+                _ => {
+                    let plen = rng.next() as u16;
+                    m[30..32].copy_from_slice(&plen.to_be_bytes());
+                }
+            }
+            ("v2-wrong-length", m)
+        }
+        3 => {
+            // SK payload garbage: the header and the SK payload header
+            // kept, IV, ciphertext and ICV random (of the real length or
+            // not); half of them at the message id the SA expects next,
+            // so that they reach the integrity check
+            if !protected {
+                m.truncate(28);
+                m[16] = PAYLOAD_SK;
+                m.extend_from_slice(&[0, 0, 0, 0]);
+            }
+            let body = if rng.below(2) == 0 {
+                base.len().saturating_sub(32)
+            } else {
+                rng.index(400)
+            };
+            m.truncate(32);
+            m.extend(rng.bytes(body));
+            let plen = (m.len() - 28) as u16;
+            m[30..32].copy_from_slice(&plen.to_be_bytes());
+            set_ike_length(&mut m);
+            if rng.below(2) == 0 {
+                m[20..24].copy_from_slice(&2u32.to_be_bytes());
+            }
+            ("v2-sk-garbage", m)
+        }
+        4 => {
+            // an unknown payload with the critical bit first in the chain
+            let t = unknown_payload_type(rng);
+            let n = rng.index(40);
+            let mut p = vec![m[16], 0x80];
+            p.extend_from_slice(&((4 + n) as u16).to_be_bytes());
+            p.extend(rng.bytes(n));
+            m[16] = t;
+            m.splice(28..28, p);
+            set_ike_length(&mut m);
+            ("v2-unknown-critical", m)
+        }
+        5 => {
+            // an exchange type that is not the message's: unassigned,
+            // IKEv1's, or another IKEv2 exchange
+            m[18] = *rng.pick(&[
+                0u8, 1, 2, 4, 5, 32, 33, 34, 35, 36, 37, 38, 39, 43, 200, 255,
+            ]);
+            ("v2-wrong-exchange", m)
+        }
+        6 => {
+            // random SPIs: a fresh initiator (an IKE_SA_INIT request from a
+            // configured address, or from nobody's SA), or an SA nobody holds
+            m[0..8].copy_from_slice(&rng.bytes(8));
+            if m[8..16] != [0; 8] && rng.below(2) == 0 {
+                m[8..16].copy_from_slice(&rng.bytes(8));
+            }
+            ("v2-random-spis", m)
+        }
+        7 => ("v2-replayed", base),
+        8 => {
+            // flags and message ids: response/initiator bits flipped, or
+            // ids behind, ahead and at the ends of the window
+            if rng.below(2) == 0 {
+                m[19] ^= *rng.pick(&[0x08u8, 0x20, 0x28, 0x10, 0x80]);
+            } else {
+                let mid = *rng.pick(&[0u32, 1, 2, 3, 1000, u32::MAX]);
+                m[20..24].copy_from_slice(&mid.to_be_bytes());
+            }
+            ("v2-flags-mid", m)
+        }
+        9 => {
+            for _ in 0..1 + rng.below(8) {
+                let i = rng.index(m.len());
+                m[i] ^= 1 << rng.below(8);
+            }
+            ("v2-bit-flips", m)
+        }
+        10 => {
+            // other versions: IKEv1 (the other engine parses it), minor
+            // versions, majors nobody speaks
+            m[17] = *rng.pick(&[0x10u8, 0x21, 0x2f, 0x30, 0x00, 0xf0]);
+            ("v2-wrong-version", m)
+        }
+        _ => {
+            // a real header in front of random payloads
+            m.truncate(28);
+            m[16] = rng.next() as u8;
+            let n = rng.index(600);
+            m.extend(rng.bytes(n));
+            set_ike_length(&mut m);
+            ("v2-random-payloads", m)
+        }
+    }
+}
+
+/// strongSwan 5.9's IKE_SA_INIT and IKE_AUTH, both directions (the wire
+/// codec's captures): SPIs east never saw, proposals it may not accept.
+fn strongswan_v2_messages() -> Vec<Vec<u8>> {
+    macro_rules! capture {
+        ($f:literal) => {
+            include_bytes!(concat!("../ipsec-user/src/ike/wire/v2/testdata/", $f)).to_vec()
+        };
+    }
+    vec![
+        capture!("demo-1-init-i.bin"),
+        capture!("demo-2-init-r.bin"),
+        capture!("demo-3-auth-i.bin"),
+        capture!("demo-4-auth-r.bin"),
+        capture!("gcm-ecp256-1-init-i.bin"),
+        capture!("gcm-ecp256-2-init-r.bin"),
+        capture!("gcm-ecp256-3-auth-i.bin"),
+        capture!("gcm-ecp256-4-auth-r.bin"),
+    ]
+}
+
+/// The IKEv1 test's hostile sender against an IKEv2 tunnel, with IKEv2
+/// mutations: the tunnel and the simulator's SA stay READY with the same
+/// SPIs, pings pass, the daemon's memory and log stay bounded, and every
+/// kind of drop shows up in its own `ikev2_*` counter.
+#[test]
+fn hostile_ikev2_input_does_not_disturb_an_established_ikev2_tunnel() {
+    let t = Topology::new("rb-hostile2", false).unwrap();
+    add_addr(&t.west_gw, &format!("{SIM_ADDR}/24"));
+    let east = Gateway::start("east", &t.east_gw, &east_v2_config(), &[]).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &west_v2_seed(), &[]).unwrap();
+    assert_eq!(
+        t.ping(&t.west_lan, EAST_LAN_HOST, 3, 0.2).unwrap(),
+        3,
+        "{}",
+        west.log()
+    );
+    let sas = east.wait_ipsec_sa(Duration::from_secs(3)).unwrap();
+    let tunnel_spi = sas[0]["inbound_spi"].as_u64().unwrap() as u32;
+
+    // Real messages to mutate: the simulator's IKE_SA_INIT and IKE_AUTH
+    // (its SA stays on east), strongSwan's four.
+    let sim = ike_peer::negotiate(
+        &t.west_gw,
+        SIM_ADDR.parse().unwrap(),
+        sim_v2_peer_config(
+            "SIM",
+            EAST_GW_OUTSIDE.parse().unwrap(),
+            SIM_PSK,
+            Ikev2Encryption::Aes256,
+        ),
+    )
+    .unwrap();
+    let exchanges: Vec<u8> = sim.sent.iter().map(|m| m[18]).collect();
+    assert_eq!(
+        exchanges,
+        [34, 35],
+        "IKE_SA_INIT and IKE_AUTH: {exchanges:?}"
+    );
+    let (ready0, _) = ikev2_ready(&east);
+    assert_eq!(ready0.len(), 2, "west's and the simulator's SA: {ready0:?}");
+    let mut real = vec![sim.sent[0].clone()];
+    // The live SA's IKE_AUTH weighs most: its mutations go deepest.
+    real.extend(std::iter::repeat_n(sim.sent[1].clone(), 4));
+    real.extend(strongswan_v2_messages());
+    let known = vec![tunnel_spi, sim.child.outbound_spi];
+
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let rss_before = rss_kb(pid);
+    let c0 = counters(&east);
+    let u0 = udp_snmp(&t.east_gw);
+    let pings = BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 80, 0.2);
+    let start = Instant::now();
+    let thrown = throw_hostile(
+        &t.west_gw,
+        real,
+        hostile_ikev2,
+        known,
+        100_000,
+        Duration::from_secs(40),
+    )
+    .join()
+    .unwrap()
+    .unwrap();
+    let elapsed = start.elapsed();
+    let (ping_sent, ping_recv) = pings.finish();
+    std::thread::sleep(Duration::from_millis(500));
+    let c1 = counters(&east);
+    let u1 = udp_snmp(&t.east_gw);
+    let rss_after = rss_kb(pid);
+    let log_growth = log_size().saturating_sub(log0);
+    let (ready1, in_negotiation) = ikev2_ready(&east);
+    let total = thrown.ike500
+        + thrown.ike4500
+        + thrown.esp_unknown_spi
+        + thrown.esp_known_spi
+        + thrown.udp_esp_unknown_spi;
+    let ike = thrown.ike500 + thrown.ike4500;
+    let v2_drops: u64 = IKEV2_COUNTERS
+        .iter()
+        .filter(|k| !k.ends_with("cookies_sent"))
+        .map(|k| delta(&c0, &c1, k))
+        .sum();
+    let report = format!(
+        "thrown {total} in {elapsed:?}: {thrown:?}\n\
+         ikev2 deltas: {}; ike (v1) unknown_sa {} unconfigured {}\n\
+         dataplane deltas: ike_pass {} fragment_pass {} unknown_spi_drop {} esp_redirect {} engine_decap_errors {} engine_unknown_sa {}\n\
+         udp (east ns): InDatagrams {} RcvbufErrors {} InErrors {}\n\
+         IKEv2 SAs after: READY {ready1:?}, in negotiation {in_negotiation}\n\
+         RSS {rss_before} kB -> {rss_after} kB; log +{log_growth} bytes; pings {ping_recv}/{ping_sent}",
+        ikev2_deltas(&c0, &c1),
+        delta(&c0, &c1, "ike_unknown_sa_drops"),
+        delta(&c0, &c1, "ike_unconfigured_first_msgs"),
+        delta(&c0, &c1, "outside_ike_pass"),
+        delta(&c0, &c1, "outside_fragment_pass"),
+        delta(&c0, &c1, "outside_unknown_spi_drop"),
+        delta(&c0, &c1, "outside_esp_redirect"),
+        delta(&c0, &c1, "engine_decap_errors"),
+        delta(&c0, &c1, "engine_unknown_sa"),
+        delta(&u0, &u1, "InDatagrams"),
+        delta(&u0, &u1, "RcvbufErrors"),
+        delta(&u0, &u1, "InErrors"),
+    );
+    eprintln!("HOSTILE IKEv2 REPORT\n{report}");
+
+    assert!(total >= 100_000, "{report}");
+    assert!(
+        east.pid().is_some() && rss_kb(pid) > 0,
+        "east died\n{}",
+        east.log()
+    );
+    // Both IKE SAs are the ones from before (same SPIs, still READY),
+    // and both child SAs are still installed.
+    assert_eq!(ready1, ready0, "{report}");
+    let sas = east.cli_json(&["show", "crypto", "ipsec", "sa"]).unwrap();
+    assert_eq!(sas.as_array().unwrap().len(), 2, "{sas}");
+    assert!(
+        sas.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["inbound_spi"].as_u64() == Some(u64::from(tunnel_spi))),
+        "{sas}"
+    );
+    // Half-open SAs from mutated IKE_SA_INIT requests under the
+    // simulator's (configured) address stop at the cookie threshold (50%
+    // of max-in-negotiation-sa 100); beyond it, cookies.
+    assert!(in_negotiation <= 50, "{report}");
+    assert!(delta(&c0, &c1, "ikev2_cookies_sent") > 0, "{report}");
+    // Every IKE datagram reached the socket (or the kernel dropped it
+    // for a full buffer), as in the IKEv1 test.
+    let big = thrown
+        .by_kind
+        .get("v2-oversized-datagram")
+        .copied()
+        .unwrap_or(0);
+    assert!(delta(&c0, &c1, "outside_ike_pass") + big >= ike, "{report}");
+    assert!(delta(&c0, &c1, "outside_fragment_pass") >= big, "{report}");
+    assert!(
+        delta(&u0, &u1, "InDatagrams") + delta(&u0, &u1, "RcvbufErrors") >= ike,
+        "{report}"
+    );
+    // Each kind of junk lands in its own counter.
+    for k in [
+        "ikev2_malformed_drops",
+        "ikev2_unknown_sa_drops",
+        "ikev2_integrity_drops",
+        "ikev2_bad_mid_drops",
+    ] {
+        assert!(delta(&c0, &c1, k) > 0, "{k}: {report}");
+    }
+    // Most IKE junk is a counted drop, a cookie, the IKEv1 engine's
+    // (major version 1) or the kernel's; the rest are retransmissions of
+    // the IKE_AUTH east answered, stateless refusals and the half-open
+    // SAs below the cookie threshold.
+    let v1_drops = delta(&c0, &c1, "ike_unknown_sa_drops")
+        + delta(&c0, &c1, "ike_unconfigured_first_msgs")
+        + delta(&c0, &c1, "ike_replayed_drops");
+    assert!(
+        v2_drops
+            + delta(&c0, &c1, "ikev2_cookies_sent")
+            + v1_drops
+            + delta(&u0, &u1, "RcvbufErrors")
+            >= ike * 3 / 4,
+        "{report}"
+    );
+    // The ESP path, as in the IKEv1 test.
+    let unknown = thrown.esp_unknown_spi + thrown.udp_esp_unknown_spi;
+    assert!(
+        delta(&c0, &c1, "outside_unknown_spi_drop") >= unknown,
+        "{report}"
+    );
+    assert!(
+        delta(&c0, &c1, "outside_esp_redirect") >= thrown.esp_known_spi,
+        "{report}"
+    );
+    let sa_rejects: u64 = sas
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            [
+                "auth_failures",
+                "replay_drops",
+                "recv_errors",
+                "policy_drops",
+            ]
+            .iter()
+            .map(|k| s[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+        })
+        .sum();
+    let rejected = delta(&c0, &c1, "engine_decap_errors");
+    assert!(
+        rejected.max(sa_rejects) >= thrown.esp_known_spi * 95 / 100,
+        "known-SPI garbage is counted as rejected: {report}"
+    );
+    assert!(rss_after < rss_before + 16 * 1024, "{report}");
+    assert!(log_growth < 64 * 1024, "{report}\n{}", east.log());
+    assert!(
+        ping_sent >= 60 && ping_recv * 100 >= ping_sent * 95,
+        "{report}\n{}",
+        east.log()
+    );
+}
+
+/// What the IKE_SA_INIT flood sender did.
+#[derive(Debug, Default)]
+struct InitFlood {
+    /// From forged 198.18.0.0/15 sources.
+    unconfigured: u64,
+    /// From west's own address, random SPIs.
+    peer_address: u64,
+    took: Duration,
+    /// The test stopped it (not its own time limit).
+    stopped: bool,
+}
+
+/// A flood of IKE_SA_INIT requests at east, an IKEv2 responder with
+/// cookies on (`global`), while west brings the real tunnel up through
+/// it. Two kinds, interleaved: forged 198.18.0.0/15 sources, which no
+/// entry names (a counter each: no answer, no state), and west's own
+/// address with random SPIs (a COOKIE each, statelessly, once
+/// `half_open_bound` half-open SAs exist: 0 with `cookie-challenge 0`,
+/// the threshold otherwise). The flood runs until the pings are done.
+fn ikev2_init_flood(tag: &str, global: &str, half_open_bound: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let t = Topology::new(tag, false).unwrap();
+    // Anything east sent to 198.18.0.0/15 would go toward west_gw, which
+    // black-holes it: nothing leaves the topology (and the capture below
+    // shows that nothing was sent at all).
+    sh(Command::new("ip").args([
+        "-n",
+        &t.east_gw,
+        "route",
+        "add",
+        "198.18.0.0/15",
+        "via",
+        WEST_GW_OUTSIDE,
+    ]))
+    .unwrap();
+    sh(Command::new("ip").args([
+        "-n",
+        &t.west_gw,
+        "route",
+        "add",
+        "blackhole",
+        "198.18.0.0/15",
+    ]))
+    .unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_v2_seed(global), &[]).unwrap();
+    let west = Gateway::start("west", &t.west_gw, &west_v2_seed(), &[]).unwrap();
+    let east_pid = east.pid().unwrap();
+    let west_pid = west.pid().unwrap();
+    let east_ip: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
+    let west_ip: Ipv4Addr = WEST_GW_OUTSIDE.parse().unwrap();
+    // A real IKE_SA_INIT request (the engine's bytes), as west sends it.
+    let init = ike_peer::first_message(
+        west_ip,
+        sim_v2_peer_config("FLOOD", east_ip, PSK, Ikev2Encryption::Aes256),
+    );
+    assert_eq!((init[17], init[18]), (0x20, 34), "an IKEv2 IKE_SA_INIT");
+
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let rss0 = rss_kb(east_pid);
+    let west_rss0 = rss_kb(west_pid);
+    let c0 = counters(&east);
+    let w0 = counters(&west);
+    let snmp0 = udp_snmp(&t.east_gw);
+    let wsnmp0 = udp_snmp(&t.west_gw);
+    let cap = Capture::start(
+        &t.east_gw,
+        GW_OUTSIDE_IF,
+        "udp and (dst net 198.18.0.0/15 or dst host 192.0.2.1)",
+    )
+    .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+    let sender = spawn_in(&t.west_gw, {
+        let (stop, progress) = (stop.clone(), progress.clone());
+        move || {
+            let fd = raw_hdrincl_socket()?;
+            let mut pkt = udp_packet(east_ip, &init);
+            let mut rng = Rng(0x1cee_c00c);
+            let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+            let mut f = InitFlood::default();
+            let start = Instant::now();
+            let mut failed = 0u32;
+            while start.elapsed() < Duration::from_secs(120) {
+                if stop.load(Ordering::Relaxed) {
+                    f.stopped = true;
+                    break;
+                }
+                let forged = (f.unconfigured + f.peer_address).is_multiple_of(2);
+                let src = if forged {
+                    Ipv4Addr::from(base + 1 + (f.unconfigured % 131_070) as u32)
+                } else {
+                    west_ip
+                };
+                pkt[12..16].copy_from_slice(&src.octets());
+                pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
+                if !raw_send(fd, east_ip, &pkt) {
+                    failed += 1;
+                    if failed > 1000 {
+                        bail!(
+                            "raw send keeps failing: {}",
+                            std::io::Error::last_os_error()
+                        );
+                    }
+                    continue;
+                }
+                if forged {
+                    f.unconfigured += 1;
+                } else {
+                    f.peer_address += 1;
+                }
+                let n = f.unconfigured + f.peer_address;
+                progress.store(n, Ordering::Relaxed);
+                // Paced by east's socket queue and west's (where the
+                // cookies go), so that what is sent is what arrives.
+                if n.is_multiple_of(64) {
+                    let t0 = Instant::now();
+                    while (udp_rx_queue(east_pid, east_ip, 500).unwrap_or(0) > 16 * 1024
+                        || udp_rx_queue(west_pid, west_ip, 500).unwrap_or(0) > 16 * 1024)
+                        && t0.elapsed() < Duration::from_millis(50)
+                    {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            }
+            // SAFETY: our own fd.
+            unsafe { libc::close(fd) };
+            f.took = start.elapsed();
+            Ok(f)
+        }
+    });
+    // The flood is under way before west's first packet.
+    let t0 = Instant::now();
+    while progress.load(Ordering::Relaxed) < 5_000 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before_up = progress.load(Ordering::Relaxed);
+    let up = wait_reply(&t, &t.west_lan, EAST_LAN_HOST, Duration::from_secs(30));
+    let (ping_sent, ping_recv) =
+        BackgroundPing::start(&t.west_lan, EAST_LAN_HOST, 50, 0.2).finish();
+    let (ready, in_negotiation) = ikev2_ready(&east);
+    let east_view = ikev2_sas(&east);
+    let rss_flood = rss_kb(east_pid);
+    stop.store(true, Ordering::Relaxed);
+    let f = sender.join().unwrap().unwrap();
+    // Let both daemons drain their sockets (bounded).
+    let t0 = Instant::now();
+    while (udp_rx_queue(east_pid, east_ip, 500).unwrap_or(0) > 0
+        || udp_rx_queue(west_pid, west_ip, 500).unwrap_or(0) > 0)
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = cap.stop();
+    let c1 = counters(&east);
+    let w1 = counters(&west);
+    let snmp1 = udp_snmp(&t.east_gw);
+    let wsnmp1 = udp_snmp(&t.west_gw);
+    let rss1 = rss_kb(east_pid);
+    let west_rss1 = rss_kb(west_pid);
+    let log_growth = log_size().saturating_sub(log0);
+    let to_forged = lines.iter().filter(|l| l.contains(" > 198.1")).count();
+    let to_west = count_from_to(&lines, "192.0.2.2.500", "192.0.2.1.500");
+    let unconf = delta(&c0, &c1, "ikev2_unconfigured_first_msgs");
+    let cookies = delta(&c0, &c1, "ikev2_cookies_sent");
+    let dropped = delta(&snmp0, &snmp1, "RcvbufErrors");
+    let sent = f.unconfigured + f.peer_address;
+    let report = format!(
+        "{tag}: flood {f:?} ({before_up} sent before west's first ping); tunnel up after {up:?} under the flood; pings {ping_recv}/{ping_sent}\n\
+         east ikev2: {}; kernel dropped {dropped}\n\
+         west ikev2: {}; kernel dropped {}\n\
+         east sent {to_west} IKE datagrams to west, {to_forged} to 198.18.0.0/15\n\
+         east IKEv2 SAs during the flood: READY {ready:?}, in negotiation {in_negotiation}\n\
+         east RSS {rss0} -> {rss_flood} (flood) -> {rss1} kB (+{} kB); west RSS {west_rss0} -> {west_rss1} kB; east log +{log_growth} bytes",
+        ikev2_deltas(&c0, &c1),
+        ikev2_deltas(&w0, &w1),
+        delta(&wsnmp0, &wsnmp1, "RcvbufErrors"),
+        rss1.saturating_sub(rss0),
+    );
+    eprintln!("IKEv2 INIT FLOOD REPORT\n{report}");
+
+    assert!(
+        f.stopped,
+        "the flood ran until the test stopped it: {report}"
+    );
+    assert!(f.peer_address >= 10_000, "{report}");
+    // The real peer connects under the flood, and its traffic passes.
+    assert!(
+        up.is_some(),
+        "{report}\nwest:\n{}\neast:\n{}",
+        west.log(),
+        east.log()
+    );
+    assert!(
+        ping_recv * 100 >= ping_sent * 95 && ping_sent >= 50,
+        "{report}"
+    );
+    assert_eq!(
+        ready.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        [WEST_GW_OUTSIDE],
+        "{report}"
+    );
+    // Half-open state: none for forged sources, at most the cookie
+    // threshold for the peer's own address (and so within
+    // max-in-negotiation-sa).
+    // Exactly the threshold: below it requests make SAs, from it on they
+    // get cookies (a forged source never returns one).
+    assert_eq!(in_negotiation, half_open_bound, "{report}\n{east_view:?}");
+    assert!(
+        !format!("{east_view:?}").contains("198.18."),
+        "a forged source has an SA: {east_view:?}"
+    );
+    // Forged sources: counted, never answered.
+    assert!(unconf > 0 && unconf <= f.unconfigured, "{report}");
+    assert_eq!(to_forged, 0, "east answered a forged source: {report}");
+    // The peer's address: COOKIEs (stateless), which reached west and
+    // were dropped there as answers to nothing west asked.
+    assert!(cookies > 0 && cookies <= f.peer_address + 10, "{report}");
+    assert!(to_west > 0, "the capture saw east's answers: {report}");
+    assert!(delta(&w0, &w1, "ikev2_unknown_sa_drops") > 0, "{report}");
+    // West got every answer east sent: the cookies (but the one for its
+    // own request) and the half-open SAs' IKE_SA_INIT responses.
+    assert!(
+        delta(&w0, &w1, "ikev2_unknown_sa_drops") + delta(&wsnmp0, &wsnmp1, "RcvbufErrors") + 1
+            >= cookies,
+        "{report}"
+    );
+    // Every request that reached east is accounted for: counted as
+    // unconfigured, answered with a cookie, one of the half-open SAs the
+    // threshold allows (twice over: west's INITIAL_CONTACT removes the
+    // first lot, and the flood fills the threshold again), or dropped by
+    // the kernel for a full socket.
+    assert!(
+        unconf + cookies + dropped + 2 * half_open_bound as u64 + 10 >= sent,
+        "{report}"
+    );
+    assert_eq!(delta(&c0, &c1, "ikev2_half_open_drops"), 0, "{report}");
+    assert!(rss1.saturating_sub(rss0) < 8 * 1024, "{report}");
+    assert!(log_growth < 64 * 1024, "{report}\n{}", east.log());
+}
+
+#[test]
+fn ikev2_init_flood_with_cookies_always_keeps_the_real_peer_connecting() {
+    ikev2_init_flood("rb-cookie0", "crypto ikev2 cookie-challenge 0\n", 0);
+}
+
+#[test]
+fn ikev2_init_flood_at_the_default_cookie_threshold_keeps_the_real_peer_connecting() {
+    // The defaults: cookies from 50% of max-in-negotiation-sa 100.
+    ikev2_init_flood("rb-cookie50", "", 50);
+}
+
+/// IKE_SA_INIT requests under a configured peer's address that east
+/// refuses (a proposal no policy matches: NO_PROPOSAL_CHOSEN, no state,
+/// so cookies never start) write a bounded number of log lines, as
+/// IKEv1's do: the daemon writes the warning at a bounded rate, and the
+/// IKEv2 engine's own line is at debug level.
+#[test]
+fn refused_ikev2_init_requests_from_a_peer_address_do_not_grow_the_log() {
+    const FORGED: u32 = 5_000;
+    let t = Topology::new("rb-v2log", false).unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_v2_seed(""), &[]).unwrap();
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let c0 = counters(&east);
+    // AES-128 where east allows AES-256 only.
+    let init = ike_peer::first_message(
+        WEST_GW_OUTSIDE.parse().unwrap(),
+        sim_v2_peer_config(
+            "REFUSED",
+            EAST_GW_OUTSIDE.parse().unwrap(),
+            PSK,
+            Ikev2Encryption::Aes128,
+        ),
+    );
+    let sender = spawn_in(&t.west_gw, move || {
+        let fd = raw_hdrincl_socket()?;
+        let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
+        let mut pkt = udp_packet(dst, &init);
+        let mut rng = Rng(0x0b0b_1e55);
+        let start = Instant::now();
+        let mut sent = 0u32;
+        while sent < FORGED && start.elapsed() < Duration::from_secs(30) {
+            pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
+            if raw_send(fd, dst, &pkt) {
+                sent += 1;
+            }
+            if sent.is_multiple_of(64) {
+                let t0 = Instant::now();
+                while udp500_rx_queue(pid).unwrap_or(0) > 16 * 1024
+                    && t0.elapsed() < Duration::from_millis(50)
+                {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+        Ok(sent)
+    });
+    let sent = sender.join().unwrap().unwrap();
+    let t0 = Instant::now();
+    while udp500_rx_queue(pid).unwrap_or(0) > 0 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let growth = log_size().saturating_sub(log0);
+    let c1 = counters(&east);
+    eprintln!(
+        "{sent} refused IKE_SA_INIT requests from a peer's address: log +{growth} bytes; ikev2: {}",
+        ikev2_deltas(&c0, &c1)
+    );
+    assert_eq!(sent, FORGED);
+    assert!(
+        growth < 8 * 1024,
+        "log grew by {growth} bytes:\n{}",
+        east.log()
+    );
+    // No state, so no cookies either.
+    assert_eq!(delta(&c0, &c1, "ikev2_cookies_sent"), 0);
+    assert!(ikev2_sas(&east).is_empty());
+    // The reason is still there for the operator.
+    let v = east.cli(&["show", "crypto", "ikev2", "sa"]).unwrap();
+    assert!(
+        v.contains("NO_PROPOSAL_CHOSEN") || v.contains("no IKEv2 proposal chosen"),
+        "{v}"
+    );
 }

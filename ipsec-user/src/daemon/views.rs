@@ -98,6 +98,21 @@ impl Daemon {
             "ike_mid_memory_full_drops".into(),
             ike.mid_memory_full_drops,
         ));
+        // The IKEv2 responder's drops of unauthenticated input, and its
+        // cookies: what a flood or hostile sender costs, by kind.
+        let v2 = self.engine.v2_stats();
+        for (k, x) in [
+            ("ikev2_unconfigured_first_msgs", v2.unconfigured_first_msgs),
+            ("ikev2_unknown_sa_drops", v2.unknown_sa_drops),
+            ("ikev2_malformed_drops", v2.malformed_drops),
+            ("ikev2_integrity_drops", v2.integrity_drops),
+            ("ikev2_bad_mid_drops", v2.bad_mid_drops),
+            ("ikev2_cookies_sent", v2.cookies_sent),
+            ("ikev2_bad_cookie_drops", v2.bad_cookie_drops),
+            ("ikev2_half_open_drops", v2.half_open_drops),
+        ] {
+            v.push((k.to_string(), x));
+        }
         let s = snap.stats;
         for (k, x) in [
             ("engine_rx_inside", s.rx_inside),

@@ -173,7 +173,10 @@ impl Engine {
     }
 
     /// Records a failure for `peer` (shown until a tunnel comes up) and
-    /// tells the daemon.
+    /// tells the daemon. Debug level only: unauthenticated requests under
+    /// a peer's address (a proposal nothing matches, a bad KE) fail here
+    /// once each, and the daemon writes the warning at a bounded rate
+    /// per peer, as it does for IKEv1.
     pub(super) fn fail(
         &mut self,
         peer: Ipv4Addr,
@@ -181,7 +184,7 @@ impl Engine {
         reason: FailureReason,
         out: &mut Vec<Output>,
     ) {
-        info!(target: "ipsecgw::ike::v2", %peer, state, reason = %reason, "IKEv2 negotiation failed");
+        debug!(target: "ipsecgw::ike::v2", %peer, state, reason = %reason, "IKEv2 negotiation failed");
         if self.peer_config(peer).is_some() {
             self.runtime.entry(peer).or_default().last_failure =
                 Some((state.to_string(), reason.text().to_string()));
