@@ -57,7 +57,12 @@ impl Engine {
         let auth = keys.psk_auth(true, &psk, &sa.init_req, &sa.nr, &id.body());
         let our_spi = self.new_child_spi();
         let mut payloads = vec![PayloadV2::IdI(id)];
-        if sa.initial_contact {
+        // Decided again now, not only when IKE_SA_INIT went out: an IKE SA
+        // with the peer may have come up meanwhile (the peer's, in a
+        // simultaneous initiation), and INITIAL_CONTACT would make the
+        // peer drop it while we keep it.
+        let contacted = self.runtime.get(&peer).is_some_and(|r| r.contacted);
+        if sa.initial_contact && !contacted {
             payloads.push(notify(nt::INITIAL_CONTACT, Vec::new()));
         }
         payloads.push(PayloadV2::Auth(AuthV2 {
@@ -491,8 +496,21 @@ impl Engine {
 
     /// INITIAL_CONTACT: the peer lost every SA with us; older IKE SAs and
     /// their children go, without notifying (the peer has none).
+    ///
+    /// Older means established before this SA's IKE_SA_INIT arrived:
+    /// only those can the peer have known of and lost. An SA set up
+    /// meanwhile is the peer's too: in a simultaneous initiation both
+    /// sides send INITIAL_CONTACT on their first IKE SA, and dropping
+    /// the one we were negotiating ourselves (as this did for any SA
+    /// with the peer) left each side with a different SA, the other
+    /// side's, whose peer had dropped it. `dedupe` settles those.
     fn initial_contact(&mut self, sa: &IkeSa, out: &mut Vec<Output>) {
-        let old: Vec<[u8; 8]> = self.sas.values().filter(|s| s.peer == sa.peer).map(|s| s.our_spi()).collect();
+        let old: Vec<[u8; 8]> = self
+            .sas
+            .values()
+            .filter(|s| s.peer == sa.peer && s.established.is_some_and(|e| e < sa.created))
+            .map(|s| s.our_spi())
+            .collect();
         for spi in old {
             if let Some(o) = self.sas.remove(&spi) {
                 info!(target: "ipsecgw::ike::v2", peer = %sa.peer, sa = o.id, "INITIAL_CONTACT: removing an older IKE SA and its children");
