@@ -219,6 +219,36 @@ fn child_rekey_with_pfs_replaces_the_pair_before_the_old_goes() {
     assert_ne!(*nw.inbound_keymat, *old_w.inbound_keymat);
 }
 
+/// After a child rekey the old pair carries on a moment before its
+/// DELETE: both sides start sending on the new pair only after a short
+/// grace (the daemon's), and ESP sent on the old one meanwhile must still
+/// find its inbound SA at the peer. Then the rekey's initiator deletes
+/// it and both sides are left with the new pair.
+#[test]
+fn child_rekey_deletes_the_old_pair_only_after_a_moment() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    let (old_w, old_e) = p.assert_mirrored();
+    p.west.note_child_volume_soft(p.now, old_w.inbound_spi);
+    let outs = p.west.on_timer(p.now);
+    p.absorb(Side::West, outs);
+    p.run();
+    assert_eq!(p.ups(Side::West).len(), 2, "rekeyed: {:?}", p.failures(Side::West));
+    assert_eq!(p.ups(Side::East).len(), 2);
+    assert!(p.downs(Side::West).is_empty(), "the old pair is still there");
+    assert!(p.downs(Side::East).is_empty(), "no DELETE yet");
+    assert_eq!((p.west.child_count(), p.east.child_count()), (2, 2));
+    p.advance(Duration::from_millis(500));
+    assert!(p.downs(Side::East).is_empty(), "still there half a second later");
+    p.advance(Duration::from_secs(3));
+    assert_eq!(p.downs(Side::West), [old_w.inbound_spi]);
+    assert_eq!(p.downs(Side::East), [old_e.inbound_spi]);
+    assert_eq!((p.west.child_count(), p.east.child_count()), (1, 1));
+    let (w, e) = (&p.west.ikev2_sas(p.now)[0], &p.east.ikev2_sas(p.now)[0]);
+    assert_eq!(w.children[0].inbound_spi, e.children[0].outbound_spi);
+    assert_eq!(w.children[0].inbound_spi, p.ups(Side::West)[1].inbound_spi, "the new pair stays");
+}
+
 #[test]
 fn ike_sa_rekey_moves_the_children() {
     let mut w = west_v2();

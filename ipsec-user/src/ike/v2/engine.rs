@@ -557,9 +557,13 @@ impl Engine {
     }
 
     fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let hard: Vec<u32> = self.children.values().filter(|c| now >= c.hard).map(|c| c.inbound_spi).collect();
-        for spi in hard {
-            info!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "CHILD SA lifetime expired");
+        let hard: Vec<(u32, bool)> = self.children.values().filter(|c| now >= c.hard).map(|c| (c.inbound_spi, c.replaced)).collect();
+        for (spi, replaced) in hard {
+            if replaced {
+                debug!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "deleting the CHILD SA our rekey replaced");
+            } else {
+                info!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "CHILD SA lifetime expired");
+            }
             let _ = self.expire_child_inner(now, spi, out);
         }
         let soft: Vec<(u32, [u8; 8], SelectorId)> = self

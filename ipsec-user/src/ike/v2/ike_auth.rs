@@ -180,6 +180,7 @@ impl Engine {
                 hard: now + life,
                 used: false,
                 rekeying: false,
+                replaced: false,
             },
         );
         self.runtime.entry(sa.peer).or_default().last_failure = None;
