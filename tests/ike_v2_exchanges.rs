@@ -279,6 +279,30 @@ fn ike_sa_rekey_moves_the_children() {
     assert_eq!(p.east.child_count(), 1);
 }
 
+/// The testing aid `LocalConfig::ikev2_sa_lifetime_s` (`run
+/// --ikev2-lifetime-s`) replaces the policy's lifetime: an IKE SA with a
+/// day in its policy is rekeyed after 10 s, its child moved, and shows
+/// the 10 s lifetime.
+#[test]
+fn ikev2_lifetime_testing_aid_overrides_the_policy() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let mut local = ipsecgw::ike::config::LocalConfig::new(WEST);
+    local.ikev2_sa_lifetime_s = Some(10);
+    p.west = ipsecgw::ike::Engine::new(local);
+    p.west.set_peers(vec![west_v2()]);
+    p.initiate_west();
+    let (wc, _) = p.assert_mirrored();
+    let before = p.west.ikev2_sas(p.now)[0].clone();
+    assert_eq!(before.lifetime_s, 10);
+    assert_eq!(p.east.ikev2_sas(p.now)[0].lifetime_s, 86400, "east has no such aid");
+    p.advance(Duration::from_secs(10));
+    let ws = p.west.ikev2_sas(p.now);
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    assert_ne!(ws[0].local_spi, before.local_spi, "rekeyed: {ws:?}");
+    assert_eq!(ws[0].children[0].inbound_spi, wc.inbound_spi, "the child moved");
+    assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
+}
+
 #[test]
 fn unanswered_liveness_checks_declare_the_peer_dead() {
     let mut p = Pair::new(west_v2(), east_v2());

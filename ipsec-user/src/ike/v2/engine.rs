@@ -507,6 +507,12 @@ impl Engine {
         v
     }
 
+    /// An IKE SA's lifetime: its policy's, unless the testing aid
+    /// `LocalConfig::ikev2_sa_lifetime_s` says otherwise.
+    pub(super) fn ike_lifetime_s(&self, policy_s: u32) -> u32 {
+        self.local.ikev2_sa_lifetime_s.unwrap_or(policy_s)
+    }
+
     pub(super) fn half_open_timeout(&self) -> Duration {
         self.local.retransmit_base * (1u32 << self.local.retransmit_tries.min(10))
     }
