@@ -313,6 +313,51 @@ fn child_rekey_with_pfs_replaces_the_pair_before_the_old_goes() {
     assert_ne!(*nw.inbound_keymat, *old_w.inbound_keymat);
 }
 
+/// After a child rekey the old pair carries on a moment before its
+/// DELETE: both sides start sending on the new pair only after a short
+/// grace (the daemon's), and ESP sent on the old one meanwhile must still
+/// find its inbound SA at the peer. Then the rekey's initiator deletes
+/// it and both sides are left with the new pair.
+#[test]
+fn child_rekey_deletes_the_old_pair_only_after_a_moment() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    let (old_w, old_e) = p.assert_mirrored();
+    p.west.note_child_volume_soft(p.now, old_w.inbound_spi);
+    let outs = p.west.on_timer(p.now);
+    p.absorb(Side::West, outs);
+    p.run();
+    assert_eq!(
+        p.ups(Side::West).len(),
+        2,
+        "rekeyed: {:?}",
+        p.failures(Side::West)
+    );
+    assert_eq!(p.ups(Side::East).len(), 2);
+    assert!(
+        p.downs(Side::West).is_empty(),
+        "the old pair is still there"
+    );
+    assert!(p.downs(Side::East).is_empty(), "no DELETE yet");
+    assert_eq!((p.west.child_count(), p.east.child_count()), (2, 2));
+    p.advance(Duration::from_millis(500));
+    assert!(
+        p.downs(Side::East).is_empty(),
+        "still there half a second later"
+    );
+    p.advance(Duration::from_secs(3));
+    assert_eq!(p.downs(Side::West), [old_w.inbound_spi]);
+    assert_eq!(p.downs(Side::East), [old_e.inbound_spi]);
+    assert_eq!((p.west.child_count(), p.east.child_count()), (1, 1));
+    let (w, e) = (&p.west.ikev2_sas(p.now)[0], &p.east.ikev2_sas(p.now)[0]);
+    assert_eq!(w.children[0].inbound_spi, e.children[0].outbound_spi);
+    assert_eq!(
+        w.children[0].inbound_spi,
+        p.ups(Side::West)[1].inbound_spi,
+        "the new pair stays"
+    );
+}
+
 #[test]
 fn ike_sa_rekey_moves_the_children() {
     let mut w = west_v2();
@@ -344,6 +389,37 @@ fn ike_sa_rekey_moves_the_children() {
     p.run();
     assert_eq!(p.west.child_count(), 1);
     assert_eq!(p.east.child_count(), 1);
+}
+
+/// The testing aid `LocalConfig::ikev2_sa_lifetime_s` (`run
+/// --ikev2-lifetime-s`) replaces the policy's lifetime: an IKE SA with a
+/// day in its policy is rekeyed after 10 s, its child moved, and shows
+/// the 10 s lifetime.
+#[test]
+fn ikev2_lifetime_testing_aid_overrides_the_policy() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let mut local = ipsecgw::ike::config::LocalConfig::new(WEST);
+    local.ikev2_sa_lifetime_s = Some(10);
+    p.west = ipsecgw::ike::Engine::new(local);
+    p.west.set_peers(vec![west_v2()]);
+    p.initiate_west();
+    let (wc, _) = p.assert_mirrored();
+    let before = p.west.ikev2_sas(p.now)[0].clone();
+    assert_eq!(before.lifetime_s, 10);
+    assert_eq!(
+        p.east.ikev2_sas(p.now)[0].lifetime_s,
+        86400,
+        "east has no such aid"
+    );
+    p.advance(Duration::from_secs(10));
+    let ws = p.west.ikev2_sas(p.now);
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    assert_ne!(ws[0].local_spi, before.local_spi, "rekeyed: {ws:?}");
+    assert_eq!(
+        ws[0].children[0].inbound_spi, wc.inbound_spi,
+        "the child moved"
+    );
+    assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
 }
 
 #[test]
@@ -557,6 +633,148 @@ fn simultaneous_initiation_ends_in_one_ike_sa_and_one_child_pair() {
     assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
     assert_eq!(p.west.child_count(), 1);
     assert_eq!(p.east.child_count(), 1);
+    // One and the same IKE SA and child pair on both sides. Both
+    // IKE_AUTH requests carry INITIAL_CONTACT (each side's first IKE SA
+    // with the other): it must not make each side drop the SA it is
+    // itself negotiating, which left each with a different SA (and
+    // children the other side does not have).
+    let (w, e) = (&p.west.ikev2_sas(p.now)[0], &p.east.ikev2_sas(p.now)[0]);
+    assert_eq!(
+        (&w.local_spi, &w.remote_spi),
+        (&e.remote_spi, &e.local_spi),
+        "west {w:?}\neast {e:?}"
+    );
+    assert_ne!(w.role, e.role);
+    let (wc, ec) = (&w.children[0], &e.children[0]);
+    assert_eq!(
+        (wc.inbound_spi, wc.outbound_spi),
+        (ec.outbound_spi, ec.inbound_spi),
+        "west {w:?}\neast {e:?}"
+    );
+}
+
+/// Simultaneous initiation where east's first IKE_SA_INIT is lost: west's
+/// IKE SA (A) is up on both sides before east's retransmission starts
+/// the second one (B). East decided on INITIAL_CONTACT when it began B,
+/// but by the time it sends B's IKE_AUTH it holds A with west: sending
+/// INITIAL_CONTACT then would make west drop A, which east keeps. Both
+/// must end with the same single IKE SA and child pair.
+#[test]
+fn simultaneous_initiation_with_a_lost_first_message() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let mut dropped = false;
+    p.hook = Box::new(move |_, pk| {
+        if !dropped && pk.to_side == Side::West && exchange_of(pk).0 == 34 {
+            dropped = true;
+            Action::Drop
+        } else {
+            Action::Deliver
+        }
+    });
+    let a = p.west.initiate(p.now, EAST, 1);
+    let b = p.east.initiate(p.now, WEST, 1);
+    p.absorb(Side::West, a);
+    p.absorb(Side::East, b);
+    p.run();
+    assert_eq!(p.west.ikev2_sas(p.now).len(), 1, "A is up on west");
+    // East retransmits B's IKE_SA_INIT; B completes and the duplicate
+    // rule removes one of A and B.
+    p.advance(Duration::from_secs(10));
+    let (ws, es) = (p.west.ikev2_sas(p.now), p.east.ikev2_sas(p.now));
+    assert_eq!(ws.len(), 1, "west {ws:?}");
+    assert_eq!(es.len(), 1, "east {es:?}");
+    let (w, e) = (&ws[0], &es[0]);
+    assert_eq!(
+        (&w.local_spi, &w.remote_spi),
+        (&e.remote_spi, &e.local_spi),
+        "west {w:?}\neast {e:?}"
+    );
+    assert_eq!(w.children.len(), 1, "{w:?}");
+    assert_eq!(e.children.len(), 1, "{e:?}");
+    let (wc, ec) = (&w.children[0], &e.children[0]);
+    assert_eq!(
+        (wc.inbound_spi, wc.outbound_spi),
+        (ec.outbound_spi, ec.inbound_spi)
+    );
+}
+
+/// A peer that restarted (a fresh engine: it knows nothing) sends
+/// INITIAL_CONTACT with its new IKE SA: the responder drops the stale
+/// IKE SA and its child, and keeps the new ones.
+#[test]
+fn initial_contact_drops_the_stale_ike_sa_and_its_children() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    p.initiate_west();
+    let (_, old_e) = p.assert_mirrored();
+    let old_sa = p.east.ikev2_sas(p.now)[0].local_spi.clone();
+    p.advance(Duration::from_secs(2));
+    p.west = ipsecgw::ike::Engine::new(ipsecgw::ike::config::LocalConfig::new(WEST));
+    p.west.set_peers(vec![west_v2()]);
+    p.events_west.clear();
+    p.events_east.clear();
+    p.initiate_west();
+    assert!(
+        p.downs(Side::East).contains(&old_e.inbound_spi),
+        "stale child dropped"
+    );
+    let es = p.east.ikev2_sas(p.now);
+    assert_eq!(es.len(), 1, "{es:?}");
+    assert_ne!(
+        es[0].local_spi, old_sa,
+        "the new IKE SA is kept, the stale one gone"
+    );
+    assert_eq!(p.east.child_count(), 1);
+    p.assert_mirrored();
+}
+
+/// The same when the two IKE_AUTH exchanges do not cross: one side has
+/// its own IKE SA established when the other's IKE_AUTH request, with
+/// INITIAL_CONTACT, arrives for the second one. INITIAL_CONTACT covers
+/// only SAs the peer knew of when it began (established before), not
+/// the one it was answering meanwhile; the duplicate rule settles it.
+#[test]
+fn simultaneous_initiation_with_one_side_established_first() {
+    let mut p = Pair::new(west_v2(), east_v2());
+    let a = p.west.initiate(p.now, EAST, 1);
+    let b = p.east.initiate(p.now, WEST, 1);
+    p.absorb(Side::West, a);
+    p.absorb(Side::East, b);
+    // Everything is delivered in order, except that east's IKE_AUTH
+    // request (for B) waits until nothing else is in flight: west's
+    // own IKE_AUTH exchange (A) completes first.
+    let auth_request_to_west = |pk: &Packet| {
+        pk.to_side == Side::West && exchange_of(pk).0 == 35 && pk.data[19] & 0x20 == 0
+    };
+    for _ in 0..100 {
+        let Some(i) = p
+            .queue
+            .iter()
+            .position(|pk| !auth_request_to_west(pk))
+            .or((!p.queue.is_empty()).then_some(0))
+        else {
+            break;
+        };
+        let pk = p.queue.remove(i);
+        p.deliver(&pk);
+    }
+    assert!(p.queue.is_empty());
+    p.advance(Duration::from_secs(5));
+    let (ws, es) = (p.west.ikev2_sas(p.now), p.east.ikev2_sas(p.now));
+    assert_eq!(ws.len(), 1, "west {ws:?}");
+    assert_eq!(es.len(), 1, "east {es:?}");
+    let (w, e) = (&ws[0], &es[0]);
+    assert_eq!(
+        (&w.local_spi, &w.remote_spi),
+        (&e.remote_spi, &e.local_spi),
+        "west {w:?}\neast {e:?}"
+    );
+    assert_eq!(w.children.len(), 1, "{w:?}");
+    assert_eq!(e.children.len(), 1, "{e:?}");
+    let (wc, ec) = (&w.children[0], &e.children[0]);
+    assert_eq!(
+        (wc.inbound_spi, wc.outbound_spi),
+        (ec.outbound_spi, ec.inbound_spi)
+    );
 }
 
 #[test]

@@ -95,36 +95,14 @@ fn diag(gw: &Gateway, charon: &Charon) -> String {
 
 // --------------------------------------------------- what ipsecgw shows
 
-/// `show crypto ikev2 sa --json`.
+/// `show crypto ikev2 sa --json`'s IKE SAs.
 fn ikev2_sas(gw: &Gateway) -> Vec<Value> {
-    gw.cli_json(&["show", "crypto", "ikev2", "sa"])
-        .unwrap_or_else(|e| panic!("{}: show crypto ikev2 sa: {e}", gw.name))
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    gw.ikev2_sas()
 }
 
 /// Waits until ipsecgw lists a READY IKE SA with `children` children.
 fn wait_ready(gw: &Gateway, children: usize, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let sas = ikev2_sas(gw);
-        if let Some(sa) = sas.iter().find(|s| {
-            s["state"] == "READY"
-                && s["children"]
-                    .as_array()
-                    .is_some_and(|c| c.len() >= children)
-        }) {
-            return sa.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: no READY IKEv2 SA with {children} children after {limit:?}: {sas:?}\n{}",
-            gw.name,
-            gw.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    gw.wait_ikev2_ready(children, limit)
 }
 
 /// Lower case without `-`, `_` and spaces: `AES-CBC-256`, `aes_cbc 256`

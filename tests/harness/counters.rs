@@ -133,17 +133,31 @@ pub fn only_sa(gw: &Gateway) -> Value {
 /// The only SA of each gateway once their traffic counters stop moving
 /// (packets in flight landed, the workers reported), or after 5 s.
 pub fn settled(gws: &[&Gateway]) -> Vec<Value> {
+    settle(
+        || gws.iter().map(|g| only_sa(g)).collect::<Vec<_>>(),
+        |a, b| sa_traffic(a) == sa_traffic(b),
+    )
+}
+
+/// Every SA of each gateway (`show crypto ipsec sa --json`, in its
+/// order) once their traffic counters stop moving, or after 5 s: as
+/// [`settled`], for gateways with more than one SA pair.
+pub fn settled_all(gws: &[&Gateway]) -> Vec<Vec<Value>> {
+    settle(
+        || gws.iter().map(|g| g.ipsec_sas()).collect::<Vec<_>>(),
+        |a, b| a.len() == b.len() && a.iter().zip(b).all(|(a, b)| sa_traffic(a) == sa_traffic(b)),
+    )
+}
+
+/// Reads until two reads 300 ms apart are `same`, or 5 s have passed.
+fn settle<T>(read: impl Fn() -> Vec<T>, same: impl Fn(&T, &T) -> bool) -> Vec<T> {
     let deadline = Instant::now() + Duration::from_secs(5);
-    let read = || gws.iter().map(|g| only_sa(g)).collect::<Vec<_>>();
     let mut last = read();
     loop {
         std::thread::sleep(Duration::from_millis(300));
         let now = read();
-        let same = now
-            .iter()
-            .zip(&last)
-            .all(|(a, b)| sa_traffic(a) == sa_traffic(b));
-        if same || Instant::now() > deadline {
+        let still = now.len() == last.len() && now.iter().zip(&last).all(|(a, b)| same(a, b));
+        if still || Instant::now() > deadline {
             return now;
         }
         last = now;

@@ -128,7 +128,10 @@ impl Pair {
         panic!("datagram ping-pong did not settle");
     }
 
-    fn deliver(&mut self, p: &Packet) {
+    /// Hands one datagram to its side now (bypassing the queue and the
+    /// hook), queueing what that side sends back: for tests that order
+    /// deliveries themselves.
+    pub fn deliver(&mut self, p: &Packet) {
         let now = self.now;
         let outs = match p.to_side {
             Side::West => self.west.handle_datagram(now, p.from, p.to, &p.data),

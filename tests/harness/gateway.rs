@@ -279,6 +279,43 @@ impl Gateway {
         }
     }
 
+    /// Every IKEv2 SA of `show crypto ikev2 sa --json`, in any state (the
+    /// entries for peers that are down, which carry no SA, left out).
+    pub fn ikev2_sas(&self) -> Vec<serde_json::Value> {
+        self.cli_json(&["show", "crypto", "ikev2", "sa"])
+            .unwrap_or_else(|e| panic!("{}: show crypto ikev2 sa: {e}", self.name))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.get("session_id").is_some())
+            .collect()
+    }
+
+    /// Waits until an IKEv2 SA is READY with at least `children` CHILD
+    /// SAs, and returns it (panics with the log after `limit`).
+    pub fn wait_ikev2_ready(&self, children: usize, limit: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let sas = self.ikev2_sas();
+            if let Some(sa) = sas.iter().find(|s| {
+                s["state"] == "READY"
+                    && s["children"]
+                        .as_array()
+                        .is_some_and(|c| c.len() >= children)
+            }) {
+                return sa.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no READY IKEv2 SA with {children} children after {limit:?}: {sas:?}\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// SIGKILL: the crash case (pinned BPF objects stay behind).
     pub fn kill9(&mut self) -> Result<()> {
         if let Some(mut c) = self.child.take() {
@@ -337,5 +374,27 @@ pub fn seed_pair(
     use crate::config::{east_seed, west_seed};
     let east = Gateway::start("east", &t.east_gw, &edit(east_seed(psk)), &[])?;
     let west = Gateway::start("west", &t.west_gw, &edit(west_seed(psk)), west_args)?;
+    Ok((west, east))
+}
+
+/// Two gateways in `t` negotiating IKEv2 only (AES-256, SHA-256, group
+/// 14, one key both ways: [`Ikev2::aes256`]), each side's configuration
+/// passed through `edit` with the side's name, `"west"` or `"east"` (more
+/// ACL lines, lifetimes), both started with `args`: east first, then
+/// west. Returns (west, east).
+///
+/// [`Ikev2::aes256`]: crate::config::Ikev2::aes256
+pub fn ikev2_pair(
+    t: &crate::topology::Topology,
+    psk: &str,
+    edit: impl Fn(&str, crate::config::GatewayConfig) -> crate::config::GatewayConfig,
+    args: &[&str],
+) -> Result<(Gateway, Gateway)> {
+    use crate::config::{GatewayConfig, Ikev2};
+    let v2 = |side: &str, c: GatewayConfig| edit(side, c.ikev2_only(Ikev2::aes256(psk))).render();
+    let east_cfg = v2("east", GatewayConfig::east(psk));
+    let east = Gateway::start("east", &t.east_gw, &east_cfg, args)?;
+    let west_cfg = v2("west", GatewayConfig::west(psk));
+    let west = Gateway::start("west", &t.west_gw, &west_cfg, args)?;
     Ok((west, east))
 }

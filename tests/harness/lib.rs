@@ -1,7 +1,8 @@
 //! Test harness: network namespaces, gateways and peers for the
 //! integration tests, and the pieces tests used to copy between files
 //! (captures, counters, a deterministic RNG, the IKE engine pair and peer
-//! simulator, strongSwan and swanctl, gateway configurations, a NAT).
+//! simulator, strongSwan and swanctl, gateway configurations, a NAT, the
+//! wire between the gateways and what its frames are).
 //! Everything it creates carries a unique suffix and is removed on drop,
 //! even when a test fails.
 
@@ -22,3 +23,4 @@ pub mod rng;
 pub mod strongswan;
 pub mod swanctl;
 pub mod topology;
+pub mod wire;

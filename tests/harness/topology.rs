@@ -228,20 +228,34 @@ impl Topology {
 
     /// `ping -c count` from one namespace; returns how many replies came.
     pub fn ping(&self, ns: &str, dst: &str, count: u32, interval_s: f32) -> Result<u32> {
-        let out = self
-            .exec(ns, "ping")
-            .args([
-                "-n",
-                "-q",
-                "-c",
-                &count.to_string(),
-                "-i",
-                &interval_s.to_string(),
-                "-W",
-                "2",
-                dst,
-            ])
-            .output()?;
+        self.ping_from(ns, None, dst, count, interval_s)
+    }
+
+    /// [`Topology::ping`] from source address `src` (`ping -I`) when
+    /// given: a second address of a LAN host, in another ACL line.
+    pub fn ping_from(
+        &self,
+        ns: &str,
+        src: Option<&str>,
+        dst: &str,
+        count: u32,
+        interval_s: f32,
+    ) -> Result<u32> {
+        let mut cmd = self.exec(ns, "ping");
+        cmd.args([
+            "-n",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            &interval_s.to_string(),
+            "-W",
+            "2",
+        ]);
+        if let Some(src) = src {
+            cmd.args(["-I", src]);
+        }
+        let out = cmd.arg(dst).output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         // "5 packets transmitted, 5 received, ..."
         let received = text

@@ -278,6 +278,10 @@ pub fn run(control: &Path, args: Options) -> Result<()> {
         if let Some(ms) = args.ike_retransmit_ms {
             ike_local.retransmit_base = Duration::from_millis(ms);
         }
+        if let Some(s) = args.ikev2_lifetime_s {
+            info!(seconds = s, "--ikev2-lifetime-s: every IKEv2 SA rekeys by this lifetime");
+            ike_local.ikev2_sa_lifetime_s = Some(s);
+        }
         let mut engine = Engine::new(ike_local);
         let mut ike_peers = ike_peers;
         for p in &mut ike_peers {

@@ -22,6 +22,8 @@ pub struct Options {
     pub ike_retransmit_ms: Option<u64>,
     /// The first outbound ESP SA's first sequence number (tests).
     pub esp_first_seq: Option<u64>,
+    /// Every IKEv2 SA's lifetime instead of its policy's (tests).
+    pub ikev2_lifetime_s: Option<u32>,
     pub metrics: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub syslog: Option<SocketAddr>,

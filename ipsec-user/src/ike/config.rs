@@ -295,6 +295,10 @@ pub struct LocalConfig {
     /// Minimum interval between two INVALID-SPI notifies to one peer.
     pub invalid_spi_interval: Duration,
     pub ikev2: Ikev2Local,
+    /// Testing aid (`run --ikev2-lifetime-s`): every IKEv2 SA lives this
+    /// many seconds, whatever its policy's `lifetime seconds` says (whose
+    /// minimum, 120, puts a rekey past 100 s).
+    pub ikev2_sa_lifetime_s: Option<u32>,
 }
 
 impl LocalConfig {
@@ -309,6 +313,7 @@ impl LocalConfig {
             max_half_open_total: 256,
             invalid_spi_interval: Duration::from_secs(10),
             ikev2: Ikev2Local::default(),
+            ikev2_sa_lifetime_s: None,
         }
     }
 }

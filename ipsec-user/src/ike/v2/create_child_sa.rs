@@ -5,7 +5,7 @@
 //! four nonces is deleted by whoever created it, so one pair survives and
 //! the old one carries traffic until then.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
@@ -24,6 +24,11 @@ use crate::ike::failure::FailureReason;
 use crate::ike::output::Output;
 use crate::ike::status::Role;
 use crate::ike::wire::v2::{KeV2, NotifyV2, PayloadV2, SaV2, exchange, notify as nt, protocol};
+
+/// How long a CHILD SA a rekey of ours replaced carries on before we
+/// delete it: well past the daemon's grace before a new outbound SA is
+/// used (150 ms) and a round trip.
+pub(super) const REKEYED_CHILD_LINGER: Duration = Duration::from_secs(2);
 
 impl Engine {
     /// Sends CREATE_CHILD_SA for `selector` (a rekey of `rekey` when set).
@@ -130,7 +135,7 @@ impl Engine {
             debug!(target: "ipsecgw::ike::v2", %peer, "CREATE_CHILD_SA answered {}: retrying later", notify_name(error.unwrap_or(0)));
             if let Some(old) = rekey.and_then(|s| self.children.get_mut(&s)) {
                 old.rekeying = false;
-                old.soft = now + std::time::Duration::from_secs(2);
+                old.soft = now + Duration::from_secs(2);
             }
             return;
         }
@@ -220,9 +225,17 @@ impl Engine {
                 debug!(target: "ipsecgw::ike::v2", %peer, theirs = format_args!("{theirs:#010x}"), "simultaneous child rekey: the peer deletes its redundant SA");
             }
         }
-        if let Some(old) = rekey {
-            // The old pair goes once the new one is in (the peer told).
-            sa.queue.push_back(Queued::DeleteChildren(vec![old]));
+        if let Some(old) = rekey.and_then(|s| self.children.get_mut(&s)) {
+            // The old pair goes (the peer told) once both sides send on
+            // the new one, not at once: each side keeps sending on the old
+            // pair a moment after the new one is in (the daemon's grace,
+            // so the peer has its inbound SA first), and ESP still in the
+            // engines' rings or on the wire needs the old inbound SA. A
+            // DELETE right away dropped those packets at the peer as an
+            // unknown SPI on every rekey under load.
+            old.rekeying = true;
+            old.replaced = true;
+            old.hard = old.hard.min(now + REKEYED_CHILD_LINGER);
         }
     }
 
@@ -547,7 +560,7 @@ impl Engine {
         let policies = cfg.ikev2_policies.clone();
         if let Some(n) = error_notify(payloads) {
             debug!(target: "ipsecgw::ike::v2", %peer, "IKE SA rekey refused with {}; retrying later", notify_name(n.kind));
-            sa.rekey_at = Some(now + std::time::Duration::from_secs(5));
+            sa.rekey_at = Some(now + Duration::from_secs(5));
             return true;
         }
         let (Some(chosen), Some(nr), Some(ke)) =

@@ -561,6 +561,12 @@ impl Engine {
         v
     }
 
+    /// An IKE SA's lifetime: its policy's, unless the testing aid
+    /// `LocalConfig::ikev2_sa_lifetime_s` says otherwise.
+    pub(super) fn ike_lifetime_s(&self, policy_s: u32) -> u32 {
+        self.local.ikev2_sa_lifetime_s.unwrap_or(policy_s)
+    }
+
     pub(super) fn half_open_timeout(&self) -> Duration {
         self.local.retransmit_base * (1u32 << self.local.retransmit_tries.min(10))
     }
@@ -613,14 +619,18 @@ impl Engine {
     }
 
     fn child_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let hard: Vec<u32> = self
+        let hard: Vec<(u32, bool)> = self
             .children
             .values()
             .filter(|c| now >= c.hard)
-            .map(|c| c.inbound_spi)
+            .map(|c| (c.inbound_spi, c.replaced))
             .collect();
-        for spi in hard {
-            info!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "CHILD SA lifetime expired");
+        for (spi, replaced) in hard {
+            if replaced {
+                debug!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "deleting the CHILD SA our rekey replaced");
+            } else {
+                info!(target: "ipsecgw::ike::v2", spi = format_args!("{spi:#010x}"), "CHILD SA lifetime expired");
+            }
             let _ = self.expire_child_inner(now, spi, out);
         }
         let soft: Vec<(u32, [u8; 8], SelectorId)> = self

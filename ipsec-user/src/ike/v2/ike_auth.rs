@@ -73,7 +73,12 @@ impl Engine {
         let auth = keys.psk_auth(true, &psk, &sa.init_req, &sa.nr, &id.body());
         let our_spi = self.new_child_spi();
         let mut payloads = vec![PayloadV2::IdI(id)];
-        if sa.initial_contact {
+        // Decided again now, not only when IKE_SA_INIT went out: an IKE SA
+        // with the peer may have come up meanwhile (the peer's, in a
+        // simultaneous initiation), and INITIAL_CONTACT would make the
+        // peer drop it while we keep it.
+        let contacted = self.runtime.get(&peer).is_some_and(|r| r.contacted);
+        if sa.initial_contact && !contacted {
             payloads.push(notify(nt::INITIAL_CONTACT, Vec::new()));
         }
         payloads.push(PayloadV2::Auth(AuthV2 {
@@ -104,7 +109,9 @@ impl Engine {
         sa.established = Some(now);
         self.half_open.remove(&sa.our_spi());
         sa.last_heard = now;
-        let life = Duration::from_secs(u64::from(sa.lifetime_s.max(60)));
+        // The floor only keeps a zero from rekeying in a loop: the
+        // configuration's minimum is 120 s, the testing aid's 5 s.
+        let life = Duration::from_secs(u64::from(sa.lifetime_s.max(5)));
         // The original initiator rekeys at 85-90% of the lifetime, the
         // responder at 90-95%: one of them starts first.
         let jitter = u64::from(self.random_u32() % 50);
@@ -217,6 +224,7 @@ impl Engine {
                 hard: now + life,
                 used: false,
                 rekeying: false,
+                replaced: false,
             },
         );
         self.runtime.entry(sa.peer).or_default().last_failure = None;
@@ -697,11 +705,19 @@ impl Engine {
 
     /// INITIAL_CONTACT: the peer lost every SA with us; older IKE SAs and
     /// their children go, without notifying (the peer has none).
+    ///
+    /// Older means established before this SA's IKE_SA_INIT arrived:
+    /// only those can the peer have known of and lost. An SA set up
+    /// meanwhile is the peer's too: in a simultaneous initiation both
+    /// sides send INITIAL_CONTACT on their first IKE SA, and dropping
+    /// the one we were negotiating ourselves (as this did for any SA
+    /// with the peer) left each side with a different SA, the other
+    /// side's, whose peer had dropped it. `dedupe` settles those.
     fn initial_contact(&mut self, sa: &IkeSa, out: &mut Vec<Output>) {
         let old: Vec<[u8; 8]> = self
             .sas
             .values()
-            .filter(|s| s.peer == sa.peer)
+            .filter(|s| s.peer == sa.peer && s.established.is_some_and(|e| e < sa.created))
             .map(|s| s.our_spi())
             .collect();
         for spi in old {

@@ -495,7 +495,7 @@ impl Engine {
             last_response: None,
             created: now,
             established: None,
-            lifetime_s: policies.first().map_or(86400, |p| p.lifetime_s),
+            lifetime_s: self.ike_lifetime_s(policies.first().map_or(86400, |p| p.lifetime_s)),
             rekey_at: None,
             expires: None,
             last_heard: now,
@@ -720,10 +720,14 @@ impl Engine {
         sa.outstanding = None;
         sa.fragmentation =
             notifies(&msg.payloads).any(|n| n.kind == nt::IKEV2_FRAGMENTATION_SUPPORTED);
-        sa.lifetime_s = policies
-            .iter()
-            .find(|p| p.encryption.contains(&choice.suite.encr) && p.groups.contains(&choice.group))
-            .map_or(86400, |p| p.lifetime_s);
+        sa.lifetime_s = self.ike_lifetime_s(
+            policies
+                .iter()
+                .find(|p| {
+                    p.encryption.contains(&choice.suite.encr) && p.groups.contains(&choice.group)
+                })
+                .map_or(86400, |p| p.lifetime_s),
+        );
         let src: Vec<&NotifyV2> = notifies(&msg.payloads)
             .filter(|n| n.kind == nt::NAT_DETECTION_SOURCE_IP)
             .collect();

@@ -211,4 +211,7 @@ pub struct Child {
     pub hard: Instant,
     pub used: bool,
     pub rekeying: bool,
+    /// A rekey we started replaced it: it lingers until `hard` (moved
+    /// close), then we delete it.
+    pub replaced: bool,
 }
