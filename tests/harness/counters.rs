@@ -133,18 +133,20 @@ pub fn only_sa(gw: &Gateway) -> Value {
 /// The only SA of each gateway once their traffic counters stop moving
 /// (packets in flight landed, the workers reported), or after 5 s.
 pub fn settled(gws: &[&Gateway]) -> Vec<Value> {
-    settle(|| gws.iter().map(|g| only_sa(g)).collect::<Vec<_>>(), |a, b| {
-        sa_traffic(a) == sa_traffic(b)
-    })
+    settle(
+        || gws.iter().map(|g| only_sa(g)).collect::<Vec<_>>(),
+        |a, b| sa_traffic(a) == sa_traffic(b),
+    )
 }
 
 /// Every SA of each gateway (`show crypto ipsec sa --json`, in its
 /// order) once their traffic counters stop moving, or after 5 s: as
 /// [`settled`], for gateways with more than one SA pair.
 pub fn settled_all(gws: &[&Gateway]) -> Vec<Vec<Value>> {
-    settle(|| gws.iter().map(|g| g.ipsec_sas()).collect::<Vec<_>>(), |a, b| {
-        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| sa_traffic(a) == sa_traffic(b))
-    })
+    settle(
+        || gws.iter().map(|g| g.ipsec_sas()).collect::<Vec<_>>(),
+        |a, b| a.len() == b.len() && a.iter().zip(b).all(|(a, b)| sa_traffic(a) == sa_traffic(b)),
+    )
 }
 
 /// Reads until two reads 300 ms apart are `same`, or 5 s have passed.
