@@ -422,6 +422,82 @@ fn ikev2_lifetime_testing_aid_overrides_the_policy() {
     assert_eq!(p.east.ikev2_sas(p.now).len(), 1);
 }
 
+/// Both sides start rekeying the IKE SA at the same moment: each answers
+/// the other's request as usual (RFC 7296 2.25.2), and the nonce rule
+/// (2.8.2) keeps one of the two new SAs on both sides, with the child
+/// moved to it. Before, each refused the other with TEMPORARY_FAILURE,
+/// both retried 5 s later at the same moment again, and the SA expired
+/// with its children.
+#[test]
+fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_with_the_child() {
+    simultaneous_ike_sa_rekeys(false);
+}
+
+/// The same when west's rekey request is lost: east's rekey completes
+/// as a plain one and west's retransmission finds the old SA gone.
+#[test]
+fn simultaneous_ike_sa_rekeys_with_one_request_lost() {
+    simultaneous_ike_sa_rekeys(true);
+}
+
+fn simultaneous_ike_sa_rekeys(lose_wests: bool) {
+    let mut w = west_v2();
+    let mut e = east_v2();
+    w.ikev2_policies[0].lifetime_s = 100;
+    e.ikev2_policies[0].lifetime_s = 100;
+    let mut p = Pair::new(w, e);
+    p.initiate_west();
+    let (wc, ec) = p.assert_mirrored();
+    let first = p.west.ikev2_sas(p.now)[0].local_spi.clone();
+    if lose_wests {
+        let mut dropped = false;
+        p.hook = Box::new(move |_, pk| {
+            if !dropped && pk.to_side == Side::East && exchange_of(pk).0 == 36 {
+                dropped = true;
+                Action::Drop
+            } else {
+                Action::Deliver
+            }
+        });
+    }
+    // Past both sides' rekey time (85-90% and 90-95%): both fire at once.
+    p.now += Duration::from_secs(96);
+    let a = p.west.on_timer(p.now);
+    let b = p.east.on_timer(p.now);
+    p.absorb(Side::West, a);
+    p.absorb(Side::East, b);
+    p.run();
+    p.advance(Duration::from_secs(3));
+    let (ws, es) = (p.west.ikev2_sas(p.now), p.east.ikev2_sas(p.now));
+    assert_eq!(ws.len(), 1, "west {ws:?}");
+    assert_eq!(es.len(), 1, "east {es:?}");
+    let (w, e) = (&ws[0], &es[0]);
+    assert_ne!(w.local_spi, first, "rekeyed");
+    assert_eq!(w.state, "READY");
+    assert_eq!(
+        (&w.local_spi, &w.remote_spi),
+        (&e.remote_spi, &e.local_spi),
+        "west {w:?}\neast {e:?}"
+    );
+    assert_eq!(
+        w.children.len(),
+        1,
+        "the child moved to the survivor: {w:?}"
+    );
+    assert_eq!(e.children.len(), 1, "{e:?}");
+    assert_eq!(w.children[0].inbound_spi, wc.inbound_spi, "the same child");
+    assert_eq!(e.children[0].inbound_spi, ec.inbound_spi);
+    assert!(
+        p.downs(Side::West).is_empty() && p.downs(Side::East).is_empty(),
+        "no child went down"
+    );
+    // Past the old SA's lifetime: nothing expires, the survivor goes on.
+    p.advance(Duration::from_secs(10));
+    assert_eq!(p.west.ikev2_sas(p.now).len(), 1);
+    assert_eq!(p.west.child_count(), 1);
+    assert_eq!(p.east.child_count(), 1);
+}
+
 #[test]
 fn unanswered_liveness_checks_declare_the_peer_dead() {
     let mut p = Pair::new(west_v2(), east_v2());

@@ -10,12 +10,15 @@ use crate::process::Proc;
 use crate::topology::Topology;
 
 /// What the client's JSON report says.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Iperf {
     pub bits_per_second: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub retransmits: u64,
+    /// Bytes the client sent in each reporting interval (1 s): a stall
+    /// shows as an interval far below the others.
+    pub interval_bytes: Vec<u64>,
 }
 
 /// Runs `seconds` of TCP from `client_ns` to a server in `server_ns` at
@@ -109,5 +112,17 @@ pub fn run_with(
             .pointer("/sum_sent/retransmits")
             .and_then(|r| r.as_u64())
             .unwrap_or(0),
+        interval_bytes: v["intervals"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| {
+                        i.pointer("/sum/bytes")
+                            .and_then(|b| b.as_u64())
+                            .unwrap_or(0)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }

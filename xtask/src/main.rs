@@ -1,4 +1,4 @@
-//! `cargo xtask setup | build | build-and-load | test | demo | bench | fuzz`
+//! `cargo xtask setup | build | build-and-load | test | demo [--ikev2] | bench | fuzz`
 //!
 //! Every command that needs the toolchain runs `setup` first; setup is
 //! idempotent and only installs what is missing, so the README's two
@@ -43,7 +43,12 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Two gateways in namespaces, a tunnel raised by the first ping.
-    Demo,
+    Demo {
+        /// Negotiate the tunnel with IKEv2 (`crypto ikev2 policy`, an
+        /// ipsec-proposal) and show `show crypto ikev2 sa [detail]`.
+        #[arg(long)]
+        ikev2: bool,
+    },
     /// Benchmarks: classify, esp, e2e, ike (or all).
     Bench {
         #[arg(default_value = "all")]
@@ -98,10 +103,11 @@ fn main() -> Result<()> {
             cmd.args(args);
             run(&mut cmd)
         }
-        Cmd::Demo => {
+        Cmd::Demo { ikev2 } => {
             setup::run()?;
             run(cargo().args(["build", "--release", "-p", "ipsec-user", "--bin", "ipsecgw"]))?;
-            run(cargo().args([
+            let mut cmd = cargo();
+            cmd.args([
                 "run",
                 "--quiet",
                 "--release",
@@ -109,7 +115,11 @@ fn main() -> Result<()> {
                 "ipsecgw-tests",
                 "--bin",
                 "demo",
-            ]))
+            ]);
+            if ikev2 {
+                cmd.args(["--", "--ikev2"]);
+            }
+            run(&mut cmd)
         }
         Cmd::Bench { what, args } => {
             setup::run()?;

@@ -523,6 +523,7 @@ impl Engine {
             keepalive_next: None,
             pending: std::mem::take(&mut old.pending),
             initial_contact: false,
+            rekey_collision: None,
         };
         self.establish(now, &mut sa, out);
         let new_spi = sa.our_spi();
@@ -560,6 +561,10 @@ impl Engine {
         let policies = cfg.ikev2_policies.clone();
         if let Some(n) = error_notify(payloads) {
             debug!(target: "ipsecgw::ike::v2", %peer, "IKE SA rekey refused with {}; retrying later", notify_name(n.kind));
+            if sa.rekey_collision.take().is_some() {
+                // The peer's rekey (which we answered) is the one.
+                return true;
+            }
             sa.rekey_at = Some(now + Duration::from_secs(5));
             return true;
         }
@@ -599,10 +604,12 @@ impl Engine {
             choice.suite,
             shared.as_bytes(),
             &ni,
-            nr,
+            &nr,
             &new_spi,
             &peer_spi,
         );
+        let collision = sa.rekey_collision.take();
+        let ours_min = ni.as_slice().min(nr.as_slice()).to_vec();
         self.rekeyed_sa(
             now,
             sa,
@@ -615,6 +622,21 @@ impl Engine {
             nr.clone(),
             out,
         );
+        if let Some((theirs_spi, theirs_min)) = collision {
+            // Both rekeys went through (2.8.2): the new SA made with the
+            // lowest of the four nonces is redundant and deleted by its
+            // initiator; the other's initiator deletes the old SA.
+            if ours_min < theirs_min {
+                info!(target: "ipsecgw::ike::v2", %peer, "simultaneous IKE SA rekey: ours has the lowest nonce and is deleted");
+                if let Some(mut a) = self.sas.remove(&new_spi) {
+                    self.send_delete_ike_once(now, &mut a, out);
+                    self.drop_sa(&a, false, "duplicate rekey", out);
+                }
+                return true;
+            }
+            info!(target: "ipsecgw::ike::v2", %peer, "simultaneous IKE SA rekey: the peer's has the lowest nonce; ours stays");
+            self.adopt_from_redundant(now, theirs_spi, new_spi, out);
+        }
         // We rekeyed: we delete the old SA.
         sa.queue.clear();
         self.send_request(
@@ -627,6 +649,43 @@ impl Engine {
             out,
         );
         true
+    }
+
+    /// After a simultaneous IKE SA rekey: the peer's new SA `redundant`
+    /// goes (the peer deletes it); its children and queued work move to
+    /// ours, `keep`.
+    fn adopt_from_redundant(
+        &mut self,
+        now: Instant,
+        redundant: [u8; 8],
+        keep: [u8; 8],
+        out: &mut Vec<Output>,
+    ) {
+        for c in self
+            .children
+            .values_mut()
+            .filter(|c| c.ike_spi == redundant)
+        {
+            c.ike_spi = keep;
+        }
+        let timeout = self.half_open_timeout();
+        let (queue, pending) = match self.sas.get_mut(&redundant) {
+            Some(b) => {
+                b.state = State::Retiring;
+                b.rekey_at = None;
+                b.dpd_next = None;
+                b.expires = Some(now + timeout);
+                (std::mem::take(&mut b.queue), std::mem::take(&mut b.pending))
+            }
+            None => return,
+        };
+        if let Some(mut a) = self.sas.remove(&keep) {
+            a.queue
+                .extend(queue.into_iter().filter(|q| !matches!(q, Queued::RekeyIke)));
+            a.pending.extend(pending);
+            self.pump(now, &mut a, out);
+            self.sas.insert(keep, a);
+        }
     }
 
     /// Responder: the peer rekeys the IKE SA.
@@ -647,9 +706,9 @@ impl Engine {
         if sa
             .outstanding
             .as_ref()
-            .is_some_and(|o| matches!(o.what, Sent::RekeyIke { .. } | Sent::Child { .. }))
+            .is_some_and(|o| matches!(o.what, Sent::Child { .. }))
         {
-            // Our own rekey is under way: the peer retries (2.25).
+            // A child exchange of ours is under way: the peer retries (2.25).
             self.send_response(
                 sa,
                 exchange::CREATE_CHILD_SA,
@@ -659,6 +718,15 @@ impl Engine {
             );
             return;
         }
+        // Our own rekey of this IKE SA under way too (both timers fired
+        // together) is answered as usual (2.25.2): refusing it, as both
+        // sides did, made each retry at the same moment and collide again
+        // until the SA expired with its children. Our rekey's answer
+        // settles which of the two new SAs stays (2.8.2).
+        let collided = sa
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| matches!(o.what, Sent::RekeyIke { .. }));
         let (Some(ni), Some(ke)) = (find_nonce(payloads), find_ke(payloads)) else {
             self.send_response(
                 sa,
@@ -751,6 +819,9 @@ impl Engine {
             &peer_spi,
             &our_spi,
         );
+        if collided {
+            sa.rekey_collision = Some((our_spi, ni.as_slice().min(nr.as_slice()).to_vec()));
+        }
         // The rekey's initiator is the new SA's original initiator.
         self.rekeyed_sa(
             now,

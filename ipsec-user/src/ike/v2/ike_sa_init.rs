@@ -178,6 +178,7 @@ impl Engine {
             keepalive_next: None,
             pending: selectors,
             initial_contact,
+            rekey_collision: None,
         };
         info!(target: "ipsecgw::ike::v2", %peer, sa = id, group = group.number(), "IKEv2: sending IKE_SA_INIT");
         self.send_init(now, &mut sa, out);
@@ -503,6 +504,7 @@ impl Engine {
             keepalive_next: None,
             pending: Vec::new(),
             initial_contact: false,
+            rekey_collision: None,
         };
         self.by_init.insert((peer, h.spi_i), spi_r);
         self.half_open.insert(spi_r);

@@ -179,6 +179,11 @@ pub struct IkeSa {
     pub pending: Vec<SelectorId>,
     /// Send INITIAL_CONTACT in IKE_AUTH.
     pub initial_contact: bool,
+    /// The peer rekeyed this IKE SA while our own rekey of it was under
+    /// way (RFC 7296 2.25.2): our SPI of the SA it made, which took the
+    /// children, and the lower of that exchange's two nonces. Our rekey's
+    /// answer then decides which of the two new SAs stays (2.8.2).
+    pub rekey_collision: Option<([u8; 8], Vec<u8>)>,
 }
 
 impl IkeSa {
