@@ -604,7 +604,7 @@ impl Engine {
             choice.suite,
             shared.as_bytes(),
             &ni,
-            &nr,
+            nr,
             &new_spi,
             &peer_spi,
         );
