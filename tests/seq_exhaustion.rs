@@ -94,13 +94,18 @@ fn first_ping(t: &Topology, west: &Gateway, east: &Gateway) -> Value {
     );
     let w = west.wait_ipsec_sa(Duration::from_secs(2)).unwrap();
     let w = w.as_array().unwrap();
-    assert_eq!(w.len(), 1, "{w:?}");
+    // With the hard wall the rekey is requested at once: on a loaded
+    // machine the new pair can be in before this look. The old pair is
+    // the one that carried the ping.
+    assert!(!w.is_empty() && w.len() <= 2, "{w:?}");
     assert!(
         west.log().contains("--esp-first-seq"),
         "the knob reached the first SA\n{}",
         west.log()
     );
-    w[0].clone()
+    let old: Vec<&Value> = w.iter().filter(|s| num(s, "pkts_encaps") >= 1).collect();
+    assert_eq!(old.len(), 1, "one pair carried the first ping: {w:?}");
+    old[0].clone()
 }
 
 /// Soft limit: west's first SA starts 200 packets short of 0xF000_0000.
