@@ -319,7 +319,7 @@ impl Engine {
             sa.pending.push(selector);
             return;
         }
-        self.start_ike_sa(now, peer, vec![selector], None, out);
+        self.start_ike_sa(now, peer, vec![selector], out);
     }
 
     /// An IKEv2 datagram arrived (without the non-ESP marker).

@@ -89,7 +89,6 @@ impl Engine {
         now: Instant,
         peer: Ipv4Addr,
         selectors: Vec<SelectorId>,
-        _reserved: Option<()>,
         out: &mut Vec<Output>,
     ) {
         let Some(cfg) = self.peer_config(peer) else {
@@ -784,7 +783,7 @@ impl Engine {
         match pos.and_then(|p| cfg.addresses.get(p + 1)).copied() {
             Some(next) => {
                 info!(target: "ipsecgw::ike::v2", %failed, backup = %next, "trying the next peer of the crypto map");
-                self.start_ike_sa(now, next, pending, None, out);
+                self.start_ike_sa(now, next, pending, out);
             }
             None => self.fall_back(failed, &pending),
         }

@@ -3,8 +3,6 @@
 //! accepted and exactly what was agreed is installed (RFC 7296 2.9); as
 //! initiator the responder may narrow ours the same way.
 
-use std::net::Ipv4Addr;
-
 use crate::config::Ipv4Net;
 use crate::ike::config::Selector;
 use crate::ike::wire::v2::{TrafficSelectorV2, TsV2};
@@ -146,20 +144,20 @@ pub fn lines_text(lines: &[Selector]) -> String {
         .join(", ")
 }
 
-#[allow(dead_code)]
-fn host(a: Ipv4Addr) -> TrafficSelectorV2 {
-    TrafficSelectorV2 {
-        ip_proto: 0,
-        start_port: 0,
-        end_port: 65535,
-        start: a,
-        end: a,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    fn host(a: Ipv4Addr) -> TrafficSelectorV2 {
+        TrafficSelectorV2 {
+            ip_proto: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: a,
+            end: a,
+        }
+    }
 
     fn net(s: &str) -> Ipv4Net {
         let (a, p) = s.split_once('/').unwrap();
