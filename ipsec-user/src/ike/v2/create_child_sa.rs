@@ -15,7 +15,7 @@ use super::ike_auth::KeymatInputs;
 use super::ike_sa_init::{error_notify, notifies, notify_name};
 use super::informational::notify;
 use super::proposal::{IkeRefusal, accept_ike, choose_ike, esp_offer, ike_offer};
-use super::sa::{IkeSa, Queued, Sent, State};
+use super::sa::{IkeSa, IkeSaStart, Queued, Sent, State};
 use super::ts;
 use crate::ike::config::SelectorId;
 use crate::ike::crypto::DhPrivate;
@@ -485,45 +485,29 @@ impl Engine {
     ) {
         let id = self.alloc_id();
         let mut sa = IkeSa {
-            id,
-            peer: old.peer,
-            role,
-            state: State::Established,
-            spi_i,
-            spi_r,
-            local: old.local,
-            remote: old.remote,
-            group,
             keys: Some(keys),
-            dh: None,
             ni,
             nr,
-            init_req: Vec::new(),
-            init_resp: Vec::new(),
-            cookie: None,
-            restarts: 0,
             fragmentation: old.fragmentation,
-            frag_rx: Default::default(),
             nat: old.nat,
-            next_mid: 0,
-            peer_mid: 0,
-            outstanding: None,
             queue: std::mem::take(&mut old.queue)
                 .into_iter()
                 .filter(|q| !matches!(q, Queued::RekeyIke))
                 .collect(),
-            last_response: None,
-            created: now,
-            established: None,
             lifetime_s: old.lifetime_s,
-            rekey_at: None,
-            expires: None,
-            last_heard: now,
-            dpd_next: None,
-            keepalive_next: None,
             pending: std::mem::take(&mut old.pending),
-            initial_contact: false,
-            rekey_collision: None,
+            ..IkeSa::new(IkeSaStart {
+                id,
+                peer: old.peer,
+                role,
+                state: State::Established,
+                spi_i,
+                spi_r,
+                local: old.local,
+                remote: old.remote,
+                group,
+                now,
+            })
         };
         self.establish(now, &mut sa, out);
         let new_spi = sa.our_spi();

@@ -14,7 +14,7 @@ use super::proposal::{
     IkeRefusal, accept_ike, choose_ike, describe_ike_offer, describe_policies, ike_offer,
     preferred_group,
 };
-use super::sa::{IkeSa, Nat, Outstanding, Sent, State};
+use super::sa::{IkeSa, IkeSaStart, Nat, Outstanding, Sent, State};
 use crate::algo::DhGroup;
 use crate::ike::config::SelectorId;
 use crate::ike::crypto::DhPrivate;
@@ -142,42 +142,23 @@ impl Engine {
         let id = self.alloc_id();
         let initial_contact = !self.runtime.get(&peer).is_some_and(|r| r.contacted);
         let mut sa = IkeSa {
-            id,
-            peer,
-            role: Role::Initiator,
-            state: State::InitSent,
-            spi_i,
-            spi_r: [0; 8],
-            local: SocketAddrV4::new(self.local.address, self.local.ike_port),
-            remote: SocketAddrV4::new(peer, 500),
-            group,
-            keys: None,
             dh: Some(dh),
             ni: self.new_nonce(),
-            nr: Vec::new(),
-            init_req: Vec::new(),
-            init_resp: Vec::new(),
-            cookie: None,
-            restarts: 0,
-            fragmentation: false,
-            frag_rx: Default::default(),
-            nat: Nat::default(),
             next_mid: 1,
-            peer_mid: 0,
-            outstanding: None,
-            queue: Default::default(),
-            last_response: None,
-            created: now,
-            established: None,
-            lifetime_s: 86400,
-            rekey_at: None,
-            expires: None,
-            last_heard: now,
-            dpd_next: None,
-            keepalive_next: None,
             pending: selectors,
             initial_contact,
-            rekey_collision: None,
+            ..IkeSa::new(IkeSaStart {
+                id,
+                peer,
+                role: Role::Initiator,
+                state: State::InitSent,
+                spi_i,
+                spi_r: [0; 8],
+                local: SocketAddrV4::new(self.local.address, self.local.ike_port),
+                remote: SocketAddrV4::new(peer, 500),
+                group,
+                now,
+            })
         };
         info!(target: "ipsecgw::ike::v2", %peer, sa = id, group = group.number(), "IKEv2: sending IKE_SA_INIT");
         self.send_init(now, &mut sa, out);
@@ -468,42 +449,27 @@ impl Engine {
         let id = self.alloc_id();
         debug!(target: "ipsecgw::ike::v2", %peer, sa = id, suite = ?choice.suite, group = choice.group.number(), "INIT_DONE");
         let sa = IkeSa {
-            id,
-            peer,
-            role: Role::Responder,
-            state: State::InitDone,
-            spi_i: h.spi_i,
-            spi_r,
-            local: to,
-            remote: from,
-            group: choice.group,
             keys: Some(keys),
-            dh: None,
             ni: ni.clone(),
             nr,
             init_req: data.to_vec(),
             init_resp: resp,
-            cookie: None,
-            restarts: 0,
             fragmentation: peer_frag,
-            frag_rx: Default::default(),
             nat,
-            next_mid: 0,
             peer_mid: 1,
-            outstanding: None,
-            queue: Default::default(),
-            last_response: None,
-            created: now,
-            established: None,
             lifetime_s: self.ike_lifetime_s(policies.first().map_or(86400, |p| p.lifetime_s)),
-            rekey_at: None,
-            expires: None,
-            last_heard: now,
-            dpd_next: None,
-            keepalive_next: None,
-            pending: Vec::new(),
-            initial_contact: false,
-            rekey_collision: None,
+            ..IkeSa::new(IkeSaStart {
+                id,
+                peer,
+                role: Role::Responder,
+                state: State::InitDone,
+                spi_i: h.spi_i,
+                spi_r,
+                local: to,
+                remote: from,
+                group: choice.group,
+                now,
+            })
         };
         self.by_init.insert((peer, h.spi_i), spi_r);
         self.half_open.insert(spi_r);

@@ -186,7 +186,64 @@ pub struct IkeSa {
     pub rekey_collision: Option<([u8; 8], Vec<u8>)>,
 }
 
+/// Who an IKE SA is with and where, as every way of making one knows it.
+pub struct IkeSaStart {
+    pub id: u64,
+    pub peer: Ipv4Addr,
+    pub role: Role,
+    pub state: State,
+    pub spi_i: [u8; 8],
+    pub spi_r: [u8; 8],
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub group: DhGroup,
+    pub now: Instant,
+}
+
 impl IkeSa {
+    /// An SA with nothing negotiated yet: no keys, message ids at 0, no
+    /// timers, nothing queued. Callers set what their exchange knows.
+    pub fn new(s: IkeSaStart) -> IkeSa {
+        IkeSa {
+            id: s.id,
+            peer: s.peer,
+            role: s.role,
+            state: s.state,
+            spi_i: s.spi_i,
+            spi_r: s.spi_r,
+            local: s.local,
+            remote: s.remote,
+            group: s.group,
+            keys: None,
+            dh: None,
+            ni: Vec::new(),
+            nr: Vec::new(),
+            init_req: Vec::new(),
+            init_resp: Vec::new(),
+            cookie: None,
+            restarts: 0,
+            fragmentation: false,
+            frag_rx: Default::default(),
+            nat: Nat::default(),
+            next_mid: 0,
+            peer_mid: 0,
+            outstanding: None,
+            queue: Default::default(),
+            last_response: None,
+            created: s.now,
+            established: None,
+            lifetime_s: 86400,
+            rekey_at: None,
+            expires: None,
+            last_heard: s.now,
+            dpd_next: None,
+            keepalive_next: None,
+            pending: Vec::new(),
+            initial_contact: false,
+            rekey_collision: None,
+        }
+    }
+
     /// Our SPI: the key of the SA table.
     pub fn our_spi(&self) -> [u8; 8] {
         match self.role {
