@@ -39,3 +39,26 @@ pub enum Output {
         reason: FailureReason,
     },
 }
+
+/// A NAT-T keepalive (RFC 3948 2.3), the same for both IKE versions: when
+/// `next` is due, the one-byte datagram goes out and the next one is
+/// `every()` later (looked up only then: the tunnel-group's `nat_keepalive`, 20 s if the peer
+/// went from the configuration).
+pub fn nat_keepalive_due(
+    now: std::time::Instant,
+    next: &mut Option<std::time::Instant>,
+    from: SocketAddrV4,
+    to: SocketAddrV4,
+    every: impl FnOnce() -> Option<std::time::Duration>,
+    out: &mut Vec<Output>,
+) {
+    if next.is_none_or(|k| now < k) {
+        return;
+    }
+    out.push(Output::Send {
+        from,
+        to,
+        data: vec![0xff],
+    });
+    *next = Some(now + every().unwrap_or(std::time::Duration::from_secs(20)));
+}

@@ -951,19 +951,15 @@ impl Engine {
         if !self.dpd_timer(now, sa, out) {
             return false;
         }
-        if let Some(k) = sa.keepalive_next.filter(|k| now >= *k) {
-            let _ = k;
-            out.push(Output::Send {
-                from: sa.local,
-                to: sa.remote,
-                data: vec![0xff],
-            });
-            let every = self
-                .peer_config(sa.peer)
-                .map(|c| c.nat_keepalive)
-                .unwrap_or(Duration::from_secs(20));
-            sa.keepalive_next = Some(now + every);
-        }
+        let peer = sa.peer;
+        crate::ike::output::nat_keepalive_due(
+            now,
+            &mut sa.keepalive_next,
+            sa.local,
+            sa.remote,
+            || self.peer_config(peer).map(|c| c.nat_keepalive),
+            out,
+        );
         true
     }
 

@@ -719,20 +719,15 @@ impl Engine {
         {
             self.dpd_due(now, sa, out);
         }
-        if let Some(k) = sa.keepalive_next
-            && now >= k
-        {
-            out.push(Output::Send {
-                from: sa.local,
-                to: sa.remote,
-                data: vec![0xff],
-            });
-            let every = self
-                .peer_config(sa.peer)
-                .map(|c| c.nat_keepalive)
-                .unwrap_or(Duration::from_secs(20));
-            sa.keepalive_next = Some(now + every);
-        }
+        let peer = sa.peer;
+        crate::ike::output::nat_keepalive_due(
+            now,
+            &mut sa.keepalive_next,
+            sa.local,
+            sa.remote,
+            || self.peer_config(peer).map(|c| c.nat_keepalive),
+            out,
+        );
         true
     }
 }
