@@ -1,6 +1,6 @@
 //! Finding payloads of a decrypted chain.
 
-use crate::ike::wire::v2::{KeV2, PayloadV2, SaV2, TsV2};
+use crate::ike::wire::v2::{AuthV2, IdV2, KeV2, PayloadV2, SaV2, TsV2};
 
 pub(super) fn find_sa(p: &[PayloadV2]) -> Option<&SaV2> {
     p.iter().find_map(|p| {
@@ -46,6 +46,26 @@ pub(super) fn find_tsr(p: &[PayloadV2]) -> Option<&TsV2> {
     p.iter().find_map(|p| {
         if let PayloadV2::TsR(t) = p {
             Some(t)
+        } else {
+            None
+        }
+    })
+}
+
+pub(super) fn find_idr(p: &[PayloadV2]) -> Option<&IdV2> {
+    p.iter().find_map(|p| {
+        if let PayloadV2::IdR(i) = p {
+            Some(i)
+        } else {
+            None
+        }
+    })
+}
+
+pub(super) fn find_auth(p: &[PayloadV2]) -> Option<&AuthV2> {
+    p.iter().find_map(|p| {
+        if let PayloadV2::Auth(a) = p {
+            Some(a)
         } else {
             None
         }

@@ -31,6 +31,24 @@ use crate::ike::wire::v2::{KeV2, NotifyV2, PayloadV2, SaV2, exchange, notify as 
 pub(super) const REKEYED_CHILD_LINGER: Duration = Duration::from_secs(2);
 
 impl Engine {
+    /// A CHILD SA's PFS exchange failed on the peer's KE value: our SPI
+    /// goes back, the failure is recorded.
+    fn pfs_ke_refused(
+        &mut self,
+        peer: std::net::Ipv4Addr,
+        our_spi: u32,
+        e: crate::ike::crypto::CryptoError,
+        out: &mut Vec<Output>,
+    ) {
+        self.spis.remove(&our_spi);
+        self.fail(
+            peer,
+            "READY",
+            FailureReason::Protocol(format!("the peer's PFS KE payload was refused: {e}")),
+            out,
+        );
+    }
+
     /// Sends CREATE_CHILD_SA for `selector` (a rekey of `rekey` when set).
     pub(super) fn request_child(
         &mut self,
@@ -144,15 +162,7 @@ impl Engine {
             (Some(d), Some(ke)) if ke.group == d.group().number() => match d.agree(&ke.data) {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    self.spis.remove(&our_spi);
-                    self.fail(
-                        peer,
-                        "READY",
-                        FailureReason::Protocol(format!(
-                            "the peer's PFS KE payload was refused: {e}"
-                        )),
-                        out,
-                    );
+                    self.pfs_ke_refused(peer, our_spi, e, out);
                     return;
                 }
             },
@@ -364,15 +374,7 @@ impl Engine {
                     shared = Some(s);
                 }
                 Err(e) => {
-                    self.spis.remove(&our_spi);
-                    self.fail(
-                        peer,
-                        "READY",
-                        FailureReason::Protocol(format!(
-                            "the peer's PFS KE payload was refused: {e}"
-                        )),
-                        out,
-                    );
+                    self.pfs_ke_refused(peer, our_spi, e, out);
                     self.send_response(
                         sa,
                         exchange::CREATE_CHILD_SA,

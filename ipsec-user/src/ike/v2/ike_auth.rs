@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tracing::info;
 
+use super::auth_helpers::{find_auth, find_idr, find_sa, find_tsi, find_tsr};
 use super::engine::Engine;
 use super::ike_sa_init::{error_notify, notifies, notify_name};
 use super::informational::notify;
@@ -27,6 +28,25 @@ use crate::ike::wire::v2::{
 /// (g^ir of a PFS exchange, Ni, Nr) of a CREATE_CHILD_SA: what a child's
 /// KEYMAT is made from when it is not the IKE SA's own nonces.
 pub(super) type ChildKeymat<'a> = (Option<&'a [u8]>, &'a [u8], &'a [u8]);
+
+/// A shared-key AUTH payload verifies against `psk` (constant time);
+/// `initiator`: whose AUTH it is. An empty key verifies nothing.
+fn psk_auth_verifies(
+    keys: &crate::ike::crypto::keys_v2::IkeSaKeys,
+    initiator: bool,
+    psk: &[u8],
+    message: &[u8],
+    other_nonce: &[u8],
+    id: &IdV2,
+    auth: &AuthV2,
+) -> bool {
+    !psk.is_empty()
+        && auth.method == auth_method::SHARED_KEY_MIC
+        && bool::from(
+            keys.psk_auth(initiator, psk, message, other_nonce, &id.body())
+                .ct_eq(&auth.data),
+        )
+}
 
 /// What a child's keys are made from.
 pub(super) struct KeymatInputs<'a> {
@@ -282,12 +302,7 @@ impl Engine {
         let Some(keys) = sa.keys.as_ref() else {
             return false;
         };
-        let verified = !remote_psk.is_empty()
-            && auth.method == auth_method::SHARED_KEY_MIC
-            && bool::from(
-                keys.psk_auth(true, &remote_psk, &sa.init_req, &sa.nr, &idi.body())
-                    .ct_eq(&auth.data),
-            );
+        let verified = psk_auth_verifies(keys, true, &remote_psk, &sa.init_req, &sa.nr, idi, auth);
         if !verified || local_psk.is_empty() {
             let why = if remote_psk.is_empty() {
                 format!(
@@ -458,33 +473,23 @@ impl Engine {
         let transforms = cfg.ikev2_transforms.clone();
         let line = cfg.selectors.iter().find(|s| s.id == selector).cloned();
         let name = cfg.name.clone();
-        let idr = payloads.iter().find_map(|p| {
-            if let PayloadV2::IdR(i) = p {
-                Some(i)
-            } else {
-                None
-            }
-        });
-        let auth = payloads.iter().find_map(|p| {
-            if let PayloadV2::Auth(a) = p {
-                Some(a)
-            } else {
-                None
-            }
-        });
+        let idr = find_idr(payloads);
+        let auth = find_auth(payloads);
         let (Some(idr), Some(auth)) = (idr, auth) else {
             self.spis.remove(&our_spi);
-            let why = match error_notify(payloads) {
-                Some(n) if n.kind == nt::AUTHENTICATION_FAILED => format!(
-                    "pre-shared key mismatch: {peer} rejected our AUTH (AUTHENTICATION_FAILED); its key for us differs from our ikev2 local-authentication pre-shared-key of tunnel-group {peer}"
-                ),
-                Some(n) => format!("{peer} refused IKE_AUTH with {}", notify_name(n.kind)),
-                None => format!("{peer} answered IKE_AUTH without AUTH"),
-            };
-            let reason = if why.contains("mismatch") {
-                FailureReason::AuthFailed(why)
-            } else {
-                FailureReason::PeerRejected(why)
+            let reason = match error_notify(payloads) {
+                Some(n) if n.kind == nt::AUTHENTICATION_FAILED => {
+                    FailureReason::AuthFailed(format!(
+                        "pre-shared key mismatch: {peer} rejected our AUTH (AUTHENTICATION_FAILED); its key for us differs from our ikev2 local-authentication pre-shared-key of tunnel-group {peer}"
+                    ))
+                }
+                Some(n) => FailureReason::PeerRejected(format!(
+                    "{peer} refused IKE_AUTH with {}",
+                    notify_name(n.kind)
+                )),
+                None => {
+                    FailureReason::PeerRejected(format!("{peer} answered IKE_AUTH without AUTH"))
+                }
             };
             self.fail(peer, "AUTH_SENT", reason, out);
             self.drop_sa(sa, false, "authentication failed", out);
@@ -493,12 +498,7 @@ impl Engine {
         let Some(keys) = sa.keys.as_ref() else {
             return false;
         };
-        let ok = !remote_psk.is_empty()
-            && auth.method == auth_method::SHARED_KEY_MIC
-            && bool::from(
-                keys.psk_auth(false, &remote_psk, &sa.init_resp, &sa.ni, &idr.body())
-                    .ct_eq(&auth.data),
-            );
+        let ok = psk_auth_verifies(keys, false, &remote_psk, &sa.init_resp, &sa.ni, idr, auth);
         if !ok {
             self.spis.remove(&our_spi);
             self.fail(
@@ -515,27 +515,9 @@ impl Engine {
         }
         self.establish(now, sa, out);
         // The first child.
-        let offer = payloads.iter().find_map(|p| {
-            if let PayloadV2::Sa(s) = p {
-                Some(s)
-            } else {
-                None
-            }
-        });
-        let tsi = payloads.iter().find_map(|p| {
-            if let PayloadV2::TsI(t) = p {
-                Some(t)
-            } else {
-                None
-            }
-        });
-        let tsr = payloads.iter().find_map(|p| {
-            if let PayloadV2::TsR(t) = p {
-                Some(t)
-            } else {
-                None
-            }
-        });
+        let offer = find_sa(payloads);
+        let tsi = find_tsi(payloads);
+        let tsr = find_tsr(payloads);
         self.finish_child(
             now,
             sa,
