@@ -1224,28 +1224,20 @@ RSS {rss0} -> {rss1} kB (+{rss_growth} kB); log {log0} -> {log1} bytes (+{log_gr
 /// (aggressive mode to a main-mode peer) write a bounded number of log
 /// lines: before, two warnings per datagram, so the log grew at the
 /// sender's packet rate.
-#[test]
-fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
-    const FORGED: u32 = 5_000;
-    let t = Topology::new("rb-agglog", false).unwrap();
-    let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
-    let pid = east.pid().unwrap();
-    let log_path = east.dir().join("daemon.log");
-    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
-    let log0 = log_size();
-    let am1 = first_message(
-        WEST_GW_OUTSIDE.parse().unwrap(),
-        EAST_GW_OUTSIDE.parse().unwrap(),
-        Phase1Mode::Aggressive,
-    );
+/// Sends up to `count` copies of `first` (a first message) to east from
+/// west's outside address, each under a fresh initiator SPI/cookie, paced
+/// by east's UDP 500 receive queue so the kernel drops none, then waits
+/// until east has read them all. The number sent.
+fn forge_from_the_peer(t: &Topology, pid: u32, first: &[u8], seed: u64, count: u32) -> u32 {
+    let first = first.to_vec();
     let sender = spawn_in(&t.west_gw, move || {
         let fd = raw_hdrincl_socket()?;
         let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
-        let mut pkt = udp_packet(dst, &am1);
-        let mut rng = Rng(0xa66_10c);
+        let mut pkt = udp_packet(dst, &first);
+        let mut rng = Rng(seed);
         let start = Instant::now();
         let mut sent = 0u32;
-        while sent < FORGED && start.elapsed() < Duration::from_secs(30) {
+        while sent < count && start.elapsed() < Duration::from_secs(30) {
             pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
             if raw_send(fd, dst, &pkt) {
                 sent += 1;
@@ -1269,6 +1261,24 @@ fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
+    sent
+}
+
+#[test]
+fn refused_first_messages_from_a_peer_address_do_not_grow_the_log() {
+    const FORGED: u32 = 5_000;
+    let t = Topology::new("rb-agglog", false).unwrap();
+    let east = Gateway::start("east", &t.east_gw, &east_config(""), &[]).unwrap();
+    let pid = east.pid().unwrap();
+    let log_path = east.dir().join("daemon.log");
+    let log_size = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log0 = log_size();
+    let am1 = first_message(
+        WEST_GW_OUTSIDE.parse().unwrap(),
+        EAST_GW_OUTSIDE.parse().unwrap(),
+        Phase1Mode::Aggressive,
+    );
+    let sent = forge_from_the_peer(&t, pid, &am1, 0xa66_10c, FORGED);
     let growth = log_size().saturating_sub(log0);
     eprintln!(
         "{sent} refused aggressive-mode first messages from a peer's address: log +{growth} bytes"
@@ -2069,37 +2079,7 @@ fn refused_ikev2_init_requests_from_a_peer_address_do_not_grow_the_log() {
             Ikev2Encryption::Aes128,
         ),
     );
-    let sender = spawn_in(&t.west_gw, move || {
-        let fd = raw_hdrincl_socket()?;
-        let dst: Ipv4Addr = EAST_GW_OUTSIDE.parse().unwrap();
-        let mut pkt = udp_packet(dst, &init);
-        let mut rng = Rng(0x0b0b_1e55);
-        let start = Instant::now();
-        let mut sent = 0u32;
-        while sent < FORGED && start.elapsed() < Duration::from_secs(30) {
-            pkt[28..36].copy_from_slice(&rng.next().to_be_bytes());
-            if raw_send(fd, dst, &pkt) {
-                sent += 1;
-            }
-            if sent.is_multiple_of(64) {
-                let t0 = Instant::now();
-                while udp500_rx_queue(pid).unwrap_or(0) > 16 * 1024
-                    && t0.elapsed() < Duration::from_millis(50)
-                {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-            }
-        }
-        // SAFETY: our own fd.
-        unsafe { libc::close(fd) };
-        Ok(sent)
-    });
-    let sent = sender.join().unwrap().unwrap();
-    let t0 = Instant::now();
-    while udp500_rx_queue(pid).unwrap_or(0) > 0 && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    let sent = forge_from_the_peer(&t, pid, &init, 0x0b0b_1e55, FORGED);
     let growth = log_size().saturating_sub(log0);
     let c1 = counters(&east);
     eprintln!(
