@@ -94,6 +94,17 @@ fn run_cmd_with(bin: &Path, config: &Path, control: &Path) -> Command {
     c
 }
 
+/// `ipsecgw check --config PATH`, bounded in time.
+fn check_config(path: &std::path::Path) -> std::process::Output {
+    run_bounded(
+        Command::new(ipsecgw_bin())
+            .arg("check")
+            .arg("--config")
+            .arg(path),
+        Duration::from_secs(10),
+    )
+}
+
 #[test]
 fn run_refuses_a_non_root_user() {
     let s = Scratch::new("op-nonroot");
@@ -194,13 +205,7 @@ fn check_points_at_line_and_column_and_fails() {
     let s = Scratch::new("op-check");
     let text = west_config(EAST_GW_OUTSIDE).replace("encryption aes-256", "encryption blowfish");
     let bad = s.file("bad.conf", &text);
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&bad),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&bad);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
@@ -226,13 +231,7 @@ fn check_points_at_line_and_column_and_fails() {
         &west_config(EAST_GW_OUTSIDE)
             .replace("203.0.113.0 255.255.255.0", "198.51.100.0 255.255.255.128"),
     );
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&ovl),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&ovl);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -242,13 +241,7 @@ fn check_points_at_line_and_column_and_fails() {
 
     // And a good file passes with exit 0.
     let good = s.file("good.conf", &west_config(EAST_GW_OUTSIDE));
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&good),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&good);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains(": ok: 1 ISAKMP policies"), "{stdout}");
@@ -266,13 +259,7 @@ fn check_passes_a_full_ikev2_configuration() {
     )
     .unwrap();
     let good = s.file("ikev2.conf", &text);
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&good),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&good);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -292,13 +279,7 @@ fn check_passes_a_full_ikev2_configuration() {
     let key_line = " ikev2 local-authentication pre-shared-key west-to-east\n";
     assert!(text.contains(key_line));
     let bad = s.file("nokey.conf", &text.replace(key_line, ""));
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&bad),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&bad);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let tg_line = text
@@ -472,13 +453,7 @@ fn running_config_round_trips_through_check() {
     // As on an ASA, the masked key does not load: `check` says where and why.
     let s = Scratch::new("op-rc");
     let masked = s.file("masked.conf", &running);
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&masked),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&masked);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let key_line = running
@@ -495,13 +470,7 @@ fn running_config_round_trips_through_check() {
     // With the key pasted back it passes `ipsecgw check`...
     let pasted = running.replace("pre-shared-key *****", "pre-shared-key operator-test-psk");
     let p = s.file("running.conf", &pasted);
-    let out = run_bounded(
-        Command::new(ipsecgw_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&p),
-        Duration::from_secs(10),
-    );
+    let out = check_config(&p);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
