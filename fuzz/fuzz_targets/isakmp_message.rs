@@ -64,9 +64,7 @@ fn check_message(data: &[u8]) {
             }
         }
         Ok(IkeMessage::V2(m)) => {
-            let _ = m.is_initiator_request();
-            let r = ikev2::no_proposal_chosen_response(&m.header);
-            assert!(matches!(IkeMessage::parse(&r), Ok(IkeMessage::V2(_))));
+            let _ = (m.header.from_initiator(), m.payloads.len());
         }
         Err(e) => {
             let _ = e.notify_type();

@@ -3,7 +3,6 @@
 
 use super::error::WireError;
 use super::header::{Flags, HEADER_LEN, Header, HeaderRepr, MAX_MESSAGE_LEN};
-use super::ikev2;
 use super::payload::{PayloadChain, PayloadType, parse_payloads};
 use super::v1::payload::{Payload, emit_chain};
 
@@ -81,19 +80,18 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Either IKE version, decided by the header's major version, so the daemon
-/// can refuse IKEv2 cleanly.
+/// Either IKE version, decided by the header's major version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IkeMessage<'a> {
     V1(Message<'a>),
-    V2(ikev2::MessageV2<'a>),
+    V2(super::v2::MessageV2Repr),
 }
 
 impl<'a> IkeMessage<'a> {
     pub fn parse(datagram: &'a [u8]) -> Result<Self, WireError> {
         let view = Header::new_checked(datagram)?;
         match view.major_version() {
-            2 => Ok(IkeMessage::V2(ikev2::MessageV2::parse(datagram)?)),
+            2 => Ok(IkeMessage::V2(super::v2::MessageV2Repr::parse(datagram)?)),
             _ => Ok(IkeMessage::V1(Message::parse(datagram)?)),
         }
     }

@@ -37,9 +37,8 @@
 //!   or draft (130/131) numbering; fragments (132) are parsed, **not
 //!   reassembled**.
 //! * IKEv2: [`v2`] (typed payloads, [`v2::MessageV2Repr`], the SK/SKF
-//!   envelope's layout; the crypto is `ike::crypto::sk`), and for the
-//!   IKEv1 daemon [`ikev2::MessageV2`] (header + generic chain) and
-//!   [`ikev2::no_proposal_chosen_response`].
+//!   envelope's layout; the crypto is `ike::crypto::sk`), also what
+//!   [`IkeMessage::parse`] gives for a version 2 header.
 //!
 //! # Layout
 //!
@@ -64,7 +63,6 @@
 mod bytes;
 mod error;
 mod header;
-pub mod ikev2;
 mod message;
 mod natt;
 mod payload;

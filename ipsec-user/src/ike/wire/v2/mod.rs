@@ -37,7 +37,7 @@
 //! * Emitting panics only on local data no message can carry (a payload
 //!   over 65535 bytes, over 255 transforms, SPIs of mixed sizes).
 
-pub use super::ikev2::payload_type;
+pub mod payload_type;
 
 /// IKEv2 header flags (RFC 7296 3.1).
 pub mod flags {

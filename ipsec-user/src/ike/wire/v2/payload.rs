@@ -29,7 +29,8 @@ use super::ts::TsV2;
 
 /// Critical bit of the generic payload header (RFC 7296 3.2), shared with
 /// the IKEv1 daemon's IKEv2 recogniser.
-pub use super::super::ikev2::CRITICAL;
+/// Critical bit of the IKEv2 generic payload header.
+pub const CRITICAL: u8 = 0x80;
 /// Accepted nonce length (RFC 7296 2.10: at least 16 bytes, at most 256).
 pub const NONCE_LEN_V2: core::ops::RangeInclusive<usize> = 16..=256;
 
