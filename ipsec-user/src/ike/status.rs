@@ -80,6 +80,16 @@ pub struct Ikev2ChildInfo {
     pub transform: crate::algo::EspTransform,
 }
 
+/// "STATE: reason" as a peer's last failure reads (just the reason when
+/// nothing had started: IDLE).
+pub fn failure_text(state: &str, reason: &str) -> String {
+    if state == "IDLE" {
+        reason.to_string()
+    } else {
+        format!("{state}: {reason}")
+    }
+}
+
 /// What an engine knows of one configured peer address.
 pub struct PeerFacts<'a> {
     pub ipsec_sas: usize,

@@ -17,10 +17,8 @@ pub use crate::ike::{ChildSa, FailureReason, Output};
 
 #[derive(Debug, Default)]
 pub(super) struct PeerRuntime {
-    /// "STATE: reason" of the last failure, until a tunnel comes up.
-    pub last_failure: Option<String>,
-    /// The same apart: (state, reason).
-    pub last_failure_parts: Option<(String, String)>,
+    /// The last failure, (state, reason), until a tunnel comes up.
+    pub last_failure: Option<(String, String)>,
     /// We have completed a phase 1 with this peer since start.
     pub contacted: bool,
     pub last_invalid_spi: Option<Instant>,
@@ -161,17 +159,12 @@ impl Engine {
         // ("MM_WAIT_MSG2: no reply ..."): `show crypto isakmp sa` lists it
         // under "Tunnels not up" after the SA itself is gone.
         let state = sa.as_ref().map_or("IDLE", |sa| sa.state.name());
-        let text = match &sa {
-            Some(sa) => format!("{}: {}", sa.state, reason.text()),
-            None => reason.text().to_string(),
-        };
         if let Some(sa) = sa {
             sa.failure = Some(reason.text().to_string());
         }
         if self.peer_config(peer).is_some() {
-            let rt = self.runtime.entry(peer).or_default();
-            rt.last_failure = Some(text);
-            rt.last_failure_parts = Some((state.to_string(), reason.text().to_string()));
+            self.runtime.entry(peer).or_default().last_failure =
+                Some((state.to_string(), reason.text().to_string()));
         }
         out.push(Output::Failure { peer, reason });
     }
@@ -667,7 +660,6 @@ impl Engine {
         rt.contacted = true;
         // a phase-1 failure is history once phase 1 is up
         rt.last_failure = None;
-        rt.last_failure_parts = None;
         if let Some(cfg) = self.peer_config(sa.peer) {
             if let Some(d) = cfg.dpd_for(sa.peer) {
                 sa.dpd.next = Some(now + d.threshold);
@@ -822,8 +814,8 @@ impl Engine {
                     .values()
                     .find(|s| s.peer == addr && !s.state.is_active());
                 let rt = self.runtime.get(&addr);
-                let last_failure = rt.and_then(|r| r.last_failure.clone());
-                let parts = rt.and_then(|r| r.last_failure_parts.as_ref());
+                let parts = rt.and_then(|r| r.last_failure.as_ref());
+                let last_failure = parts.map(|(s, r)| crate::ike::status::failure_text(s, r));
                 let (up, state, detail) = crate::ike::status::PeerFacts {
                     ipsec_sas: sas,
                     ike_up: active,

@@ -727,9 +727,7 @@ impl Engine {
             used: false,
             rekeyed: false,
         });
-        let rt = self.runtime.entry(child.peer).or_default();
-        rt.last_failure = None;
-        rt.last_failure_parts = None;
+        self.runtime.entry(child.peer).or_default().last_failure = None;
         out.push(Output::ChildSaUp(child));
     }
 

@@ -554,7 +554,7 @@ impl Engine {
                     ipsec_sas: sas,
                     state,
                     detail,
-                    last_failure: failure.map(|(s, r)| format!("{s}: {r}")),
+                    last_failure: failure.map(|(s, r)| crate::ike::status::failure_text(s, r)),
                 });
             }
         }
